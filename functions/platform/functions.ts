@@ -1,0 +1,110 @@
+// Platform manifest: every Lambda function, its entry module and exactly what it may touch.
+// The CDK app turns `tables`/`queues`/`bucket`/... into least-privilege grants and environment
+// variables; the local platform reads the same facts back out of the synthesized template.
+import type { QueueName } from './queues';
+import type { TableName } from './tables';
+
+export type Access = 'read' | 'readWrite';
+
+export interface FunctionDefinition {
+  /** Module path from the repository root; bundled by esbuild in the cloud, imported as is locally. */
+  readonly entry: string;
+  /** Exported handler name (default `handler`). */
+  readonly handler?: string;
+  readonly description: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  readonly tables?: Partial<Record<TableName, Access>>;
+  /** `send`: may enqueue; `consume`: is the queue's event-source consumer. */
+  readonly queues?: Partial<Record<QueueName, 'send' | 'consume'>>;
+  readonly bucket?: Access;
+  /** Reads the admin key (Secrets Manager in the cloud, ADMIN_API_KEY locally). */
+  readonly adminKey?: boolean;
+  /** Posts frames to WebSocket clients through the @connections management API. */
+  readonly wsManagement?: boolean;
+}
+
+export const FUNCTIONS = {
+  'authorizer-http': {
+    entry: 'functions/handlers/authorizers/http-authorizer.ts',
+    description: 'HTTP API REQUEST authorizer: resolves a bearer key to a tenant or the admin',
+    timeoutSeconds: 5,
+    memoryMb: 512,
+    tables: { tenants: 'read' },
+    adminKey: true,
+  },
+  'authorizer-ws': {
+    entry: 'functions/handlers/authorizers/ws-authorizer.ts',
+    description: 'WebSocket $connect REQUEST authorizer: bearer key (or ticket) to a tenant',
+    timeoutSeconds: 5,
+    memoryMb: 512,
+    tables: { tenants: 'read', connections: 'readWrite' },
+  },
+  'tenants-api': {
+    entry: 'functions/handlers/http/tenants.ts',
+    description: 'Admin routes: tenants and their API keys',
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    tables: { tenants: 'readWrite' },
+  },
+  'account-api': {
+    entry: 'functions/handlers/http/account.ts',
+    description: 'Tenant routes: models and usage',
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    tables: { tenants: 'read', quotas: 'read' },
+  },
+  'openapi-doc': {
+    entry: 'functions/handlers/http/openapi.ts',
+    description: 'Public route: the OpenAPI 3.1 document generated from the zod schemas',
+    timeoutSeconds: 5,
+    memoryMb: 256,
+  },
+  'ws-connect': {
+    entry: 'functions/handlers/ws/connect.ts',
+    description: 'WebSocket $connect: records the connection with a TTL',
+    timeoutSeconds: 5,
+    memoryMb: 512,
+    tables: { tenants: 'read', connections: 'readWrite' },
+  },
+  'ws-disconnect': {
+    entry: 'functions/handlers/ws/disconnect.ts',
+    description: 'WebSocket $disconnect: removes the connection record',
+    timeoutSeconds: 5,
+    memoryMb: 256,
+    tables: { connections: 'readWrite' },
+  },
+  'ws-default': {
+    entry: 'functions/handlers/ws/default.ts',
+    description: 'WebSocket actions: ping, and an error frame for anything unknown',
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    tables: { tenants: 'read', connections: 'read' },
+    wsManagement: true,
+  },
+  'chat-worker': {
+    entry: 'functions/handlers/workers/chat-runs.ts',
+    description: 'Consumes chat-runs: continues agent runs off the request path',
+    timeoutSeconds: 120,
+    memoryMb: 1024,
+    tables: {
+      tenants: 'read',
+      sessions: 'readWrite',
+      quotas: 'readWrite',
+      connections: 'read',
+      idempotency: 'readWrite',
+    },
+    queues: { chatRuns: 'consume' },
+    wsManagement: true,
+  },
+  'tool-worker': {
+    entry: 'functions/handlers/workers/tool-jobs.ts',
+    description: 'Consumes tool-jobs: runs queued tool invocations with retries',
+    timeoutSeconds: 60,
+    memoryMb: 1024,
+    tables: { tenants: 'read', sessions: 'readWrite', quotas: 'readWrite', idempotency: 'readWrite' },
+    queues: { toolJobs: 'consume' },
+  },
+} as const satisfies Record<string, FunctionDefinition>;
+
+export type FunctionId = keyof typeof FUNCTIONS;

@@ -1,0 +1,123 @@
+// Platform manifest: the one route table. The CDK app creates an API Gateway route per row; the
+// local platform reads those routes back from the synthesized template; handlers dispatch on routeKey.
+import type { FunctionId } from './functions';
+
+/** `none`: public; `tenant`: a tenant API key; `admin`: the admin key. */
+export type RouteAuth = 'none' | 'tenant' | 'admin';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+export interface HttpRoute {
+  readonly method: HttpMethod;
+  /** API Gateway path template, e.g. `/v1/tenants/{id}`. */
+  readonly path: string;
+  readonly function: FunctionId;
+  readonly auth: RouteAuth;
+  /** OpenAPI operationId, unique. */
+  readonly operationId: string;
+  readonly summary: string;
+}
+
+export interface WebSocketRoute {
+  /** `$connect`, `$disconnect`, `$default`, or an `action` value. */
+  readonly routeKey: string;
+  readonly function: FunctionId;
+}
+
+export const HTTP_ROUTES = [
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    function: 'openapi-doc',
+    auth: 'none',
+    operationId: 'getOpenApi',
+    summary: 'This API as an OpenAPI 3.1 document',
+  },
+
+  {
+    method: 'POST',
+    path: '/v1/tenants',
+    function: 'tenants-api',
+    auth: 'admin',
+    operationId: 'createTenant',
+    summary: 'Create a tenant',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants',
+    function: 'tenants-api',
+    auth: 'admin',
+    operationId: 'listTenants',
+    summary: 'List tenants',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{id}',
+    function: 'tenants-api',
+    auth: 'admin',
+    operationId: 'getTenant',
+    summary: 'Get a tenant',
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/tenants/{id}',
+    function: 'tenants-api',
+    auth: 'admin',
+    operationId: 'updateTenant',
+    summary: 'Change plan, quotas, models, tools or status',
+  },
+  {
+    method: 'POST',
+    path: '/v1/tenants/{id}/api-keys',
+    function: 'tenants-api',
+    auth: 'admin',
+    operationId: 'createApiKey',
+    summary: 'Create an API key (shown once)',
+  },
+  {
+    method: 'GET',
+    path: '/v1/tenants/{id}/api-keys',
+    function: 'tenants-api',
+    auth: 'admin',
+    operationId: 'listApiKeys',
+    summary: 'List API keys (no secrets)',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/tenants/{id}/api-keys/{keyId}',
+    function: 'tenants-api',
+    auth: 'admin',
+    operationId: 'revokeApiKey',
+    summary: 'Revoke an API key',
+  },
+
+  {
+    method: 'GET',
+    path: '/v1/models',
+    function: 'account-api',
+    auth: 'tenant',
+    operationId: 'listModels',
+    summary: "The tenant's models, in OpenAI's list shape",
+  },
+  {
+    method: 'GET',
+    path: '/v1/usage',
+    function: 'account-api',
+    auth: 'tenant',
+    operationId: 'getUsage',
+    summary: 'Quota limits and usage',
+  },
+] as const satisfies readonly HttpRoute[];
+
+/** The WebSocket API selects routes on `$request.body.action`. */
+export const WS_ROUTE_SELECTION_EXPRESSION = '$request.body.action';
+
+export const WS_ROUTES = [
+  { routeKey: '$connect', function: 'ws-connect' },
+  { routeKey: '$disconnect', function: 'ws-disconnect' },
+  { routeKey: '$default', function: 'ws-default' },
+  { routeKey: 'ping', function: 'ws-default' },
+] as const satisfies readonly WebSocketRoute[];
+
+/** `GET /v1/tenants/{id}` as API Gateway writes it in `routeKey`. */
+export const routeKeyOf = (route: Pick<HttpRoute, 'method' | 'path'>): string =>
+  `${route.method} ${route.path}`;
