@@ -1,0 +1,114 @@
+// Runtime config: the environment parsed once, at cold start, with zod. A missing or malformed
+// variable fails the cold start with its name, instead of failing a request later.
+import { z } from 'zod';
+import { PlanNameSchema, PlansSchema } from './core/quotas/schemas';
+import { ENV } from './platform/env';
+
+export class ConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+const csv = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string()));
+
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((value, ctx) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+const BaseConfigSchema = z.object({
+  [ENV.stage]: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/),
+  [ENV.logLevel]: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  [ENV.plans]: json(PlansSchema),
+  [ENV.defaultPlan]: PlanNameSchema,
+  [ENV.defaultModels]: csv,
+  [ENV.defaultModel]: z.string().min(1),
+  [ENV.llmBaseUrl]: z.url().optional(),
+  [ENV.corsOrigins]: csv.default([]),
+  [ENV.maxBodyBytes]: z.coerce.number().int().positive().default(1_048_576),
+  [ENV.s3ForcePathStyle]: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
+});
+
+export interface RuntimeConfig {
+  readonly stage: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly plans: z.infer<typeof PlansSchema>;
+  readonly defaultPlan: string;
+  readonly defaultModels: readonly string[];
+  readonly defaultModel: string;
+  readonly llmBaseUrl: string | undefined;
+  readonly corsOrigins: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly s3ForcePathStyle: boolean;
+}
+
+const describe = (error: z.ZodError): string =>
+  error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+
+/**
+ * Parses the settings every function shares. Call once, at module scope.
+ *
+ * @example
+ * const config = loadConfig(); // throws ConfigError "TENANTIC_STAGE: ..." when it is missing
+ */
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): RuntimeConfig => {
+  const parsed = BaseConfigSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`invalid environment: ${describe(parsed.error)}`);
+  const data = parsed.data;
+  const plans = data[ENV.plans];
+  if (!(data[ENV.defaultPlan] in plans)) {
+    throw new ConfigError(
+      `invalid environment: ${ENV.defaultPlan}: plan '${data[ENV.defaultPlan]}' is not in ${ENV.plans}`,
+    );
+  }
+  return {
+    stage: data[ENV.stage],
+    logLevel: data[ENV.logLevel],
+    plans,
+    defaultPlan: data[ENV.defaultPlan],
+    defaultModels: data[ENV.defaultModels],
+    defaultModel: data[ENV.defaultModel],
+    llmBaseUrl: data[ENV.llmBaseUrl],
+    corsOrigins: data[ENV.corsOrigins],
+    maxBodyBytes: data[ENV.maxBodyBytes],
+    s3ForcePathStyle: data[ENV.s3ForcePathStyle],
+  };
+};
+
+/**
+ * Reads the named resource variables (table names, queue URLs, ...) a function needs; all or nothing.
+ *
+ * @example
+ * const { TENANTS_TABLE } = requireEnv([ENV.tenantsTable]);
+ */
+export const requireEnv = <const Names extends readonly string[]>(
+  names: Names,
+  env: NodeJS.ProcessEnv = process.env,
+): { readonly [K in Names[number]]: string } => {
+  const missing = names.filter((name) => !env[name]);
+  if (missing.length > 0) throw new ConfigError(`missing environment variable(s): ${missing.join(', ')}`);
+  return Object.fromEntries(names.map((name) => [name, env[name] as string])) as {
+    readonly [K in Names[number]]: string;
+  };
+};
