@@ -1,0 +1,52 @@
+// Adapters: one lazily created SDK v3 client per service, shared by every adapter in a function.
+// Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables, which the local platform
+// sets to its emulators; in the cloud they are unset and the regional endpoints are used.
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ENV } from '../platform/env';
+
+let documentClient: DynamoDBDocumentClient | undefined;
+let sqsClient: SQSClient | undefined;
+let s3Client: S3Client | undefined;
+let secretsClient: SecretsManagerClient | undefined;
+const managementClients = new Map<string, ApiGatewayManagementApiClient>();
+
+/** DynamoDB with native JS values; `undefined` attributes are dropped rather than rejected. */
+export const dynamoDocumentClient = (): DynamoDBDocumentClient => {
+  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  return documentClient;
+};
+
+export const sqs = (): SQSClient => {
+  sqsClient ??= new SQSClient({});
+  return sqsClient;
+};
+
+export const s3 = (): S3Client => {
+  s3Client ??= new S3Client({
+    forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  return s3Client;
+};
+
+export const secretsManager = (): SecretsManagerClient => {
+  secretsClient ??= new SecretsManagerClient({});
+  return secretsClient;
+};
+
+/** The @connections client for one WebSocket API endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`). */
+export const apiGatewayManagement = (endpoint: string): ApiGatewayManagementApiClient => {
+  let client = managementClients.get(endpoint);
+  if (!client) {
+    client = new ApiGatewayManagementApiClient({ endpoint });
+    managementClients.set(endpoint, client);
+  }
+  return client;
+};
