@@ -19,8 +19,9 @@ const parseEnvelope = (body: string): JobEnvelope => {
   let data: unknown;
   try {
     data = JSON.parse(body);
-  } catch (error) {
-    throw new PoisonMessageError('body is not JSON', { cause: error });
+  } catch {
+    // The parser's message quotes the body, which may carry tenant content: keep it out of the logs.
+    throw new PoisonMessageError('body is not JSON');
   }
   const parsed = JobEnvelopeSchema.safeParse(data);
   if (!parsed.success) {
