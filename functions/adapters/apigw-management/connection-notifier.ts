@@ -35,7 +35,8 @@ export class ApiGatewayConnectionNotifier implements ConnectionNotifier {
     private readonly client: ApiGatewayManagementApiClient,
     options: ConnectionNotifierOptions = {},
   ) {
-    // Short on purpose: a frame is live traffic, and the SDK's own retries already ran inside each try.
+    // Short on purpose: a frame is live traffic. Give this adapter a client with maxAttempts 1 (as
+    // aws-clients.ts does), or the SDK's own throttling retries multiply these tries.
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.baseDelayMs = options.baseDelayMs ?? 50;
     this.maxDelayMs = options.maxDelayMs ?? 400;
