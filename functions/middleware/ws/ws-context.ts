@@ -74,7 +74,12 @@ export const wsContext = (
       log.info('caller gone before the reply', { status_code: 200 });
       request.response = { statusCode: 200 };
     } else if (isTenanticError(error) && error.statusCode < 500) {
-      log.warn('ws route refused', { status_code: error.statusCode, code: error.code, error });
+      // Expected refusals: the reason is enough, a stack trace would only be noise.
+      log.warn('ws route refused', {
+        status_code: error.statusCode,
+        code: error.code,
+        reason: error.message,
+      });
       request.response = { statusCode: error.statusCode };
     } else if (isTenanticError(error) && error.expose) {
       log.error('ws route failed upstream', { status_code: error.statusCode, code: error.code, error });

@@ -69,3 +69,13 @@ describe('tool-worker', () => {
     expect(failedIds(result)).toEqual(event.Records.map((record) => record.messageId).sort());
   });
 });
+
+describe('a bug outside any one record', () => {
+  it('is logged and rethrown, so the whole batch returns to the queue and the error metric shows it', async () => {
+    const { logger, lines } = capturingLogger();
+    const handler = createChatRunsHandler({ registry: CHAT_RUN_JOBS, logger });
+
+    await expect(handler({} as SQSEvent, lambdaContext())).rejects.toBeInstanceOf(TypeError);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', queue: 'chat-runs' }));
+  });
+});
