@@ -45,7 +45,9 @@ export const secretsManager = (): SecretsManagerClient => {
 export const apiGatewayManagement = (endpoint: string): ApiGatewayManagementApiClient => {
   let client = managementClients.get(endpoint);
   if (!client) {
-    client = new ApiGatewayManagementApiClient({ endpoint });
+    // maxAttempts 1: ApiGatewayConnectionNotifier owns the (short, jittered) throttling retry; the SDK's
+    // own retries inside each of its tries would turn 3 tries into 9 requests and ~5 s on live traffic.
+    client = new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 1 });
     managementClients.set(endpoint, client);
   }
   return client;

@@ -1,0 +1,51 @@
+// Core: the WebSocket vocabulary of shared/API.md (client actions, server frames) and the connection record.
+import { z } from 'zod';
+import type { ErrorEnvelope } from '../errors';
+
+/** API Gateway cuts every WebSocket connection after 2 hours, so no record needs to outlive that. */
+export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
+
+/** API Gateway's WebSocket frame limit; no frame we send or accept is larger. */
+export const MAX_FRAME_BYTES = 32 * 1024;
+
+export const ConnectionRecordSchema = z.object({
+  connection_id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  key_id: z.string().min(1),
+  /** ISO 8601 UTC; sorts lexicographically, so it orders a tenant's connections in the index. */
+  connected_at: z.iso.datetime(),
+  /** Epoch seconds after which the record is stale (DynamoDB TTL). */
+  ttl: z.number().int().positive(),
+});
+export type ConnectionRecord = z.infer<typeof ConnectionRecordSchema>;
+
+const id = z.string().min(1).max(128);
+
+// Strict objects: an unknown field is reported, as the HTTP routes do, instead of silently ignored.
+export const PingFrameSchema = z.object({ action: z.literal('ping') }).strict();
+export const ChatFrameSchema = z
+  .object({
+    action: z.literal('chat'),
+    session_id: id,
+    content: z.string().min(1),
+    client_request_id: id.optional(),
+  })
+  .strict();
+export const CancelFrameSchema = z.object({ action: z.literal('cancel'), run_id: id }).strict();
+export const ResumeFrameSchema = z
+  .object({ action: z.literal('resume'), run_id: id, after_seq: z.number().int().nonnegative() })
+  .strict();
+
+/** A client → server frame, told apart by `action`. */
+export const ClientFrameSchema = z.discriminatedUnion('action', [
+  ChatFrameSchema,
+  CancelFrameSchema,
+  ResumeFrameSchema,
+  PingFrameSchema,
+]);
+export type ClientFrame = z.infer<typeof ClientFrameSchema>;
+export type ClientAction = ClientFrame['action'];
+export const CLIENT_ACTIONS: readonly ClientAction[] = ['chat', 'cancel', 'resume', 'ping'];
+
+/** Server → client frames that exist in this version; run frames join this union with the runs issue. */
+export type ServerFrame = { type: 'pong' } | ({ type: 'error' } & ErrorEnvelope);

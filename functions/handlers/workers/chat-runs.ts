@@ -1,0 +1,27 @@
+// Handler: consumer of the chat-runs queue; dispatches each job envelope by type, reports partial failures.
+import middy from '@middy/core';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { processJobBatch } from '../../core/jobs/process-job-batch';
+import { createJobRegistry, type JobRegistry } from '../../core/jobs/registry';
+import { type SqsLambdaContext, sqsBatch, toQueueMessage } from '../../middleware/sqs-batch';
+import { createLogger, type Logger } from '../../observability/logger';
+
+/** Empty in this version: no chat-run job type exists yet; the runs issue registers `run.execute`. */
+export const CHAT_RUN_JOBS: JobRegistry = createJobRegistry([]);
+
+export interface ChatRunsWorkerDeps {
+  registry: JobRegistry;
+  logger: Logger;
+}
+
+export const createChatRunsHandler = ({ registry, logger }: ChatRunsWorkerDeps) =>
+  middy<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext>()
+    .use(sqsBatch({ logger, queue: 'chat-runs' }))
+    .handler((event, context, { signal }) =>
+      processJobBatch(event.Records.map(toQueueMessage), { registry, logger: context.log, signal }),
+    );
+
+export const handler = createChatRunsHandler({
+  registry: CHAT_RUN_JOBS,
+  logger: createLogger({ service: 'chat-worker' }),
+});

@@ -1,0 +1,81 @@
+// Unit: the chat-runs and tool-jobs workers, invoked with the SQS sample events under events/.
+import { readFileSync } from 'node:fs';
+import type { SQSEvent } from 'aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createJobRegistry, defineJob } from '../../../functions/core/jobs/registry';
+import { CHAT_RUN_JOBS, createChatRunsHandler } from '../../../functions/handlers/workers/chat-runs';
+import { createToolJobsHandler, TOOL_JOBS } from '../../../functions/handlers/workers/tool-jobs';
+import { capturingLogger, lambdaContext, loadEvent } from '../ws/fakes';
+
+const failedIds = (result: { batchItemFailures: { itemIdentifier: string }[] } | undefined) =>
+  (result?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier).sort();
+
+describe('job registries in this version', () => {
+  it('are empty: run.execute and tool.invoke land with later issues', () => {
+    expect([...CHAT_RUN_JOBS.keys()]).toEqual([]);
+    expect([...TOOL_JOBS.keys()]).toEqual([]);
+  });
+});
+
+describe('chat-worker', () => {
+  it('fails every record of the sample batch, each for its own reason, without throwing', async () => {
+    const event = loadEvent<SQSEvent>('chat-worker/batch-with-poison.json');
+    const { logger, lines } = capturingLogger();
+    const handler = createChatRunsHandler({ registry: CHAT_RUN_JOBS, logger });
+
+    const result = await handler(event, lambdaContext());
+
+    expect(failedIds(result)).toEqual(event.Records.map((record) => record.messageId).sort());
+    const [valid, poison] = event.Records;
+    expect(lines).toContainEqual(
+      expect.objectContaining({ message_id: valid?.messageId, job_type: 'run.execute', queue: 'chat-runs' }),
+    );
+    expect(lines).toContainEqual(expect.objectContaining({ message_id: poison?.messageId, poison: true }));
+  });
+});
+
+describe('tool-worker', () => {
+  it('runs the valid record once its type is registered, and reports only the two poison records', async () => {
+    const event = loadEvent<SQSEvent>('tool-worker/batch-with-poison.json');
+    const invoked: string[] = [];
+    const registry = createJobRegistry([
+      defineJob(
+        'tool.invoke',
+        z.object({ tool: z.string(), arguments: z.record(z.string(), z.unknown()) }),
+        async (job) => {
+          invoked.push(job.payload.tool);
+        },
+      ),
+    ]);
+    const handler = createToolJobsHandler({ registry, logger: capturingLogger().logger });
+
+    const result = await handler(event, lambdaContext());
+
+    const [valid, ...poison] = event.Records;
+    expect(invoked).toEqual(['web_fetch']);
+    expect(failedIds(result)).toEqual(poison.map((record) => record.messageId).sort());
+    expect(failedIds(result)).not.toContain(valid?.messageId);
+  });
+
+  it('accepts the genuine AWS SQS sample shape, reporting its two non-envelope bodies as failed', async () => {
+    const event = JSON.parse(
+      readFileSync(new URL('../../fixtures/aws-events/sqs-batch.json', import.meta.url), 'utf8'),
+    ) as SQSEvent;
+    const handler = createToolJobsHandler({ registry: TOOL_JOBS, logger: capturingLogger().logger });
+
+    const result = await handler(event, lambdaContext());
+
+    expect(failedIds(result)).toEqual(event.Records.map((record) => record.messageId).sort());
+  });
+});
+
+describe('a bug outside any one record', () => {
+  it('is logged and rethrown, so the whole batch returns to the queue and the error metric shows it', async () => {
+    const { logger, lines } = capturingLogger();
+    const handler = createChatRunsHandler({ registry: CHAT_RUN_JOBS, logger });
+
+    await expect(handler({} as SQSEvent, lambdaContext())).rejects.toBeInstanceOf(TypeError);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', queue: 'chat-runs' }));
+  });
+});
