@@ -58,12 +58,20 @@ class TemplateIndex {
     for (const [stack, template] of Object.entries(templates)) {
       for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
         if (this.resources.has(logicalId)) {
-          throw new TemplateModelError(`logical id ${logicalId} appears in two stacks; local names would clash`);
+          throw new TemplateModelError(
+            `logical id ${logicalId} appears in two stacks; local names would clash`,
+          );
         }
-        this.resources.set(logicalId, { stack, logicalId, type: resource.Type, properties: resource.Properties ?? {} });
+        this.resources.set(logicalId, {
+          stack,
+          logicalId,
+          type: resource.Type,
+          properties: resource.Properties ?? {},
+        });
       }
       for (const output of Object.values(template.Outputs ?? {})) {
-        if (typeof output.Export?.Name === 'string') this.exports.set(output.Export.Name, { stack, value: output.Value });
+        if (typeof output.Export?.Name === 'string')
+          this.exports.set(output.Export.Name, { stack, value: output.Value });
       }
     }
   }
@@ -84,7 +92,8 @@ class TemplateIndex {
 
   resolve(value: Json, context: string): Resolved {
     if (typeof value === 'string') return { kind: 'literal', value };
-    if (typeof value === 'number' || typeof value === 'boolean') return { kind: 'literal', value: String(value) };
+    if (typeof value === 'number' || typeof value === 'boolean')
+      return { kind: 'literal', value: String(value) };
     if (value && typeof value === 'object') {
       if ('Ref' in value) {
         const name = value.Ref as string;
@@ -98,16 +107,21 @@ class TemplateIndex {
       if ('Fn::ImportValue' in value) {
         const name = value['Fn::ImportValue'];
         const exported = typeof name === 'string' ? this.exports.get(name) : undefined;
-        if (!exported) throw new TemplateModelError(`${context}: import ${JSON.stringify(name)} has no export`);
+        if (!exported)
+          throw new TemplateModelError(`${context}: import ${JSON.stringify(name)} has no export`);
         return this.resolve(exported.value, context);
       }
       if ('Fn::Join' in value) {
         const [separator, parts] = value['Fn::Join'] as [string, Json[]];
         const resolved = parts.map((part) => this.resolve(part, context));
         if (separator === '' && resolved.every((part) => part.kind === 'literal')) {
-          return { kind: 'literal', value: resolved.map((part) => (part as { value: string }).value).join('') };
+          return {
+            kind: 'literal',
+            value: resolved.map((part) => (part as { value: string }).value).join(''),
+          };
         }
-        if (separator !== '') throw new TemplateModelError(`${context}: Fn::Join with a separator is not supported`);
+        if (separator !== '')
+          throw new TemplateModelError(`${context}: Fn::Join with a separator is not supported`);
         return { kind: 'join', parts: resolved };
       }
     }
@@ -145,7 +159,11 @@ const envValueOf = (index: TemplateIndex, value: Json, context: string): EnvValu
     if (type === 'AWS::S3::Bucket') return { kind: 'bucket', bucket: logicalId };
     if (type === 'AWS::SecretsManager::Secret') return { kind: 'secretArn', secret: logicalId };
   }
-  if (resolved.kind === 'getAtt' && resolved.resource.type === 'AWS::SQS::Queue' && resolved.attribute === 'Arn') {
+  if (
+    resolved.kind === 'getAtt' &&
+    resolved.resource.type === 'AWS::SQS::Queue' &&
+    resolved.attribute === 'Arn'
+  ) {
     return { kind: 'queueArn', queue: resolved.resource.logicalId };
   }
   if (resolved.kind === 'join') {
@@ -192,8 +210,11 @@ const queuesOf = (index: TemplateIndex): LocalQueue[] =>
       ...(redrive
         ? {
             redrive: {
-              deadLetterQueue: index.target(redrive.deadLetterTargetArn, 'AWS::SQS::Queue', `${logicalId} redrive`)
-                .logicalId,
+              deadLetterQueue: index.target(
+                redrive.deadLetterTargetArn,
+                'AWS::SQS::Queue',
+                `${logicalId} redrive`,
+              ).logicalId,
               maxReceiveCount: Number(redrive.maxReceiveCount),
             },
           }
@@ -216,7 +237,10 @@ const bucketsOf = (index: TemplateIndex): LocalBucket[] =>
     ),
   }));
 
-const functionsOf = (index: TemplateIndex, templates: Readonly<Record<string, CfnTemplate>>): LocalFunction[] =>
+const functionsOf = (
+  index: TemplateIndex,
+  templates: Readonly<Record<string, CfnTemplate>>,
+): LocalFunction[] =>
   index.ofType('AWS::Lambda::Function').flatMap((ref) => {
     const metadata = index.metadataOf(templates, ref)?.[FUNCTION_METADATA_KEY];
     // CDK's own helper functions (custom resources) carry no catalogue metadata and do not run locally.
@@ -241,10 +265,18 @@ const functionsOf = (index: TemplateIndex, templates: Readonly<Record<string, Cf
     ];
   });
 
-const functionIdOf = (index: TemplateIndex, byLogicalId: Map<string, string>, value: Json, context: string) => {
+const functionIdOf = (
+  index: TemplateIndex,
+  byLogicalId: Map<string, string>,
+  value: Json,
+  context: string,
+) => {
   const fn = index.target(value, 'AWS::Lambda::Function', context);
   const id = byLogicalId.get(fn.logicalId);
-  if (!id) throw new TemplateModelError(`${context}: function ${fn.logicalId} has no ${FUNCTION_METADATA_KEY} metadata`);
+  if (!id)
+    throw new TemplateModelError(
+      `${context}: function ${fn.logicalId} has no ${FUNCTION_METADATA_KEY} metadata`,
+    );
   return id;
 };
 
@@ -252,7 +284,9 @@ const routesOf = (index: TemplateIndex, api: ResourceRef, byLogicalId: Map<strin
   index
     .ofType('AWS::ApiGatewayV2::Route')
     .filter((route) => index.resolve(route.properties.ApiId, route.logicalId).kind === 'ref')
-    .filter((route) => index.target(route.properties.ApiId, api.type, route.logicalId).logicalId === api.logicalId)
+    .filter(
+      (route) => index.target(route.properties.ApiId, api.type, route.logicalId).logicalId === api.logicalId,
+    )
     .map((route) => {
       const context = `route ${route.properties.RouteKey}`;
       const integration = index.target(route.properties.Target, 'AWS::ApiGatewayV2::Integration', context);
@@ -274,7 +308,9 @@ const routesOf = (index: TemplateIndex, api: ResourceRef, byLogicalId: Map<strin
     });
 
 const apiOf = (index: TemplateIndex, protocol: 'HTTP' | 'WEBSOCKET'): ResourceRef => {
-  const apis = index.ofType('AWS::ApiGatewayV2::Api').filter((api) => api.properties.ProtocolType === protocol);
+  const apis = index
+    .ofType('AWS::ApiGatewayV2::Api')
+    .filter((api) => api.properties.ProtocolType === protocol);
   if (apis.length !== 1) throw new TemplateModelError(`expected one ${protocol} API, found ${apis.length}`);
   return apis[0]!;
 };
@@ -364,7 +400,10 @@ export const loadLocalModel = async (options: LoadLocalModelOptions): Promise<Lo
   const assembly = app.synth();
   try {
     const templates = Object.fromEntries(
-      [dataStack, apiStack].map((stack) => [stack.stackName, assembly.getStackByName(stack.stackName).template]),
+      [dataStack, apiStack].map((stack) => [
+        stack.stackName,
+        assembly.getStackByName(stack.stackName).template,
+      ]),
     );
     return modelFromTemplates(templates, config.stage);
   } finally {
