@@ -19,6 +19,12 @@ export interface BuiltApp {
   readonly config: StageConfig;
 }
 
+// Explicit, so the CLI, the tests and the local model synthesize the same thing. Strong references keep
+// CloudFormation from deleting a table or queue while the API stack still imports it.
+const APP_CONTEXT_DEFAULTS: Record<string, unknown> = {
+  '@aws-cdk/core:defaultCrossStackReferences': 'strong',
+};
+
 export const stackNames = (stage: string) => ({
   data: `Tenantic-${stage}-Data`,
   api: `Tenantic-${stage}-Api`,
@@ -33,7 +39,7 @@ export const stackNames = (stage: string) => ({
  */
 export const buildApp = (options: BuildAppOptions): BuiltApp => {
   const config = loadStageConfig(options.stage, options.configDir ? { configDir: options.configDir } : {});
-  const app = new App({ context: options.context, outdir: options.outdir });
+  const app = new App({ context: { ...APP_CONTEXT_DEFAULTS, ...options.context }, outdir: options.outdir });
   const names = stackNames(config.stage);
   const description = `Tenantic stage ${config.stage}`;
   const dataStack = new DataStack(app, names.data, {

@@ -1,5 +1,6 @@
 // Infra tests: cdk-nag's AwsSolutions checks find nothing unacknowledged, and every acknowledgement says why.
 import { Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDirWith, type SynthesizedStage, synthStage } from '../helpers/cdk-synth';
@@ -38,6 +39,17 @@ describe.each(stages)('%s', (_label, synth) => {
     );
     expect(findings).toEqual([]);
     expect(report.success).toBe(true);
+  });
+
+  it('leaves no CDK warning or error annotation on either stack', () => {
+    for (const stack of [stage.built.dataStack, stage.built.apiStack]) {
+      const annotations = Annotations.fromStack(stack);
+      const messages = [
+        ...annotations.findWarning('*', Match.anyValue()),
+        ...annotations.findError('*', Match.anyValue()),
+      ].map((annotation) => `${annotation.id}: ${String(annotation.entry.data)}`);
+      expect(messages).toEqual([]);
+    }
   });
 
   it('gives every acknowledgement a reason', () => {
