@@ -222,20 +222,37 @@ const queuesOf = (index: TemplateIndex): LocalQueue[] =>
     };
   });
 
-const bucketsOf = (index: TemplateIndex): LocalBucket[] =>
-  index.ofType('AWS::S3::Bucket').map(({ logicalId, properties }) => ({
-    name: logicalId,
-    logicalId,
-    cors: (properties.CorsConfiguration?.CorsRules ?? []).map(
-      (rule: Json): LocalCorsRule => ({
-        allowedOrigins: rule.AllowedOrigins ?? [],
-        allowedMethods: rule.AllowedMethods ?? [],
-        allowedHeaders: rule.AllowedHeaders ?? [],
-        exposedHeaders: rule.ExposedHeaders ?? [],
-        ...(rule.MaxAge !== undefined ? { maxAgeSeconds: rule.MaxAge } : {}),
-      }),
-    ),
-  }));
+// A bucket that only receives another bucket's server access logs has no local role: emulators write no
+// access logs, and no function is handed its name.
+const accessLogDestinations = (index: TemplateIndex): Set<string> =>
+  new Set(
+    index.ofType('AWS::S3::Bucket').flatMap(({ logicalId, properties }) => {
+      const destination = properties.LoggingConfiguration?.DestinationBucketName;
+      return destination
+        ? [index.target(destination, 'AWS::S3::Bucket', `${logicalId} logging`).logicalId]
+        : [];
+    }),
+  );
+
+const bucketsOf = (index: TemplateIndex): LocalBucket[] => {
+  const logOnly = accessLogDestinations(index);
+  return index
+    .ofType('AWS::S3::Bucket')
+    .filter(({ logicalId }) => !logOnly.has(logicalId))
+    .map(({ logicalId, properties }) => ({
+      name: logicalId,
+      logicalId,
+      cors: (properties.CorsConfiguration?.CorsRules ?? []).map(
+        (rule: Json): LocalCorsRule => ({
+          allowedOrigins: rule.AllowedOrigins ?? [],
+          allowedMethods: rule.AllowedMethods ?? [],
+          allowedHeaders: rule.AllowedHeaders ?? [],
+          exposedHeaders: rule.ExposedHeaders ?? [],
+          ...(rule.MaxAge !== undefined ? { maxAgeSeconds: rule.MaxAge } : {}),
+        }),
+      ),
+    }));
+};
 
 const functionsOf = (
   index: TemplateIndex,

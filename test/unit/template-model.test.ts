@@ -37,6 +37,16 @@ const data = (): CfnTemplate => ({
       },
     },
     Secret: { Type: 'AWS::SecretsManager::Secret', Properties: {} },
+    Files: {
+      Type: 'AWS::S3::Bucket',
+      Properties: {
+        LoggingConfiguration: { DestinationBucketName: { Ref: 'Logs' } },
+        CorsConfiguration: {
+          CorsRules: [{ AllowedOrigins: ['https://a.example'], AllowedMethods: ['GET'] }],
+        },
+      },
+    },
+    Logs: { Type: 'AWS::S3::Bucket', Properties: {} },
   },
   Outputs: {
     TableName: { Value: { Ref: 'Table' }, Export: { Name: 'data:table' } },
@@ -177,6 +187,24 @@ describe('modelFromTemplates', () => {
       routeSelectionExpression: '$request.body.a',
       routes: [{ routeKey: '$default', functionId: 'worker' }],
     });
+  });
+
+  it('models buckets with their CORS rules, leaving out access-log destinations', () => {
+    const model = modelFromTemplates({ Data: data(), Api: api({}) }, 's');
+    expect(model.buckets).toEqual([
+      {
+        name: 'Files',
+        logicalId: 'Files',
+        cors: [
+          {
+            allowedOrigins: ['https://a.example'],
+            allowedMethods: ['GET'],
+            allowedHeaders: [],
+            exposedHeaders: [],
+          },
+        ],
+      },
+    ]);
   });
 
   it('fails naming the variable when an import has no export', () => {
