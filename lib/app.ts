@@ -1,0 +1,62 @@
+// CDK app: one stage = a stateful data stack and a stateless API stack, checked by cdk-nag on every synth.
+import { App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ApiStack } from './api-stack';
+import { type LoadStageConfigOptions, loadStageConfig, type StageConfig } from './config/stages';
+import { DataStack } from './data-stack';
+
+export interface BuildAppOptions extends LoadStageConfigOptions {
+  readonly stage: string;
+  /** App context, e.g. `{ 'aws:cdk:bundling-stacks': [] }` to skip bundling in tests. */
+  readonly context?: Record<string, unknown>;
+  readonly outdir?: string;
+}
+
+export interface BuiltApp {
+  readonly app: App;
+  readonly dataStack: DataStack;
+  readonly apiStack: ApiStack;
+  readonly config: StageConfig;
+}
+
+// Explicit, so the CLI, the tests and the local model synthesize the same thing. Strong references keep
+// CloudFormation from deleting a table or queue while the API stack still imports it.
+const APP_CONTEXT_DEFAULTS: Record<string, unknown> = {
+  '@aws-cdk/core:defaultCrossStackReferences': 'strong',
+};
+
+export const stackNames = (stage: string) => ({
+  data: `Tenantic-${stage}-Data`,
+  api: `Tenantic-${stage}-Api`,
+});
+
+/**
+ * Builds (does not synthesize) the app of one stage.
+ *
+ * @example
+ * const { app, apiStack } = buildApp({ stage: 'acme', context: { 'aws:cdk:bundling-stacks': [] } });
+ * const assembly = app.synth();
+ */
+export const buildApp = (options: BuildAppOptions): BuiltApp => {
+  const config = loadStageConfig(options.stage, options.configDir ? { configDir: options.configDir } : {});
+  const app = new App({ context: { ...APP_CONTEXT_DEFAULTS, ...options.context }, outdir: options.outdir });
+  const names = stackNames(config.stage);
+  const description = `Tenantic stage ${config.stage}`;
+  const dataStack = new DataStack(app, names.data, {
+    config,
+    description: `${description}: tables, bucket, queues, admin key`,
+    terminationProtection: config.removalPolicy === 'retain',
+  });
+  const apiStack = new ApiStack(app, names.api, {
+    config,
+    data: dataStack,
+    description: `${description}: functions, APIs, alarms`,
+  });
+  apiStack.addStackDependency(dataStack);
+
+  Tags.of(app).add('tenantic:stage', config.stage);
+  Tags.of(app).add('tenantic:tenancy', config.tenancy);
+  if (config.tenant) Tags.of(app).add('tenantic:tenant', config.tenant);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, dataStack, apiStack, config };
+};

@@ -1,0 +1,186 @@
+// CDK config: one StageConfig per stage, built from defaults and config/stages/<stage>.json, checked with zod.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { PlanNameSchema, PlansSchema } from '../../functions/core/quotas/schemas';
+
+/** The retention periods CloudWatch Logs accepts (PutRetentionPolicy). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+
+const int = (min: number, max: number) =>
+  z.number().int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+
+export const StageConfigSchema = z
+  .object({
+    stage: z.string().regex(STAGE_NAME_PATTERN, `must match ${STAGE_NAME_PATTERN.source}`),
+    tenancy: z.enum(['pooled', 'single']),
+    /** For a single-tenant stage: the tenant it serves (informational; tagged on every resource). */
+    tenant: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits or hyphens')
+      .optional(),
+    logRetentionDays: z.number().refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+      message: `must be one of ${LOG_RETENTION_DAYS.join(', ')} (the values CloudWatch Logs accepts)`,
+    }),
+    removalPolicy: z.enum(['destroy', 'retain']),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+    llm: z
+      .object({
+        baseUrl: z.url('must be a URL').optional(),
+        defaultModel: z.string().min(1, 'must not be empty'),
+        models: z.array(z.string().min(1, 'must not be empty')).min(1, 'must name at least one model'),
+      })
+      .strict(),
+    plans: PlansSchema.refine((plans) => Object.keys(plans).length > 0, 'must define at least one plan'),
+    defaultPlan: PlanNameSchema,
+    corsOrigins: z.array(
+      z
+        .string()
+        .refine(
+          (origin) => origin === '*' || /^https?:\/\/[^/\s]+$/.test(origin),
+          'must be an origin (scheme://host[:port])',
+        ),
+    ),
+    alarmEmail: z.email('must be an email address').optional(),
+    queues: z
+      .object({
+        maxReceiveCount: int(1, 1000),
+        retentionDays: int(1, 14),
+        dlqRetentionDays: int(1, 14),
+      })
+      .strict(),
+    authorizerCacheTtlSeconds: int(0, 3600),
+    maxBodyBytes: int(1, 10_485_760),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (!(config.defaultPlan in config.plans)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultPlan'],
+        message: `must be one of the plans (${Object.keys(config.plans).join(', ')})`,
+      });
+    }
+    if (!config.llm.models.includes(config.llm.defaultModel)) {
+      ctx.addIssue({ code: 'custom', path: ['llm', 'defaultModel'], message: 'must be one of llm.models' });
+    }
+    if (config.queues.dlqRetentionDays <= config.queues.retentionDays) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queues', 'dlqRetentionDays'],
+        message: 'must exceed queues.retentionDays, so a message cannot expire before it reaches the DLQ',
+      });
+    }
+    if (config.tenant !== undefined && config.tenancy !== 'single') {
+      ctx.addIssue({ code: 'custom', path: ['tenant'], message: "may only be set when tenancy is 'single'" });
+    }
+  });
+
+export type StageConfig = z.infer<typeof StageConfigSchema>;
+
+export class StageConfigError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StageConfigError';
+  }
+}
+
+const isProduction = (stage: string): boolean => stage === 'prod' || stage === 'production';
+
+/** What every stage gets unless its file says otherwise; production stages keep data and logs longer. */
+export const defaultStageConfig = (stage: string): StageConfig => ({
+  stage,
+  tenancy: 'pooled',
+  logRetentionDays: isProduction(stage) ? 365 : 14,
+  removalPolicy: isProduction(stage) ? 'retain' : 'destroy',
+  logLevel: 'info',
+  llm: { defaultModel: 'gpt-4o-mini', models: ['gpt-4o-mini', 'gpt-4o'] },
+  plans: {
+    free: {
+      requests_per_minute: 60,
+      tokens_per_month: 100_000,
+      storage_bytes: 104_857_600,
+      concurrent_connections: 5,
+      tool_invocations_per_day: 100,
+      max_steps_per_run: 8,
+    },
+    pro: {
+      requests_per_minute: 600,
+      tokens_per_month: 5_000_000,
+      storage_bytes: 10_737_418_240,
+      concurrent_connections: 50,
+      tool_invocations_per_day: 10_000,
+      max_steps_per_run: 25,
+    },
+  },
+  defaultPlan: 'free',
+  corsOrigins: [],
+  queues: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
+  // Short on purpose: a revoked key or a suspended tenant stays usable for at most this long.
+  authorizerCacheTtlSeconds: 30,
+  maxBodyBytes: 1_048_576,
+});
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+// Nested settings (llm, queues) merge key by key; `plans` and arrays replace, so a file can drop a default plan.
+const REPLACED_WHOLE = new Set(['plans']);
+
+const merge = (base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> => {
+  const result: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const current = result[key];
+    result[key] =
+      isPlainObject(current) && isPlainObject(value) && !REPLACED_WHOLE.has(key)
+        ? merge(current, value)
+        : value;
+  }
+  return result;
+};
+
+const describe = (error: z.ZodError): string =>
+  error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+
+export interface LoadStageConfigOptions {
+  /** Directory of `<stage>.json` override files; default `config/stages` of the repository. */
+  readonly configDir?: string;
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+
+/**
+ * The validated config of one stage: defaults for any stage name, overridden by `<configDir>/<stage>.json`.
+ *
+ * @example
+ * const config = loadStageConfig('acme'); // throws "stage 'acme': queues.maxReceiveCount: must be >= 1"
+ */
+export const loadStageConfig = (stage: string, options: LoadStageConfigOptions = {}): StageConfig => {
+  if (!STAGE_NAME_PATTERN.test(stage)) {
+    throw new StageConfigError(`stage '${stage}': stage: must match ${STAGE_NAME_PATTERN.source}`);
+  }
+  const configDir = options.configDir ?? path.join(repoRoot, 'config', 'stages');
+  const file = path.join(configDir, `${stage}.json`);
+  let overrides: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new StageConfigError(`stage '${stage}': ${file} is not valid JSON`, { cause: error });
+    }
+    if (!isPlainObject(parsed))
+      throw new StageConfigError(`stage '${stage}': ${file} must hold a JSON object`);
+    if (parsed.stage !== undefined && parsed.stage !== stage) {
+      throw new StageConfigError(`stage '${stage}': stage: the file names stage '${String(parsed.stage)}'`);
+    }
+    overrides = parsed;
+  }
+  const result = StageConfigSchema.safeParse(merge(defaultStageConfig(stage), overrides));
+  if (!result.success) throw new StageConfigError(`stage '${stage}': ${describe(result.error)}`);
+  return result.data;
+};

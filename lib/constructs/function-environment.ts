@@ -1,0 +1,69 @@
+// CDK construct helper: the one place that turns a stage config and a catalogue entry into a Lambda environment.
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { ENV } from '../../functions/platform/env';
+import type { FunctionDefinition } from '../../functions/platform/functions';
+import { QUEUES, type QueueName } from '../../functions/platform/queues';
+import { TABLES, type TableName } from '../../functions/platform/tables';
+import type { StageConfig } from '../config/stages';
+
+/** The stateful resources a function may be wired to; the catalogue entry picks which. */
+export interface PlatformResources {
+  readonly tables: Readonly<Record<TableName, ITable>>;
+  readonly queues: Readonly<Record<QueueName, IQueue>>;
+  readonly bucket: IBucket;
+  readonly adminKey: ISecret;
+  /** `https://{apiId}.execute-api.{region}.{urlSuffix}/{stage}` of the WebSocket API. */
+  readonly wsManagementEndpoint: string;
+}
+
+/** Settings every function reads through functions/config.ts. */
+export const commonEnvironment = (config: StageConfig): Record<string, string> => ({
+  [ENV.stage]: config.stage,
+  [ENV.logLevel]: config.logLevel,
+  [ENV.plans]: JSON.stringify(config.plans),
+  [ENV.defaultPlan]: config.defaultPlan,
+  [ENV.defaultModels]: config.llm.models.join(','),
+  [ENV.defaultModel]: config.llm.defaultModel,
+  ...(config.llm.baseUrl ? { [ENV.llmBaseUrl]: config.llm.baseUrl } : {}),
+  [ENV.corsOrigins]: config.corsOrigins.join(','),
+  [ENV.maxBodyBytes]: String(config.maxBodyBytes),
+  NODE_OPTIONS: '--enable-source-maps',
+});
+
+/** Only the resource variables this catalogue entry needs: a function cannot find what it may not touch. */
+export const resourceEnvironment = (
+  definition: FunctionDefinition,
+  resources: PlatformResources,
+): Record<string, string> => {
+  const env: Record<string, string> = {};
+  for (const name of Object.keys(definition.tables ?? {}) as TableName[]) {
+    env[TABLES[name].envVar] = resources.tables[name].tableName;
+  }
+  // Consumers get the URL too: changing a message's visibility (retry back-off) needs it; IAM still
+  // limits them to consuming.
+  for (const name of Object.keys(definition.queues ?? {}) as QueueName[]) {
+    env[QUEUES[name].envVar] = resources.queues[name].queueUrl;
+  }
+  if (definition.bucket) env[ENV.filesBucket] = resources.bucket.bucketName;
+  if (definition.adminKey) env[ENV.adminKeySecretArn] = resources.adminKey.secretArn;
+  if (definition.wsManagement) env[ENV.wsManagementEndpoint] = resources.wsManagementEndpoint;
+  return env;
+};
+
+/**
+ * The full environment of one function.
+ *
+ * @example
+ * new NodejsFunction(this, 'Fn', { environment: functionEnvironment(config, FUNCTIONS['account-api'], resources) });
+ */
+export const functionEnvironment = (
+  config: StageConfig,
+  definition: FunctionDefinition,
+  resources: PlatformResources,
+): Record<string, string> => ({
+  ...commonEnvironment(config),
+  ...resourceEnvironment(definition, resources),
+});

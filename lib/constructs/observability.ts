@@ -1,0 +1,106 @@
+// CDK construct: alarms on dead letters, function errors and throttles, sent to one encrypted SNS topic.
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { StageConfig } from '../config/stages';
+
+export interface ObservabilityProps {
+  readonly config: StageConfig;
+  readonly removalPolicy: RemovalPolicy;
+  /** By catalogue id. */
+  readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  /** By queue name. */
+  readonly deadLetterQueues: Readonly<Record<string, sqs.IQueue>>;
+}
+
+/**
+ * One alarm per DLQ (any visible message), and per function on Errors and Throttles; a dashboard of the same.
+ *
+ * @example
+ * new Observability(this, 'Observability', { config, removalPolicy, functions, deadLetterQueues });
+ */
+export class Observability extends Construct {
+  readonly topic: sns.Topic;
+  readonly alarms: readonly cloudwatch.Alarm[];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    // CloudWatch cannot publish to a topic under the AWS-managed SNS key, so the topic gets its own key
+    // whose policy lets CloudWatch use it.
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      description: `Tenantic ${props.config.stage}: alarm topic encryption`,
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy,
+    });
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+      }),
+    );
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `Tenantic ${props.config.stage} alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (props.config.alarmEmail)
+      this.topic.addSubscription(new subscriptions.EmailSubscription(props.config.alarmEmail));
+    const action = new actions.SnsAction(this.topic);
+
+    const alarms: cloudwatch.Alarm[] = [];
+    const widgets: cloudwatch.IWidget[] = [];
+    for (const [name, dlq] of Object.entries(props.deadLetterQueues)) {
+      const metric = dlq.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: 'Maximum',
+      });
+      alarms.push(
+        new cloudwatch.Alarm(this, `${name}DlqAlarm`, {
+          alarmDescription: `Messages of ${name} were dead-lettered (${props.config.stage})`,
+          metric,
+          threshold: 0,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+      widgets.push(new cloudwatch.GraphWidget({ title: `${name} DLQ`, left: [metric], width: 8 }));
+    }
+    for (const [fnId, fn] of Object.entries(props.functions)) {
+      const errors = fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' });
+      const throttles = fn.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' });
+      for (const [kind, metric] of [
+        ['Errors', errors],
+        ['Throttles', throttles],
+      ] as const) {
+        alarms.push(
+          new cloudwatch.Alarm(this, `${fnId}${kind}Alarm`, {
+            alarmDescription: `${fnId}: ${kind.toLowerCase()} (${props.config.stage})`,
+            metric,
+            threshold: 0,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluationPeriods: 1,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+        );
+      }
+      widgets.push(new cloudwatch.GraphWidget({ title: fnId, left: [errors, throttles], width: 8 }));
+    }
+    for (const alarm of alarms) alarm.addAlarmAction(action);
+    this.alarms = alarms;
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `tenantic-${props.config.stage}`,
+      widgets: [widgets],
+    });
+  }
+}

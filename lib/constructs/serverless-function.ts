@@ -1,0 +1,149 @@
+// CDK construct: one Lambda function of the catalogue (functions/platform/functions.ts), with its log group,
+// role, environment and least-privilege grants.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { Access, FunctionDefinition, FunctionId } from '../../functions/platform/functions';
+import { QUEUES, type QueueName } from '../../functions/platform/queues';
+import { TABLES, type TableName } from '../../functions/platform/tables';
+import type { StageConfig } from '../config/stages';
+import { functionEnvironment, type PlatformResources } from './function-environment';
+import { grantTableData } from './table-grants';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** CloudFormation metadata key the local platform reads to find a function's source module. */
+export const FUNCTION_METADATA_KEY = 'Tenantic:Function';
+
+export interface FunctionMetadata {
+  readonly id: string;
+  readonly entry: string;
+  readonly handler: string;
+}
+
+export interface ServerlessFunctionProps {
+  readonly id: FunctionId;
+  readonly definition: FunctionDefinition;
+  readonly config: StageConfig;
+  readonly resources: PlatformResources;
+  readonly removalPolicy: RemovalPolicy;
+  /** Grants `execute-api:ManageConnections` on this stage's @connections/* (for `wsManagement`). */
+  readonly grantManageConnections?: (grantee: iam.IGrantable) => void;
+}
+
+// ESM bundles still meet CommonJS dependencies that call require(); the banner gives them one.
+const ESM_REQUIRE_BANNER =
+  "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);";
+
+/**
+ * Documented defaults: nodejs22.x on arm64 (cheaper per ms, and what the project tests on), ESM, minified with
+ * source maps switched on at runtime, X-Ray active tracing, a log group with the stage's retention, and a
+ * role that may write only to that log group plus what the catalogue entry grants.
+ *
+ * @example
+ * const fn = new ServerlessFunction(this, 'AccountApi', { id: 'account-api', definition, config, resources, removalPolicy });
+ */
+export class ServerlessFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly logGroup: logs.LogGroup;
+  readonly role: iam.Role;
+  readonly catalogueId: FunctionId;
+
+  constructor(scope: Construct, id: string, props: ServerlessFunctionProps) {
+    super(scope, id);
+    const { definition, config, resources } = props;
+    this.catalogueId = props.id;
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: props.removalPolicy,
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.id} (${config.stage})`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: this.resolveEntry(definition.entry),
+      handler: definition.handler ?? 'handler',
+      description: definition.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: Duration.seconds(definition.timeoutSeconds),
+      memorySize: definition.memoryMb,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      environment: functionEnvironment(config, definition, resources),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The Lambda runtime ships SDK v3, but bundling pins the version the tests ran against.
+        externalModules: [],
+      },
+    });
+    const metadata: FunctionMetadata = {
+      id: props.id,
+      entry: definition.entry,
+      handler: definition.handler ?? 'handler',
+    };
+    (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(FUNCTION_METADATA_KEY, metadata);
+
+    this.grant(props);
+  }
+
+  // Synth without bundling (tests, the local model) only needs the entry's name, which the metadata carries;
+  // the handler modules may not exist yet on a branch that only touches infrastructure. A bundling synth
+  // keeps NodejsFunction's own "Cannot find entry file" error.
+  private resolveEntry(entry: string): string {
+    const absolute = path.join(REPO_ROOT, entry);
+    if (existsSync(absolute) || Stack.of(this).bundlingRequired) return absolute;
+    return path.join(REPO_ROOT, 'functions', 'platform', 'functions.ts');
+  }
+
+  private grant({ definition, resources, grantManageConnections }: ServerlessFunctionProps): void {
+    for (const [name, access] of Object.entries(definition.tables ?? {}) as [TableName, Access][]) {
+      grantTableData(this.role, resources.tables[name], TABLES[name], access);
+    }
+    for (const [name, use] of Object.entries(definition.queues ?? {}) as [QueueName, string][]) {
+      const queue = resources.queues[name];
+      if (use === 'send') {
+        queue.grantSendMessages(this.role);
+        continue;
+      }
+      const settings = QUEUES[name];
+      this.function.addEventSource(
+        new SqsEventSource(queue, {
+          batchSize: settings.batchSize,
+          maxBatchingWindow:
+            settings.maxBatchingWindowSeconds > 0
+              ? Duration.seconds(settings.maxBatchingWindowSeconds)
+              : undefined,
+          reportBatchItemFailures: true,
+        }),
+      );
+    }
+    if (definition.bucket === 'readWrite') resources.bucket.grantReadWrite(this.role);
+    else if (definition.bucket === 'read') resources.bucket.grantRead(this.role);
+    if (definition.adminKey) resources.adminKey.grantRead(this.role);
+    if (definition.wsManagement) {
+      if (!grantManageConnections)
+        throw new Error(`${this.catalogueId}: wsManagement needs a WebSocket stage`);
+      grantManageConnections(this.role);
+    }
+  }
+}
