@@ -50,7 +50,7 @@ export const UpdateTenantRequest = z
   })
   .strict()
   .refine((body) => Object.keys(body).length > 0, { message: 'at least one field is required' })
-  .meta({ id: 'UpdateTenantRequest' });
+  .meta({ id: 'UpdateTenantRequest', minProperties: 1 });
 export type UpdateTenantRequest = z.infer<typeof UpdateTenantRequest>;
 
 /** The body of `POST /v1/tenants/{id}/api-keys`: nothing yet, and nothing unknown. */
