@@ -128,7 +128,7 @@ export const tenantDeps = (
 
 /** A sample event from events/<function>/<case>.json, as a fresh copy. */
 // biome-ignore lint/suspicious/noExplicitAny: sample events come in many shapes; tests index into them freely
-export const loadEvent = <T = Record<string, any>>(functionId: string, name: string): T =>
+export const loadEvent = <T = any>(functionId: string, name: string): T =>
   JSON.parse(readFileSync(new URL(`../../events/${functionId}/${name}.json`, import.meta.url), 'utf8')) as T;
 
 export const lambdaContext = (): Context =>

@@ -13,6 +13,7 @@ const { createHttpAuthorizer } = await import('../../../functions/handlers/autho
 const { createWsAuthorizer } = await import('../../../functions/handlers/authorizers/ws-authorizer');
 const {
   ADMIN_KEY,
+  PLANS,
   lambdaContext,
   loadEvent,
   manualClock,
@@ -41,7 +42,7 @@ const invoke = async (functionId: (typeof MINE)[number], name: string) => {
       const usage = {
         readCounters: async () =>
           Object.fromEntries(
-            Object.keys(settings.plans.free).map((quota) => [quota, { used: 0, reserved: 0 }]),
+            Object.keys(PLANS.free).map((quota) => [quota, { used: 0, reserved: 0 }]),
           ) as never,
       };
       return createAccountApi({ store: deps.store, usage, clock: deps.clock, settings }, { logger })(
@@ -59,9 +60,11 @@ const invoke = async (functionId: (typeof MINE)[number], name: string) => {
         logger,
       })(event);
     case 'authorizer-ws':
-      return createWsAuthorizer({ store: deps.store, stage: 'dev', logger })(event).catch((error: Error) => ({
-        thrown: error.message,
-      }));
+      return createWsAuthorizer({ store: deps.store, stage: 'dev', logger })(event as never).catch(
+        (error: Error) => ({
+          thrown: error.message,
+        }),
+      );
   }
 };
 

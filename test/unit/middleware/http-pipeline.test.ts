@@ -6,7 +6,7 @@ await vi.hoisted(() => import('../../helpers/test-env'));
 
 const { createTenantsApi } = await import('../../../functions/handlers/http/tenants');
 const { createAccountApi } = await import('../../../functions/handlers/http/account');
-const { manualClock, memoryLogger, lambdaContext, loadEvent, seedSampleTenant, settings, tenantDeps } =
+const { PLANS, manualClock, memoryLogger, lambdaContext, loadEvent, seedSampleTenant, settings, tenantDeps } =
   await import('../../helpers/tenant-fakes');
 const { newId } = await import('../../../functions/core/ids');
 
@@ -287,7 +287,7 @@ describe('account-api: the tenant is re-checked on every request', () => {
       readCounters: vi.fn(
         async () =>
           Object.fromEntries(
-            Object.keys(settings.plans.free).map((name) => [
+            Object.keys(PLANS.free).map((name) => [
               name,
               { used: name === 'tokens_per_month' ? 42 : 0, reserved: 0 },
             ]),
@@ -328,13 +328,13 @@ describe('account-api: the tenant is re-checked on every request', () => {
     expect(response.statusCode).toBe(200);
     expect(usage.readCounters).toHaveBeenCalledWith(tenantId, expect.any(Date));
     expect(response.json.quotas.tokens_per_month).toEqual({
-      limit: settings.plans.free.tokens_per_month,
+      limit: PLANS.free.tokens_per_month,
       used: 42,
       reserved: 0,
       resets_at: Math.floor(Date.UTC(2026, 11, 1) / 1000),
     });
     expect(response.json.quotas.storage_bytes.resets_at).toBeNull();
-    expect(Object.keys(response.json.quotas).sort()).toEqual(Object.keys(settings.plans.free).sort());
+    expect(Object.keys(response.json.quotas).sort()).toEqual(Object.keys(PLANS.free).sort());
   });
 
   it('a key revoked after the authorizer cached it → 401', async () => {
