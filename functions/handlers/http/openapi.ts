@@ -1,6 +1,7 @@
 // Handler: `GET /openapi.json`, the OpenAPI 3.1 document of this API (function `openapi-doc`).
 import { type HttpHandlerOptions, httpHandler } from '../../middleware/http-handler';
 import { header } from '../../middleware/types';
+import { ENV } from '../../platform/env';
 import { buildOpenApiDocument } from './openapi-document';
 
 const documents = new Map<string, Record<string, unknown>>();
@@ -24,4 +25,9 @@ export const createOpenApiDoc = (options: Omit<HttpHandlerOptions, 'service'> = 
     { service: 'openapi-doc', ...options },
   );
 
-export const handler = createOpenApiDoc();
+// This public function gets no tables and may not get the full runtime config: read only what it uses.
+const corsOrigins = (process.env[ENV.corsOrigins] ?? '')
+  .split(',')
+  .map((origin) => origin.trim())
+  .filter(Boolean);
+export const handler = createOpenApiDoc({ corsOrigins });

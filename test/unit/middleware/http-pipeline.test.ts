@@ -72,6 +72,18 @@ describe('tenants-api happy paths', () => {
     expect(response.json.name).toBe('Base64 Inc');
   });
 
+  it('accepts JSON content types with parameters and +json suffixes', async () => {
+    const { call } = await setup();
+    const withCharset = await call(
+      createEvent(JSON.stringify({ name: 'A' }), { 'content-type': 'application/json; charset=utf-8' }),
+    );
+    const suffixed = await call(
+      createEvent(JSON.stringify({ name: 'B' }), { 'content-type': 'application/merge-patch+json' }),
+    );
+    expect(withCharset.statusCode).toBe(201);
+    expect(suffixed.statusCode).toBe(201);
+  });
+
   it('revokes a key with 204 and no body', async () => {
     const { call, deps } = await setup();
     const { tenantId, keyId } = await seedSampleTenant(deps.store);
@@ -164,6 +176,8 @@ describe('tenants-api bad input: each its own 4xx, nothing written', () => {
     );
     expect(response.statusCode).toBe(415);
     expectEnvelope(response.json, { code: 'unsupported_media_type' });
+    expect(response.headers['X-Content-Type-Options']).toBe('nosniff');
+    expect(response.headers['Cache-Control']).toBe('no-store');
     expect(deps.store.tenants.size).toBe(0);
   });
 
