@@ -1,7 +1,7 @@
 // Middleware: the single place where errors become the envelope of shared/API.md. Domain errors
 // keep their status and headers; zod errors are 400; anything else is a bug: logged with its stack, 500.
 import { ZodError } from 'zod';
-import { InternalError, isTenanticError, type TenanticError } from '../core/errors';
+import { InternalError, isTenanticError, type TenanticError, UpstreamError } from '../core/errors';
 import { createLogger, type Logger } from '../observability/logger';
 import { jsonResponse } from './responses';
 import type { HttpMiddleware, HttpRequest } from './types';
@@ -17,6 +17,13 @@ const defaults: Required<ErrorHandlerOptions> = { logger: createLogger() };
 const toTenanticError = (error: unknown): TenanticError => {
   if (isTenanticError(error)) return error;
   if (error instanceof ZodError) return zodToInvalidRequest(error, 'invalid_body', 'body');
+  // middy aborts a handler just before the Lambda timeout: a slow dependency, not a bug.
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return new UpstreamError('timeout', 'The request took too long; retry.', {
+      statusCode: 504,
+      cause: error,
+    });
+  }
   return new InternalError('internal_error', 'Unhandled error', { cause: error });
 };
 

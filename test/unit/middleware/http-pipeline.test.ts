@@ -293,6 +293,21 @@ describe('a bug', () => {
   });
 });
 
+describe('a request that runs out of time', () => {
+  it('→ 504 in the envelope, before Lambda kills it', async () => {
+    const { deps } = await setup();
+    deps.store.listTenants = () => new Promise(() => {});
+    const context = { ...lambdaContext(), getRemainingTimeInMillis: () => 50 };
+    const { createTenantsApi: create } = await import('../../../functions/handlers/http/tenants');
+    const api = create(deps, { logger: memoryLogger().logger });
+
+    const response = (await api(loadEvent('tenants-api', 'list-tenants'), context as never)) as Response;
+
+    expect(response.statusCode).toBe(504);
+    expect(JSON.parse(response.body)).toMatchObject({ error: { type: 'upstream_error', code: 'timeout' } });
+  });
+});
+
 describe('account-api: the tenant is re-checked on every request', () => {
   const account = async () => {
     const deps = tenantDeps();
