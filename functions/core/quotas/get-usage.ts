@@ -12,23 +12,18 @@ const UsageEntry = z.object({
   resets_at: z.number().int().nullable().describe('Unix seconds; null when the quota has no window'),
 });
 
+/** One entry per quota name, as shared/API.md lists them. */
 export const UsageReport = z
-  .object({
-    object: z.literal('usage'),
-    quotas: z.object(
-      Object.fromEntries(QUOTA_NAMES.map((name) => [name, UsageEntry])) as Record<
-        QuotaName,
-        typeof UsageEntry
-      >,
-    ),
-  })
+  .object(
+    Object.fromEntries(QUOTA_NAMES.map((name) => [name, UsageEntry])) as Record<QuotaName, typeof UsageEntry>,
+  )
   .meta({ id: 'Usage' });
 export type UsageReport = z.infer<typeof UsageReport>;
 
 /**
  * @example
  * const report = await getUsage({ usage, clock, plans }, tenant);
- * report.quotas.tokens_per_month; // { limit: 1000000, used: 0, reserved: 0, resets_at: 1798761600 }
+ * report.tokens_per_month; // { limit: 1000000, used: 0, reserved: 0, resets_at: 1798761600 }
  */
 export const getUsage = async (
   deps: {
@@ -60,5 +55,5 @@ export const getUsage = async (
       },
     ] as const;
   });
-  return { object: 'usage', quotas: Object.fromEntries(entries) as UsageReport['quotas'] };
+  return Object.fromEntries(entries) as UsageReport;
 };

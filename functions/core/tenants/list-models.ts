@@ -1,6 +1,6 @@
 // Use case: the models a tenant may call, in OpenAI's model list shape.
 import { z } from 'zod';
-import { type TenantSettings, tenantModels } from './model';
+import { effectiveModels, type TenantSettings } from './model';
 import type { TenantRecord } from './schemas';
 
 export const ModelResource = z
@@ -23,8 +23,10 @@ export type ModelList = z.infer<typeof ModelList>;
  */
 export const listModels = (tenant: TenantRecord, settings: TenantSettings): ModelList => ({
   object: 'list',
-  // The stage may have dropped a model since the tenant's list was set; never offer one it no longer allows.
-  data: tenantModels(tenant, settings)
-    .filter((id) => settings.allowedModels.includes(id))
-    .map((id) => ({ id, object: 'model', created: 0, owned_by: 'system' })),
+  data: effectiveModels(tenant, settings).map((id) => ({
+    id,
+    object: 'model',
+    created: 0,
+    owned_by: 'system',
+  })),
 });

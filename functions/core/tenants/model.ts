@@ -39,9 +39,12 @@ export const assertAllowedModels = (
   });
 };
 
-/** The models a tenant may call: its own list, or the stage's. */
-export const tenantModels = (tenant: TenantRecord, settings: TenantSettings): readonly string[] =>
-  tenant.models ?? settings.allowedModels;
+/**
+ * The models a tenant may call: its own list, or the stage's; a model the stage has since dropped is
+ * never offered.
+ */
+export const effectiveModels = (tenant: TenantRecord, settings: TenantSettings): string[] =>
+  (tenant.models ?? settings.allowedModels).filter((model) => settings.allowedModels.includes(model));
 
 export const toTenantResource = (tenant: TenantRecord, settings: TenantSettings): TenantResource => {
   // A plan removed from the stage config falls back to the default plan rather than failing reads.
@@ -54,7 +57,7 @@ export const toTenantResource = (tenant: TenantRecord, settings: TenantSettings)
     plan: tenant.plan,
     quotas: effectiveQuotas(plan, tenant.quota_overrides),
     quota_overrides: tenant.quota_overrides,
-    models: tenant.models,
+    models: effectiveModels(tenant, settings),
     tools: tenant.tools,
     status: tenant.status,
     created_at: tenant.created_at,

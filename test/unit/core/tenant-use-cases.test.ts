@@ -8,7 +8,7 @@ import { listApiKeys } from '../../../functions/core/tenants/list-api-keys';
 import { listTenants } from '../../../functions/core/tenants/list-tenants';
 import { revokeApiKey } from '../../../functions/core/tenants/revoke-api-key';
 import { updateTenant } from '../../../functions/core/tenants/update-tenant';
-import { PLANS, tenantDeps } from '../../helpers/tenant-fakes';
+import { PLANS, settings, tenantDeps } from '../../helpers/tenant-fakes';
 
 describe('createTenant', () => {
   it('stores an active tenant on the default plan and renders its effective quotas', async () => {
@@ -25,8 +25,11 @@ describe('createTenant', () => {
       name: 'Acme',
       plan: 'free',
       status: 'active',
-      models: null,
+      tools: null,
     });
+    // No list of its own: the tenant may use the stage's models, and stores none, so it follows the stage.
+    expect(tenant.models).toEqual(settings.allowedModels);
+    expect(deps.store.tenants.get(tenant.id)?.models).toBeNull();
     expect(tenant.quotas).toEqual({ ...PLANS.free, tokens_per_month: 5, storage_bytes: null });
     expect(tenant.quota_overrides).toEqual({ tokens_per_month: 5, storage_bytes: null });
     expect(deps.store.tenants.get(tenant.id)?.name).toBe('Acme');

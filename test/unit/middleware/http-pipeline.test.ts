@@ -356,14 +356,14 @@ describe('account-api: the tenant is re-checked on every request', () => {
 
     expect(response.statusCode).toBe(200);
     expect(usage.readCounters).toHaveBeenCalledWith(tenantId, expect.any(Date));
-    expect(response.json.quotas.tokens_per_month).toEqual({
+    expect(response.json.tokens_per_month).toEqual({
       limit: PLANS.free.tokens_per_month,
       used: 42,
       reserved: 0,
       resets_at: Math.floor(Date.UTC(2026, 11, 1) / 1000),
     });
-    expect(response.json.quotas.storage_bytes.resets_at).toBeNull();
-    expect(Object.keys(response.json.quotas).sort()).toEqual(Object.keys(PLANS.free).sort());
+    expect(response.json.storage_bytes.resets_at).toBeNull();
+    expect(Object.keys(response.json).sort()).toEqual(Object.keys(PLANS.free).sort());
   });
 
   it('a key revoked after the authorizer cached it → 401', async () => {
