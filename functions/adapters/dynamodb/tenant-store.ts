@@ -1,0 +1,292 @@
+// Adapter: TenantStore on DynamoDB. One table: the tenant item, its key items, and a key-hash lookup item.
+//   tenant   pk TENANT#<id>        sk TENANT        gsi1pk TENANTS  gsi1sk <id>   (ids sort by creation)
+//   api key  pk TENANT#<id>        sk KEY#<keyId>
+//   lookup   pk KEYHASH#<sha256>   sk KEYHASH       -> tenant_id, key_id
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { decodeCursor, encodeCursor, type Page, type PageRequest } from '../../core/pagination';
+import type { ApiKeyHashEntry, TenantStore } from '../../core/ports/tenant-store';
+import { ApiKeyNotFoundError, TenantConflictError, TenantNotFoundError } from '../../core/tenants/errors';
+import {
+  API_KEY_ID_PATTERN,
+  type ApiKeyRecord,
+  TENANT_ID_PATTERN,
+  type TenantChanges,
+  type TenantRecord,
+} from '../../core/tenants/schemas';
+import { cancellationCodes, errorName, translateDynamoError } from './errors';
+
+type Item = Record<string, unknown>;
+
+const TENANTS_INDEX = 'gsi1';
+const TENANTS_PARTITION = 'TENANTS';
+const tenantKey = (tenantId: string) => ({ pk: `TENANT#${tenantId}`, sk: 'TENANT' });
+const apiKeyKey = (tenantId: string, keyId: string) => ({ pk: `TENANT#${tenantId}`, sk: `KEY#${keyId}` });
+const hashKey = (keyHash: string) => ({ pk: `KEYHASH#${keyHash}`, sk: 'KEYHASH' });
+const MAX_BATCH_ATTEMPTS = 5;
+
+const toTenant = (item: Item): TenantRecord => ({
+  id: item.id as string,
+  name: item.name as string,
+  plan: item.plan as string,
+  quota_overrides: (item.quota_overrides as TenantRecord['quota_overrides']) ?? {},
+  models: (item.models as string[] | null | undefined) ?? null,
+  tools: (item.tools as string[] | null | undefined) ?? null,
+  status: item.status as TenantRecord['status'],
+  created_at: item.created_at as number,
+  updated_at: item.updated_at as number,
+});
+
+const toApiKey = (item: Item): ApiKeyRecord => ({
+  id: item.id as string,
+  tenant_id: item.tenant_id as string,
+  prefix: item.prefix as string,
+  key_hash: item.key_hash as string,
+  created_at: item.created_at as number,
+  // Absent until revoked, so `if_not_exists` can keep the first revocation time.
+  revoked_at: (item.revoked_at as number | undefined) ?? null,
+});
+
+export class DynamoTenantStore implements TenantStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async createTenant(tenant: TenantRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...tenantKey(tenant.id),
+            gsi1pk: TENANTS_PARTITION,
+            gsi1sk: tenant.id,
+            entity: 'tenant',
+            ...tenant,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') {
+        throw new TenantConflictError(`A tenant with id '${tenant.id}' already exists`, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  async getTenant(tenantId: string): Promise<TenantRecord | undefined> {
+    const { Item } = await this.guard(() =>
+      this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: tenantKey(tenantId), ConsistentRead: true }),
+      ),
+    );
+    return Item ? toTenant(Item) : undefined;
+  }
+
+  async listTenants(page: PageRequest): Promise<Page<TenantRecord>> {
+    const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor, TENANT_ID_PATTERN);
+    return this.queryPage(
+      {
+        TableName: this.tableName,
+        IndexName: TENANTS_INDEX,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'gsi1pk' },
+        ExpressionAttributeValues: { ':pk': TENANTS_PARTITION },
+        // The start key is rebuilt from the validated id, never taken from the client.
+        ...(afterId && {
+          ExclusiveStartKey: { ...tenantKey(afterId), gsi1pk: TENANTS_PARTITION, gsi1sk: afterId },
+        }),
+      },
+      page.limit,
+      toTenant,
+    );
+  }
+
+  async updateTenant(tenantId: string, changes: TenantChanges): Promise<TenantRecord> {
+    const fields = Object.entries(changes).filter(([, value]) => value !== undefined);
+    const names = Object.fromEntries(fields.map(([name], index) => [`#f${index}`, name]));
+    const values = Object.fromEntries(fields.map(([, value], index) => [`:v${index}`, value]));
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: tenantKey(tenantId),
+          UpdateExpression: `SET ${fields.map((_, index) => `#f${index} = :v${index}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toTenant(Attributes ?? {});
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') {
+        throw new TenantNotFoundError(tenantId, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    const { revoked_at: _notYet, ...fields } = key;
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: tenantKey(key.tenant_id),
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...apiKeyKey(key.tenant_id, key.id), entity: 'api_key', ...fields },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...hashKey(key.key_hash),
+                  entity: 'api_key_hash',
+                  tenant_id: key.tenant_id,
+                  key_id: key.id,
+                  key_hash: key.key_hash,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.[0] === 'ConditionalCheckFailed')
+        throw new TenantNotFoundError(key.tenant_id, { cause: error });
+      if (codes?.some((code) => code === 'ConditionalCheckFailed')) {
+        throw new TenantConflictError('An API key with this id or hash already exists', { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  async listApiKeys(tenantId: string, page: PageRequest): Promise<Page<ApiKeyRecord>> {
+    const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor, API_KEY_ID_PATTERN);
+    return this.queryPage(
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+        ExpressionAttributeValues: { ':pk': `TENANT#${tenantId}`, ':prefix': 'KEY#' },
+        ConsistentRead: true,
+        ...(afterId && { ExclusiveStartKey: apiKeyKey(tenantId, afterId) }),
+      },
+      page.limit,
+      toApiKey,
+    );
+  }
+
+  async revokeApiKey(tenantId: string, keyId: string, revokedAt: number): Promise<ApiKeyRecord> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: apiKeyKey(tenantId, keyId),
+          UpdateExpression: 'SET #revoked = if_not_exists(#revoked, :now)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#revoked': 'revoked_at' },
+          ExpressionAttributeValues: { ':now': revokedAt },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toApiKey(Attributes ?? {});
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') {
+        throw new ApiKeyNotFoundError(keyId, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  async findApiKeyByHash(keyHash: string): Promise<ApiKeyHashEntry | undefined> {
+    const { Item } = await this.guard(() =>
+      this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: hashKey(keyHash), ConsistentRead: true }),
+      ),
+    );
+    return Item
+      ? { tenantId: Item.tenant_id as string, keyId: Item.key_id as string, keyHash: Item.key_hash as string }
+      : undefined;
+  }
+
+  async getApiKeyWithTenant(
+    tenantId: string,
+    keyId: string,
+  ): Promise<{ key: ApiKeyRecord | undefined; tenant: TenantRecord | undefined }> {
+    let keys: Item[] = [tenantKey(tenantId), apiKeyKey(tenantId, keyId)];
+    const found: Item[] = [];
+    // BatchGet may hand keys back unprocessed under load; ask again for just those.
+    for (let attempt = 0; keys.length > 0 && attempt < MAX_BATCH_ATTEMPTS; attempt += 1) {
+      const result = await this.guard(() =>
+        this.client.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        ),
+      );
+      found.push(...(result.Responses?.[this.tableName] ?? []));
+      keys = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    }
+    if (keys.length > 0)
+      throw translateDynamoError(
+        Object.assign(new Error('unprocessed keys'), { name: 'ThrottlingException' }),
+      );
+    const tenantItem = found.find((item) => item.sk === 'TENANT');
+    const keyItem = found.find((item) => item.sk === `KEY#${keyId}`);
+    return { tenant: tenantItem && toTenant(tenantItem), key: keyItem && toApiKey(keyItem) };
+  }
+
+  /** Reads one item past the page so `has_more` is exact, following DynamoDB's own 1 MB pages. */
+  private async queryPage<T extends { id: string }>(
+    input: QueryCommandInput,
+    limit: number,
+    map: (item: Item) => T,
+  ): Promise<Page<T>> {
+    const items: Item[] = [];
+    let startKey = input.ExclusiveStartKey;
+    do {
+      const result = await this.guard(() =>
+        this.client.send(
+          new QueryCommand({ ...input, Limit: limit + 1 - items.length, ExclusiveStartKey: startKey }),
+        ),
+      );
+      items.push(...(result.Items ?? []));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey && items.length <= limit);
+    const page = items.slice(0, limit).map(map);
+    const last = page.at(-1);
+    return items.length > limit && last
+      ? { items: page, nextCursor: encodeCursor(last.id) }
+      : { items: page };
+  }
+
+  private async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw translateDynamoError(error);
+    }
+  }
+}

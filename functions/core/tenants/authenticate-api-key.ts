@@ -1,0 +1,54 @@
+// Use case: resolve a bearer token to a tenant, refusing malformed, unknown, revoked and suspended keys.
+import type { TenantStore } from '../ports/tenant-store';
+import { checkApiKeyFormat, hashApiKey, hashesEqual } from './api-key-format';
+import type { AuthFailure } from './errors';
+import type { ApiKeyRecord, TenantRecord } from './schemas';
+
+export type Authentication =
+  | { readonly ok: true; readonly tenant: TenantRecord; readonly key: ApiKeyRecord }
+  | { readonly ok: false; readonly reason: AuthFailure };
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export const bearerToken = (header: string | undefined | null): string | undefined => {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+};
+
+/**
+ * The standing of a known key: revoked keys and suspended tenants fail at once. Used by the
+ * authorizer and again by every request, because API Gateway caches authorizer answers.
+ *
+ * @example
+ * const result = await checkApiKeyStanding(store, 'ten_01jd...', 'key_01jd...');
+ * if (!result.ok) throw authFailureError(result.reason);
+ */
+export const checkApiKeyStanding = async (
+  store: TenantStore,
+  tenantId: string,
+  keyId: string,
+): Promise<Authentication> => {
+  const { key, tenant } = await store.getApiKeyWithTenant(tenantId, keyId);
+  if (!key || !tenant || key.tenant_id !== tenantId) return { ok: false, reason: 'unknown_api_key' };
+  if (key.revoked_at !== null) return { ok: false, reason: 'revoked_api_key' };
+  if (tenant.status !== 'active') return { ok: false, reason: 'tenant_suspended' };
+  return { ok: true, tenant, key };
+};
+
+/**
+ * Format and checksum are checked before any read; the stored hash is compared in constant time.
+ *
+ * @example
+ * const result = await authenticateApiKey({ store, stage: 'dev' }, 'tk_dev_...');
+ * if (result.ok) console.log(result.tenant.id);
+ */
+export const authenticateApiKey = async (
+  deps: { readonly store: TenantStore; readonly stage: string },
+  token: string | undefined,
+): Promise<Authentication> => {
+  if (!token) return { ok: false, reason: 'missing_api_key' };
+  if (checkApiKeyFormat(token, deps.stage) !== undefined) return { ok: false, reason: 'malformed_api_key' };
+  const hash = hashApiKey(token);
+  const entry = await deps.store.findApiKeyByHash(hash);
+  if (!entry || !hashesEqual(entry.keyHash, hash)) return { ok: false, reason: 'unknown_api_key' };
+  return checkApiKeyStanding(deps.store, entry.tenantId, entry.keyId);
+};

@@ -1,0 +1,46 @@
+// Middleware: the single place where errors become the envelope of shared/API.md. Domain errors
+// keep their status and headers; zod errors are 400; anything else is a bug: logged with its stack, 500.
+import { ZodError } from 'zod';
+import { InternalError, isTenanticError, type TenanticError, UpstreamError } from '../core/errors';
+import { createLogger, type Logger } from '../observability/logger';
+import { jsonResponse } from './responses';
+import type { HttpMiddleware, HttpRequest } from './types';
+import { zodToInvalidRequest } from './validate';
+
+export interface ErrorHandlerOptions {
+  /** Used only if requestContext did not run (it binds a request-scoped logger). */
+  logger?: Logger;
+}
+
+const defaults: Required<ErrorHandlerOptions> = { logger: createLogger() };
+
+const toTenanticError = (error: unknown): TenanticError => {
+  if (isTenanticError(error)) return error;
+  if (error instanceof ZodError) return zodToInvalidRequest(error, 'invalid_body', 'body');
+  // middy aborts a handler just before the Lambda timeout: a slow dependency, not a bug.
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return new UpstreamError('timeout', 'The request took too long; retry.', {
+      statusCode: 504,
+      cause: error,
+    });
+  }
+  return new InternalError('internal_error', 'Unhandled error', { cause: error });
+};
+
+export const errorHandler = (options: ErrorHandlerOptions = {}): HttpMiddleware => {
+  const { logger } = { ...defaults, ...options };
+
+  const errorHandlerOnError = (request: HttpRequest) => {
+    if (request.response !== undefined) return;
+    const error = toTenanticError(request.error);
+    const log = request.internal.http?.log ?? logger;
+    if (error.statusCode >= 500) {
+      log.error(error.expose ? error.message : 'unhandled error', { error: request.error, code: error.code });
+    } else {
+      log.info('request refused', { status: error.statusCode, code: error.code, param: error.param });
+    }
+    request.response = jsonResponse(error.statusCode, error.toJSON(), error.headers);
+  };
+
+  return { onError: errorHandlerOnError };
+};

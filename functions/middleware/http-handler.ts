@@ -1,0 +1,122 @@
+// Middleware: composes our middlewares around a table of operations, so a handler module is a list
+// of one-line operations. Dispatches on `event.routeKey` through the platform route table.
+import middy from '@middy/core';
+import httpCors from '@middy/http-cors';
+import type { Context } from 'aws-lambda';
+import type { TenantStore } from '../core/ports/tenant-store';
+import type { TenantRecord } from '../core/tenants/schemas';
+import {
+  type AuthOf,
+  type BodyOf,
+  CONTRACTS,
+  type OperationContract,
+  type OperationId,
+  type PathOf,
+  type QueryOf,
+  type ResultOf,
+} from '../handlers/http/contracts';
+import { createLogger, type Logger } from '../observability/logger';
+import { HTTP_ROUTES, routeKeyOf } from '../platform/routes';
+import { authenticate } from './authenticate';
+import { errorHandler } from './error-handler';
+import { jsonBody } from './json-body';
+import { requestContext } from './request-context';
+import { jsonResponse, noContent } from './responses';
+import { securityHeaders } from './security-headers';
+import type { AuthorizerContext, HttpEvent, HttpResponse, HttpState } from './types';
+import { validate } from './validate';
+
+/** What an operation receives: validated input, and the tenant on tenant routes. */
+export interface OperationInput<Op extends OperationId> {
+  body: BodyOf<Op>;
+  query: QueryOf<Op>;
+  path: PathOf<Op>;
+  tenant: AuthOf<Op> extends 'tenant' ? TenantRecord : undefined;
+  principal: AuthorizerContext;
+  log: Logger;
+  event: HttpEvent;
+}
+
+export type Operation<Op extends OperationId> = (
+  input: OperationInput<Op>,
+) => Promise<ResultOf<Op>> | ResultOf<Op>;
+export type Operations = { [Op in OperationId]?: Operation<Op> };
+
+export interface HttpHandlerOptions {
+  /** Function id, for the logs. */
+  service: string;
+  /** Required when any operation is on a tenant route. */
+  store?: TenantStore;
+  maxBodyBytes?: number;
+  corsOrigins?: readonly string[];
+  logger?: Logger;
+}
+
+const operationByRouteKey = new Map<string, OperationId>(
+  HTTP_ROUTES.map((route) => [routeKeyOf(route), route.operationId]),
+);
+
+const CORS_HEADERS = 'Authorization,Content-Type,X-Session-Id,Idempotency-Key';
+const CORS_EXPOSE = 'x-request-id,Retry-After,x-ratelimit-limit-requests,x-ratelimit-remaining-requests';
+
+/**
+ * @example
+ * export const handler = httpHandler(
+ *   { getTenant: ({ path }) => getTenant(deps, path.id) },
+ *   { service: 'tenants-api', store },
+ * );
+ */
+export const httpHandler = (operations: Operations, options: HttpHandlerOptions) => {
+  const logger = options.logger ?? createLogger({ service: options.service });
+  const contractFor = (routeKey: string): OperationContract | undefined => {
+    const op = operationByRouteKey.get(routeKey);
+    return op && operations[op] ? CONTRACTS[op] : undefined;
+  };
+
+  const dispatch = async (
+    event: HttpEvent,
+    context: Context & { http?: HttpState },
+  ): Promise<HttpResponse> => {
+    const op = operationByRouteKey.get(event.routeKey);
+    const run = op ? (operations[op] as Operation<OperationId> | undefined) : undefined;
+    const http = context.http;
+    if (!op || !run || !http)
+      throw new Error(`route ${event.routeKey} reached a function that does not serve it`);
+    const input = http.input ?? { body: undefined, query: undefined, path: undefined };
+    const result = await run({
+      body: input.body,
+      query: input.query,
+      path: input.path,
+      tenant: http.tenant,
+      principal: http.principal ?? { principal: 'anonymous', authError: 'missing_api_key' },
+      log: http.log,
+      event,
+    } as OperationInput<OperationId>);
+    const { status } = CONTRACTS[op];
+    return status === 204 ? noContent() : jsonResponse(status, result);
+  };
+
+  return middy<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>()
+    .use(requestContext({ logger }))
+    .use(securityHeaders())
+    .use(
+      httpCors({
+        origins: [...(options.corsOrigins ?? [])],
+        headers: CORS_HEADERS,
+        exposeHeaders: CORS_EXPOSE,
+        methods: 'GET,POST,PATCH,PUT,DELETE,OPTIONS',
+        maxAge: 600,
+      }),
+    )
+    .use(errorHandler({ logger }))
+    .use(authenticate({ ...(options.store && { store: options.store }) }))
+    .use(jsonBody({ ...(options.maxBodyBytes && { maxBytes: options.maxBodyBytes }) }))
+    .use(validate({ schemasFor: contractFor }))
+    .before((request) => {
+      // The operation reads the per-request state from its context, not from middy internals.
+      (request.context as Context & { http?: HttpState }).http = (
+        request.internal as { http?: HttpState }
+      ).http;
+    })
+    .handler(dispatch);
+};

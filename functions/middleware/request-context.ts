@@ -1,0 +1,51 @@
+// Middleware: binds a logger to the request (request id, route key, later the tenant id) and writes one
+// access log line per request with its status and latency.
+import { createLogger, type Logger } from '../observability/logger';
+import type { HttpMiddleware, HttpRequest } from './types';
+
+export interface RequestContextOptions {
+  logger?: Logger;
+  now?: () => number;
+}
+
+const defaults: Required<RequestContextOptions> = {
+  logger: createLogger(),
+  now: () => performance.now(),
+};
+
+export const requestContext = (options: RequestContextOptions = {}): HttpMiddleware => {
+  const { logger, now } = { ...defaults, ...options };
+
+  const requestContextBefore = (request: HttpRequest) => {
+    const { event, context } = request;
+    request.internal.http = {
+      startedAt: now(),
+      log: logger.child({
+        request_id: event.requestContext?.requestId,
+        route_key: event.routeKey,
+        ...(context?.awsRequestId ? { aws_request_id: context.awsRequestId } : {}),
+      }),
+    };
+  };
+
+  const accessLog = (request: HttpRequest) => {
+    const http = request.internal.http;
+    if (!http) return;
+    const status = request.response?.statusCode ?? 500;
+    if (request.response && request.event.requestContext?.requestId) {
+      request.response.headers = {
+        ...request.response.headers,
+        'x-request-id': request.event.requestContext.requestId,
+      };
+    }
+    http.log.info('request', {
+      method: request.event.requestContext?.http?.method,
+      path: request.event.rawPath,
+      status,
+      latency_ms: Math.round((now() - http.startedAt) * 10) / 10,
+      principal: http.principal?.principal,
+    });
+  };
+
+  return { before: requestContextBefore, after: accessLog, onError: accessLog };
+};

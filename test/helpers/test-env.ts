@@ -1,0 +1,23 @@
+// Test helper: the environment handler modules parse at import. Importing this module applies it
+// (without overriding what the caller already set), so `await vi.hoisted(() => import(...))` works.
+import { PLANS } from './plans';
+
+export const ADMIN_KEY = 'admin-local-5b2f3c1e9d8a4f7b6c0e1d2a3b4c5d6e';
+
+export const TEST_ENV: Record<string, string> = {
+  TENANTIC_STAGE: 'dev',
+  TENANTIC_PLANS: JSON.stringify(PLANS),
+  TENANTIC_DEFAULT_PLAN: 'free',
+  TENANTIC_DEFAULT_MODELS: 'gpt-4o-mini,gpt-4o',
+  TENANTIC_DEFAULT_MODEL: 'gpt-4o-mini',
+  TENANTIC_MAX_BODY_BYTES: '4096',
+  TENANTS_TABLE: 'test-tenants',
+  QUOTAS_TABLE: 'test-quotas',
+  ADMIN_API_KEY: ADMIN_KEY,
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  LOG_LEVEL: 'error',
+};
+
+for (const [name, value] of Object.entries(TEST_ENV)) process.env[name] ??= value;

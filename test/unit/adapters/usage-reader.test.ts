@@ -1,0 +1,30 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { describe, expect, it } from 'vitest';
+import { DynamoUsageReader } from '../../../functions/adapters/dynamodb/usage-reader';
+import { QUOTA_NAMES } from '../../../functions/core/quotas/schemas';
+
+describe('DynamoUsageReader', () => {
+  it("reads every quota's current-window counter in one BatchGet; missing counters are zero", async () => {
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+    const ddb = mockClient(client);
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        quotas: [{ pk: 'TENANT#ten_1', sk: 'QUOTA#tokens_per_month#2026-11', used: 1200, reserved: 300 }],
+      },
+    });
+
+    const counters = await new DynamoUsageReader(client, 'quotas').readCounters(
+      'ten_1',
+      new Date('2026-11-21T10:15:00Z'),
+    );
+
+    const keys = ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems?.quotas?.Keys;
+    expect(keys).toHaveLength(QUOTA_NAMES.length);
+    expect(keys).toContainEqual({ pk: 'TENANT#ten_1', sk: 'QUOTA#requests_per_minute#2026-11-21T10:15' });
+    expect(keys).toContainEqual({ pk: 'TENANT#ten_1', sk: 'QUOTA#storage_bytes' });
+    expect(counters.tokens_per_month).toEqual({ used: 1200, reserved: 300 });
+    expect(counters.requests_per_minute).toEqual({ used: 0, reserved: 0 });
+  });
+});
