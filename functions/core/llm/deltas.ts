@@ -49,11 +49,11 @@ export const collectStream = async (
       text += delta.text;
       sawText = true;
     } else if (delta.type === 'tool_call') {
-      const call = (calls[delta.index] ??= {
-        id: '',
-        type: 'function',
-        function: { name: '', arguments: '' },
-      });
+      let call = calls[delta.index];
+      if (!call) {
+        call = { id: '', type: 'function', function: { name: '', arguments: '' } };
+        calls[delta.index] = call;
+      }
       if (delta.id) call.id = delta.id;
       if (delta.name) call.function.name += delta.name;
       if (delta.arguments) call.function.arguments += delta.arguments;
