@@ -41,8 +41,12 @@ export type ScriptedResponse =
     }
   /** Accepts the request and never answers (until the client gives up or the server closes). */
   | { type: 'stall' }
-  /** Streams `afterPieces` pieces, then half of the next chunk, then destroys the socket (non-stream: half the body). */
-  | { type: 'cut'; text: string; afterPieces?: number };
+  /**
+   * Streams `afterPieces` pieces, then half of the next chunk, then destroys the socket (non-stream: half
+   * the body). With `cleanEnd`, it ends the response properly instead, with neither a finish chunk nor
+   * `[DONE]`: a stream that looks complete on the wire but is not.
+   */
+  | { type: 'cut'; text: string; afterPieces?: number; cleanEnd?: boolean };
 
 export interface RecordedRequest {
   method: string;
@@ -193,6 +197,10 @@ export const startFakeOpenAiServer = async (
     for (const [index, piece] of textPieces.entries()) {
       if (gone.aborted) return;
       if (script.type === 'cut' && index === (script.afterPieces ?? 1)) {
+        if (script.cleanEnd) {
+          res.end();
+          return;
+        }
         // Half a chunk, cut inside the JSON of a token, then the socket dies.
         const line = delta({ content: piece });
         res.write(line.slice(0, Math.floor(line.length / 2)));
