@@ -251,6 +251,7 @@ describe('failures, retries and deadlines', () => {
   it('refuses to start a call when the deadline leaves no time', async () => {
     const error = await llm.complete(ask('hi'), { deadlineMs: Date.now() + 100 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LlmTimeoutError);
+    expect(error).toMatchObject({ code: 'deadline_exceeded', retryable: false, upstreamFault: false });
     expect(server.chatRequests()).toHaveLength(0);
   });
 

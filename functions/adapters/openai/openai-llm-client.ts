@@ -86,21 +86,27 @@ export const parseRetryAfter = (headers: Headers | undefined, now: number): numb
 };
 
 /** Why our own controller aborted the request, if it did. */
-type Cutoff = 'deadline' | 'caller' | undefined;
+type Cutoff = 'timeout' | 'caller' | undefined;
 
 /**
  * Translates anything the SDK (or the fetch beneath it) throws into an LlmError.
  * Exported for the unit tests that pin the mapping of every SDK error class.
  */
-export const toLlmError = (error: unknown, provider: string, cutoff: Cutoff, now: number): LlmError => {
+export const toLlmError = (
+  error: unknown,
+  provider: string,
+  cutoff: Cutoff,
+  now: number,
+  timeoutMs?: number,
+): LlmError => {
   const options = { provider, cause: error };
-  if (cutoff === 'deadline')
-    return new LlmTimeoutError(`${provider} did not answer before the deadline`, options);
+  const within = timeoutMs === undefined ? 'in time' : `within ${timeoutMs} ms`;
+  if (cutoff === 'timeout') return new LlmTimeoutError(`${provider} did not answer ${within}`, options);
   if (cutoff === 'caller' || error instanceof OpenAI.APIUserAbortError) {
     return new LlmAbortedError(`the call to ${provider} was aborted`, options);
   }
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return new LlmTimeoutError(`${provider} did not answer in time`, options);
+    return new LlmTimeoutError(`${provider} did not answer ${within}`, options);
   }
   if (error instanceof OpenAI.APIConnectionError) {
     return new LlmUnavailableError(`could not reach ${provider}`, {
@@ -217,6 +223,7 @@ export class OpenAiLlmClient implements LlmClient {
     if (left <= 0) {
       throw new LlmTimeoutError(`no time left before the deadline to call ${this.provider}`, {
         provider: this.provider,
+        beforeCall: true,
       });
     }
     if (options.signal?.aborted)
@@ -225,7 +232,7 @@ export class OpenAiLlmClient implements LlmClient {
     const controller = new AbortController();
     let cutoff: Cutoff;
     const timer = setTimeout(() => {
-      cutoff ??= 'deadline';
+      cutoff ??= 'timeout';
       controller.abort();
     }, timeout);
     const onCallerAbort = () => {
@@ -240,7 +247,7 @@ export class OpenAiLlmClient implements LlmClient {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onCallerAbort);
       },
-      fail: (error: unknown) => toLlmError(error, this.provider, cutoff, this.now()),
+      fail: (error: unknown) => toLlmError(error, this.provider, cutoff, this.now(), timeout),
     };
   }
 

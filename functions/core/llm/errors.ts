@@ -50,14 +50,19 @@ export class LlmUnavailableError extends UpstreamError implements LlmFailure {
   }
 }
 
-/** 504: no answer before the per-call timeout (itself bounded by the caller's deadline). */
+/**
+ * 504: no answer before the per-call timeout (itself bounded by the caller's deadline). With
+ * `beforeCall`, the deadline left no time to call at all: nobody's fault upstream, and nothing to retry.
+ */
 export class LlmTimeoutError extends UpstreamError implements LlmFailure {
   readonly provider: string | undefined;
-  readonly retryable = true;
-  readonly upstreamFault = true;
-  constructor(message: string, options: LlmErrorOptions = {}) {
-    super('llm_timeout', message, { ...options, statusCode: 504 });
+  readonly retryable: boolean;
+  readonly upstreamFault: boolean;
+  constructor(message: string, options: LlmErrorOptions & { beforeCall?: boolean } = {}) {
+    super(options.beforeCall ? 'deadline_exceeded' : 'llm_timeout', message, { ...options, statusCode: 504 });
     this.provider = options.provider;
+    this.retryable = !options.beforeCall;
+    this.upstreamFault = !options.beforeCall;
   }
 }
 

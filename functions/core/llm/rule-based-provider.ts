@@ -29,8 +29,19 @@ const GREETING =
 const HELP = /\b(help|what can you do|what do you do|capabilit(y|ies)|who are you|what are you)\b/i;
 const TIME =
   /\b(what(?:'s| is)? the (current )?(time|date|day)|what time|current (time|date)|time now|today's date|what day)\b/i;
-const ARITHMETIC_PREFIX =
-  /^\s*(please\s+)?(what(?:'s| is)|calculate|compute|evaluate|how much is|solve)\s*:?\s*/i;
+// The lead-in of a question about arithmetic, anywhere in the message ("Hi! What is 2+2?").
+const ARITHMETIC_LEAD_IN = /\b(?:what(?:'s| is)|calculate|compute|evaluate|how much is|solve)\b\s*:?\s*/i;
+// Operators people write in words, rewritten into the calculator's syntax.
+const WORD_OPERATORS: [RegExp, string][] = [
+  [/\bplus\b/gi, '+'],
+  [/\bminus\b/gi, '-'],
+  [/\b(?:times|multiplied by)\b/gi, '*'],
+  [/\b(?:divided by|over)\b/gi, '/'],
+  [/\bmod(?:ulo)?\b/gi, '%'],
+  [/\bto the power of\b/gi, '^'],
+  [/\bsquare root of\s+([\d.]+)/gi, 'sqrt($1)'],
+  [/(\d)\s*x\s*(?=\d)/g, '$1 * '],
+];
 // An IANA zone as people type it ("Europe/Paris", "America/New_York"), or UTC.
 const TIME_ZONE = /\b([A-Z][A-Za-z]+(?:\/[A-Z][A-Za-z_-]+){1,2}|UTC)\b/;
 
@@ -45,10 +56,15 @@ const offersTool = (request: ChatRequest, name: string): boolean => {
   return (request.tools ?? []).some((tool) => tool.function.name === name);
 };
 
-/** The arithmetic in a message, if the whole message (minus a lead-in like "what is") is arithmetic. */
+/**
+ * The arithmetic in a message: what follows a lead-in like "what is" (or the whole message), with word
+ * operators rewritten, if our own parser accepts it. The parser is the judge, so prose never passes.
+ */
 const findArithmetic = (text: string): string | undefined => {
-  const candidate = text
-    .replace(ARITHMETIC_PREFIX, '')
+  const leadIn = ARITHMETIC_LEAD_IN.exec(text);
+  let candidate = leadIn ? text.slice(leadIn.index + leadIn[0].length) : text;
+  for (const [pattern, replacement] of WORD_OPERATORS) candidate = candidate.replace(pattern, replacement);
+  candidate = candidate
     .replace(/\s*(=\s*)?\?*\s*$/, '')
     .replace(/[.!]\s*$/, '')
     .trim();
@@ -60,7 +76,9 @@ const findArithmetic = (text: string): string | undefined => {
     return candidate;
   } catch (error) {
     // A well-formed expression that fails (1/0) is still arithmetic: the tool reports the error.
-    return error instanceof Error && /by zero|negative|too large/.test(error.message) ? candidate : undefined;
+    return error instanceof Error && /by zero|negative|too large|not a real/.test(error.message)
+      ? candidate
+      : undefined;
   }
 };
 

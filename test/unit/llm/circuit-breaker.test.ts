@@ -8,6 +8,7 @@ import {
   LlmAbortedError,
   LlmBadRequestError,
   LlmCircuitOpenError,
+  LlmTimeoutError,
   LlmUnavailableError,
 } from '../../../functions/core/llm/errors';
 import { drain, manualTiming, request, ScriptedLlmClient } from './fakes';
@@ -54,11 +55,11 @@ describe('CircuitBreaker', () => {
     const inner = new ScriptedLlmClient([
       { error: new LlmBadRequestError('bad') },
       { error: new LlmAbortedError() },
+      { error: new LlmTimeoutError('no time left', { beforeCall: true }) },
     ]);
     const llm = new CircuitBreakingLlmClient(inner, breaker);
 
-    await llm.complete(request()).catch(() => undefined);
-    await llm.complete(request()).catch(() => undefined);
+    for (let i = 0; i < 3; i += 1) await llm.complete(request()).catch(() => undefined);
 
     expect(breaker.state).toBe('closed');
   });

@@ -76,7 +76,7 @@ describe('toLlmError: every openai error class becomes a domain error', () => {
   });
 
   it('says why our own controller stopped the call, whatever the SDK threw', () => {
-    expect(toLlmError(new OpenAI.APIUserAbortError(), 'openai', 'deadline', NOW)).toBeInstanceOf(
+    expect(toLlmError(new OpenAI.APIUserAbortError(), 'openai', 'timeout', NOW)).toBeInstanceOf(
       LlmTimeoutError,
     );
     expect(toLlmError(new Error('stopped'), 'openai', 'caller', NOW)).toBeInstanceOf(LlmAbortedError);

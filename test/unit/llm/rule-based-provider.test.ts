@@ -131,3 +131,25 @@ describe('RuleBasedLlmClient', () => {
     );
   });
 });
+
+describe('RuleBasedLlmClient: finding arithmetic', () => {
+  it.each([
+    ['Hi! What is 2+2?', '2+2'],
+    ['please calculate 3 plus 4 times 2', '3 + 4 * 2'],
+    ['how much is 12 x 3', '12 * 3'],
+    ['what is 10 divided by 4', '10 / 4'],
+    ['7 * 6 =', '7 * 6'],
+    ['compute 1/0', '1/0'],
+  ])('%j → calculator(%j)', async (question, expression) => {
+    const answer = await llm.complete(withTools([user(question)]));
+    expect(JSON.parse(answer.message.tool_calls?.[0]?.function.arguments ?? 'null')).toEqual({ expression });
+  });
+
+  it.each(['What is the meaning of life?', 'I have 2 cats and 3 dogs', 'what is a - b'])(
+    'leaves prose alone: %j',
+    async (question) => {
+      const answer = await llm.complete(withTools([user(question)]));
+      expect(answer.message.tool_calls).toBeUndefined();
+    },
+  );
+});
