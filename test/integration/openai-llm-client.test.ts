@@ -2,6 +2,7 @@
 // that speaks OpenAI's wire protocol. No emulators: this file needs nothing from the global setup.
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLlmClient } from '../../functions/adapters/openai/create-llm-client';
 import { OpenAiLlmClient } from '../../functions/adapters/openai/openai-llm-client';
 import { CircuitBreakerRegistry } from '../../functions/core/llm/circuit-breaker';
 import { collectStream } from '../../functions/core/llm/deltas';
@@ -394,5 +395,21 @@ describe('circuit breaker and fallback chain', () => {
     } finally {
       await paced.close();
     }
+  });
+
+  it('createLlmClient wires the SDK with a key, and a fallback model before the rule-based provider', async () => {
+    server.enqueue({ type: 'error', status: 500 }, { type: 'text', text: 'from the smaller model' });
+    const { client, mode } = createLlmClient({
+      apiKey: 'sk-test',
+      baseURL: server.baseURL,
+      fallbackModels: ['gpt-4o-mini'],
+      retry: { maxAttempts: 1 },
+    });
+
+    const answer = await client.complete(ask('hi', { model: 'gpt-4o' }));
+
+    expect(mode).toBe('upstream');
+    expect(answer).toMatchObject({ provider: 'openai', model: 'gpt-4o-mini', degraded: true });
+    expect(server.chatRequests().map((r) => r.body?.model)).toEqual(['gpt-4o', 'gpt-4o-mini']);
   });
 });
