@@ -281,7 +281,13 @@ export class OpenAiLlmClient implements LlmClient {
     }
     const toolCalls: ToolCall[] = (choice.message.tool_calls ?? []).flatMap((toolCall) =>
       toolCall.type === 'function'
-        ? [{ id: toolCall.id, type: 'function' as const, function: { ...toolCall.function } }]
+        ? [
+            {
+              id: toolCall.id,
+              type: 'function' as const,
+              function: { name: toolCall.function.name, arguments: toolCall.function.arguments },
+            },
+          ]
         : [],
     );
     const content = choice.message.content ?? choice.message.refusal ?? null;
