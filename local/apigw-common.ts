@@ -1,6 +1,7 @@
 // Local platform: what the HTTP and WebSocket API emulations share: API Gateway's id and time formats,
 // identity sources, and the authorizer result cache.
 import { randomBytes } from 'node:crypto';
+import type { LocalAuthorizer } from './model';
 
 export const LOCAL_ACCOUNT_ID = '123456789012';
 
@@ -46,12 +47,16 @@ interface CacheEntry<T> {
   readonly expiresAt: number;
 }
 
-/** Authorizer results cached per authorizer and identity-source values, for the authorizer's TTL. */
+/**
+ * Authorizer results cached per authorizer (its whole configuration: routes sharing one authorizer share
+ * its cache, as in API Gateway) and identity-source values, for the authorizer's TTL.
+ */
 export class AuthorizerCache<T> {
   private readonly entries = new Map<string, CacheEntry<T>>();
 
-  get(functionId: string, identity: readonly string[]): T | undefined {
-    const key = JSON.stringify([functionId, identity]);
+  get(authorizer: LocalAuthorizer, identity: readonly string[]): T | undefined {
+    if (authorizer.resultTtlSeconds <= 0 || identity.length === 0) return undefined;
+    const key = JSON.stringify([authorizer, identity]);
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {
@@ -61,11 +66,11 @@ export class AuthorizerCache<T> {
     return entry.value;
   }
 
-  set(functionId: string, identity: readonly string[], value: T, ttlSeconds: number): void {
-    if (ttlSeconds <= 0 || identity.length === 0) return;
-    this.entries.set(JSON.stringify([functionId, identity]), {
+  set(authorizer: LocalAuthorizer, identity: readonly string[], value: T): void {
+    if (authorizer.resultTtlSeconds <= 0 || identity.length === 0) return;
+    this.entries.set(JSON.stringify([authorizer, identity]), {
       value,
-      expiresAt: Date.now() + ttlSeconds * 1000,
+      expiresAt: Date.now() + authorizer.resultTtlSeconds * 1000,
     });
   }
 }

@@ -97,12 +97,12 @@ const installExitHooks = (): void => {
   process.on('exit', killJavaChildren);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const onSignal = (): void => {
+      // Someone else handles the signal (start.ts stops everything gracefully); the exit hook stays the
+      // last resort. Otherwise keep Node's default behaviour, exiting, without leaving java behind.
+      if (process.listenerCount(signal) > 1) return;
       killJavaChildren();
-      // When nobody else handles the signal, keep Node's default behaviour: exit.
-      if (process.listenerCount(signal) === 1) {
-        process.removeListener(signal, onSignal);
-        process.exit(signal === 'SIGINT' ? 130 : 143);
-      }
+      process.removeListener(signal, onSignal);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
     };
     process.on(signal, onSignal);
   }

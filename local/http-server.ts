@@ -409,7 +409,7 @@ export const startHttpServer = async (options: HttpServerOptions): Promise<Runni
         return;
       }
       const values = identity as string[];
-      let decision = cache.get(authorizer.functionId, values);
+      let decision = cache.get(authorizer, values);
       if (!decision) {
         const event = {
           version: '2.0',
@@ -424,8 +424,7 @@ export const startHttpServer = async (options: HttpServerOptions): Promise<Runni
           ...pathParameters,
         };
         decision = interpretAuthorizer(authorizer, await options.invoke(authorizer.functionId, event));
-        if (decision.kind !== 'error')
-          cache.set(authorizer.functionId, values, decision, authorizer.resultTtlSeconds);
+        if (decision.kind !== 'error') cache.set(authorizer, values, decision);
       }
       if (decision.kind === 'unauthorized')
         return json(response, 401, { message: 'Unauthorized' }, errorHeaders);

@@ -214,7 +214,7 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
     );
     if (identityValues.some((value) => value === undefined)) return { kind: 'reject', statusCode: 401 };
     const values = identityValues as string[];
-    const cached = cache.get(authorizer.functionId, values);
+    const cached = cache.get(authorizer, values);
     if (cached) return cached;
     const host = headers.Host ?? headers.host ?? '127.0.0.1';
     const event = {
@@ -246,7 +246,7 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
     decision = policyAllows(payload)
       ? { kind: 'allow', authorizer: { principalId: payload.principalId, ...(payload.context ?? {}) } }
       : { kind: 'reject', statusCode: 403 };
-    cache.set(authorizer.functionId, values, decision, authorizer.resultTtlSeconds);
+    cache.set(authorizer, values, decision);
     return decision;
   };
 
