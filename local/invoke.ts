@@ -65,13 +65,16 @@ const livePlatform = async (dataDir: string): Promise<PlatformFile | undefined> 
 };
 
 export interface InvokeOnceOptions {
-  readonly model: LocalPlatformModel;
+  /** A promise is fine: the emulators start while the model is still being read. */
+  readonly model: LocalPlatformModel | Promise<LocalPlatformModel>;
   readonly functionId: string;
   readonly event: unknown;
   readonly dataDir: string;
   /** Use these emulators; otherwise a live platform's, otherwise fresh in-memory ones. */
   readonly endpoints?: EmulatorEndpoints;
   readonly wsManagementEndpoint?: string;
+  /** Says whose emulators `endpoints` are, for the report line. */
+  readonly target?: string;
 }
 
 /**
@@ -81,15 +84,11 @@ export interface InvokeOnceOptions {
  * const result = await invokeOnce({ model, functionId: 'openapi-doc', event, dataDir: '.tenantic' });
  */
 export const invokeOnce = async (options: InvokeOnceOptions) => {
-  const fn = options.model.functions.find((candidate) => candidate.id === options.functionId);
-  if (!fn) {
-    const known = options.model.functions.map((candidate) => candidate.id).join(', ');
-    throw new Error(`unknown function '${options.functionId}'; the stage has: ${known}`);
-  }
   let emulators: Emulators | undefined;
   let endpoints = options.endpoints;
   let wsManagementEndpoint = options.wsManagementEndpoint;
-  let target = 'given emulators';
+  let target = options.target ?? 'given emulators';
+  let starting: Promise<Emulators> | undefined;
   if (!endpoints) {
     const live = await livePlatform(options.dataDir);
     if (live) {
@@ -97,26 +96,43 @@ export const invokeOnce = async (options: InvokeOnceOptions) => {
       wsManagementEndpoint ??= live.wsUrl.replace(/^ws/, 'http');
       target = `the running platform (pid ${live.pid})`;
     } else {
-      emulators = await startEmulators();
-      endpoints = emulators.endpoints;
+      starting = startEmulators();
       target = 'in-memory emulators';
     }
   }
+  let model: LocalPlatformModel;
+  try {
+    model = await options.model;
+  } catch (error) {
+    await starting?.then((started) => started.stop()).catch(() => undefined);
+    throw error;
+  }
+  const fn = model.functions.find((candidate) => candidate.id === options.functionId);
+  if (!fn) {
+    await starting?.then((started) => started.stop()).catch(() => undefined);
+    const known = model.functions.map((candidate) => candidate.id).join(', ');
+    throw new Error(`unknown function '${options.functionId}'; the stage has: ${known}`);
+  }
+  if (starting) {
+    emulators = await starting;
+    endpoints = emulators.endpoints;
+  }
+  if (!endpoints) throw new Error('no emulators to invoke against');
   const clients = createEmulatorClients(endpoints);
   const hasKey = process.env.ADMIN_API_KEY || existsSync(join(options.dataDir, 'admin-key'));
   const adminKey = hasKey ? resolveAdminKey({ dataDir: options.dataDir }).key : generateAdminKey();
   try {
-    const resources = await provision(options.model, clients, endpoints.sqs);
+    const resources = await provision(model, clients, endpoints.sqs);
     const runtime = createLambdaRuntime({
       functions: [fn],
       rootDir: REPO_ROOT,
       region: endpoints.region,
-      functionNamePrefix: `tenantic-${options.model.stage}-`,
+      functionNamePrefix: `tenantic-${model.stage}-`,
       // stdout carries only the result; the function's own logs go to stderr, tagged.
       log: (functionId, _stream, line) => process.stderr.write(`[${functionId}] ${line}\n`),
       environmentFor: (candidate) =>
         resolveFunctionEnv(candidate, {
-          stage: options.model.stage,
+          stage: model.stage,
           resources,
           adminKey,
           wsManagementEndpoint: wsManagementEndpoint ?? `http://127.0.0.1:${process.env.WS_PORT ?? 3001}`,
@@ -152,8 +168,21 @@ const main = async (): Promise<void> => {
     process.exit(2);
   }
   const dataDir = resolve(process.env.TENANTIC_DATA_DIR ?? DEFAULT_DATA_DIR);
-  const model = await loadModel(args.stage);
-  const { result, target } = await invokeOnce({ model, functionId: args.functionId, event, dataDir });
+  // Checked before the model loads: synthesizing the app blocks the event loop for seconds.
+  const live = await livePlatform(dataDir);
+  const { result, target } = await invokeOnce({
+    ...(live
+      ? {
+          endpoints: live.endpoints,
+          wsManagementEndpoint: live.wsUrl.replace(/^ws/, 'http'),
+          target: `the running platform (pid ${live.pid})`,
+        }
+      : {}),
+    model: loadModel(args.stage),
+    functionId: args.functionId,
+    event,
+    dataDir,
+  });
   process.stderr.write(
     `[invoke] ${args.functionId} on ${target}: ${result.ok ? 'succeeded' : 'failed'} (request ${result.requestId})\n`,
   );

@@ -225,6 +225,7 @@ class FunctionPool {
     readonly fn: LocalFunction,
     private readonly createEnvironment: (pool: FunctionPool) => ExecutionEnvironment,
     private readonly max: number,
+    private readonly log: LogSink,
   ) {}
 
   get size(): number {
@@ -241,6 +242,11 @@ class FunctionPool {
         environment.busy = true;
         const initError = await environment.ready;
         if (initError) {
+          this.log(
+            this.fn.id,
+            'stderr',
+            `INIT_REPORT Status: error\tError Type: ${initError.errorType}\t${initError.errorMessage}`,
+          );
           this.environments.delete(environment);
           this.wake();
           return { ok: false, error: initError, coldStart: true, requestId: randomUUID() };
@@ -315,6 +321,7 @@ export const createLambdaRuntime = (options: LambdaRuntimeOptions): LambdaRuntim
           owner.remove(environment),
         ),
       max,
+      log,
     );
     pools.set(functionId, pool);
     return pool;

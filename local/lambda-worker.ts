@@ -96,7 +96,20 @@ const start = async (): Promise<void> => {
     }
     handler = candidate as Handler;
   } catch (error) {
-    post({ type: 'initError', error: toErrorPayload(error) });
+    const payload = toErrorPayload(error);
+    const code = (error as { code?: unknown } | null)?.code;
+    // Lambda reports a module that cannot be loaded as Runtime.ImportModuleError.
+    post({
+      type: 'initError',
+      error:
+        code === 'ERR_MODULE_NOT_FOUND'
+          ? {
+              ...payload,
+              errorType: 'Runtime.ImportModuleError',
+              errorMessage: `Error: ${payload.errorMessage}`,
+            }
+          : payload,
+    });
     return;
   }
   port.on('message', async (request: InvokeRequest) => {

@@ -74,6 +74,22 @@ export const findTable = (model: LocalPlatformModel, ref: string): LocalTable =>
 export const findBucket = (model: LocalPlatformModel, ref: string): LocalBucket =>
   byNameOrLogicalId(model.buckets, ref, 'bucket');
 
+/**
+ * The bucket's name in the S3 emulator. A model may name buckets after their logical ids
+ * (`DataFilesBucketB56395FD`), which S3 rejects; the local name is the S3-valid form of it.
+ *
+ * @example
+ * localBucketName('DataFilesBucketB56395FD'); // 'datafilesbucketb56395fd'
+ */
+export const localBucketName = (name: string): string => {
+  const valid = name
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
+    .slice(0, 63);
+  return valid.length >= 3 ? valid : `${valid}-bucket`.replace(/^-/, 'b');
+};
+
 const provisionTable = async (dynamodb: DynamoDBClient, table: LocalTable): Promise<void> => {
   try {
     await dynamodb.send(
@@ -159,15 +175,16 @@ const provisionQueue = async (
 };
 
 const provisionBucket = async (s3: S3Client, bucket: LocalBucket): Promise<void> => {
+  const name = localBucketName(bucket.name);
   try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket.name }));
+    await s3.send(new HeadBucketCommand({ Bucket: name }));
   } catch {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket.name }));
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
   }
   if (bucket.cors.length > 0) {
     await s3.send(
       new PutBucketCorsCommand({
-        Bucket: bucket.name,
+        Bucket: name,
         CORSConfiguration: {
           CORSRules: bucket.cors.map((rule) => ({
             AllowedOrigins: [...rule.allowedOrigins],
@@ -231,8 +248,8 @@ export const provision = async (
   }
   const buckets = new Map<string, string>();
   for (const bucket of model.buckets) {
-    buckets.set(bucket.name, bucket.name);
-    buckets.set(bucket.logicalId, bucket.name);
+    buckets.set(bucket.name, localBucketName(bucket.name));
+    buckets.set(bucket.logicalId, localBucketName(bucket.name));
   }
   return { tables, queues, buckets };
 };
@@ -314,7 +331,7 @@ const describeQueue = async (
 const describeBucket = async (s3: S3Client, name: string): Promise<Omit<LocalBucket, 'logicalId'>> => {
   let corsRules: CORSRule[] = [];
   try {
-    corsRules = (await s3.send(new GetBucketCorsCommand({ Bucket: name }))).CORSRules ?? [];
+    corsRules = (await s3.send(new GetBucketCorsCommand({ Bucket: localBucketName(name) }))).CORSRules ?? [];
   } catch (error) {
     if ((error as { name?: string }).name !== 'NoSuchCORSConfiguration') throw error;
   }

@@ -32,7 +32,8 @@ export const buildFixtureModel = (prefix = `fx${randomBytes(3).toString('hex')}`
   const workDlq = `${prefix}-work-dlq`;
   const poison = `${prefix}-poison`;
   const poisonDlq = `${prefix}-poison-dlq`;
-  const bucket = `${prefix}-files`;
+  // Upper case on purpose: models name buckets after logical ids, which S3 rejects as they are.
+  const bucket = `${prefix}-FilesBucket`;
   const httpAuthorizer: LocalAuthorizer = {
     functionId: 'http-authorizer',
     payloadFormatVersion: '2.0',

@@ -5,7 +5,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEmulatorClients, type EmulatorClients } from '../../local/clients';
 import type { LocalPlatformModel } from '../../local/model';
-import { describeProvisioned, findQueue, provision } from '../../local/provision';
+import { describeProvisioned, findQueue, localBucketName, provision } from '../../local/provision';
 import { buildFixtureModel } from '../helpers/fixture-model';
 
 const sortBy = <T>(items: readonly T[], key: (item: T) => string): T[] =>
@@ -73,7 +73,9 @@ describe('provision', () => {
     await clients.dynamodb.send(
       new PutItemCommand({ TableName: table.name, Item: { pk: { S: 'keep' }, sk: { S: 'me' } } }),
     );
-    await clients.s3.send(new PutObjectCommand({ Bucket: bucket.name, Key: 'kept.txt', Body: 'still here' }));
+    await clients.s3.send(
+      new PutObjectCommand({ Bucket: localBucketName(bucket.name), Key: 'kept.txt', Body: 'still here' }),
+    );
 
     await provision(model, clients, sqsEndpoint);
 
@@ -81,7 +83,7 @@ describe('provision', () => {
       new GetItemCommand({ TableName: table.name, Key: { pk: { S: 'keep' }, sk: { S: 'me' } } }),
     );
     expect(item.Item?.pk?.S).toBe('keep');
-    const objects = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket.name }));
+    const objects = await clients.s3.send(new ListObjectsV2Command({ Bucket: localBucketName(bucket.name) }));
     expect(objects.Contents?.map((object) => object.Key)).toContain('kept.txt');
   });
 });

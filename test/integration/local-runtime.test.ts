@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invokeOnce } from '../../local/invoke';
 import type { InvokeResult } from '../../local/lambda-runtime';
+import { localBucketName } from '../../local/provision';
 import { buildFixtureModel } from '../helpers/fixture-model';
 import { type FixturePlatform, startFixturePlatform } from '../helpers/fixture-platform';
 
@@ -37,7 +38,7 @@ describe('local Lambda runtime', () => {
     expect(other.env.OTHER_ONLY).toBe('only-in-other');
     expect(echo.env.OTHER_ONLY).toBeNull();
     expect(echo.env.FIXTURE_TABLE).toBe(model.tables[0]!.name);
-    expect(echo.env.FIXTURE_BUCKET).toBe(model.buckets[0]!.name);
+    expect(echo.env.FIXTURE_BUCKET).toBe(localBucketName(model.buckets[0]!.name));
     expect(echo.env.FIXTURE_QUEUE_URL).toBe(
       `${fixture.platform.endpoints.sqs}/000000000000/${model.queues[0]!.name}`,
     );
