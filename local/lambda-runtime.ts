@@ -85,6 +85,8 @@ class ExecutionEnvironment {
       stdout: true,
       stderr: true,
       name: `lambda:${fn.id}`,
+      // The function's memory size caps its heap, so a leak fails here as it would in Lambda.
+      resourceLimits: { maxOldGenerationSizeMb: Math.max(128, fn.memoryMb) },
     });
     this.pipeLines(this.worker.stdout, 'stdout');
     this.pipeLines(this.worker.stderr, 'stderr');
@@ -101,9 +103,10 @@ class ExecutionEnvironment {
         }
       };
       this.worker.on('message', onMessage);
-      this.worker.on('error', (error) => {
+      this.worker.on('error', (error: Error & { code?: string }) => {
+        const outOfMemory = error.code === 'ERR_WORKER_OUT_OF_MEMORY';
         const payload: LambdaErrorPayload = {
-          errorType: 'Runtime.ExitError',
+          errorType: outOfMemory ? 'Runtime.OutOfMemory' : 'Runtime.ExitError',
           errorMessage: `RequestId: ${this.pending?.awsRequestId ?? '-'} Error: Runtime exited: ${error.message}`,
         };
         resolveReady(payload);

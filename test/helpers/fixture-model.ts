@@ -84,7 +84,8 @@ export const buildFixtureModel = (prefix = `fx${randomBytes(3).toString('hex')}`
         name: work,
         logicalId: 'WorkQueue',
         fifo: false,
-        visibilityTimeoutSeconds: 2,
+        // Long enough for a cold batch on a loaded machine; a shorter one would redeliver successes too.
+        visibilityTimeoutSeconds: 5,
         messageRetentionSeconds: 345_600,
         redrive: { deadLetterQueue: workDlq, maxReceiveCount: 5 },
       },

@@ -117,11 +117,13 @@ describe('local SQS poller', () => {
         what: 'all three records',
       },
     );
-    // The failed record comes back after the visibility timeout (2 s); the others never do.
+    // The failed record comes back after the visibility timeout (5 s); the others never do.
     await waitFor(async () => ((await seen(ids[1]!)).length >= 2 ? true : undefined), {
       what: 'the failed record to be delivered again',
     });
 
+    // Only the failed record is still on the queue (it reaches the DLQ only after 5 receives).
+    expect(await messagesIn(queue)).toBe(1);
     expect((await seen(ids[0]!)).length).toBe(1);
     expect((await seen(ids[2]!)).length).toBe(1);
     const retries = await seen(ids[1]!);
@@ -149,7 +151,15 @@ describe('local SQS poller', () => {
     );
 
     expect(JSON.parse(moved.Body!)).toEqual({ id, poison: true });
-    expect((await seen(id)).length).toBe(poison.redrive!.maxReceiveCount);
+    // The last delivery may still be writing its row when the next receive moves the record on.
+    const deliveries = await waitFor(
+      async () => {
+        const rows = await seen(id);
+        return rows.length >= poison.redrive!.maxReceiveCount ? rows : undefined;
+      },
+      { what: 'every delivery to be recorded' },
+    );
+    expect(deliveries.length).toBe(poison.redrive!.maxReceiveCount);
     expect(await messagesIn(poison.name)).toBe(0);
   });
 });
