@@ -43,7 +43,8 @@ const port = (name: string, fallback: number): number => {
 const main = async (): Promise<void> => {
   const args = parseArguments(process.argv.slice(2));
   const overrides: Record<string, string> = {};
-  for (const name of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'TENANTIC_DEFAULT_MODEL']) {
+  // LOG_LEVEL too: turning up a function's logging locally should not need a stage config change.
+  for (const name of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'TENANTIC_DEFAULT_MODEL', 'LOG_LEVEL']) {
     const value = process.env[name];
     if (value) overrides[name] = value;
   }
@@ -112,6 +113,13 @@ const main = async (): Promise<void> => {
 };
 
 main().catch((error: unknown) => {
-  process.stderr.write(`npm start failed: ${String((error as Error)?.stack ?? error)}\n`);
+  const { code, port: busy } = (error ?? {}) as { code?: string; port?: number };
+  if (code === 'EADDRINUSE') {
+    process.stderr.write(
+      `npm start failed: port ${busy} is in use; choose others with PORT=... WS_PORT=...\n`,
+    );
+  } else {
+    process.stderr.write(`npm start failed: ${String((error as Error)?.stack ?? error)}\n`);
+  }
   process.exit(1);
 });
