@@ -4,9 +4,18 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixturePlatform, startFixturePlatform } from '../helpers/fixture-platform';
 
-const sample = JSON.parse(readFileSync('/work/shared/aws-events/apigw-http-request.json', 'utf8')) as {
+const sample = JSON.parse(
+  readFileSync(new URL('../helpers/fixtures/aws-events/apigw-http-request.json', import.meta.url), 'utf8'),
+) as {
   requestContext: Record<string, unknown> & { http: Record<string, unknown> };
 } & Record<string, unknown>;
+
+const authorizerSample = JSON.parse(
+  readFileSync(
+    new URL('../helpers/fixtures/aws-events/apigw-http-authorizer-request.json', import.meta.url),
+    'utf8',
+  ),
+) as { requestContext: Record<string, unknown> } & Record<string, unknown>;
 
 interface Echo {
   event: Record<string, unknown> & {
@@ -179,6 +188,22 @@ describe('local HTTP API', () => {
       const lambda = event.requestContext.authorizer?.lambda as { tenantId: string; routeKey: string };
       expect(lambda.tenantId).toBe('ten_acme');
       expect(lambda.routeKey).toBe('GET /private/{id}');
+    });
+
+    it('calls the authorizer with the keys of a genuine v2 REQUEST authorizer event', async () => {
+      const { event } = await echo('/private/3', { headers: { authorization: 'Bearer shape-check' } });
+
+      const lambda = event.requestContext.authorizer?.lambda as {
+        eventKeys: string;
+        requestContextKeys: string;
+      };
+      // pathParameters is there because this route has one; the genuine sample's route had none.
+      expect(lambda.eventKeys.split(',').filter((key) => key !== 'pathParameters')).toEqual(
+        Object.keys(authorizerSample).sort(),
+      );
+      expect(lambda.requestContextKeys.split(',')).toEqual(
+        Object.keys(authorizerSample.requestContext).sort(),
+      );
     });
 
     it('caches a result by identity source for resultTtlSeconds, and not when the TTL is 0', async () => {

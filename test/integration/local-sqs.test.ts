@@ -15,7 +15,9 @@ import { queueUrlOnEndpoint } from '../../local/clients';
 import { settleBatch } from '../../local/sqs-poller';
 import { type FixturePlatform, startFixturePlatform, waitFor } from '../helpers/fixture-platform';
 
-const sample = JSON.parse(readFileSync('/work/shared/aws-events/sqs-batch.json', 'utf8')) as {
+const sample = JSON.parse(
+  readFileSync(new URL('../helpers/fixtures/aws-events/sqs-batch.json', import.meta.url), 'utf8'),
+) as {
   Records: Record<string, unknown>[];
 };
 

@@ -1,5 +1,7 @@
 // Integration: the local WebSocket API runs the $connect authorizer and route, routes by action, keeps the
 // authorizer context, enforces API Gateway's size limits, and serves @connections to the real SDK client.
+
+import { readFileSync } from 'node:fs';
 import {
   ApiGatewayManagementApiClient,
   GetConnectionCommand,
@@ -9,6 +11,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type FixturePlatform, startFixturePlatform, waitFor } from '../helpers/fixture-platform';
+
+const connectAuthorizerSample = JSON.parse(
+  readFileSync(
+    new URL('../helpers/fixtures/aws-events/apigw-websocket-connect-authorizer.json', import.meta.url),
+    'utf8',
+  ),
+) as Record<string, unknown>;
 
 interface Reply {
   type: string;
@@ -96,7 +105,10 @@ describe('local WebSocket API', () => {
     expect(pong.routeKey).toBe('ping');
     expect(pong.eventType).toBe('MESSAGE');
     expect(pong.messageId).toBeTruthy();
-    expect(pong.authorizer).toEqual({ principalId: 'user-acme', tenantId: 'ten_acme', eventType: 'CONNECT' });
+    const { eventKeys, ...authorizer } = pong.authorizer as { eventKeys: string };
+    expect(authorizer).toEqual({ principalId: 'user-acme', tenantId: 'ten_acme', eventType: 'CONNECT' });
+    // The $connect authorizer got an event with the keys of a genuine one.
+    expect(eventKeys.split(',')).toEqual(Object.keys(connectAuthorizerSample).sort());
     socket.close();
   });
 
