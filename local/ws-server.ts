@@ -12,6 +12,7 @@ import {
   identitySourceValue,
   LOCAL_ACCOUNT_ID,
   policyAllows,
+  traceId,
 } from './apigw-common';
 import type { Invoke, RunningServer } from './http-server';
 import type { LocalRoute, LocalWebSocketApi } from './model';
@@ -48,6 +49,13 @@ interface Connection {
   lastActiveAt: number;
 }
 
+interface Handshake {
+  readonly headers: Record<string, string>;
+  readonly multiValueHeaders: Record<string, string[]>;
+  readonly query: Record<string, string>;
+  readonly multiValueQuery: Record<string, string[]>;
+}
+
 type ConnectDecision =
   | { readonly kind: 'allow'; readonly authorizer: Record<string, unknown> }
   | { readonly kind: 'reject'; readonly statusCode: number };
@@ -77,12 +85,20 @@ const collectHeaders = (
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   const raw = request.rawHeaders;
-  for (let index = 0; index < raw.length; index += 2) {
-    const name = raw[index]!;
-    const value = raw[index + 1] ?? '';
+  const add = (name: string, value: string): void => {
     headers[name] = value;
     multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
-  }
+  };
+  for (let index = 0; index < raw.length; index += 2) add(raw[index]!, raw[index + 1] ?? '');
+  // The headers API Gateway adds at its edge, in its casing.
+  const present = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
+  const added: [string, string][] = [
+    ['X-Amzn-Trace-Id', traceId()],
+    ['X-Forwarded-For', (request.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '')],
+    ['X-Forwarded-Port', String(request.socket.localPort ?? '')],
+    ['X-Forwarded-Proto', 'http'],
+  ];
+  for (const [name, value] of added) if (!present.has(name.toLowerCase())) add(name, value);
   return { headers, multiValueHeaders };
 };
 
@@ -198,7 +214,7 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
   };
 
   const authorize = async (
-    request: IncomingMessage,
+    handshake: Handshake,
     connectionId: string,
     connectedAt: number,
     identity: Connection['identity'],
@@ -206,9 +222,7 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
     const connectRoute = routes.get('$connect');
     const authorizer = connectRoute?.authorizer;
     if (!authorizer) return { kind: 'allow', authorizer: {} };
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const { headers, multiValueHeaders } = collectHeaders(request);
-    const { query, multiValueQuery } = collectQuery(url.search);
+    const { headers, multiValueHeaders, query, multiValueQuery } = handshake;
     const identityValues = authorizer.identitySource.map((source) =>
       identitySourceValue(source, headers, query),
     );
@@ -276,16 +290,19 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
       sourceIp: (request.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       ...(userAgent ? { userAgent } : {}),
     };
-    const decision = await authorize(request, connectionId, connectedAt, identity);
+    // One set of headers for the authorizer and $connect, as API Gateway passes both the same request.
+    const handshake: Handshake = {
+      ...collectHeaders(request),
+      ...collectQuery(new URL(request.url ?? '/', 'http://localhost').search),
+    };
+    const { headers, multiValueHeaders, query, multiValueQuery } = handshake;
+    const decision = await authorize(handshake, connectionId, connectedAt, identity);
     if (decision.kind === 'reject') {
       rejectUpgrade(socket, decision.statusCode);
       return;
     }
     const authorizer = routes.get('$connect')?.authorizer ? decision.authorizer : undefined;
     const host = request.headers.host ?? '127.0.0.1';
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const { headers, multiValueHeaders } = collectHeaders(request);
-    const { query, multiValueQuery } = collectQuery(url.search);
     const connectRoute = routes.get('$connect');
     if (connectRoute) {
       const pending: Connection = {
