@@ -450,6 +450,11 @@ export const startHttpServer = async (options: HttpServerOptions): Promise<Runni
 
     const result = await options.invoke(match.route.functionId, event);
     if (!result.ok) {
+      // A body under API Gateway's 10 MB that still exceeds Lambda's 6 MB payload never reaches the function.
+      if (result.error.errorType === 'RequestTooLargeException') {
+        json(response, 413, { message: 'Request Entity Too Large' }, errorHeaders);
+        return;
+      }
       json(response, 500, { message: 'Internal Server Error' }, errorHeaders);
       return;
     }

@@ -54,6 +54,9 @@ export const consoleLogSink: LogSink = (functionId, stream, line) => {
 
 const WORKER_URL = new URL('./lambda-worker.ts', import.meta.url);
 
+/** Lambda's limit for a synchronous invocation's request and response payloads (6 MB). */
+export const PAYLOAD_LIMIT_BYTES = 6_291_456;
+
 interface Pending {
   readonly awsRequestId: string;
   readonly resolve: (result: InvokeResult) => void;
@@ -236,6 +239,19 @@ class FunctionPool {
   }
 
   async invoke(event: unknown): Promise<InvokeResult> {
+    // Lambda's synchronous invocation payload limit, checked before an environment is taken.
+    const size = Buffer.byteLength(JSON.stringify(event ?? null));
+    if (size > PAYLOAD_LIMIT_BYTES) {
+      return {
+        ok: false,
+        error: {
+          errorType: 'RequestTooLargeException',
+          errorMessage: `Request must be smaller than ${PAYLOAD_LIMIT_BYTES} bytes for the InvokeFunction operation`,
+        },
+        coldStart: false,
+        requestId: randomUUID(),
+      };
+    }
     for (;;) {
       const idle = [...this.environments].find((environment) => !environment.busy && !environment.dead);
       if (idle) return this.run(idle, event, false);

@@ -36,6 +36,7 @@ type Handler = (
 ) => unknown;
 
 const data = workerData as WorkerData;
+const RESPONSE_LIMIT_BYTES = 6_291_556;
 const port = parentPort!;
 
 const toErrorPayload = (error: unknown): LambdaErrorPayload => {
@@ -116,7 +117,19 @@ const start = async (): Promise<void> => {
     try {
       const result = await run(handler, request);
       // Lambda serializes the response as JSON: what JSON drops (undefined, functions) is lost here too.
-      post({ type: 'result', awsRequestId: request.awsRequestId, payload: JSON.stringify(result ?? null) });
+      const payload = JSON.stringify(result ?? null);
+      if (Buffer.byteLength(payload) > RESPONSE_LIMIT_BYTES) {
+        post({
+          type: 'error',
+          awsRequestId: request.awsRequestId,
+          error: {
+            errorType: 'Function.ResponseSizeTooLarge',
+            errorMessage: `Response payload size exceeded maximum allowed payload size (${RESPONSE_LIMIT_BYTES} bytes).`,
+          },
+        });
+        return;
+      }
+      post({ type: 'result', awsRequestId: request.awsRequestId, payload });
     } catch (error) {
       post({ type: 'error', awsRequestId: request.awsRequestId, error: toErrorPayload(error) });
     }

@@ -154,6 +154,17 @@ describe('local HTTP API', () => {
     expect(response.status).toBe(413);
   });
 
+  it('answers 413 for a body API Gateway accepts but that exceeds Lambda’s 6 MB payload', async () => {
+    const response = await fetch(`${base}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'x'.repeat(7 * 1024 * 1024),
+    });
+
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ message: 'Request Entity Too Large' });
+  });
+
   describe('authorizer', () => {
     it('answers 401 without calling the authorizer when the identity source is missing', async () => {
       const before =
