@@ -282,21 +282,25 @@ export class DynamoSessionStore implements SessionStore {
 
   async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
     const { tenantId, sessionId, appendId } = request;
-    const offloaded: string[] = [];
-    const items: Item[] = [];
-    for (const message of request.messages) {
+    const uploads: { key: string; json: string }[] = [];
+    const items: Item[] = request.messages.map((message) => {
       const { content, tool_calls, ...rest } = message;
       const body: MessageBody = { content, ...(tool_calls && { tool_calls }) };
       const json = JSON.stringify(body);
       const base = { ...messageKey(tenantId, sessionId, message.id), entity: 'message', ...rest };
-      if (Buffer.byteLength(json, 'utf8') <= this.inlineLimitBytes) {
-        items.push({ ...base, ...body });
-        continue;
-      }
+      const bytes = Buffer.byteLength(json, 'utf8');
+      if (bytes <= this.inlineLimitBytes) return { ...base, ...body };
       const key = messageBlobKey(tenantId, sessionId, message.id);
-      await this.blobs.put(key, json, 'application/json');
-      offloaded.push(key);
-      items.push({ ...base, body_key: key, body_bytes: Buffer.byteLength(json, 'utf8') });
+      uploads.push({ key, json });
+      return { ...base, body_key: key, body_bytes: bytes };
+    });
+    const offloaded = uploads.map((upload) => upload.key);
+    try {
+      await Promise.all(uploads.map((upload) => this.blobs.put(upload.key, upload.json, 'application/json')));
+    } catch (error) {
+      // Some uploads may have landed; they belong to no message.
+      await this.blobs.deleteKeys(offloaded).catch(() => undefined);
+      throw error;
     }
     const last = request.messages.at(-1)?.id ?? request.expectedLastMessageId;
     try {
