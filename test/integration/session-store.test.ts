@@ -1,7 +1,8 @@
 // Sessions, messages and runs through the real adapters: DynamoSessionStore on AWS's DynamoDB Local and
 // S3BlobStore on s3rver, driven by the use cases.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSessionStore, messageBlobKey } from '../../functions/adapters/dynamodb/session-store';
 import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
@@ -375,5 +376,62 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     const first = await listSessions(deps, acme.id, { limit: 3, order: 'desc' });
     const second = await listSessions(deps, acme.id, { limit: 3, order: 'desc', after: first.next_cursor });
     expect([...first.data, ...second.data].map((s) => s.id)).toEqual([...ids].reverse());
+  });
+});
+
+describe('DynamoDB requests per operation (the Chat issue budgets at most 5 per simple turn)', () => {
+  it('append, list, run create and transition each cost a fixed, small number of requests', async () => {
+    const tableName = `sessions-count-${Date.now()}`;
+    const bucket = `files-count-${Date.now()}`;
+    await Promise.all([dynamo.createTable(TABLES.sessions, tableName), s3.createBucket(bucket)]);
+    const counted = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const sent: string[] = [];
+    counted.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRequests' },
+    );
+    const store = new DynamoSessionStore(
+      DynamoDBDocumentClient.from(counted, { marshallOptions: { removeUndefinedValues: true } }),
+      tableName,
+      new S3BlobStore(s3.client, bucket),
+    );
+    const clock = manualClock(Date.now());
+    const deps: SessionDeps = { store, clock, ids: randomIds(clock), settings: sessionSettings };
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const measure = async (operation: () => Promise<unknown>) => {
+      sent.length = 0;
+      await operation();
+      return [...sent];
+    };
+
+    const append = await measure(() =>
+      appendMessages(deps, acme.id, session.id, {
+        append_id: 'turn-1',
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' },
+        ],
+      }),
+    );
+    const list = await measure(() => listMessages(deps, acme.id, session.id, { limit: 20, order: 'asc' }));
+    let runId = '';
+    const create = await measure(async () => {
+      runId = (await createRun(deps, acme.id, session.id)).id;
+    });
+    const transition = await measure(() => updateRunStatus(deps, acme.id, runId, { status: 'in_progress' }));
+    counted.destroy();
+
+    expect(append).toEqual(['GetItemCommand', 'TransactWriteItemsCommand']);
+    expect(list.sort()).toEqual(['GetItemCommand', 'QueryCommand']);
+    expect(create).toEqual(['GetItemCommand', 'TransactWriteItemsCommand']);
+    expect(transition).toEqual(['UpdateItemCommand']);
   });
 });
