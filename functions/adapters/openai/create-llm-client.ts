@@ -1,0 +1,76 @@
+// Adapter wiring: the LlmClient a function or the local platform uses, from plain settings. With an
+// upstream key: the `openai` SDK behind retries, a circuit breaker and a fallback chain ending in the
+// rule-based provider. Without one (the offline `npm start`): the rule-based provider alone, which says so.
+import OpenAI from 'openai';
+import type { CircuitBreakerRegistry } from '../../core/llm/circuit-breaker';
+import type { FallbackOptions } from '../../core/llm/fallback-llm-client';
+import { createResilientLlmClient, type ProviderLink } from '../../core/llm/resilient-llm-client';
+import type { RetryOptions } from '../../core/llm/retrying-llm-client';
+import { RuleBasedLlmClient } from '../../core/llm/rule-based-provider';
+import type { LlmClient } from '../../core/ports/llm-client';
+import { OpenAiLlmClient } from './openai-llm-client';
+
+export interface LlmSettings {
+  /** The upstream key (Secrets Manager in the cloud, OPENAI_API_KEY locally); absent means offline. */
+  apiKey?: string;
+  /** Any OpenAI-compatible endpoint (OPENAI_BASE_URL); the SDK's default otherwise. */
+  baseURL?: string;
+  /** Name in answers, errors and the breaker registry (default `openai`). */
+  provider?: string;
+  /** Longest single call (default 60 s); each call is also bounded by its deadline. */
+  timeoutMs?: number;
+  /** Models to try, in order, when the requested one fails (same provider, same key). */
+  fallbackModels?: readonly string[];
+  retry?: RetryOptions;
+  /** Keep at module scope so breaker state survives warm invocations. */
+  breakers?: CircuitBreakerRegistry;
+  fallback?: FallbackOptions;
+  maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+}
+
+export interface ConfiguredLlmClient {
+  client: LlmClient;
+  /** For the start-up banner and logs: is a real model behind it? */
+  mode: 'upstream' | 'rule-based';
+}
+
+/**
+ * Builds the LLM client from settings.
+ *
+ * @example
+ * const breakers = new CircuitBreakerRegistry(); // module scope
+ * const { client, mode } = createLlmClient({
+ *   apiKey: process.env.OPENAI_API_KEY,
+ *   baseURL: process.env.OPENAI_BASE_URL,
+ *   breakers,
+ * });
+ */
+export const createLlmClient = (settings: LlmSettings = {}): ConfiguredLlmClient => {
+  if (!settings.apiKey) return { client: new RuleBasedLlmClient(), mode: 'rule-based' };
+  const provider = settings.provider ?? 'openai';
+  // maxRetries 0: RetryingLlmClient owns retries (jitter, Retry-After, the deadline).
+  const openai = new OpenAI({
+    apiKey: settings.apiKey,
+    ...(settings.baseURL ? { baseURL: settings.baseURL } : {}),
+    maxRetries: 0,
+    ...(settings.timeoutMs ? { timeout: settings.timeoutMs } : {}),
+  });
+  const adapter = new OpenAiLlmClient(openai, {
+    provider,
+    ...(settings.timeoutMs ? { timeoutMs: settings.timeoutMs } : {}),
+    ...(settings.maxTokensField ? { maxTokensField: settings.maxTokensField } : {}),
+  });
+  const links: ProviderLink[] = [
+    { provider, client: adapter },
+    ...(settings.fallbackModels ?? []).map((model) => ({ provider, client: adapter, model })),
+  ];
+  return {
+    client: createResilientLlmClient({
+      links,
+      ...(settings.retry ? { retry: settings.retry } : {}),
+      ...(settings.breakers ? { breakers: settings.breakers } : {}),
+      ...(settings.fallback ? { fallback: settings.fallback } : {}),
+    }),
+    mode: 'upstream',
+  };
+};
