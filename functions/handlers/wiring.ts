@@ -14,6 +14,7 @@ import type { TenantStore } from '../core/ports/tenant-store';
 import type { UsageReader } from '../core/ports/usage-reader';
 import type { SessionDeps, SessionSettings } from '../core/sessions/model';
 import type { TenantDeps, TenantSettings } from '../core/tenants/model';
+import { createBuiltinToolRegistry } from '../core/tools/builtin';
 import { ENV } from '../platform/env';
 
 let config: RuntimeConfig | undefined;
@@ -22,11 +23,8 @@ let admin: AdminKeyVerifier | undefined;
 let usage: UsageReader | undefined;
 let sessions: SessionStore | undefined;
 
-/**
- * The tools a tenant may use when its record names none: the built-ins of the Chat issue. The tools module
- * will own this list once it exists.
- */
-export const BUILTIN_TOOLS: readonly string[] = ['calculator', 'current_time'];
+/** The tools a tenant may use when its record names none: the built-ins (calculator, current_time). */
+export const BUILTIN_TOOLS: readonly string[] = createBuiltinToolRegistry().names();
 
 export const runtimeConfig = (): RuntimeConfig => {
   config ??= loadConfig();
