@@ -6,7 +6,7 @@ const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const TIME_CHARS = 10; // 50 bits of milliseconds: enough until the year 37000
 const RANDOM_CHARS = 16; // 80 random bits
 
-export type IdPrefix = 'ten' | 'key';
+export type IdPrefix = 'ten' | 'key' | 'ses' | 'msg' | 'run';
 
 /** Matches an id with the given prefix, and nothing else. */
 export const idPattern = (prefix: IdPrefix): RegExp =>
@@ -37,3 +37,17 @@ const randomChars = (count: number): string => {
  */
 export const newId = (prefix: IdPrefix, nowMs: number): string =>
   `${prefix}_${encodeTime(nowMs)}${randomChars(RANDOM_CHARS)}`;
+
+/**
+ * The creation time (epoch ms) an id carries; undefined for a string that is not one of our ids.
+ *
+ * @example
+ * timeOfId(newId('msg', 1_700_000_000_000)); // 1700000000000
+ */
+export const timeOfId = (id: string): number | undefined => {
+  const match = /^[a-z]+_([0-9a-hjkmnp-tv-z]{10})[0-9a-hjkmnp-tv-z]{16}$/.exec(id);
+  if (!match?.[1]) return undefined;
+  let value = 0;
+  for (const char of match[1]) value = value * 32 + ALPHABET.indexOf(char);
+  return value;
+};

@@ -1,21 +1,30 @@
 // Handlers: production wiring, built once per cold start: runtime config, SDK clients and adapters.
-import { dynamoDocumentClient, secretsManager } from '../adapters/aws-clients';
+import { dynamoDocumentClient, s3, secretsManager } from '../adapters/aws-clients';
+import { DynamoSessionStore } from '../adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../adapters/dynamodb/tenant-store';
 import { DynamoUsageReader } from '../adapters/dynamodb/usage-reader';
+import { S3BlobStore } from '../adapters/s3/blob-store';
 import { AdminKeyProvider } from '../adapters/secrets/admin-key';
 import { loadConfig, type RuntimeConfig, requireEnv } from '../config';
 import type { AdminKeyVerifier } from '../core/ports/admin-key';
 import { systemClock } from '../core/ports/clock';
 import { randomIds } from '../core/ports/id-generator';
+import type { SessionStore } from '../core/ports/session-store';
 import type { TenantStore } from '../core/ports/tenant-store';
 import type { UsageReader } from '../core/ports/usage-reader';
+import type { SessionDeps, SessionSettings } from '../core/sessions/model';
 import type { TenantDeps, TenantSettings } from '../core/tenants/model';
+import { createBuiltinToolRegistry } from '../core/tools/builtin';
 import { ENV } from '../platform/env';
 
 let config: RuntimeConfig | undefined;
 let store: TenantStore | undefined;
 let admin: AdminKeyVerifier | undefined;
 let usage: UsageReader | undefined;
+let sessions: SessionStore | undefined;
+
+/** The tools a tenant may use when its record names none: the built-ins (calculator, current_time). */
+export const BUILTIN_TOOLS: readonly string[] = createBuiltinToolRegistry().names();
 
 export const runtimeConfig = (): RuntimeConfig => {
   config ??= loadConfig();
@@ -38,6 +47,32 @@ export const usageReader = (): UsageReader => {
   usage ??= new DynamoUsageReader(dynamoDocumentClient(), requireEnv([ENV.quotasTable])[ENV.quotasTable]);
   return usage;
 };
+
+export const sessionSettings = (from: RuntimeConfig = runtimeConfig()): SessionSettings => ({
+  tenants: tenantSettings(from),
+  defaultModel: from.defaultModel,
+  defaultTools: BUILTIN_TOOLS,
+});
+
+/** Sessions in DynamoDB, with message bodies too large for an item in the files bucket. */
+export const sessionStore = (): SessionStore => {
+  if (!sessions) {
+    const env = requireEnv([ENV.sessionsTable, ENV.filesBucket]);
+    sessions = new DynamoSessionStore(
+      dynamoDocumentClient(),
+      env[ENV.sessionsTable],
+      new S3BlobStore(s3(), env[ENV.filesBucket]),
+    );
+  }
+  return sessions;
+};
+
+export const sessionDeps = (): SessionDeps => ({
+  store: sessionStore(),
+  clock: systemClock,
+  ids: randomIds(systemClock),
+  settings: sessionSettings(),
+});
 
 export const tenantDeps = (): TenantDeps => ({
   store: tenantStore(),

@@ -54,6 +54,14 @@ export const FUNCTIONS = {
     memoryMb: 512,
     tables: { tenants: 'read', quotas: 'read' },
   },
+  'chat-api': {
+    entry: 'functions/handlers/http/sessions.ts',
+    description: 'Tenant routes: sessions, their messages, and runs',
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    tables: { tenants: 'read', sessions: 'readWrite', quotas: 'read' },
+    bucket: 'readWrite',
+  },
   'openapi-doc': {
     entry: 'functions/handlers/http/openapi.ts',
     description: 'Public route: the OpenAPI 3.1 document generated from the zod schemas',

@@ -106,6 +106,55 @@ export const HTTP_ROUTES = [
     operationId: 'getUsage',
     summary: 'Quota limits and usage',
   },
+
+  {
+    method: 'POST',
+    path: '/v1/sessions',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'createSession',
+    summary: 'Create a session',
+  },
+  {
+    method: 'GET',
+    path: '/v1/sessions',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'listSessions',
+    summary: 'List sessions, newest first',
+  },
+  {
+    method: 'GET',
+    path: '/v1/sessions/{id}',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'getSession',
+    summary: 'Get a session',
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/sessions/{id}',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'deleteSession',
+    summary: 'Delete a session with its messages and runs',
+  },
+  {
+    method: 'GET',
+    path: '/v1/sessions/{id}/messages',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'listMessages',
+    summary: "A session's messages, oldest first",
+  },
+  {
+    method: 'GET',
+    path: '/v1/runs/{id}',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'getRun',
+    summary: 'Get a run',
+  },
 ] as const satisfies readonly HttpRoute[];
 
 /** The WebSocket API selects routes on `$request.body.action`. */

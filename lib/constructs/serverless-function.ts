@@ -13,6 +13,7 @@ import type { Access, FunctionDefinition, FunctionId } from '../../functions/pla
 import { QUEUES, type QueueName } from '../../functions/platform/queues';
 import { TABLES, type TableName } from '../../functions/platform/tables';
 import type { StageConfig } from '../config/stages';
+import { grantBucketData } from './bucket-grants';
 import { functionEnvironment, type PlatformResources } from './function-environment';
 import { grantTableData } from './table-grants';
 
@@ -137,8 +138,7 @@ export class ServerlessFunction extends Construct {
         }),
       );
     }
-    if (definition.bucket === 'readWrite') resources.bucket.grantReadWrite(this.role);
-    else if (definition.bucket === 'read') resources.bucket.grantRead(this.role);
+    if (definition.bucket) grantBucketData(this.role, resources.bucket, definition.bucket);
     if (definition.adminKey) resources.adminKey.grantRead(this.role);
     if (definition.wsManagement) {
       if (!grantManageConnections)

@@ -13,6 +13,8 @@ export const TEST_ENV: Record<string, string> = {
   TENANTIC_MAX_BODY_BYTES: '4096',
   TENANTS_TABLE: 'test-tenants',
   QUOTAS_TABLE: 'test-quotas',
+  SESSIONS_TABLE: 'test-sessions',
+  FILES_BUCKET: 'test-files',
   ADMIN_API_KEY: ADMIN_KEY,
   AWS_REGION: 'eu-west-1',
   AWS_ACCESS_KEY_ID: 'test',

@@ -3,6 +3,18 @@
 import { z } from 'zod';
 import { PageQuerySchema } from '../../core/pagination';
 import { UsageReport } from '../../core/quotas/get-usage';
+import {
+  CreateSessionRequest,
+  DeletedSessionResource,
+  MessageList,
+  MessagePageQuery,
+  RunPathSchema,
+  RunResource,
+  SessionList,
+  SessionPageQuery,
+  SessionPathSchema,
+  SessionResource,
+} from '../../core/sessions/schemas';
 import { ModelList } from '../../core/tenants/list-models';
 import {
   ApiKeyList,
@@ -48,6 +60,12 @@ export const CONTRACTS = {
   revokeApiKey: { status: 204, path: ApiKeyPathSchema },
   listModels: { status: 200, response: ModelList },
   getUsage: { status: 200, response: UsageReport },
+  createSession: { status: 201, body: CreateSessionRequest, response: SessionResource },
+  listSessions: { status: 200, query: SessionPageQuery, response: SessionList },
+  getSession: { status: 200, path: SessionPathSchema, response: SessionResource },
+  deleteSession: { status: 200, path: SessionPathSchema, response: DeletedSessionResource },
+  listMessages: { status: 200, path: SessionPathSchema, query: MessagePageQuery, response: MessageList },
+  getRun: { status: 200, path: RunPathSchema, response: RunResource },
 } as const satisfies Record<OperationId, OperationContract>;
 
 export type Contracts = typeof CONTRACTS;

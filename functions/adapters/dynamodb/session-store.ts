@@ -1,0 +1,603 @@
+// Adapter: SessionStore on DynamoDB, with message bodies too large for an item kept in a BlobStore.
+//   session  pk TENANT#<t>#SESSION#<s>  sk SESSION          gsi1pk TENANT#<t>#SESSIONS  gsi1sk <s>
+//   message  pk TENANT#<t>#SESSION#<s>  sk MSG#<message id>  (ids sort in append order)
+//   append   pk TENANT#<t>#SESSION#<s>  sk APPEND#<append id>  -> message_ids (at-most-once appends)
+//   run ref  pk TENANT#<t>#SESSION#<s>  sk RUN#<run id>      (so deleting the session finds its runs)
+//   run      pk TENANT#<t>#RUN#<r>      sk RUN               (readable by run id alone, consistently)
+// The tenant id is in every key, so another tenant's id is simply absent. A session being deleted carries
+// `deleting` and has left the listing index; every write to it is conditioned on its absence.
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { decodeCursor, encodeCursor, type Page } from '../../core/pagination';
+import type { BlobStore } from '../../core/ports/blob-store';
+import type {
+  AppendMessagesRequest,
+  AppendMessagesResult,
+  OrderedPageRequest,
+  RunChanges,
+  SessionStore,
+} from '../../core/ports/session-store';
+import {
+  MessageContentMissingError,
+  RunNotFoundError,
+  RunStateConflictError,
+  SessionBusyError,
+  SessionNotFoundError,
+} from '../../core/sessions/errors';
+import {
+  MESSAGE_ID_PATTERN,
+  type MessageRecord,
+  type RunRecord,
+  type RunStatus,
+  SESSION_ID_PATTERN,
+  type SessionRecord,
+} from '../../core/sessions/schemas';
+import { cancellationCodes, errorName, translateDynamoError } from './errors';
+
+type Item = Record<string, unknown>;
+
+const SESSIONS_INDEX = 'gsi1';
+/** Well under DynamoDB's 400 KB item limit, with room for the other attributes. */
+export const DEFAULT_INLINE_LIMIT_BYTES = 32 * 1024;
+const BATCH_WRITE_SIZE = 25;
+const MAX_BATCH_ATTEMPTS = 8;
+
+const sessionPk = (tenantId: string, sessionId: string) => `TENANT#${tenantId}#SESSION#${sessionId}`;
+const sessionKey = (tenantId: string, sessionId: string) => ({
+  pk: sessionPk(tenantId, sessionId),
+  sk: 'SESSION',
+});
+const sessionsPartition = (tenantId: string) => `TENANT#${tenantId}#SESSIONS`;
+const messageKey = (tenantId: string, sessionId: string, messageId: string) => ({
+  pk: sessionPk(tenantId, sessionId),
+  sk: `MSG#${messageId}`,
+});
+const appendKey = (tenantId: string, sessionId: string, appendId: string) => ({
+  pk: sessionPk(tenantId, sessionId),
+  sk: `APPEND#${appendId}`,
+});
+const runRefKey = (tenantId: string, sessionId: string, runId: string) => ({
+  pk: sessionPk(tenantId, sessionId),
+  sk: `RUN#${runId}`,
+});
+const runKey = (tenantId: string, runId: string) => ({ pk: `TENANT#${tenantId}#RUN#${runId}`, sk: 'RUN' });
+
+/** Where an offloaded message body lives: under its session, so deleting the session finds it by prefix. */
+export const sessionBlobPrefix = (tenantId: string, sessionId: string) =>
+  `tenants/${tenantId}/sessions/${sessionId}/`;
+export const messageBlobKey = (tenantId: string, sessionId: string, messageId: string) =>
+  `${sessionBlobPrefix(tenantId, sessionId)}messages/${messageId}`;
+
+const toSession = (item: Item): SessionRecord => ({
+  id: item.id as string,
+  tenant_id: item.tenant_id as string,
+  title: (item.title as string | null | undefined) ?? null,
+  model: item.model as string,
+  system_prompt: (item.system_prompt as string | null | undefined) ?? null,
+  tools: (item.tools as string[] | null | undefined) ?? null,
+  metadata: (item.metadata as Record<string, string> | undefined) ?? {},
+  created_at: item.created_at as number,
+  updated_at: item.updated_at as number,
+  last_message_id: (item.last_message_id as string | undefined) ?? null,
+});
+
+/** The body of a message: what is offloaded when it is too large for the item. */
+interface MessageBody {
+  content: string | null;
+  tool_calls?: MessageRecord['tool_calls'];
+}
+
+const toMessage = (item: Item, body: MessageBody): MessageRecord => ({
+  id: item.id as string,
+  tenant_id: item.tenant_id as string,
+  session_id: item.session_id as string,
+  role: item.role as MessageRecord['role'],
+  content: body.content,
+  ...(body.tool_calls && { tool_calls: body.tool_calls }),
+  ...(typeof item.tool_call_id === 'string' && { tool_call_id: item.tool_call_id }),
+  ...(typeof item.run_id === 'string' && { run_id: item.run_id }),
+  created_at: item.created_at as number,
+});
+
+const toRun = (item: Item): RunRecord => ({
+  id: item.id as string,
+  tenant_id: item.tenant_id as string,
+  session_id: item.session_id as string,
+  status: item.status as RunStatus,
+  model: item.model as string,
+  steps: (item.steps as RunRecord['steps'] | undefined) ?? [],
+  usage: item.usage as RunRecord['usage'],
+  error: (item.error as RunRecord['error'] | undefined) ?? null,
+  created_at: item.created_at as number,
+  updated_at: item.updated_at as number,
+  // Absent until set, so `if_not_exists` keeps the first start time across redeliveries.
+  started_at: (item.started_at as number | undefined) ?? null,
+  completed_at: (item.completed_at as number | undefined) ?? null,
+});
+
+const withoutNulls = (record: object): Item =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== null));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface DynamoSessionStoreOptions {
+  /** Message bodies whose JSON is larger than this many bytes go to the blob store (default 32 KB). */
+  inlineLimitBytes?: number;
+}
+
+export class DynamoSessionStore implements SessionStore {
+  private readonly inlineLimitBytes: number;
+
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly blobs: BlobStore,
+    options: DynamoSessionStoreOptions = {},
+  ) {
+    this.inlineLimitBytes = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...sessionKey(session.tenant_id, session.id),
+            gsi1pk: sessionsPartition(session.tenant_id),
+            gsi1sk: session.id,
+            entity: 'session',
+            // last_message_id stays absent until the first append: the append condition tests for that.
+            ...withoutNulls(session),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') {
+        throw new SessionBusyError(session.id, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  async getSession(tenantId: string, sessionId: string): Promise<SessionRecord | undefined> {
+    const item = await this.getSessionItem(tenantId, sessionId);
+    return item && item.deleting === undefined ? toSession(item) : undefined;
+  }
+
+  async listSessions(tenantId: string, page: OrderedPageRequest): Promise<Page<SessionRecord>> {
+    const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor, SESSION_ID_PATTERN);
+    return this.queryPage(
+      {
+        TableName: this.tableName,
+        IndexName: SESSIONS_INDEX,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'gsi1pk' },
+        ExpressionAttributeValues: { ':pk': sessionsPartition(tenantId) },
+        ScanIndexForward: page.order === 'asc',
+        // The start key is rebuilt from the validated id, never taken from the client.
+        ...(afterId && {
+          ExclusiveStartKey: {
+            ...sessionKey(tenantId, afterId),
+            gsi1pk: sessionsPartition(tenantId),
+            gsi1sk: afterId,
+          },
+        }),
+      },
+      page.limit,
+      async (items) => items.map(toSession),
+    );
+  }
+
+  async deleteSession(tenantId: string, sessionId: string): Promise<void> {
+    try {
+      // First leave the listing and refuse new writes; a delete interrupted after this point is finished
+      // by the next one, because the flag is not a condition here.
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(tenantId, sessionId),
+          UpdateExpression: 'SET #deleting = :true REMOVE #gpk, #gsk',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#deleting': 'deleting', '#gpk': 'gsi1pk', '#gsk': 'gsi1sk' },
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') {
+        throw new SessionNotFoundError(sessionId, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+    let startKey: Item | undefined;
+    do {
+      const result = await this.guard(() =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+            ExpressionAttributeValues: { ':pk': sessionPk(tenantId, sessionId) },
+            ProjectionExpression: '#pk, #sk',
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      const keys: Item[] = [];
+      for (const item of result.Items ?? []) {
+        const sk = item.sk as string;
+        if (sk === 'SESSION') continue;
+        keys.push({ pk: item.pk, sk });
+        if (sk.startsWith('RUN#')) keys.push(runKey(tenantId, sk.slice('RUN#'.length)));
+      }
+      await this.batchDelete(keys);
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    await this.blobs.deletePrefix(sessionBlobPrefix(tenantId, sessionId));
+    await this.guard(() =>
+      this.client.send(
+        new DeleteCommand({ TableName: this.tableName, Key: sessionKey(tenantId, sessionId) }),
+      ),
+    );
+  }
+
+  async listMessages(
+    tenantId: string,
+    sessionId: string,
+    page: OrderedPageRequest,
+  ): Promise<Page<MessageRecord>> {
+    const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor, MESSAGE_ID_PATTERN);
+    // Both reads at once: the session check costs no extra latency.
+    const [session, messages] = await Promise.all([
+      this.getSession(tenantId, sessionId),
+      this.queryPage(
+        {
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+          ExpressionAttributeValues: { ':pk': sessionPk(tenantId, sessionId), ':prefix': 'MSG#' },
+          ScanIndexForward: page.order === 'asc',
+          ConsistentRead: true,
+          ...(afterId && { ExclusiveStartKey: messageKey(tenantId, sessionId, afterId) }),
+        },
+        page.limit,
+        (items) => this.hydrateMessages(items),
+      ),
+    ]);
+    if (!session) throw new SessionNotFoundError(sessionId);
+    return messages;
+  }
+
+  async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
+    const { tenantId, sessionId, appendId } = request;
+    const uploads: { key: string; json: string }[] = [];
+    const items: Item[] = request.messages.map((message) => {
+      const { content, tool_calls, ...rest } = message;
+      const body: MessageBody = { content, ...(tool_calls && { tool_calls }) };
+      const json = JSON.stringify(body);
+      const base = { ...messageKey(tenantId, sessionId, message.id), entity: 'message', ...rest };
+      const bytes = Buffer.byteLength(json, 'utf8');
+      if (bytes <= this.inlineLimitBytes) return { ...base, ...body };
+      const key = messageBlobKey(tenantId, sessionId, message.id);
+      uploads.push({ key, json });
+      return { ...base, body_key: key, body_bytes: bytes };
+    });
+    const offloaded = uploads.map((upload) => upload.key);
+    try {
+      await Promise.all(uploads.map((upload) => this.blobs.put(upload.key, upload.json, 'application/json')));
+    } catch (error) {
+      // Some uploads may have landed; they belong to no message.
+      await this.blobs.deleteKeys(offloaded).catch(() => undefined);
+      throw error;
+    }
+    const last = request.messages.at(-1)?.id ?? request.expectedLastMessageId;
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: sessionKey(tenantId, sessionId),
+                UpdateExpression: 'SET #last = :last, #updated = :updated',
+                ConditionExpression:
+                  request.expectedLastMessageId === null
+                    ? 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND attribute_not_exists(#last)'
+                    : 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND #last = :expected',
+                ExpressionAttributeNames: {
+                  '#last': 'last_message_id',
+                  '#updated': 'updated_at',
+                  '#deleting': 'deleting',
+                },
+                ExpressionAttributeValues: {
+                  ':last': last,
+                  ':updated': request.updatedAt,
+                  ...(request.expectedLastMessageId !== null && {
+                    ':expected': request.expectedLastMessageId,
+                  }),
+                },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...appendKey(tenantId, sessionId, appendId),
+                  entity: 'append',
+                  message_ids: request.messages.map((message) => message.id),
+                  created_at: request.updatedAt,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            ...items.map((Item) => ({
+              Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
+            })),
+          ],
+        }),
+      );
+      return { messages: request.messages, replayed: false };
+    } catch (error) {
+      // Nothing was written, so the bodies put above belong to no message.
+      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
+      const codes = cancellationCodes(error);
+      if (codes?.[1] === 'ConditionalCheckFailed') return this.replayAppend(tenantId, sessionId, appendId);
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        if (!(await this.getSession(tenantId, sessionId))) {
+          throw new SessionNotFoundError(sessionId, { cause: error });
+        }
+        throw new SessionBusyError(sessionId, { cause: error });
+      }
+      if (codes?.some((code) => code === 'TransactionConflict')) {
+        throw new SessionBusyError(sessionId, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  async createRun(run: RunRecord): Promise<void> {
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tableName,
+                Key: sessionKey(run.tenant_id, run.session_id),
+                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleting)',
+                ExpressionAttributeNames: { '#deleting': 'deleting' },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...runKey(run.tenant_id, run.id), entity: 'run', ...withoutNulls(run) },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  ...runRefKey(run.tenant_id, run.session_id, run.id),
+                  entity: 'run_ref',
+                  run_id: run.id,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        throw new SessionNotFoundError(run.session_id, { cause: error });
+      }
+      if (codes?.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')) {
+        throw new SessionBusyError(run.session_id, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  async getRun(tenantId: string, runId: string): Promise<RunRecord | undefined> {
+    const { Item } = await this.guard(() =>
+      this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: runKey(tenantId, runId), ConsistentRead: true }),
+      ),
+    );
+    return Item ? toRun(Item) : undefined;
+  }
+
+  async transitionRun(
+    tenantId: string,
+    runId: string,
+    from: readonly RunStatus[],
+    changes: RunChanges,
+  ): Promise<RunRecord> {
+    const conflict = async (cause?: unknown): Promise<never> => {
+      const current = await this.getRun(tenantId, runId);
+      if (!current) throw new RunNotFoundError(runId, { cause });
+      throw new RunStateConflictError(runId, current.status, changes.status, { cause });
+    };
+    if (from.length === 0) return conflict();
+    const { started_at, ...rest } = changes;
+    const fields = Object.entries(rest).filter(([, value]) => value !== undefined);
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = {};
+    const sets = fields.map(([name, value], index) => {
+      names[`#f${index}`] = name;
+      values[`:v${index}`] = value;
+      return `#f${index} = :v${index}`;
+    });
+    if (started_at !== undefined) {
+      names['#started'] = 'started_at';
+      values[':started'] = started_at;
+      sets.push('#started = if_not_exists(#started, :started)');
+    }
+    from.forEach((status, index) => {
+      values[`:from${index}`] = status;
+    });
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(tenantId, runId),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `attribute_exists(pk) AND #status IN (${from.map((_, index) => `:from${index}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toRun(Attributes ?? {});
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') return conflict(error);
+      throw translateDynamoError(error);
+    }
+  }
+
+  private async getSessionItem(tenantId: string, sessionId: string): Promise<Item | undefined> {
+    const { Item } = await this.guard(() =>
+      this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: sessionKey(tenantId, sessionId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return Item;
+  }
+
+  /** The messages a repeated append id wrote the first time. */
+  private async replayAppend(
+    tenantId: string,
+    sessionId: string,
+    appendId: string,
+  ): Promise<AppendMessagesResult> {
+    const { Item } = await this.guard(() =>
+      this.client.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: appendKey(tenantId, sessionId, appendId),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const ids = (Item?.message_ids as string[] | undefined) ?? [];
+    const found = await this.batchGet(ids.map((id) => messageKey(tenantId, sessionId, id)));
+    const byId = new Map(found.map((item) => [item.id as string, item]));
+    const ordered = ids.map((id) => byId.get(id)).filter((item): item is Item => item !== undefined);
+    return { messages: await this.hydrateMessages(ordered), replayed: true };
+  }
+
+  /** Reads offloaded bodies back, in parallel, keeping the order. */
+  private hydrateMessages(items: Item[]): Promise<MessageRecord[]> {
+    return Promise.all(
+      items.map(async (item) => {
+        if (typeof item.body_key !== 'string') {
+          return toMessage(item, {
+            content: (item.content as string | null | undefined) ?? null,
+            ...(item.tool_calls !== undefined && {
+              tool_calls: item.tool_calls as MessageRecord['tool_calls'],
+            }),
+          });
+        }
+        const text = await this.blobs.getText(item.body_key);
+        if (text === undefined) throw new MessageContentMissingError(item.id as string);
+        return toMessage(item, JSON.parse(text) as MessageBody);
+      }),
+    );
+  }
+
+  private async batchGet(keys: Item[]): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let start = 0; start < keys.length; start += 100) {
+      let pending = keys.slice(start, start + 100);
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        if (attempt >= MAX_BATCH_ATTEMPTS) throw this.exhausted();
+        if (attempt > 0) await sleep(backoffMs(attempt));
+        const result = await this.guard(() =>
+          this.client.send(
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
+            }),
+          ),
+        );
+        found.push(...(result.Responses?.[this.tableName] ?? []));
+        pending = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return found;
+  }
+
+  /** BatchWrite in chunks of 25, asking again (with jittered back-off) for what DynamoDB left unprocessed. */
+  private async batchDelete(keys: Item[]): Promise<void> {
+    for (let start = 0; start < keys.length; start += BATCH_WRITE_SIZE) {
+      let pending = keys.slice(start, start + BATCH_WRITE_SIZE).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let attempt = 0; pending.length > 0; attempt += 1) {
+        if (attempt >= MAX_BATCH_ATTEMPTS) throw this.exhausted();
+        if (attempt > 0) await sleep(backoffMs(attempt));
+        const result = await this.guard(() =>
+          this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } })),
+        );
+        pending = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
+      }
+    }
+  }
+
+  private exhausted(): unknown {
+    return translateDynamoError(
+      Object.assign(new Error('unprocessed items after retries'), { name: 'ThrottlingException' }),
+    );
+  }
+
+  /** Reads one item past the page so `has_more` is exact, following DynamoDB's own 1 MB pages. */
+  private async queryPage<T extends { id: string }>(
+    input: QueryCommandInput,
+    limit: number,
+    map: (items: Item[]) => Promise<T[]>,
+  ): Promise<Page<T>> {
+    const items: Item[] = [];
+    let startKey = input.ExclusiveStartKey;
+    do {
+      const result = await this.guard(() =>
+        this.client.send(
+          new QueryCommand({ ...input, Limit: limit + 1 - items.length, ExclusiveStartKey: startKey }),
+        ),
+      );
+      items.push(...(result.Items ?? []));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey && items.length <= limit);
+    const page = await map(items.slice(0, limit));
+    const last = page.at(-1);
+    return items.length > limit && last
+      ? { items: page, nextCursor: encodeCursor(last.id) }
+      : { items: page };
+  }
+
+  private async guard<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw translateDynamoError(error);
+    }
+  }
+}
+
+/** Full jitter on an exponential base: 25 ms, 50 ms, ... capped at 1 s. */
+const backoffMs = (attempt: number): number => Math.random() * Math.min(1000, 25 * 2 ** attempt);

@@ -1,0 +1,81 @@
+// Port: persistence of sessions, their messages (in append order) and their runs, isolated per tenant.
+import type { Page, PageRequest } from '../pagination';
+import type { MessageRecord, RunRecord, RunStatus, SessionRecord } from '../sessions/schemas';
+
+/** A page request with a direction: `asc` is oldest first. */
+export interface OrderedPageRequest extends PageRequest {
+  readonly order: 'asc' | 'desc';
+}
+
+/** One atomic append. */
+export interface AppendMessagesRequest {
+  readonly tenantId: string;
+  readonly sessionId: string;
+  /** Caller-chosen and stable across retries (e.g. `<run id>:step-2`): the same id never appends twice. */
+  readonly appendId: string;
+  /** The session's `last_message_id` the new ids were chosen after; another append in between fails it. */
+  readonly expectedLastMessageId: string | null;
+  /** In order, with ids that sort after `expectedLastMessageId` and after each other. */
+  readonly messages: readonly MessageRecord[];
+  readonly updatedAt: number;
+}
+
+export interface AppendMessagesResult {
+  readonly messages: readonly MessageRecord[];
+  /** True when this append id had already been applied: nothing was written this time. */
+  readonly replayed: boolean;
+}
+
+/** The fields a run transition may set. */
+export interface RunChanges {
+  readonly status: RunStatus;
+  readonly updated_at: number;
+  readonly started_at?: number;
+  readonly completed_at?: number;
+  readonly steps?: RunRecord['steps'];
+  readonly usage?: RunRecord['usage'];
+  readonly error?: RunRecord['error'];
+}
+
+/**
+ * Sessions, messages and runs. Every key includes the tenant id, so another tenant's id is simply
+ * absent. Implementations translate their own failures into domain errors: `SessionNotFoundError`,
+ * `RunNotFoundError`, `RunStateConflictError`, `SessionBusyError`, `InvalidCursorError`, and a 503
+ * `UpstreamError` when the store is throttled. Every write is all or nothing; message content too large
+ * for an item is kept elsewhere and read back without the caller noticing.
+ *
+ * @example
+ * const store: SessionStore = new DynamoSessionStore(documentClient, tableName, new S3BlobStore(s3, bucket));
+ * await store.createSession(record);
+ * const page = await store.listMessages(tenantId, record.id, { limit: 20, order: 'asc' });
+ * await store.deleteSession(tenantId, record.id); // messages, runs and offloaded content go too
+ */
+export interface SessionStore {
+  /** Fails with `SessionBusyError` if the id exists (a retry gets a new id). */
+  createSession(session: SessionRecord): Promise<void>;
+  /** Undefined when absent, another tenant's, or being deleted. */
+  getSession(tenantId: string, sessionId: string): Promise<SessionRecord | undefined>;
+  listSessions(tenantId: string, page: OrderedPageRequest): Promise<Page<SessionRecord>>;
+  /** Removes the session, its messages, runs and offloaded content; `SessionNotFoundError` if absent. */
+  deleteSession(tenantId: string, sessionId: string): Promise<void>;
+  /** Messages in append order (or reversed); the session must exist (`SessionNotFoundError`). */
+  listMessages(tenantId: string, sessionId: string, page: OrderedPageRequest): Promise<Page<MessageRecord>>;
+  /**
+   * Appends all messages or none. A repeated `appendId` returns the first append's messages with
+   * `replayed: true`; a stale `expectedLastMessageId` fails with `SessionBusyError`.
+   */
+  appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult>;
+  /** The session must exist (`SessionNotFoundError`). */
+  createRun(run: RunRecord): Promise<void>;
+  getRun(tenantId: string, runId: string): Promise<RunRecord | undefined>;
+  /**
+   * Applies the changes only if the run's status is one of `from`, atomically; `RunStateConflictError`
+   * (with the current status) otherwise, `RunNotFoundError` if absent.
+   */
+  transitionRun(
+    tenantId: string,
+    runId: string,
+    from: readonly RunStatus[],
+    changes: RunChanges,
+  ): Promise<RunRecord>;
+}

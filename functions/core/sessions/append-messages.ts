@@ -1,0 +1,93 @@
+// Use case: append messages to a session atomically and at most once per caller-supplied append id.
+import { z } from 'zod';
+import { newId, timeOfId } from '../ids';
+import { InvalidAppendError, SessionBusyError, SessionNotFoundError } from './errors';
+import { type SessionDeps, toMessageResource, unixSeconds } from './model';
+import { type MessageRecord, type MessageResource, type NewMessage, NewMessageSchema } from './schemas';
+
+/** One DynamoDB transaction holds 100 items; the marker and the session take two. */
+export const MAX_APPEND_MESSAGES = 50;
+/** Concurrent appends to one session retry this often before giving up with 409. */
+const MAX_ATTEMPTS = 5;
+
+export const AppendMessagesInput = z
+  .object({
+    append_id: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,200}$/, 'an append id is 1-200 letters, digits, or _ . : -'),
+    messages: z.array(NewMessageSchema).min(1).max(MAX_APPEND_MESSAGES),
+  })
+  .strict();
+export type AppendMessagesInput = { append_id: string; messages: NewMessage[] };
+
+export interface AppendedMessages {
+  readonly messages: MessageResource[];
+  /** True when this append id had been applied before: the first append's messages, nothing new written. */
+  readonly replayed: boolean;
+}
+
+/**
+ * Ids are chosen after the session's last message, one millisecond apart, so the session's order is the
+ * append order even within one millisecond or across machines whose clocks disagree a little.
+ */
+const idsAfter = (lastMessageId: string | null, nowMs: number, count: number): string[] => {
+  const last = lastMessageId === null ? undefined : timeOfId(lastMessageId);
+  const base = Math.max(nowMs, last === undefined ? 0 : last + 1);
+  return Array.from({ length: count }, (_, index) => newId('msg', base + index));
+};
+
+/**
+ * Used by the agent loop: a redelivered queue message that appends again with the same `append_id`
+ * gets the first append's messages back and writes nothing.
+ *
+ * @example
+ * const { messages, replayed } = await appendMessages(deps, tenantId, sessionId, {
+ *   append_id: `${runId}:step-1`,
+ *   messages: [{ role: 'assistant', content: 'Hello!', run_id: runId }],
+ * });
+ */
+export const appendMessages = async (
+  deps: SessionDeps,
+  tenantId: string,
+  sessionId: string,
+  input: AppendMessagesInput,
+): Promise<AppendedMessages> => {
+  const parsed = AppendMessagesInput.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidAppendError(`${issue?.path.join('.') || 'input'}: ${issue?.message ?? 'invalid'}`, {
+      cause: parsed.error,
+    });
+  }
+  const { append_id: appendId, messages } = parsed.data;
+  for (let attempt = 1; ; attempt += 1) {
+    const session = await deps.store.getSession(tenantId, sessionId);
+    if (!session) throw new SessionNotFoundError(sessionId);
+    const now = deps.clock.now();
+    const ids = idsAfter(session.last_message_id, now.getTime(), messages.length);
+    const records: MessageRecord[] = messages.map((message, index) => ({
+      id: ids[index] as string,
+      tenant_id: tenantId,
+      session_id: sessionId,
+      role: message.role,
+      content: message.content,
+      ...(message.tool_calls && { tool_calls: message.tool_calls }),
+      ...(message.tool_call_id !== undefined && { tool_call_id: message.tool_call_id }),
+      ...(message.run_id !== undefined && { run_id: message.run_id }),
+      created_at: unixSeconds(now),
+    }));
+    try {
+      const result = await deps.store.appendMessages({
+        tenantId,
+        sessionId,
+        appendId,
+        expectedLastMessageId: session.last_message_id,
+        messages: records,
+        updatedAt: unixSeconds(now),
+      });
+      return { messages: result.messages.map(toMessageResource), replayed: result.replayed };
+    } catch (error) {
+      if (!(error instanceof SessionBusyError) || attempt >= MAX_ATTEMPTS) throw error;
+    }
+  }
+};

@@ -1,0 +1,107 @@
+// Core: what the session use cases need, the tenant's allowances, and how records render as resources.
+import type { Clock } from '../ports/clock';
+import type { IdGenerator } from '../ports/id-generator';
+import type { SessionStore } from '../ports/session-store';
+import { effectiveModels, type TenantSettings } from '../tenants/model';
+import type { TenantRecord } from '../tenants/schemas';
+import { ModelNotAllowedError, ToolNotAllowedError } from './errors';
+import type {
+  MessageRecord,
+  MessageResource,
+  RunRecord,
+  RunResource,
+  SessionRecord,
+  SessionResource,
+} from './schemas';
+
+/** What a stage lets sessions use; from the runtime config. */
+export interface SessionSettings {
+  readonly tenants: TenantSettings;
+  /** The model a session gets when it names none (if the tenant may use it). */
+  readonly defaultModel: string;
+  /** The tools a tenant may use when its record names none. */
+  readonly defaultTools: readonly string[];
+}
+
+/** What the session use cases need. */
+export interface SessionDeps {
+  readonly store: SessionStore;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly settings: SessionSettings;
+}
+
+export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+
+/** The tools a tenant may use: its own list, or the stage's. */
+export const allowedTools = (tenant: TenantRecord, settings: SessionSettings): readonly string[] =>
+  tenant.tools ?? settings.defaultTools;
+
+/**
+ * The model a session runs on: the one asked for, if the tenant may use it; else the stage's default,
+ * or the tenant's first model when the default is not among them.
+ */
+export const resolveModel = (
+  tenant: TenantRecord,
+  settings: SessionSettings,
+  requested: string | undefined,
+): string => {
+  const allowed = effectiveModels(tenant, settings.tenants);
+  if (requested !== undefined) {
+    if (!allowed.includes(requested)) throw new ModelNotAllowedError(requested, allowed);
+    return requested;
+  }
+  const fallback = allowed.includes(settings.defaultModel) ? settings.defaultModel : allowed[0];
+  if (fallback === undefined) throw new ModelNotAllowedError(settings.defaultModel, allowed);
+  return fallback;
+};
+
+export const assertAllowedTools = (
+  tenant: TenantRecord,
+  settings: SessionSettings,
+  tools: readonly string[] | undefined,
+): void => {
+  const allowed = allowedTools(tenant, settings);
+  tools?.forEach((tool, index) => {
+    if (!allowed.includes(tool)) throw new ToolNotAllowedError(tool, index, allowed);
+  });
+};
+
+export const toSessionResource = (session: SessionRecord): SessionResource => ({
+  id: session.id,
+  object: 'session',
+  title: session.title,
+  model: session.model,
+  system_prompt: session.system_prompt,
+  tools: session.tools,
+  metadata: session.metadata,
+  created_at: session.created_at,
+  updated_at: session.updated_at,
+});
+
+export const toMessageResource = (message: MessageRecord): MessageResource => ({
+  id: message.id,
+  object: 'message',
+  session_id: message.session_id,
+  role: message.role,
+  content: message.content,
+  ...(message.tool_calls && { tool_calls: message.tool_calls }),
+  ...(message.tool_call_id !== undefined && { tool_call_id: message.tool_call_id }),
+  ...(message.run_id !== undefined && { run_id: message.run_id }),
+  created_at: message.created_at,
+});
+
+export const toRunResource = (run: RunRecord): RunResource => ({
+  id: run.id,
+  object: 'run',
+  session_id: run.session_id,
+  status: run.status,
+  model: run.model,
+  steps: run.steps,
+  usage: run.usage,
+  error: run.error,
+  created_at: run.created_at,
+  updated_at: run.updated_at,
+  started_at: run.started_at,
+  completed_at: run.completed_at,
+});

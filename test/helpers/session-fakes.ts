@@ -1,0 +1,204 @@
+// Test helper: an in-memory SessionStore with the DynamoDB adapter's semantics, and session deps for tests.
+import { decodeCursor, encodeCursor, type Page } from '../../functions/core/pagination';
+import { randomIds } from '../../functions/core/ports/id-generator';
+import type {
+  AppendMessagesRequest,
+  AppendMessagesResult,
+  OrderedPageRequest,
+  RunChanges,
+  SessionStore,
+} from '../../functions/core/ports/session-store';
+import {
+  RunNotFoundError,
+  RunStateConflictError,
+  SessionBusyError,
+  SessionNotFoundError,
+} from '../../functions/core/sessions/errors';
+import type { SessionDeps, SessionSettings } from '../../functions/core/sessions/model';
+import {
+  MESSAGE_ID_PATTERN,
+  type MessageRecord,
+  type RunRecord,
+  type RunStatus,
+  SESSION_ID_PATTERN,
+  type SessionRecord,
+} from '../../functions/core/sessions/schemas';
+import { loadEvent, manualClock, settings as tenantSettings } from './tenant-fakes';
+
+export const sessionSettings: SessionSettings = {
+  tenants: tenantSettings,
+  defaultModel: 'gpt-4o-mini',
+  defaultTools: ['calculator', 'current_time'],
+};
+
+type Stored = SessionRecord & { deleting?: true };
+const key = (tenantId: string, id: string) => `${tenantId}/${id}`;
+
+export class InMemorySessionStore implements SessionStore {
+  readonly sessions = new Map<string, Stored>();
+  readonly messages = new Map<string, MessageRecord[]>();
+  readonly appends = new Map<string, string[]>();
+  readonly runs = new Map<string, RunRecord>();
+  readonly calls: string[] = [];
+
+  async createSession(session: SessionRecord) {
+    this.calls.push('createSession');
+    const id = key(session.tenant_id, session.id);
+    if (this.sessions.has(id)) throw new SessionBusyError(session.id);
+    this.sessions.set(id, structuredClone(session));
+    this.messages.set(id, []);
+  }
+
+  async getSession(tenantId: string, sessionId: string) {
+    this.calls.push('getSession');
+    const session = this.sessions.get(key(tenantId, sessionId));
+    if (!session || session.deleting) return undefined;
+    const { deleting: _, ...record } = structuredClone(session);
+    return record;
+  }
+
+  async listSessions(tenantId: string, page: OrderedPageRequest) {
+    this.calls.push('listSessions');
+    const mine = [...this.sessions.values()].filter((s) => s.tenant_id === tenantId && !s.deleting);
+    return this.page(mine, page, SESSION_ID_PATTERN);
+  }
+
+  async deleteSession(tenantId: string, sessionId: string) {
+    this.calls.push('deleteSession');
+    const id = key(tenantId, sessionId);
+    if (!this.sessions.has(id)) throw new SessionNotFoundError(sessionId);
+    this.sessions.delete(id);
+    this.messages.delete(id);
+    for (const appendKey of [...this.appends.keys()])
+      if (appendKey.startsWith(`${id}#`)) this.appends.delete(appendKey);
+    for (const [runId, run] of [...this.runs])
+      if (run.tenant_id === tenantId && run.session_id === sessionId) this.runs.delete(runId);
+  }
+
+  async listMessages(tenantId: string, sessionId: string, page: OrderedPageRequest) {
+    this.calls.push('listMessages');
+    const id = key(tenantId, sessionId);
+    const session = this.sessions.get(id);
+    if (!session || session.deleting) throw new SessionNotFoundError(sessionId);
+    return this.page(this.messages.get(id) ?? [], page, MESSAGE_ID_PATTERN);
+  }
+
+  async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
+    this.calls.push('appendMessages');
+    const id = key(request.tenantId, request.sessionId);
+    const marker = this.appends.get(`${id}#${request.appendId}`);
+    if (marker) {
+      const all = this.messages.get(id) ?? [];
+      return {
+        messages: marker.map((messageId) =>
+          structuredClone(all.find((m) => m.id === messageId) as MessageRecord),
+        ),
+        replayed: true,
+      };
+    }
+    const session = this.sessions.get(id);
+    if (!session || session.deleting) throw new SessionNotFoundError(request.sessionId);
+    if (session.last_message_id !== request.expectedLastMessageId)
+      throw new SessionBusyError(request.sessionId);
+    this.messages.get(id)?.push(...structuredClone([...request.messages]));
+    this.appends.set(
+      `${id}#${request.appendId}`,
+      request.messages.map((m) => m.id),
+    );
+    session.last_message_id = request.messages.at(-1)?.id ?? session.last_message_id;
+    session.updated_at = request.updatedAt;
+    return { messages: request.messages, replayed: false };
+  }
+
+  async createRun(run: RunRecord) {
+    this.calls.push('createRun');
+    const session = this.sessions.get(key(run.tenant_id, run.session_id));
+    if (!session || session.deleting) throw new SessionNotFoundError(run.session_id);
+    this.runs.set(key(run.tenant_id, run.id), structuredClone(run));
+  }
+
+  async getRun(tenantId: string, runId: string) {
+    this.calls.push('getRun');
+    const run = this.runs.get(key(tenantId, runId));
+    return run && structuredClone(run);
+  }
+
+  async transitionRun(tenantId: string, runId: string, from: readonly RunStatus[], changes: RunChanges) {
+    this.calls.push('transitionRun');
+    const run = this.runs.get(key(tenantId, runId));
+    if (!run) throw new RunNotFoundError(runId);
+    if (!from.includes(run.status)) throw new RunStateConflictError(runId, run.status, changes.status);
+    const { started_at, ...rest } = changes;
+    Object.assign(run, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
+    if (started_at !== undefined) run.started_at ??= started_at;
+    return structuredClone(run);
+  }
+
+  private page<T extends { id: string }>(
+    all: readonly T[],
+    request: OrderedPageRequest,
+    pattern: RegExp,
+  ): Page<T> {
+    const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor, pattern);
+    const direction = request.order === 'asc' ? 1 : -1;
+    const sorted = [...all]
+      .sort((a, b) => (a.id < b.id ? -direction : direction))
+      .filter((item) => !after || (direction === 1 ? item.id > after : item.id < after));
+    const items = sorted.slice(0, request.limit).map((item) => structuredClone(item));
+    const last = items.at(-1);
+    return sorted.length > request.limit && last ? { items, nextCursor: encodeCursor(last.id) } : { items };
+  }
+}
+
+export const sessionDeps = (
+  store = new InMemorySessionStore(),
+  clock = manualClock(),
+): SessionDeps & { store: InMemorySessionStore; clock: ReturnType<typeof manualClock> } => ({
+  store,
+  clock,
+  ids: randomIds(clock),
+  settings: sessionSettings,
+});
+
+/** The session and run the chat-api sample events name, so `get-session` and `get-run` find them. */
+export const seedSampleSession = async (store: InMemorySessionStore) => {
+  const event = loadEvent('chat-api', 'get-run');
+  const tenantId = event.requestContext.authorizer.lambda.tenantId as string;
+  const runId = event.pathParameters.id as string;
+  const sessionId = loadEvent('chat-api', 'get-session').pathParameters.id as string;
+  const created_at = Math.floor(Date.UTC(2026, 10, 21, 9, 35) / 1000);
+  await store.createSession({
+    id: sessionId,
+    tenant_id: tenantId,
+    title: 'Order 1042',
+    model: 'gpt-4o-mini',
+    system_prompt: 'You are a helpful support agent.',
+    tools: null,
+    metadata: { customer: 'c_981' },
+    created_at,
+    updated_at: created_at,
+    last_message_id: null,
+  });
+  await store.createRun({
+    id: runId,
+    tenant_id: tenantId,
+    session_id: sessionId,
+    status: 'completed',
+    model: 'gpt-4o-mini',
+    steps: [
+      {
+        index: 0,
+        type: 'message_creation',
+        usage: { prompt_tokens: 42, completion_tokens: 9, total_tokens: 51 },
+        created_at,
+      },
+    ],
+    usage: { prompt_tokens: 42, completion_tokens: 9, total_tokens: 51 },
+    error: null,
+    created_at,
+    updated_at: created_at,
+    started_at: created_at,
+    completed_at: created_at,
+  });
+  return { tenantId, sessionId, runId };
+};

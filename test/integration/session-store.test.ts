@@ -1,0 +1,437 @@
+// Sessions, messages and runs through the real adapters: DynamoSessionStore on AWS's DynamoDB Local and
+// S3BlobStore on s3rver, driven by the use cases.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoSessionStore, messageBlobKey } from '../../functions/adapters/dynamodb/session-store';
+import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
+import { newId } from '../../functions/core/ids';
+import { encodeCursor } from '../../functions/core/pagination';
+import { randomIds } from '../../functions/core/ports/id-generator';
+import { appendMessages } from '../../functions/core/sessions/append-messages';
+import { createRun } from '../../functions/core/sessions/create-run';
+import { createSession } from '../../functions/core/sessions/create-session';
+import { deleteSession } from '../../functions/core/sessions/delete-session';
+import { getRun } from '../../functions/core/sessions/get-run';
+import { getSession } from '../../functions/core/sessions/get-session';
+import { listMessages } from '../../functions/core/sessions/list-messages';
+import { listSessions } from '../../functions/core/sessions/list-sessions';
+import type { SessionDeps } from '../../functions/core/sessions/model';
+import { updateRunStatus } from '../../functions/core/sessions/update-run-status';
+import type { TenantRecord } from '../../functions/core/tenants/schemas';
+import { TABLES } from '../../functions/platform/tables';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-local';
+import { type S3Local, startS3Local } from '../helpers/s3-local';
+import { sessionSettings } from '../helpers/session-fakes';
+import { manualClock } from '../helpers/tenant-fakes';
+
+let dynamo: DynamoDbLocal;
+let s3: S3Local;
+let count = 0;
+
+beforeAll(async () => {
+  [dynamo, s3] = await Promise.all([startDynamoDbLocal(), startS3Local()]);
+});
+
+afterAll(async () => {
+  await Promise.all([dynamo?.stop(), s3?.stop()]);
+});
+
+const tenant = (): TenantRecord => ({
+  id: newId('ten', Date.now()),
+  name: 'Acme',
+  plan: 'free',
+  quota_overrides: {},
+  models: null,
+  tools: null,
+  status: 'active',
+  created_at: 0,
+  updated_at: 0,
+});
+
+/** A fresh table and bucket per test, so tests neither see nor wait for each other's items. */
+const fresh = async () => {
+  count += 1;
+  const tableName = `sessions-it-${count}-${Date.now()}`;
+  const bucket = `files-it-${count}-${Date.now()}`;
+  await Promise.all([dynamo.createTable(TABLES.sessions, tableName), s3.createBucket(bucket)]);
+  const store = new DynamoSessionStore(dynamo.documentClient, tableName, new S3BlobStore(s3.client, bucket));
+  const clock = manualClock(Date.now());
+  const deps: SessionDeps = { store, clock, ids: randomIds(clock), settings: sessionSettings };
+  const scan = async () =>
+    (await dynamo.documentClient.send(new ScanCommand({ TableName: tableName, ConsistentRead: true })))
+      .Items ?? [];
+  const objects = async (prefix = '') =>
+    ((await s3.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map(
+      (object) => object.Key,
+    );
+  const messageItem = async (tenantId: string, sessionId: string, messageId: string) =>
+    (
+      await dynamo.documentClient.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND sk = :sk',
+          ExpressionAttributeValues: {
+            ':pk': `TENANT#${tenantId}#SESSION#${sessionId}`,
+            ':sk': `MSG#${messageId}`,
+          },
+        }),
+      )
+    ).Items?.[0];
+  return { store, deps, clock, scan, objects, messageItem };
+};
+
+const BIG = 33 * 1024;
+const bigText = (seed: string) => `${seed}:${'é'.repeat(BIG / 2)}`; // 2 bytes per é: well past 32 KB
+
+const walk = async (
+  deps: SessionDeps,
+  tenantId: string,
+  sessionId: string,
+  order: 'asc' | 'desc',
+  limit: number,
+) => {
+  const seen: string[] = [];
+  let after: string | undefined;
+  let pages = 0;
+  do {
+    const page = await listMessages(deps, tenantId, sessionId, { limit, order, ...(after && { after }) });
+    expect(page.has_more).toBe(page.next_cursor !== undefined);
+    seen.push(...page.data.map((message) => message.content ?? ''));
+    after = page.next_cursor;
+    pages += 1;
+  } while (after);
+  return { seen, pages };
+};
+
+describe('DynamoSessionStore with S3BlobStore', () => {
+  it('pagination walks each message exactly once in both orders, offloaded ones included', async () => {
+    const { deps } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const expected: string[] = [];
+    for (let turn = 0; turn < 11; turn += 1) {
+      const answer = turn === 4 ? bigText('answer 4') : `answer ${turn}`;
+      await appendMessages(deps, acme.id, session.id, {
+        append_id: `turn-${turn}`,
+        messages: [
+          { role: 'user', content: `question ${turn}` },
+          { role: 'assistant', content: answer },
+        ],
+      });
+      expected.push(`question ${turn}`, answer);
+    }
+    expected.push('last');
+    await appendMessages(deps, acme.id, session.id, {
+      append_id: 'last',
+      messages: [{ role: 'user', content: 'last' }],
+    });
+
+    const asc = await walk(deps, acme.id, session.id, 'asc', 5);
+    const desc = await walk(deps, acme.id, session.id, 'desc', 5);
+    const exact = await walk(deps, acme.id, session.id, 'asc', 23);
+
+    expect(asc.seen).toEqual(expected);
+    expect(asc.pages).toBe(5);
+    expect(desc.seen).toEqual([...expected].reverse());
+    expect(exact.pages).toBe(1);
+  });
+
+  it('a message over 32 KB is kept in S3 and read back unchanged, tool calls included', async () => {
+    const { deps, objects, messageItem } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const content = bigText('report');
+    const toolCalls = [
+      {
+        id: 'call_1',
+        type: 'function' as const,
+        function: { name: 'calculator', arguments: '{"expression":"1+1"}' },
+      },
+    ];
+
+    const { messages } = await appendMessages(deps, acme.id, session.id, {
+      append_id: 'big',
+      messages: [{ role: 'assistant', content, tool_calls: toolCalls }],
+    });
+    const id = messages[0]?.id as string;
+    const item = await messageItem(acme.id, session.id, id);
+    const { data } = await listMessages(deps, acme.id, session.id, { limit: 10, order: 'asc' });
+
+    expect(item?.content).toBeUndefined();
+    expect(item?.body_key).toBe(messageBlobKey(acme.id, session.id, id));
+    expect(await objects()).toEqual([messageBlobKey(acme.id, session.id, id)]);
+    expect(data).toHaveLength(1);
+    expect(data[0]?.content).toBe(content);
+    expect(data[0]?.tool_calls).toEqual(toolCalls);
+  });
+
+  it('deleting a session leaves no item and no object behind, and spares the other session', async () => {
+    const { deps, scan, objects } = await fresh();
+    const acme = tenant();
+    const doomed = await createSession(deps, acme, { title: 'doomed' });
+    const kept = await createSession(deps, acme, { title: 'kept' });
+    // More than one BatchWrite (25) of items, offloaded bodies, append markers and runs.
+    for (let turn = 0; turn < 20; turn += 1) {
+      await appendMessages(deps, acme.id, doomed.id, {
+        append_id: `t${turn}`,
+        messages: [
+          { role: 'user', content: turn % 7 === 0 ? bigText(`q${turn}`) : `q${turn}` },
+          { role: 'assistant', content: `a${turn}` },
+        ],
+      });
+    }
+    const runs = [await createRun(deps, acme.id, doomed.id), await createRun(deps, acme.id, doomed.id)];
+    await appendMessages(deps, acme.id, kept.id, {
+      append_id: 'k',
+      messages: [{ role: 'user', content: bigText('kept') }],
+    });
+    const keptRun = await createRun(deps, acme.id, kept.id);
+    const keptItems = (await scan()).filter((item) => JSON.stringify(item).includes(kept.id));
+
+    await deleteSession(deps, acme.id, doomed.id);
+
+    const after = await scan();
+    expect(after.filter((item) => JSON.stringify(item).includes(doomed.id))).toEqual([]);
+    expect(after).toHaveLength(keptItems.length);
+    expect(await objects(`tenants/${acme.id}/sessions/${doomed.id}/`)).toEqual([]);
+    expect(await objects()).toHaveLength(1);
+    for (const run of runs)
+      await expect(getRun(deps, acme.id, run.id)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(getSession(deps, acme.id, doomed.id)).rejects.toMatchObject({ statusCode: 404 });
+    expect(await getRun(deps, acme.id, keptRun.id)).toMatchObject({ id: keptRun.id });
+    expect((await listMessages(deps, acme.id, kept.id, { limit: 10, order: 'asc' })).data).toHaveLength(1);
+    expect((await listSessions(deps, acme.id, { limit: 10, order: 'asc' })).data.map((s) => s.id)).toEqual([
+      kept.id,
+    ]);
+  });
+
+  it('a delete interrupted half way is finished by the next one, and the session reads as gone meanwhile', async () => {
+    const { deps, scan, objects, store } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    await appendMessages(deps, acme.id, session.id, {
+      append_id: 'a',
+      messages: [{ role: 'user', content: bigText('x') }],
+    });
+    const blobs = (store as unknown as { blobs: S3BlobStore }).blobs;
+    const realDeletePrefix = blobs.deletePrefix.bind(blobs);
+    blobs.deletePrefix = async () => {
+      throw new Error('lost the connection');
+    };
+
+    await expect(deleteSession(deps, acme.id, session.id)).rejects.toThrow('lost the connection');
+    await expect(getSession(deps, acme.id, session.id)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(
+      appendMessages(deps, acme.id, session.id, {
+        append_id: 'b',
+        messages: [{ role: 'user', content: 'late' }],
+      }),
+    ).rejects.toMatchObject({ statusCode: 404 });
+    blobs.deletePrefix = realDeletePrefix;
+    await deleteSession(deps, acme.id, session.id);
+
+    expect(await scan()).toEqual([]);
+    expect(await objects()).toEqual([]);
+  });
+
+  it('a repeated append id appends once, and leaves no stray object from the repeat', async () => {
+    const { deps, objects } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const input = {
+      append_id: 'run_1:step-1',
+      messages: [
+        { role: 'assistant' as const, content: bigText('long answer') },
+        { role: 'assistant' as const, content: 'short' },
+      ],
+    };
+
+    const first = await appendMessages(deps, acme.id, session.id, input);
+    const again = await appendMessages(deps, acme.id, session.id, input);
+    const concurrent = await Promise.all(
+      [1, 2, 3].map(() => appendMessages(deps, acme.id, session.id, input)),
+    );
+    const { data } = await listMessages(deps, acme.id, session.id, { limit: 10, order: 'asc' });
+
+    expect(first.replayed).toBe(false);
+    expect(again).toEqual({ messages: first.messages, replayed: true });
+    for (const result of concurrent) expect(result).toEqual({ messages: first.messages, replayed: true });
+    expect(data.map((message) => message.id)).toEqual(first.messages.map((message) => message.id));
+    expect(await objects()).toHaveLength(1);
+  });
+
+  it('concurrent appends all land, each once, in one consistent order', async () => {
+    const { deps } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+
+    await Promise.all(
+      Array.from({ length: 4 }, (_, writer) =>
+        appendMessages(deps, acme.id, session.id, {
+          append_id: `writer-${writer}`,
+          messages: [
+            { role: 'user', content: `w${writer}-1` },
+            { role: 'assistant', content: `w${writer}-2` },
+          ],
+        }),
+      ),
+    );
+    const { data } = await listMessages(deps, acme.id, session.id, { limit: 100, order: 'asc' });
+    const contents = data.map((message) => message.content);
+
+    expect([...contents].sort()).toEqual(
+      Array.from({ length: 4 }, (_, writer) => [`w${writer}-1`, `w${writer}-2`])
+        .flat()
+        .sort(),
+    );
+    // Each append stays contiguous and in its own order.
+    for (let index = 0; index < contents.length; index += 2) {
+      expect(contents[index]?.replace('-1', '-2')).toBe(contents[index + 1]);
+    }
+  });
+
+  it('a run cannot be completed twice, even by two workers at once', async () => {
+    const { deps } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const run = await createRun(deps, acme.id, session.id);
+    await updateRunStatus(deps, acme.id, run.id, { status: 'in_progress' });
+
+    const outcomes = await Promise.allSettled(
+      [1, 2, 3].map(() => updateRunStatus(deps, acme.id, run.id, { status: 'completed' })),
+    );
+    const again = await updateRunStatus(deps, acme.id, run.id, { status: 'completed' }).catch(
+      (error) => error,
+    );
+
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({
+        statusCode: 409,
+        current: 'completed',
+      });
+    }
+    expect(again).toMatchObject({ statusCode: 409, code: 'run_state_conflict', current: 'completed' });
+    expect(await getRun(deps, acme.id, run.id)).toMatchObject({ status: 'completed' });
+  });
+
+  it('keeps the first start time across a redelivered start, and records steps and usage', async () => {
+    const { deps, clock } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const run = await createRun(deps, acme.id, session.id);
+    const step = {
+      index: 0,
+      type: 'message_creation' as const,
+      usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+      created_at: 1,
+    };
+
+    const started = await updateRunStatus(deps, acme.id, run.id, { status: 'in_progress' });
+    clock.advance(30_000);
+    await updateRunStatus(deps, acme.id, run.id, { status: 'in_progress', steps: [step] });
+    const done = await updateRunStatus(deps, acme.id, run.id, { status: 'completed', steps: [step] });
+
+    expect(done.started_at).toBe(started.started_at);
+    expect(done).toMatchObject({ status: 'completed', steps: [step], usage: step.usage, error: null });
+    expect(done.completed_at).toBeGreaterThan(started.started_at as number);
+  });
+
+  it("another tenant's session and run are simply not found", async () => {
+    const { deps } = await fresh();
+    const acme = tenant();
+    const other = { ...tenant(), id: newId('ten', Date.now() + 1) };
+    const session = await createSession(deps, acme, {});
+    const run = await createRun(deps, acme.id, session.id);
+
+    await expect(getSession(deps, other.id, session.id)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(getRun(deps, other.id, run.id)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(deleteSession(deps, other.id, session.id)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(createRun(deps, other.id, session.id)).rejects.toMatchObject({ statusCode: 404 });
+    await expect(updateRunStatus(deps, other.id, run.id, { status: 'cancelled' })).rejects.toMatchObject({
+      statusCode: 404,
+    });
+    expect((await listSessions(deps, other.id, { limit: 10, order: 'desc' })).data).toEqual([]);
+    expect(await getRun(deps, acme.id, run.id)).toMatchObject({ status: 'queued' });
+  });
+
+  it('refuses a tampered cursor with 400, and lists sessions newest first', async () => {
+    const { deps, clock } = await fresh();
+    const acme = tenant();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      ids.push((await createSession(deps, acme, {})).id);
+      clock.advance(1000);
+    }
+    const session = ids[0] as string;
+
+    await expect(
+      listMessages(deps, acme.id, session, { limit: 5, order: 'asc', after: encodeCursor(session) }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'invalid_cursor' });
+    await expect(
+      listSessions(deps, acme.id, { limit: 5, order: 'desc', after: 'eyJ2IjoxLCJpZCI6IngifQ' }),
+    ).rejects.toMatchObject({ statusCode: 400, code: 'invalid_cursor' });
+    const first = await listSessions(deps, acme.id, { limit: 3, order: 'desc' });
+    const second = await listSessions(deps, acme.id, { limit: 3, order: 'desc', after: first.next_cursor });
+    expect([...first.data, ...second.data].map((s) => s.id)).toEqual([...ids].reverse());
+  });
+});
+
+describe('DynamoDB requests per operation (the Chat issue budgets at most 5 per simple turn)', () => {
+  it('append, list, run create and transition each cost a fixed, small number of requests', async () => {
+    const tableName = `sessions-count-${Date.now()}`;
+    const bucket = `files-count-${Date.now()}`;
+    await Promise.all([dynamo.createTable(TABLES.sessions, tableName), s3.createBucket(bucket)]);
+    const counted = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const sent: string[] = [];
+    counted.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRequests' },
+    );
+    const store = new DynamoSessionStore(
+      DynamoDBDocumentClient.from(counted, { marshallOptions: { removeUndefinedValues: true } }),
+      tableName,
+      new S3BlobStore(s3.client, bucket),
+    );
+    const clock = manualClock(Date.now());
+    const deps: SessionDeps = { store, clock, ids: randomIds(clock), settings: sessionSettings };
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const measure = async (operation: () => Promise<unknown>) => {
+      sent.length = 0;
+      await operation();
+      return [...sent];
+    };
+
+    const append = await measure(() =>
+      appendMessages(deps, acme.id, session.id, {
+        append_id: 'turn-1',
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' },
+        ],
+      }),
+    );
+    const list = await measure(() => listMessages(deps, acme.id, session.id, { limit: 20, order: 'asc' }));
+    let runId = '';
+    const create = await measure(async () => {
+      runId = (await createRun(deps, acme.id, session.id)).id;
+    });
+    const transition = await measure(() => updateRunStatus(deps, acme.id, runId, { status: 'in_progress' }));
+    counted.destroy();
+
+    expect(append).toEqual(['GetItemCommand', 'TransactWriteItemsCommand']);
+    expect(list.sort()).toEqual(['GetItemCommand', 'QueryCommand']);
+    expect(create).toEqual(['GetItemCommand', 'TransactWriteItemsCommand']);
+    expect(transition).toEqual(['UpdateItemCommand']);
+  });
+});
