@@ -1,5 +1,6 @@
 // Handlers: production wiring, built once per cold start: runtime config, SDK clients and adapters.
 import { dynamoDocumentClient, secretsManager } from '../adapters/aws-clients';
+import { DynamoQuotaLedger } from '../adapters/dynamodb/quota-ledger';
 import { DynamoTenantStore } from '../adapters/dynamodb/tenant-store';
 import { DynamoUsageReader } from '../adapters/dynamodb/usage-reader';
 import { AdminKeyProvider } from '../adapters/secrets/admin-key';
@@ -7,6 +8,7 @@ import { loadConfig, type RuntimeConfig, requireEnv } from '../config';
 import type { AdminKeyVerifier } from '../core/ports/admin-key';
 import { systemClock } from '../core/ports/clock';
 import { randomIds } from '../core/ports/id-generator';
+import type { QuotaLedger } from '../core/ports/quota-ledger';
 import type { TenantStore } from '../core/ports/tenant-store';
 import type { UsageReader } from '../core/ports/usage-reader';
 import type { TenantDeps, TenantSettings } from '../core/tenants/model';
@@ -16,6 +18,7 @@ let config: RuntimeConfig | undefined;
 let store: TenantStore | undefined;
 let admin: AdminKeyVerifier | undefined;
 let usage: UsageReader | undefined;
+let ledger: QuotaLedger | undefined;
 
 export const runtimeConfig = (): RuntimeConfig => {
   config ??= loadConfig();
@@ -37,6 +40,11 @@ export const tenantStore = (): TenantStore => {
 export const usageReader = (): UsageReader => {
   usage ??= new DynamoUsageReader(dynamoDocumentClient(), requireEnv([ENV.quotasTable])[ENV.quotasTable]);
   return usage;
+};
+
+export const quotaLedger = (): QuotaLedger => {
+  ledger ??= new DynamoQuotaLedger(dynamoDocumentClient(), requireEnv([ENV.quotasTable])[ENV.quotasTable]);
+  return ledger;
 };
 
 export const tenantDeps = (): TenantDeps => ({

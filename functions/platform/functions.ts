@@ -52,7 +52,8 @@ export const FUNCTIONS = {
     description: 'Tenant routes: models and usage',
     timeoutSeconds: 10,
     memoryMb: 512,
-    tables: { tenants: 'read', quotas: 'read' },
+    // readWrite: every tenant request is counted against requests_per_minute.
+    tables: { tenants: 'read', quotas: 'readWrite' },
   },
   'openapi-doc': {
     entry: 'functions/handlers/http/openapi.ts',

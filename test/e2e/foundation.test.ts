@@ -84,9 +84,9 @@ describe('tenants and keys through the local platform', () => {
   it("stops a suspended tenant's keys at once with 403, and lets them work again on reactivation", async () => {
     const { tenant, key } = await createTenantWithKey('suspend-co');
     expect((await call('/v1/models', { key: key.key })).status).toBe(200);
-    expect((await admin(`/v1/tenants/${tenant.id}`, { method: 'PATCH', body: { status: 'suspended' } })).status).toBe(
-      200,
-    );
+    expect(
+      (await admin(`/v1/tenants/${tenant.id}`, { method: 'PATCH', body: { status: 'suspended' } })).status,
+    ).toBe(200);
     const suspended = await call('/v1/models', { key: key.key });
     expect(suspended.status).toBe(403);
     expect(suspended.body.error.code).toBeTruthy();
@@ -123,7 +123,10 @@ describe('tenants and keys through the local platform', () => {
     for (const testCase of cases) {
       const response = await fetch(`${platform.httpUrl}/v1/tenants`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${platform.adminKey}`, 'content-type': testCase.contentType ?? 'application/json' },
+        headers: {
+          authorization: `Bearer ${platform.adminKey}`,
+          'content-type': testCase.contentType ?? 'application/json',
+        },
         body: testCase.raw ?? JSON.stringify(testCase.body),
       });
       expect(response.status, JSON.stringify(testCase).slice(0, 80)).toBe(testCase.status);
@@ -131,7 +134,9 @@ describe('tenants and keys through the local platform', () => {
       expect(body.error.message).toBeTruthy();
     }
     const after = await admin('/v1/tenants?limit=100');
-    expect(after.body.data.map((t: { id: string }) => t.id)).toEqual(before.body.data.map((t: { id: string }) => t.id));
+    expect(after.body.data.map((t: { id: string }) => t.id)).toEqual(
+      before.body.data.map((t: { id: string }) => t.id),
+    );
   });
 });
 

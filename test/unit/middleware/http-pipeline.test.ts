@@ -1,6 +1,7 @@
 // The middleware stack through the real handler factories with in-memory fakes: every bad input of the
 // Foundation issue gets its own 4xx in the envelope, and nothing is written when a request fails.
 import { describe, expect, it, vi } from 'vitest';
+import { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
@@ -323,12 +324,16 @@ describe('account-api: the tenant is re-checked on every request', () => {
           ) as never,
       ),
     };
-    const api = createAccountApi({ store: deps.store, usage, clock: manualClock(), settings }, { logger });
+    const ledger = new InMemoryQuotaLedger();
+    const api = createAccountApi(
+      { store: deps.store, usage, ledger, clock: manualClock(), settings },
+      { logger },
+    );
     const call = async (event: Record<string, unknown>) => {
       const response = (await api(event as never, lambdaContext())) as Response;
       return { ...response, json: response.body ? JSON.parse(response.body) : undefined };
     };
-    return { deps, call, lines, usage };
+    return { deps, call, lines, usage, ledger };
   };
 
   it("lists the tenant's models in OpenAI's shape, logging the tenant id", async () => {
