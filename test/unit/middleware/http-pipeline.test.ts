@@ -371,6 +371,53 @@ describe('account-api: the tenant is re-checked on every request', () => {
     expect(Object.keys(response.json).sort()).toEqual(Object.keys(PLANS.free).sort());
   });
 
+  it('counts each request: x-ratelimit headers on success, then 429 in the envelope with Retry-After', async () => {
+    const { call, deps, ledger } = await account();
+    const { tenantId } = await seedSampleTenant(deps.store);
+    await deps.store.updateTenant(tenantId, { quota_overrides: { requests_per_minute: 2 }, updated_at: 1 });
+
+    const first = await call(loadEvent('account-api', 'list-models'));
+    const second = await call(loadEvent('account-api', 'get-usage'));
+    const third = await call(loadEvent('account-api', 'list-models'));
+
+    expect(first.statusCode).toBe(200);
+    expect(first.headers).toMatchObject({
+      'x-ratelimit-limit-requests': '2',
+      'x-ratelimit-remaining-requests': '1',
+      'x-ratelimit-reset-requests': '1m0s',
+    });
+    expect(second.headers['x-ratelimit-remaining-requests']).toBe('0');
+    expect(third.statusCode).toBe(429);
+    expectEnvelope(third.json, { type: 'rate_limit_error', code: 'rate_limit_exceeded' });
+    expect(third.headers).toMatchObject({ 'Retry-After': '60', 'x-ratelimit-remaining-requests': '0' });
+    expect(third.headers['X-Content-Type-Options']).toBe('nosniff');
+    expect(ledger.calls).toEqual(['count', 'count', 'count']);
+  });
+
+  it('an unlimited tenant is not counted and gets no rate-limit headers', async () => {
+    const { call, deps, ledger } = await account();
+    const { tenantId } = await seedSampleTenant(deps.store);
+    await deps.store.updateTenant(tenantId, {
+      quota_overrides: { requests_per_minute: null },
+      updated_at: 1,
+    });
+
+    const response = await call(loadEvent('account-api', 'list-models'));
+
+    expect(response.statusCode).toBe(200);
+    expect(response.headers).not.toHaveProperty('x-ratelimit-limit-requests');
+    expect(ledger.calls).toEqual([]);
+  });
+
+  it('refused keys and suspended tenants are not counted', async () => {
+    const { call, deps, ledger } = await account();
+    await seedSampleTenant(deps.store, 'suspended');
+
+    expect((await call(loadEvent('account-api', 'list-models'))).statusCode).toBe(403);
+    expect((await call(loadEvent('account-api', 'revoked-key'))).statusCode).toBe(401);
+    expect(ledger.calls).toEqual([]);
+  });
+
   it('a key revoked after the authorizer cached it → 401', async () => {
     const { call, deps } = await account();
     const { keyId } = await seedSampleTenant(deps.store);
