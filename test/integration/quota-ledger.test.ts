@@ -5,7 +5,7 @@
 // Concurrency: each 200-operation test keeps at most 50 writes in flight. DynamoDB Local is exact under
 // about 50 concurrent writers to one item; beyond that it starts refusing connections, which would test
 // the emulator rather than the ledger. The real service serialises writes to an item the same way.
-import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoUsageReader, quotaCounterKey } from '../../functions/adapters/dynamodb/usage-reader';
@@ -439,6 +439,56 @@ describe('account-api rate limit on DynamoDB Local', () => {
       'x-ratelimit-limit-requests': '3',
       'x-ratelimit-remaining-requests': '0',
       'x-ratelimit-reset-requests': '1m0s',
+    });
+  });
+});
+
+describe('DynamoDB requests per operation', () => {
+  it('reserve, settle, release and a rate-limit count are one request each; a reservation that must first reclaim a stale hold is three', async () => {
+    const { tableName } = await freshLedger();
+    const sent: string[] = [];
+    const client = DynamoDBDocumentClient.from(local.client);
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(context.commandName ?? 'unknown');
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRequests' },
+    );
+    const ledger = new DynamoQuotaLedger(client, tableName);
+    const clock = manualClock();
+    const measure = async (run: () => Promise<unknown>) => {
+      sent.length = 0;
+      await run().catch(() => undefined);
+      return sent.length;
+    };
+
+    const reservation = await reserveTokens(
+      { ledger, clock },
+      { tenantId: TENANT, limit: 1_000, tokens: 900 },
+    );
+    const settle = await measure(() => settleTokens({ ledger }, reservation, 10));
+    const reserve = await measure(() =>
+      reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 1_000, tokens: 500 }),
+    );
+    const count = await measure(() => checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: 5 }));
+    const second = await reserveTokens(
+      { ledger, clock },
+      { tenantId: TENANT, limit: 1_000, tokens: 400, leaseSeconds: 60 },
+    );
+    const release = await measure(() => releaseTokens({ ledger }, second));
+    await reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 1_000, tokens: 480, leaseSeconds: 60 });
+    clock.advance(61_000);
+    const refusedWithReclaim = await measure(() =>
+      reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 1_000, tokens: 400 }),
+    );
+
+    expect({ settle, reserve, count, release, refusedWithReclaim }).toEqual({
+      settle: 1,
+      reserve: 1,
+      count: 1,
+      release: 1,
+      refusedWithReclaim: 3,
     });
   });
 });
