@@ -1,6 +1,17 @@
 // Adapter: QuotaLedger on DynamoDB (TABLES.quotas); item layout in quota-items.ts. Every operation is
 // one UpdateItem whose condition bounds are computed here (a condition cannot do arithmetic), with all
 // names and values passed as placeholders. A failed condition is a QuotaExceededError.
+//
+// Why it cannot overspend: a hold adds its amount to `committed` (= used + reserved) under the
+// condition `committed <= limit - amount`; a settle only ever lowers `committed` (usage is capped at
+// the hold), and a release lowers it by the hold. So `used <= committed <= limit` after every write.
+// Why retries are safe: settle and release are conditioned on the hold attribute still being there
+// and remove it in the same write, so a second attempt (an SDK retry, a redelivered message) finds it
+// gone and changes nothing; a repeated hold id finds its hold and returns it.
+// Stale holds: a crashed caller's hold stays counted until its lease ends. It is reclaimed lazily by
+// the first hold that the condition refuses (the refusal returns the item, so finding it costs no
+// read): one conditional write per batch of expired holds, then the hold is retried. Usage reports
+// leave expired holds out at once.
 import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type {
   CounterRef,
@@ -25,8 +36,9 @@ import {
 } from './quota-items';
 
 const TTL = TABLES.quotas.ttlAttribute;
-/** Items outlive their window by a week, so last month's figures can still be looked at. */
-const TTL_GRACE_SECONDS = 7 * 86_400;
+/** Items outlive their window by a week, so last month's figures can still be looked at; per-minute
+ * counters by an hour, or a busy tenant would keep ten thousand of them. */
+const ttlGraceSeconds = (ref: CounterRef) => (ref.quota === 'requests_per_minute' ? 3_600 : 7 * 86_400);
 /** Bounds one reclaim write well inside DynamoDB's 4 KB expression limit. */
 const MAX_RECLAIM = 50;
 /** A refused hold reclaims expired holds and retries at most this often. */
@@ -34,8 +46,9 @@ const MAX_RECLAIM_ROUNDS = 2;
 
 const isConditionFailure = (error: unknown) => errorName(error) === 'ConditionalCheckFailedException';
 
-const itemTtl = (ref: CounterRef, nowSeconds: number): number =>
-  Math.max(ref.resetsAt ?? 0, nowSeconds + MAX_LEASE_SECONDS) + TTL_GRACE_SECONDS;
+/** After the window, and never while a hold on the item may still be live. */
+const itemTtl = (ref: CounterRef, nowSeconds: number, holds: boolean): number =>
+  Math.max(ref.resetsAt ?? 0, holds ? nowSeconds + MAX_LEASE_SECONDS : nowSeconds) + ttlGraceSeconds(ref);
 
 export class DynamoQuotaLedger implements QuotaLedger {
   constructor(
@@ -54,7 +67,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
         ExpressionAttributeValues: {
           ':one': 1,
           ':usedBefore': limit - 1,
-          ':ttl': itemTtl(request, nowSeconds),
+          ':ttl': itemTtl(request, nowSeconds, false),
         },
         ReturnValues: 'UPDATED_NEW',
       });
@@ -95,7 +108,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
           },
           ExpressionAttributeValues: {
             ':hold': { amount, expires_at: expiresAt },
-            ':ttl': itemTtl(ref, nowSeconds),
+            ':ttl': itemTtl(ref, nowSeconds, true),
             ':amount': amount,
             ':zero': 0,
             ':committedBefore': limit - amount,
