@@ -133,8 +133,11 @@ describe('tokens_per_month under concurrency', () => {
           return 0;
         }
         const settled = await settleTokens({ ledger }, reservation, cycle.usage);
-        if (settled.status !== 'settled') throw new Error(`settle was ${settled.status}`);
-        return settled.charged;
+        if (settled.status !== 'settled' || settled.charged !== cycle.usage) {
+          throw new Error(`settle was ${JSON.stringify(settled)} for usage ${cycle.usage}`);
+        }
+        // What a response would report: the LLM's own usage figure.
+        return cycle.usage;
       }),
       IN_FLIGHT,
     );
