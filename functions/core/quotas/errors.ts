@@ -114,9 +114,14 @@ export class QuotaExceededError extends RateLimitError {
   }
 }
 
-/** 400: a reservation or usage figure that is not a whole number of tokens (a caller's bug or bad input). */
+/** 400: a token amount, lease or hold id the ledger cannot take (a caller's bug or bad input). */
 export class InvalidReservationError extends InvalidRequestError {
-  constructor(message: string, param: string, options?: ErrorOptions) {
-    super('invalid_token_amount', message, { ...options, param });
+  constructor(
+    code: 'invalid_token_amount' | 'invalid_lease' | 'invalid_hold_id',
+    message: string,
+    param: string,
+    options?: ErrorOptions,
+  ) {
+    super(code, message, { ...options, param });
   }
 }

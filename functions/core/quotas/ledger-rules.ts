@@ -31,9 +31,14 @@ export const counterRef = (tenantId: string, quota: LedgerQuota, now: Date): Cou
   return { tenantId, quota, window, resetsAt: resetsAt === null ? null : unixSeconds(resetsAt) };
 };
 
-export const assertWholeAmount = (value: number, param: string, { min }: { min: number }): void => {
+export const assertWholeAmount = (
+  value: number,
+  param: string,
+  { min, code = 'invalid_token_amount' }: { min: number; code?: 'invalid_token_amount' | 'invalid_lease' },
+): void => {
   if (!Number.isSafeInteger(value) || value < min) {
     throw new InvalidReservationError(
+      code,
       `${param} must be a whole number of at least ${min}; got ${value}`,
       param,
     );
@@ -42,12 +47,16 @@ export const assertWholeAmount = (value: number, param: string, { min }: { min: 
 
 export const assertHoldId = (holdId: string, param: string): void => {
   if (!HOLD_ID_PATTERN.test(holdId)) {
-    throw new InvalidReservationError(`${param} must match ${HOLD_ID_PATTERN.source}`, param);
+    throw new InvalidReservationError(
+      'invalid_hold_id',
+      `${param} must match ${HOLD_ID_PATTERN.source}`,
+      param,
+    );
   }
 };
 
 export const leaseSeconds = (requested: number | undefined): number => {
   if (requested === undefined) return DEFAULT_LEASE_SECONDS;
-  assertWholeAmount(requested, 'lease_seconds', { min: 1 });
+  assertWholeAmount(requested, 'lease_seconds', { min: 1, code: 'invalid_lease' });
   return Math.min(requested, MAX_LEASE_SECONDS);
 };

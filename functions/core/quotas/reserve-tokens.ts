@@ -2,13 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../ports/clock';
 import type { Hold, QuotaLedger } from '../ports/quota-ledger';
-import { QuotaExceededError } from './errors';
+import { QuotaExceededError, type QuotaStanding } from './errors';
 import { assertHoldId, assertWholeAmount, counterRef, leaseSeconds, unixSeconds } from './ledger-rules';
 
-/** What settle and release need; JSON-safe, so a run may carry it across a queue hop. */
+/**
+ * What settle and release need; JSON-safe, so a run may carry it across a queue hop. `standing` is the
+ * budget right after the hold, for the `x-ratelimit-*-tokens` headers (`rateLimitHeaders`).
+ */
 export type TokenReservation =
   | { readonly unlimited: true; readonly tenantId: string; readonly tokens: number }
-  | (Hold & { readonly unlimited: false });
+  | (Hold & { readonly unlimited: false; readonly standing: QuotaStanding });
 
 export interface ReserveTokensInput {
   readonly tenantId: string;
@@ -71,7 +74,7 @@ export const reserveTokens = async (
       { requested: input.tokens },
     );
   }
-  const { hold } = await deps.ledger.hold({
+  const { hold, standing } = await deps.ledger.hold({
     ...ref,
     holdId,
     amount: input.tokens,
@@ -79,5 +82,5 @@ export const reserveTokens = async (
     nowSeconds,
     leaseSeconds: lease,
   });
-  return { ...hold, unlimited: false };
+  return { ...hold, unlimited: false, standing };
 };
