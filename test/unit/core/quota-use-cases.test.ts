@@ -22,23 +22,29 @@ const tenantId = 'ten_1';
 
 describe('reserveTokens: checks before any write', () => {
   it.each([
-    ['zero tokens', { tokens: 0 }, 'tokens'],
-    ['negative tokens', { tokens: -5 }, 'tokens'],
-    ['fractional tokens', { tokens: 1.5 }, 'tokens'],
-    ['NaN tokens', { tokens: Number.NaN }, 'tokens'],
-    ['a reservation id with spaces', { tokens: 10, reservationId: 'a b' }, 'reservation_id'],
+    ['zero tokens', { tokens: 0 }, 'tokens', 'invalid_token_amount'],
+    ['negative tokens', { tokens: -5 }, 'tokens', 'invalid_token_amount'],
+    ['fractional tokens', { tokens: 1.5 }, 'tokens', 'invalid_token_amount'],
+    ['NaN tokens', { tokens: Number.NaN }, 'tokens', 'invalid_token_amount'],
     [
-      'a reservation id with an expression character',
+      'a reservation id with spaces',
+      { tokens: 10, reservationId: 'a b' },
+      'reservation_id',
+      'invalid_hold_id',
+    ],
+    [
+      'an id with an expression character',
       { tokens: 10, reservationId: 'x)#y' },
       'reservation_id',
+      'invalid_hold_id',
     ],
-    ['a fractional lease', { tokens: 10, leaseSeconds: 0.5 }, 'lease_seconds'],
-  ])('%s → 400 naming %s, no write', async (_case, input, param) => {
+    ['a fractional lease', { tokens: 10, leaseSeconds: 0.5 }, 'lease_seconds', 'invalid_lease'],
+  ])('%s → 400 naming %s, no write', async (_case, input, param, code) => {
     const { deps, ledger } = setup();
 
     const error = await reserveTokens(deps, { tenantId, limit: 1_000, ...input }).catch((caught) => caught);
 
-    expect(error).toMatchObject({ statusCode: 400, type: 'invalid_request_error', param });
+    expect(error).toMatchObject({ statusCode: 400, type: 'invalid_request_error', param, code });
     expect(ledger.calls).toEqual([]);
   });
 
@@ -88,6 +94,8 @@ describe('reserveTokens: checks before any write', () => {
     });
     expect(second.expiresAt).toBe(nowSeconds + MAX_LEASE_SECONDS);
     expect(first.holdId).not.toBe(second.holdId);
+    // The budget after each hold, for the x-ratelimit-*-tokens headers of the response.
+    expect([first.standing.remaining, second.standing.remaining]).toEqual([900, 800]);
   });
 
   it('a bad usage figure at settle is a 400 and leaves the reservation held', async () => {
