@@ -418,6 +418,21 @@ describe('account-api: the tenant is re-checked on every request', () => {
     expect(ledger.calls).toEqual([]);
   });
 
+  it('a function that serves tenant routes without a ledger is a bug: 500, never an unmetered 200', async () => {
+    const deps = tenantDeps();
+    await seedSampleTenant(deps.store);
+    const { httpHandler } = await import('../../../functions/middleware/http-handler');
+    const api = httpHandler(
+      { listModels: ({ tenant }) => ({ object: 'list' as const, data: [], tenant_id: tenant.id }) as never },
+      { service: 'misconfigured', store: deps.store, logger: memoryLogger().logger },
+    );
+
+    const response = (await api(loadEvent('account-api', 'list-models'), lambdaContext())) as Response;
+
+    expect(response.statusCode).toBe(500);
+    expect(JSON.parse(response.body)).toMatchObject({ error: { type: 'api_error' } });
+  });
+
   it('a key revoked after the authorizer cached it → 401', async () => {
     const { call, deps } = await account();
     const { keyId } = await seedSampleTenant(deps.store);
