@@ -1,5 +1,6 @@
 // Handlers: production wiring, built once per cold start: runtime config, SDK clients and adapters.
 import { dynamoDocumentClient, s3, secretsManager } from '../adapters/aws-clients';
+import { DynamoQuotaLedger } from '../adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../adapters/dynamodb/tenant-store';
 import { DynamoUsageReader } from '../adapters/dynamodb/usage-reader';
@@ -9,6 +10,7 @@ import { loadConfig, type RuntimeConfig, requireEnv } from '../config';
 import type { AdminKeyVerifier } from '../core/ports/admin-key';
 import { systemClock } from '../core/ports/clock';
 import { randomIds } from '../core/ports/id-generator';
+import type { QuotaLedger } from '../core/ports/quota-ledger';
 import type { SessionStore } from '../core/ports/session-store';
 import type { TenantStore } from '../core/ports/tenant-store';
 import type { UsageReader } from '../core/ports/usage-reader';
@@ -25,6 +27,7 @@ let sessions: SessionStore | undefined;
 
 /** The tools a tenant may use when its record names none: the built-ins (calculator, current_time). */
 export const BUILTIN_TOOLS: readonly string[] = createBuiltinToolRegistry().names();
+let ledger: QuotaLedger | undefined;
 
 export const runtimeConfig = (): RuntimeConfig => {
   config ??= loadConfig();
@@ -73,6 +76,11 @@ export const sessionDeps = (): SessionDeps => ({
   ids: randomIds(systemClock),
   settings: sessionSettings(),
 });
+
+export const quotaLedger = (): QuotaLedger => {
+  ledger ??= new DynamoQuotaLedger(dynamoDocumentClient(), requireEnv([ENV.quotasTable])[ENV.quotasTable]);
+  return ledger;
+};
 
 export const tenantDeps = (): TenantDeps => ({
   store: tenantStore(),

@@ -39,7 +39,8 @@ export const errorHandler = (options: ErrorHandlerOptions = {}): HttpMiddleware 
     } else {
       log.info('request refused', { status: error.statusCode, code: error.code, param: error.param });
     }
-    request.response = jsonResponse(error.statusCode, error.toJSON(), error.headers);
+    const headers = { ...request.internal.http?.responseHeaders, ...error.headers };
+    request.response = jsonResponse(error.statusCode, error.toJSON(), headers);
   };
 
   return { onError: errorHandlerOnError };

@@ -20,6 +20,7 @@ import { HTTP_ROUTES, routeKeyOf } from '../platform/routes';
 import { authenticate } from './authenticate';
 import { errorHandler } from './error-handler';
 import { jsonBody } from './json-body';
+import { type RateLimitOptions, rateLimit } from './rate-limit';
 import { requestContext } from './request-context';
 import { jsonResponse, noContent } from './responses';
 import { securityHeaders } from './security-headers';
@@ -47,6 +48,8 @@ export interface HttpHandlerOptions {
   service: string;
   /** Required when any operation is on a tenant route. */
   store?: TenantStore;
+  /** Required when any operation is on a tenant route: every tenant request counts against its quota. */
+  rateLimit?: RateLimitOptions;
   maxBodyBytes?: number;
   corsOrigins?: readonly string[];
   logger?: Logger;
@@ -57,13 +60,20 @@ const operationByRouteKey = new Map<string, OperationId>(
 );
 
 const CORS_HEADERS = 'Authorization,Content-Type,X-Session-Id,Idempotency-Key';
-const CORS_EXPOSE = 'x-request-id,Retry-After,x-ratelimit-limit-requests,x-ratelimit-remaining-requests';
+const CORS_EXPOSE = [
+  'x-request-id',
+  'Retry-After',
+  ...['limit', 'remaining', 'reset'].flatMap((part) => [
+    `x-ratelimit-${part}-requests`,
+    `x-ratelimit-${part}-tokens`,
+  ]),
+].join(',');
 
 /**
  * @example
  * export const handler = httpHandler(
  *   { getTenant: ({ path }) => getTenant(deps, path.id) },
- *   { service: 'tenants-api', store },
+ *   { service: 'account-api', store, rateLimit: { ledger, plans, defaultPlan } },
  * );
  */
 export const httpHandler = (operations: Operations, options: HttpHandlerOptions) => {
@@ -112,6 +122,7 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
     .use(authenticate({ ...(options.store && { store: options.store }) }))
     .use(jsonBody({ ...(options.maxBodyBytes && { maxBytes: options.maxBodyBytes }) }))
     .use(validate({ schemasFor: contractFor }))
+    .use(rateLimit(options.rateLimit ?? { plans: {}, defaultPlan: '' }))
     .before((request) => {
       // The operation reads the per-request state from its context, not from middy internals.
       (request.context as Context & { http?: HttpState }).http = (

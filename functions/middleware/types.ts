@@ -29,6 +29,8 @@ export interface HttpState {
   /** The parsed JSON body, before validation. */
   json?: unknown;
   input?: { body: unknown; query: unknown; path: unknown };
+  /** Headers every response to this request carries, errors included (the rate-limit headers). */
+  responseHeaders?: Record<string, string>;
 }
 
 export type HttpRequest = Request<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>;

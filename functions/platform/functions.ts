@@ -52,14 +52,15 @@ export const FUNCTIONS = {
     description: 'Tenant routes: models and usage',
     timeoutSeconds: 10,
     memoryMb: 512,
-    tables: { tenants: 'read', quotas: 'read' },
+    // readWrite: every tenant request is counted against requests_per_minute.
+    tables: { tenants: 'read', quotas: 'readWrite' },
   },
   'chat-api': {
     entry: 'functions/handlers/http/sessions.ts',
     description: 'Tenant routes: sessions, their messages, and runs',
     timeoutSeconds: 10,
     memoryMb: 512,
-    tables: { tenants: 'read', sessions: 'readWrite', quotas: 'read' },
+    tables: { tenants: 'read', sessions: 'readWrite', quotas: 'readWrite' },
     bucket: 'readWrite',
   },
   'openapi-doc': {

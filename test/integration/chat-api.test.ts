@@ -1,5 +1,6 @@
 // The chat-api routes through the real handler, middleware and adapters: DynamoDB Local for tenants and
 // sessions, s3rver for offloaded content, with the sample events of events/chat-api.
+
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../../functions/adapters/dynamodb/tenant-store';
@@ -10,6 +11,7 @@ import { appendMessages } from '../../functions/core/sessions/append-messages';
 import type { SessionDeps } from '../../functions/core/sessions/model';
 import { TABLES } from '../../functions/platform/tables';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-local';
+import { InMemoryQuotaLedger } from '../helpers/quota-fakes';
 import { type S3Local, startS3Local } from '../helpers/s3-local';
 
 await vi.hoisted(() => import('../helpers/test-env'));
@@ -54,7 +56,10 @@ const setup = async () => {
   );
   const clock = manualClock(Date.now());
   const deps: SessionDeps = { store, clock, ids: randomIds(clock), settings: sessionSettings };
-  const api = createChatApi({ ...deps, tenants }, { logger: memoryLogger().logger });
+  const api = createChatApi(
+    { ...deps, tenants, ledger: new InMemoryQuotaLedger() },
+    { logger: memoryLogger().logger },
+  );
   const call = async (name: string, change: (event: SampleEvent) => void = () => {}) => {
     const event = loadEvent('chat-api', name);
     change(event);

@@ -16,6 +16,7 @@ import { revokeApiKey } from '../../functions/core/tenants/revoke-api-key';
 import { updateTenant } from '../../functions/core/tenants/update-tenant';
 import { TABLES } from '../../functions/platform/tables';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-local';
+import { InMemoryQuotaLedger } from '../helpers/quota-fakes';
 
 await vi.hoisted(() => import('../helpers/test-env'));
 
@@ -191,7 +192,13 @@ describe('handlers and authorizer on DynamoDB Local', () => {
     const { logger } = memoryLogger();
     const tenants = createTenantsApi(deps, { logger });
     const account = createAccountApi(
-      { store, usage: { readCounters: async () => ({}) as never }, clock: deps.clock, settings },
+      {
+        store,
+        usage: { readCounters: async () => ({}) as never },
+        ledger: new InMemoryQuotaLedger(),
+        clock: deps.clock,
+        settings,
+      },
       { logger },
     );
     const authorize = createHttpAuthorizer({

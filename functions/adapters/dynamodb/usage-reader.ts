@@ -1,18 +1,13 @@
-// Adapter: UsageReader on the quotas table. Counter items are keyed per tenant, quota and window:
-//   pk TENANT#<id>   sk QUOTA#<name>#<window>   (or QUOTA#<name> for gauges)   used, reserved
-// The chat and tool paths that write these counters use quotaCounterKey too.
+// Adapter: UsageReader on the quotas table: one BatchGet of every quota's current counter item (the
+// layout is in quota-items.ts; DynamoQuotaLedger writes the same items).
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { QuotaCounter, UsageReader } from '../../core/ports/usage-reader';
 import { QUOTA_NAMES, type QuotaName } from '../../core/quotas/schemas';
 import { quotaWindow } from '../../core/quotas/windows';
 import { translateDynamoError } from './errors';
+import { count, liveReserved, quotaCounterKey } from './quota-items';
 
-export const quotaCounterKey = (tenantId: string, name: QuotaName, window: string | null) => ({
-  pk: `TENANT#${tenantId}`,
-  sk: window === null ? `QUOTA#${name}` : `QUOTA#${name}#${window}`,
-});
-
-const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+export { quotaCounterKey };
 
 export class DynamoUsageReader implements UsageReader {
   constructor(
@@ -21,6 +16,7 @@ export class DynamoUsageReader implements UsageReader {
   ) {}
 
   async readCounters(tenantId: string, now: Date): Promise<Record<QuotaName, QuotaCounter>> {
+    const nowSeconds = Math.floor(now.getTime() / 1000);
     const keys = QUOTA_NAMES.map((name) => quotaCounterKey(tenantId, name, quotaWindow(name, now).window));
     const found = new Map<string, Record<string, unknown>>();
     let pending: Record<string, unknown>[] = keys;
@@ -38,7 +34,8 @@ export class DynamoUsageReader implements UsageReader {
     return Object.fromEntries(
       QUOTA_NAMES.map((name, index) => {
         const item = found.get(keys[index]?.sk ?? '');
-        return [name, { used: count(item?.used), reserved: count(item?.reserved) }];
+        // A crashed caller's expired reservation is not reported: the next refused reservation reclaims it.
+        return [name, { used: count(item?.used), reserved: liveReserved(item, nowSeconds) }];
       }),
     ) as Record<QuotaName, QuotaCounter>;
   }

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { Clock } from '../ports/clock';
 import type { UsageReader } from '../ports/usage-reader';
-import { effectiveQuotas, type Plans, QUOTA_NAMES, type QuotaName } from './schemas';
+import { type Plans, QUOTA_NAMES, type QuotaName, tenantQuotas } from './schemas';
 import { quotaWindow } from './windows';
 
 const UsageEntry = z.object({
@@ -39,9 +39,7 @@ export const getUsage = async (
   },
 ): Promise<UsageReport> => {
   const now = deps.clock.now();
-  const plan = deps.plans[tenant.plan] ?? deps.plans[deps.defaultPlan];
-  if (!plan) throw new Error(`default plan '${deps.defaultPlan}' is not configured`);
-  const limits = effectiveQuotas(plan, tenant.quota_overrides);
+  const limits = tenantQuotas(tenant, deps.plans, deps.defaultPlan);
   const counters = await deps.usage.readCounters(tenant.id, now);
   const entries = QUOTA_NAMES.map((name) => {
     const resetsAt = quotaWindow(name, now).resetsAt;

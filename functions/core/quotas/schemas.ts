@@ -56,3 +56,19 @@ export const effectiveQuotas = (plan: Quotas, overrides: QuotaOverrides = {}): Q
   }
   return result;
 };
+
+/**
+ * The quotas in force for a tenant record; a plan since removed from the stage falls back to the default.
+ *
+ * @example
+ * tenantQuotas(tenant, settings.plans, settings.defaultPlan).requests_per_minute; // 60
+ */
+export const tenantQuotas = (
+  tenant: { readonly plan: string; readonly quota_overrides: QuotaOverrides },
+  plans: Plans,
+  defaultPlan: string,
+): Quotas => {
+  const plan = plans[tenant.plan] ?? plans[defaultPlan];
+  if (!plan) throw new Error(`default plan '${defaultPlan}' is not configured`);
+  return effectiveQuotas(plan, tenant.quota_overrides);
+};

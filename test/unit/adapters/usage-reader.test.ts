@@ -27,4 +27,30 @@ describe('DynamoUsageReader', () => {
     expect(counters.tokens_per_month).toEqual({ used: 1200, reserved: 300 });
     expect(counters.requests_per_minute).toEqual({ used: 0, reserved: 0 });
   });
+
+  it("reports only live reservations: an expired hold (a crashed caller's) is left out", async () => {
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+    const ddb = mockClient(client);
+    const now = new Date('2026-11-21T10:15:00Z');
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        quotas: [
+          {
+            pk: 'TENANT#ten_1',
+            sk: 'QUOTA#tokens_per_month#2026-11',
+            used: 100,
+            reserved: 700,
+            committed: 800,
+            hold_res_live: { amount: 300, expires_at: nowSeconds + 1 },
+            hold_res_dead: { amount: 400, expires_at: nowSeconds },
+          },
+        ],
+      },
+    });
+
+    const counters = await new DynamoUsageReader(client, 'quotas').readCounters('ten_1', now);
+
+    expect(counters.tokens_per_month).toEqual({ used: 100, reserved: 300 });
+  });
 });

@@ -15,6 +15,8 @@ const { seedSampleSession, sessionDeps } = await import('../../helpers/session-f
 const { encodeCursor } = await import('../../../functions/core/pagination');
 const { newId } = await import('../../../functions/core/ids');
 
+const { InMemoryQuotaLedger } = await import('../../helpers/quota-fakes');
+
 type Response = { statusCode: number; headers: Record<string, string>; body: string };
 
 const setup = async (options: { maxBodyBytes?: number } = {}) => {
@@ -24,7 +26,7 @@ const setup = async (options: { maxBodyBytes?: number } = {}) => {
   const seeded = await seedSampleSession(deps.store);
   const { logger } = memoryLogger();
   const api = createChatApi(
-    { ...deps, tenants: tenants.store },
+    { ...deps, tenants: tenants.store, ledger: new InMemoryQuotaLedger() },
     { logger, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 },
   );
   const call = async (event: Record<string, unknown>) => {

@@ -3,6 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { FUNCTIONS } from '../../../functions/platform/functions';
+import { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
@@ -45,10 +46,10 @@ const invoke = async (functionId: (typeof MINE)[number], name: string) => {
             Object.keys(PLANS.free).map((quota) => [quota, { used: 0, reserved: 0 }]),
           ) as never,
       };
-      return createAccountApi({ store: deps.store, usage, clock: deps.clock, settings }, { logger })(
-        event,
-        context,
-      );
+      return createAccountApi(
+        { store: deps.store, usage, ledger: new InMemoryQuotaLedger(), clock: deps.clock, settings },
+        { logger },
+      )(event, context);
     }
     case 'openapi-doc':
       return createOpenApiDoc({ logger })(event, context);

@@ -1,6 +1,7 @@
 // The middleware stack through the real handler factories with in-memory fakes: every bad input of the
 // Foundation issue gets its own 4xx in the envelope, and nothing is written when a request fails.
 import { describe, expect, it, vi } from 'vitest';
+import { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
@@ -323,12 +324,16 @@ describe('account-api: the tenant is re-checked on every request', () => {
           ) as never,
       ),
     };
-    const api = createAccountApi({ store: deps.store, usage, clock: manualClock(), settings }, { logger });
+    const ledger = new InMemoryQuotaLedger();
+    const api = createAccountApi(
+      { store: deps.store, usage, ledger, clock: manualClock(), settings },
+      { logger },
+    );
     const call = async (event: Record<string, unknown>) => {
       const response = (await api(event as never, lambdaContext())) as Response;
       return { ...response, json: response.body ? JSON.parse(response.body) : undefined };
     };
-    return { deps, call, lines, usage };
+    return { deps, call, lines, usage, ledger };
   };
 
   it("lists the tenant's models in OpenAI's shape, logging the tenant id", async () => {
@@ -364,6 +369,68 @@ describe('account-api: the tenant is re-checked on every request', () => {
     });
     expect(response.json.storage_bytes.resets_at).toBeNull();
     expect(Object.keys(response.json).sort()).toEqual(Object.keys(PLANS.free).sort());
+  });
+
+  it('counts each request: x-ratelimit headers on success, then 429 in the envelope with Retry-After', async () => {
+    const { call, deps, ledger } = await account();
+    const { tenantId } = await seedSampleTenant(deps.store);
+    await deps.store.updateTenant(tenantId, { quota_overrides: { requests_per_minute: 2 }, updated_at: 1 });
+
+    const first = await call(loadEvent('account-api', 'list-models'));
+    const second = await call(loadEvent('account-api', 'get-usage'));
+    const third = await call(loadEvent('account-api', 'list-models'));
+
+    expect(first.statusCode).toBe(200);
+    expect(first.headers).toMatchObject({
+      'x-ratelimit-limit-requests': '2',
+      'x-ratelimit-remaining-requests': '1',
+      'x-ratelimit-reset-requests': '1m0s',
+    });
+    expect(second.headers['x-ratelimit-remaining-requests']).toBe('0');
+    expect(third.statusCode).toBe(429);
+    expectEnvelope(third.json, { type: 'rate_limit_error', code: 'rate_limit_exceeded' });
+    expect(third.headers).toMatchObject({ 'Retry-After': '60', 'x-ratelimit-remaining-requests': '0' });
+    expect(third.headers['X-Content-Type-Options']).toBe('nosniff');
+    expect(ledger.calls).toEqual(['count', 'count', 'count']);
+  });
+
+  it('an unlimited tenant is not counted and gets no rate-limit headers', async () => {
+    const { call, deps, ledger } = await account();
+    const { tenantId } = await seedSampleTenant(deps.store);
+    await deps.store.updateTenant(tenantId, {
+      quota_overrides: { requests_per_minute: null },
+      updated_at: 1,
+    });
+
+    const response = await call(loadEvent('account-api', 'list-models'));
+
+    expect(response.statusCode).toBe(200);
+    expect(response.headers).not.toHaveProperty('x-ratelimit-limit-requests');
+    expect(ledger.calls).toEqual([]);
+  });
+
+  it('refused keys and suspended tenants are not counted', async () => {
+    const { call, deps, ledger } = await account();
+    await seedSampleTenant(deps.store, 'suspended');
+
+    expect((await call(loadEvent('account-api', 'list-models'))).statusCode).toBe(403);
+    expect((await call(loadEvent('account-api', 'revoked-key'))).statusCode).toBe(401);
+    expect(ledger.calls).toEqual([]);
+  });
+
+  it('a function that serves tenant routes without a ledger is a bug: 500, never an unmetered 200', async () => {
+    const deps = tenantDeps();
+    await seedSampleTenant(deps.store);
+    const { httpHandler } = await import('../../../functions/middleware/http-handler');
+    const api = httpHandler(
+      { listModels: ({ tenant }) => ({ object: 'list' as const, data: [], tenant_id: tenant.id }) as never },
+      { service: 'misconfigured', store: deps.store, logger: memoryLogger().logger },
+    );
+
+    const response = (await api(loadEvent('account-api', 'list-models'), lambdaContext())) as Response;
+
+    expect(response.statusCode).toBe(500);
+    expect(JSON.parse(response.body)).toMatchObject({ error: { type: 'api_error' } });
   });
 
   it('a key revoked after the authorizer cached it → 401', async () => {

@@ -1,0 +1,66 @@
+// Adapter: the layout of quota items in TABLES.quotas, shared by the ledger and the usage reader.
+//   pk TENANT#<id>   sk QUOTA#<name>#<window>  (QUOTA#<name> for gauges: concurrent runs, storage)
+//   used, reserved, committed (= used + reserved), overrun, ttl, and one `hold_<id>` map
+//   { amount, expires_at } per live reservation or run slot.
+import type { LedgerQuota } from '../../core/quotas/errors';
+import type { QuotaName } from '../../core/quotas/schemas';
+
+export const quotaCounterKey = (tenantId: string, name: QuotaName | LedgerQuota, window: string | null) => ({
+  pk: `TENANT#${tenantId}`,
+  sk: window === null ? `QUOTA#${name}` : `QUOTA#${name}#${window}`,
+});
+
+/** Holds live as top-level attributes: SET needs no parent map, so the first hold needs no set-up write. */
+export const HOLD_PREFIX = 'hold_';
+export const holdAttribute = (holdId: string): string => `${HOLD_PREFIX}${holdId}`;
+
+export interface StoredHold {
+  readonly attribute: string;
+  readonly amount: number;
+  readonly expiresAt: number;
+}
+
+export const count = (value: unknown): number =>
+  typeof value === 'number' && Number.isFinite(value) ? value : 0;
+
+export const holdsOf = (item: Record<string, unknown> | undefined): StoredHold[] =>
+  Object.entries(item ?? {})
+    .filter(([name, value]) => name.startsWith(HOLD_PREFIX) && typeof value === 'object' && value !== null)
+    .map(([attribute, value]) => {
+      const hold = value as Record<string, unknown>;
+      return { attribute, amount: count(hold.amount), expiresAt: count(hold.expires_at) };
+    });
+
+/** Reserved by holds still within their lease: expired ones are crashed callers', awaiting reclaim. */
+export const liveReserved = (item: Record<string, unknown> | undefined, nowSeconds: number): number => {
+  const expired = holdsOf(item)
+    .filter((hold) => hold.expiresAt <= nowSeconds)
+    .reduce((sum, hold) => sum + hold.amount, 0);
+  return Math.max(0, count(item?.reserved) - expired);
+};
+
+type Raw = { N?: string; S?: string; M?: Record<string, Raw>; BOOL?: boolean; NULL?: boolean };
+const RAW_TYPES = new Set(['N', 'S', 'M', 'BOOL', 'NULL', 'L', 'SS', 'NS', 'BS', 'B']);
+
+const plain = (value: unknown): unknown => {
+  if (typeof value !== 'object' || value === null) return value;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || !RAW_TYPES.has(keys[0] ?? '')) return value;
+  const raw = value as Raw;
+  if (raw.N !== undefined) return Number(raw.N);
+  if (raw.S !== undefined) return raw.S;
+  if (raw.BOOL !== undefined) return raw.BOOL;
+  if (raw.NULL !== undefined) return null;
+  if (raw.M !== undefined) return Object.fromEntries(Object.entries(raw.M).map(([k, v]) => [k, plain(v)]));
+  return value;
+};
+
+/**
+ * The item a failed condition returns (`ReturnValuesOnConditionCheckFailure: ALL_OLD`). The document
+ * client leaves it in wire format; the few types quota items use are decoded here.
+ */
+export const conditionFailureItem = (error: unknown): Record<string, unknown> | undefined => {
+  const item = (error as { Item?: Record<string, unknown> } | undefined)?.Item;
+  if (!item) return undefined;
+  return Object.fromEntries(Object.entries(item).map(([name, value]) => [name, plain(value)]));
+};

@@ -1,0 +1,86 @@
+// Use case: reserve the worst case of an LLM call against `tokens_per_month`, before the call.
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../ports/clock';
+import type { Hold, QuotaLedger } from '../ports/quota-ledger';
+import { QuotaExceededError, type QuotaStanding } from './errors';
+import { assertHoldId, assertWholeAmount, counterRef, leaseSeconds, unixSeconds } from './ledger-rules';
+
+/**
+ * What settle and release need; JSON-safe, so a run may carry it across a queue hop. `standing` is the
+ * budget right after the hold, for the `x-ratelimit-*-tokens` headers (`rateLimitHeaders`).
+ */
+export type TokenReservation =
+  | { readonly unlimited: true; readonly tenantId: string; readonly tokens: number }
+  | (Hold & { readonly unlimited: false; readonly standing: QuotaStanding });
+
+export interface ReserveTokensInput {
+  readonly tenantId: string;
+  /** The tenant's `tokens_per_month`; `null` (unlimited) skips the write. */
+  readonly limit: number | null;
+  /** The worst case: the prompt's token bound plus `max_tokens` (see `promptTokenBound`). */
+  readonly tokens: number;
+  /** Reuse an id (e.g. `run_…:step-2`) so a redelivered step finds its reservation instead of taking a second. */
+  readonly reservationId?: string;
+  /** How long a crashed caller's reservation blocks the budget; default and bounds in ledger-rules.ts. */
+  readonly leaseSeconds?: number;
+}
+
+/**
+ * A bound the real prompt tokens cannot exceed with byte-level BPE tokenizers (OpenAI's and most
+ * others'): every token covers at least one UTF-8 byte, plus a few framing tokens per message.
+ * Reserving with it means a settle never finds more usage than was reserved; it over-reserves for the
+ * length of one call only.
+ *
+ * @example
+ * promptTokenBound(['You are terse.', 'Hello'], 2) + maxTokens; // what to reserve
+ */
+export const promptTokenBound = (texts: readonly string[], messages: number): number =>
+  texts.reduce((sum, text) => sum + Buffer.byteLength(text, 'utf8'), 0) + 4 * messages + 3;
+
+/**
+ * One conditional write holds `tokens` so that used + reserved never passes the limit. Throws
+ * `QuotaExceededError` (429) when it would; a request larger than the whole limit is refused without a
+ * write. Settle with `settleTokens` after the call, or give it back with `releaseTokens` on failure.
+ *
+ * @example
+ * const reservation = await reserveTokens({ ledger, clock }, { tenantId, limit: 100_000, tokens: 1_500 });
+ * try {
+ *   const reply = await llm.complete(request);
+ *   await settleTokens({ ledger }, reservation, reply.usage.total_tokens);
+ * } catch (error) {
+ *   await releaseTokens({ ledger }, reservation);
+ *   throw error;
+ * }
+ */
+export const reserveTokens = async (
+  deps: { readonly ledger: QuotaLedger; readonly clock: Clock },
+  input: ReserveTokensInput,
+): Promise<TokenReservation> => {
+  assertWholeAmount(input.tokens, 'tokens', { min: 1 });
+  const holdId = input.reservationId ?? `res_${randomUUID()}`;
+  assertHoldId(holdId, 'reservation_id');
+  const lease = leaseSeconds(input.leaseSeconds);
+  if (input.limit === null) return { unlimited: true, tenantId: input.tenantId, tokens: input.tokens };
+
+  const now = deps.clock.now();
+  const nowSeconds = unixSeconds(now);
+  const ref = counterRef(input.tenantId, 'tokens_per_month', now);
+  if (input.tokens > input.limit) {
+    // Could never fit this month; refusing here also keeps the ledger's condition bound non-negative.
+    throw new QuotaExceededError(
+      'tokens_per_month',
+      { limit: input.limit, ...(input.limit === 0 && { remaining: 0 }), resetsAt: ref.resetsAt },
+      nowSeconds,
+      { requested: input.tokens },
+    );
+  }
+  const { hold, standing } = await deps.ledger.hold({
+    ...ref,
+    holdId,
+    amount: input.tokens,
+    limit: input.limit,
+    nowSeconds,
+    leaseSeconds: lease,
+  });
+  return { ...hold, unlimited: false, standing };
+};

@@ -1,0 +1,103 @@
+// Test helper: an in-memory QuotaLedger with the DynamoDB adapter's semantics (limits on committed,
+// idempotent holds, expired holds reclaimed when a hold is refused), for unit tests through the port.
+import type {
+  CounterRef,
+  CountRequest,
+  Hold,
+  HoldRequest,
+  QuotaLedger,
+  ReleaseResult,
+  SettleResult,
+} from '../../functions/core/ports/quota-ledger';
+import { QuotaExceededError, type QuotaStanding } from '../../functions/core/quotas/errors';
+
+interface Counter {
+  used: number;
+  reserved: number;
+  overrun: number;
+  holds: Map<string, { amount: number; expiresAt: number }>;
+}
+
+const keyOf = (ref: CounterRef) => `${ref.tenantId}|${ref.quota}|${ref.window ?? ''}`;
+
+export class InMemoryQuotaLedger implements QuotaLedger {
+  readonly counters = new Map<string, Counter>();
+  readonly calls: string[] = [];
+
+  counter(ref: CounterRef): Counter {
+    let counter = this.counters.get(keyOf(ref));
+    if (!counter) {
+      counter = { used: 0, reserved: 0, overrun: 0, holds: new Map() };
+      this.counters.set(keyOf(ref), counter);
+    }
+    return counter;
+  }
+
+  async count(request: CountRequest): Promise<QuotaStanding & { remaining: number }> {
+    this.calls.push('count');
+    const counter = this.counter(request);
+    const standing = { limit: request.limit, resetsAt: request.resetsAt };
+    if (counter.used >= request.limit) {
+      throw new QuotaExceededError(request.quota, { ...standing, remaining: 0 }, request.nowSeconds);
+    }
+    counter.used += 1;
+    return { ...standing, remaining: request.limit - counter.used };
+  }
+
+  async hold(request: HoldRequest): Promise<{ hold: Hold; standing: QuotaStanding }> {
+    this.calls.push('hold');
+    const counter = this.counter(request);
+    const ref = {
+      tenantId: request.tenantId,
+      quota: request.quota,
+      window: request.window,
+      resetsAt: request.resetsAt,
+    };
+    const existing = counter.holds.get(request.holdId);
+    const standing = () => ({
+      limit: request.limit,
+      remaining: request.limit - counter.used - counter.reserved,
+      resetsAt: request.resetsAt,
+    });
+    if (existing) return { hold: { ...ref, holdId: request.holdId, ...existing }, standing: standing() };
+    for (const [id, hold] of counter.holds) {
+      if (
+        hold.expiresAt <= request.nowSeconds &&
+        counter.used + counter.reserved + request.amount > request.limit
+      ) {
+        counter.holds.delete(id);
+        counter.reserved -= hold.amount;
+      }
+    }
+    if (counter.used + counter.reserved + request.amount > request.limit) {
+      throw new QuotaExceededError(request.quota, standing(), request.nowSeconds, {
+        requested: request.amount,
+      });
+    }
+    const held = { amount: request.amount, expiresAt: request.nowSeconds + request.leaseSeconds };
+    counter.holds.set(request.holdId, held);
+    counter.reserved += request.amount;
+    return { hold: { ...ref, holdId: request.holdId, ...held }, standing: standing() };
+  }
+
+  async settle(hold: Hold, used: number): Promise<SettleResult> {
+    this.calls.push('settle');
+    const counter = this.counter(hold);
+    if (counter.holds.get(hold.holdId)?.amount !== hold.amount) return { status: 'not_held' };
+    counter.holds.delete(hold.holdId);
+    const charged = Math.min(used, hold.amount);
+    counter.reserved -= hold.amount;
+    counter.used += charged;
+    counter.overrun += used - charged;
+    return { status: 'settled', charged, overrun: used - charged };
+  }
+
+  async release(hold: Hold): Promise<ReleaseResult> {
+    this.calls.push('release');
+    const counter = this.counter(hold);
+    if (counter.holds.get(hold.holdId)?.amount !== hold.amount) return { status: 'not_held' };
+    counter.holds.delete(hold.holdId);
+    counter.reserved -= hold.amount;
+    return { status: 'released' };
+  }
+}

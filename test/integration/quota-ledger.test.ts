@@ -1,0 +1,497 @@
+// The quota ledger through the real DynamoDB adapter against AWS's DynamoDB Local: the invariants of the
+// Chat issue under concurrency, idempotent settle/release, reclaim of a crashed caller's reservation, and
+// the rate limit through the account-api handler.
+//
+// Concurrency: each 200-operation test keeps at most 50 writes in flight. DynamoDB Local is exact under
+// about 50 concurrent writers to one item; beyond that it starts refusing connections, which would test
+// the emulator rather than the ledger. The real service serialises writes to an item the same way.
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
+import { DynamoUsageReader, quotaCounterKey } from '../../functions/adapters/dynamodb/usage-reader';
+import { acquireRunSlot } from '../../functions/core/quotas/acquire-run-slot';
+import { checkRateLimit } from '../../functions/core/quotas/check-rate-limit';
+import { countToolInvocation } from '../../functions/core/quotas/count-tool-invocation';
+import { QuotaExceededError } from '../../functions/core/quotas/errors';
+import { getUsage } from '../../functions/core/quotas/get-usage';
+import { releaseRunSlot } from '../../functions/core/quotas/release-run-slot';
+import { releaseTokens } from '../../functions/core/quotas/release-tokens';
+import { reserveTokens } from '../../functions/core/quotas/reserve-tokens';
+import { settleTokens } from '../../functions/core/quotas/settle-tokens';
+import { TABLES } from '../../functions/platform/tables';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-local';
+
+await vi.hoisted(() => import('../helpers/test-env'));
+
+const { createAccountApi } = await import('../../functions/handlers/http/account');
+const {
+  InMemoryTenantStore,
+  PLANS,
+  lambdaContext,
+  loadEvent,
+  manualClock,
+  memoryLogger,
+  seedSampleTenant,
+  settings,
+} = await import('../helpers/tenant-fakes');
+
+const IN_FLIGHT = 50;
+const TENANT = 'ten_01m7yq1we0bh6ky4emv0srek28';
+
+let local: DynamoDbLocal;
+let tableCount = 0;
+
+beforeAll(async () => {
+  local = await startDynamoDbLocal();
+});
+
+afterAll(async () => {
+  await local?.stop();
+});
+
+/** A fresh quotas table per test, so counters never leak between tests. */
+const freshLedger = async () => {
+  tableCount += 1;
+  const tableName = `quotas-it-${tableCount}-${Date.now()}`;
+  await local.createTable(TABLES.quotas, tableName);
+  const ledger = new DynamoQuotaLedger(local.documentClient, tableName);
+  const clock = manualClock();
+  const item = async (quota: string, window: string | null) =>
+    (
+      await local.documentClient.send(
+        new GetCommand({
+          TableName: tableName,
+          Key: quotaCounterKey(TENANT, quota as never, window),
+          ConsistentRead: true,
+        }),
+      )
+    ).Item;
+  const scan = async () =>
+    (await local.documentClient.send(new ScanCommand({ TableName: tableName, ConsistentRead: true })))
+      .Items ?? [];
+  return {
+    ledger,
+    clock,
+    tableName,
+    item,
+    scan,
+    usage: new DynamoUsageReader(local.documentClient, tableName),
+  };
+};
+
+/** Runs `tasks` with at most `limit` in flight; resolves with each task's settled outcome, in order. */
+const pool = async <T>(tasks: (() => Promise<T>)[], limit: number): Promise<PromiseSettledResult<T>[]> => {
+  const results: PromiseSettledResult<T>[] = new Array(tasks.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next;
+      next += 1;
+      try {
+        results[index] = { status: 'fulfilled', value: await tasks[index]!() };
+      } catch (reason) {
+        results[index] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  return results;
+};
+
+/** A seeded generator (mulberry32), so a failing run can be replayed from the seed in its message. */
+const seeded = (seed: number) => {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+};
+
+describe('tokens_per_month under concurrency', () => {
+  it('200 concurrent reserve→settle cycles: used ≤ limit, nothing left reserved, used = the sum reported', async () => {
+    const { ledger, clock, item, usage } = await freshLedger();
+    const limit = 10_000;
+    const seed = Date.now() % 1_000_000;
+    const random = seeded(seed);
+    const cycles = Array.from({ length: 200 }, () => {
+      const reserve = 50 + Math.floor(random() * 450);
+      return { reserve, usage: Math.floor(random() * (reserve + 1)), fails: random() < 0.1 };
+    });
+
+    const outcomes = await pool(
+      cycles.map((cycle) => async () => {
+        const reservation = await reserveTokens(
+          { ledger, clock },
+          { tenantId: TENANT, limit, tokens: cycle.reserve },
+        );
+        if (cycle.fails) {
+          // The LLM call failed: the reservation goes back and nothing is charged.
+          await releaseTokens({ ledger }, reservation);
+          return 0;
+        }
+        const settled = await settleTokens({ ledger }, reservation, cycle.usage);
+        if (settled.status !== 'settled' || settled.charged !== cycle.usage) {
+          throw new Error(`settle was ${JSON.stringify(settled)} for usage ${cycle.usage}`);
+        }
+        // What a response would report: the LLM's own usage figure.
+        return cycle.usage;
+      }),
+      IN_FLIGHT,
+    );
+
+    const rejected = outcomes.filter((outcome) => outcome.status === 'rejected');
+    const reported = outcomes
+      .filter((outcome) => outcome.status === 'fulfilled')
+      .reduce((sum, outcome) => sum + outcome.value, 0);
+    const counter = await item('tokens_per_month', '2026-11');
+    const message = `seed ${seed}`;
+    expect(rejected.length, message).toBeGreaterThan(0);
+    expect(outcomes.length - rejected.length, message).toBeGreaterThan(0);
+    for (const outcome of rejected) expect(outcome.reason, message).toBeInstanceOf(QuotaExceededError);
+    expect(counter?.used, message).toBeLessThanOrEqual(limit);
+    expect(counter?.used, message).toBe(reported);
+    expect(counter?.reserved, message).toBe(0);
+    expect(counter?.committed, message).toBe(counter?.used);
+    expect(
+      Object.keys(counter ?? {}).filter((name) => name.startsWith('hold_')),
+      message,
+    ).toEqual([]);
+    const report = await getUsage(
+      { usage, clock, plans: PLANS, defaultPlan: 'free' },
+      {
+        id: TENANT,
+        plan: 'free',
+        quota_overrides: { tokens_per_month: limit },
+      },
+    );
+    expect(report.tokens_per_month, message).toMatchObject({ limit, used: reported, reserved: 0 });
+  });
+
+  it('holds never pass the limit while calls are in flight', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const limit = 1_000;
+
+    const outcomes = await pool(
+      Array.from(
+        { length: 200 },
+        (_, i) => () => reserveTokens({ ledger, clock }, { tenantId: TENANT, limit, tokens: 7 + (i % 5) }),
+      ),
+      IN_FLIGHT,
+    );
+
+    const held = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    const heldTokens = held.reduce(
+      (sum, outcome) => sum + (outcome.value.unlimited ? 0 : outcome.value.amount),
+      0,
+    );
+    const counter = await item('tokens_per_month', '2026-11');
+    expect(counter?.reserved).toBe(heldTokens);
+    expect(counter?.committed).toBeLessThanOrEqual(limit);
+    // Sizes are 7..11 tokens: once refusals start, the budget is within 11 tokens of full.
+    expect(limit - (counter?.committed as number)).toBeLessThan(11);
+    for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
+      expect(outcome.reason).toBeInstanceOf(QuotaExceededError);
+    }
+  });
+});
+
+describe('requests_per_minute under concurrency', () => {
+  it('200 concurrent requests against a limit of N admit exactly N', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const limit = 37;
+
+    const outcomes = await pool(
+      Array.from({ length: 200 }, () => () => checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit })),
+      IN_FLIGHT,
+    );
+
+    const admitted = outcomes.filter((outcome) => outcome.status === 'fulfilled');
+    const remaining = admitted.map((outcome) => outcome.value?.remaining).sort((a, b) => (a ?? 0) - (b ?? 0));
+    expect(admitted).toHaveLength(limit);
+    // Each admitted request saw a different count: the increments were atomic.
+    expect(remaining).toEqual(Array.from({ length: limit }, (_, i) => i));
+    for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
+      expect(outcome.reason).toBeInstanceOf(QuotaExceededError);
+      expect((outcome.reason as QuotaExceededError).headers['Retry-After']).toBe('60');
+    }
+    expect((await item('requests_per_minute', '2026-11-21T09:00'))?.used).toBe(limit);
+  });
+
+  it('a new minute opens a new window', async () => {
+    const { ledger, clock } = await freshLedger();
+    await checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: 1 });
+    await expect(checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: 1 })).rejects.toBeInstanceOf(
+      QuotaExceededError,
+    );
+
+    clock.advance(60_000);
+
+    await expect(checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: 1 })).resolves.toMatchObject({
+      remaining: 0,
+    });
+  });
+});
+
+describe('idempotent settle and release', () => {
+  it('a retried settle charges once; a release after it changes nothing', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const reservation = await reserveTokens(
+      { ledger, clock },
+      { tenantId: TENANT, limit: 1_000, tokens: 300 },
+    );
+
+    const first = await settleTokens({ ledger }, reservation, 120);
+    const retried = await settleTokens({ ledger }, reservation, 120);
+    const released = await releaseTokens({ ledger }, reservation);
+
+    expect(first).toEqual({ status: 'settled', charged: 120, overrun: 0 });
+    expect(retried).toEqual({ status: 'not_held' });
+    expect(released).toEqual({ status: 'not_held' });
+    expect(await item('tokens_per_month', '2026-11')).toMatchObject({
+      used: 120,
+      reserved: 0,
+      committed: 120,
+    });
+  });
+
+  it('a retried release gives back once; a settle after it charges nothing', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const kept = await reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 1_000, tokens: 100 });
+    const reservation = await reserveTokens(
+      { ledger, clock },
+      { tenantId: TENANT, limit: 1_000, tokens: 300 },
+    );
+
+    const first = await releaseTokens({ ledger }, reservation);
+    const retried = await releaseTokens({ ledger }, reservation);
+    const settled = await settleTokens({ ledger }, reservation, 50);
+
+    expect([first.status, retried.status, settled.status]).toEqual(['released', 'not_held', 'not_held']);
+    expect(await item('tokens_per_month', '2026-11')).toMatchObject({
+      used: 0,
+      reserved: 100,
+      committed: 100,
+    });
+    expect(kept.unlimited).toBe(false);
+  });
+
+  it('a repeated reservation id holds once, however often it is sent', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const input = { tenantId: TENANT, limit: 1_000, tokens: 400, reservationId: 'run_1:step-1' };
+
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, () => reserveTokens({ ledger, clock }, input)),
+    );
+
+    expect(new Set(outcomes.map((outcome) => JSON.stringify(outcome))).size).toBe(1);
+    expect(await item('tokens_per_month', '2026-11')).toMatchObject({ reserved: 400, committed: 400 });
+  });
+
+  it('usage beyond the reservation is capped and recorded as overrun, never past the limit', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const reservation = await reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 500, tokens: 500 });
+
+    const settled = await settleTokens({ ledger }, reservation, 650);
+
+    expect(settled).toEqual({ status: 'settled', charged: 500, overrun: 150 });
+    expect(await item('tokens_per_month', '2026-11')).toMatchObject({
+      used: 500,
+      reserved: 0,
+      committed: 500,
+      overrun: 150,
+    });
+  });
+});
+
+describe("a crashed caller's reservation", () => {
+  it('blocks the budget until its lease ends, then is reclaimed by the next refused reservation', async () => {
+    const { ledger, clock, item, usage } = await freshLedger();
+    const limit = 1_000;
+    const crashed = await reserveTokens(
+      { ledger, clock },
+      { tenantId: TENANT, limit, tokens: 800, leaseSeconds: 120 },
+    );
+    const reportOf = async () =>
+      (
+        await getUsage(
+          { usage, clock, plans: PLANS, defaultPlan: 'free' },
+          {
+            id: TENANT,
+            plan: 'free',
+            quota_overrides: { tokens_per_month: limit },
+          },
+        )
+      ).tokens_per_month;
+
+    clock.advance(60_000);
+    await expect(
+      reserveTokens({ ledger, clock }, { tenantId: TENANT, limit, tokens: 500 }),
+    ).rejects.toBeInstanceOf(QuotaExceededError);
+    expect((await reportOf()).reserved).toBe(800);
+
+    clock.advance(61_000);
+    // Past its lease the report no longer counts it, even before anyone reclaims it.
+    expect((await reportOf()).reserved).toBe(0);
+    const next = await reserveTokens({ ledger, clock }, { tenantId: TENANT, limit, tokens: 500 });
+    const lateSettle = await settleTokens({ ledger }, crashed, 700);
+
+    expect(next.unlimited).toBe(false);
+    expect(lateSettle).toEqual({ status: 'not_held' });
+    const counter = await item('tokens_per_month', '2026-11');
+    expect(counter).toMatchObject({ used: 0, reserved: 500, committed: 500 });
+    expect(counter?.[`hold_${(crashed as { holdId: string }).holdId}`]).toBeUndefined();
+  });
+
+  it('a live reservation is never reclaimed, however full the budget', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    await reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 100, tokens: 100, leaseSeconds: 600 });
+    clock.advance(599_000);
+
+    await expect(
+      reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 100, tokens: 1 }),
+    ).rejects.toBeInstanceOf(QuotaExceededError);
+    expect(await item('tokens_per_month', '2026-11')).toMatchObject({ reserved: 100, committed: 100 });
+  });
+});
+
+describe('run slots, tool invocations and unlimited quotas', () => {
+  it('50 concurrent runs against 5 slots: exactly 5 start; a finished run frees its slot once', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const outcomes = await pool(
+      Array.from(
+        { length: 50 },
+        (_, i) => () => acquireRunSlot({ ledger, clock }, { tenantId: TENANT, runId: `run_${i}`, limit: 5 }),
+      ),
+      IN_FLIGHT,
+    );
+    const started = outcomes
+      .filter((outcome) => outcome.status === 'fulfilled')
+      .map((outcome) => outcome.value);
+    expect(started).toHaveLength(5);
+
+    const first = await releaseRunSlot({ ledger }, started[0]!);
+    const again = await releaseRunSlot({ ledger }, started[0]!);
+
+    expect([first.status, again.status]).toEqual(['released', 'not_held']);
+    expect(await item('concurrent_runs', null)).toMatchObject({ reserved: 4, committed: 4 });
+  });
+
+  it('tool invocations stop at the daily limit and start again the next day', async () => {
+    const { ledger, clock } = await freshLedger();
+    const count = () => countToolInvocation({ ledger, clock }, { tenantId: TENANT, limit: 2 });
+    await count();
+    await count();
+    await expect(count()).rejects.toMatchObject({ statusCode: 429, code: 'tool_invocation_quota_exceeded' });
+
+    clock.advance(86_400_000);
+
+    await expect(count()).resolves.toMatchObject({ limit: 2, remaining: 1 });
+  });
+
+  it('unlimited quotas write nothing; written items carry a TTL after their window', async () => {
+    const { ledger, clock, scan } = await freshLedger();
+    const reservation = await reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: null, tokens: 10 });
+    await settleTokens({ ledger }, reservation, 10);
+    await checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: null });
+    await countToolInvocation({ ledger, clock }, { tenantId: TENANT, limit: null });
+    expect(await scan()).toEqual([]);
+
+    await checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: 5 });
+    const [counter] = await scan();
+    const windowEnd = Math.floor(Date.UTC(2026, 10, 21, 9, 1) / 1000);
+    expect(counter?.[TABLES.quotas.ttlAttribute]).toBeGreaterThan(windowEnd);
+  });
+});
+
+describe('account-api rate limit on DynamoDB Local', () => {
+  it('answers N requests with x-ratelimit headers, then 429 in the envelope with Retry-After', async () => {
+    const { ledger, clock } = await freshLedger();
+    const store = new InMemoryTenantStore();
+    await seedSampleTenant(store);
+    await store.updateTenant(TENANT, { quota_overrides: { requests_per_minute: 3 }, updated_at: 1 });
+    const api = createAccountApi(
+      { store, ledger, usage: new DynamoUsageReader(local.documentClient, 'unused'), clock, settings },
+      { logger: memoryLogger().logger },
+    );
+    const call = async () =>
+      (await api(loadEvent('account-api', 'list-models'), lambdaContext())) as {
+        statusCode: number;
+        headers: Record<string, string>;
+        body: string;
+      };
+
+    const admitted = [await call(), await call(), await call()];
+    const refused = await call();
+
+    expect(admitted.map((response) => response.statusCode)).toEqual([200, 200, 200]);
+    expect(admitted.map((response) => response.headers['x-ratelimit-remaining-requests'])).toEqual([
+      '2',
+      '1',
+      '0',
+    ]);
+    expect(admitted[0]?.headers['x-ratelimit-limit-requests']).toBe('3');
+    expect(refused.statusCode).toBe(429);
+    expect(JSON.parse(refused.body)).toMatchObject({
+      error: { type: 'rate_limit_error', code: 'rate_limit_exceeded' },
+    });
+    expect(refused.headers).toMatchObject({
+      'Retry-After': '60',
+      'x-ratelimit-limit-requests': '3',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '1m0s',
+    });
+  });
+});
+
+describe('DynamoDB requests per operation', () => {
+  it('reserve, settle, release and a rate-limit count are one request each; a reservation that must first reclaim a stale hold is three', async () => {
+    const { tableName } = await freshLedger();
+    const sent: string[] = [];
+    const client = DynamoDBDocumentClient.from(local.client);
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        sent.push(context.commandName ?? 'unknown');
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRequests' },
+    );
+    const ledger = new DynamoQuotaLedger(client, tableName);
+    const clock = manualClock();
+    const measure = async (run: () => Promise<unknown>) => {
+      sent.length = 0;
+      await run().catch(() => undefined);
+      return sent.length;
+    };
+
+    const reservation = await reserveTokens(
+      { ledger, clock },
+      { tenantId: TENANT, limit: 1_000, tokens: 900 },
+    );
+    const settle = await measure(() => settleTokens({ ledger }, reservation, 10));
+    const reserve = await measure(() =>
+      reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 1_000, tokens: 500 }),
+    );
+    const count = await measure(() => checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: 5 }));
+    const second = await reserveTokens(
+      { ledger, clock },
+      { tenantId: TENANT, limit: 1_000, tokens: 400, leaseSeconds: 60 },
+    );
+    const release = await measure(() => releaseTokens({ ledger }, second));
+    await reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 1_000, tokens: 480, leaseSeconds: 60 });
+    clock.advance(61_000);
+    const refusedWithReclaim = await measure(() =>
+      reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 1_000, tokens: 400 }),
+    );
+
+    expect({ settle, reserve, count, release, refusedWithReclaim }).toEqual({
+      settle: 1,
+      reserve: 1,
+      count: 1,
+      release: 1,
+      refusedWithReclaim: 3,
+    });
+  });
+});
