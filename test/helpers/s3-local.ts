@@ -1,38 +1,14 @@
-// Test helper: s3rver, in-process on a free port with its own temporary directory, and an S3 client for it.
-// Self-contained on purpose, so it can be swapped for the shared global setup later.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Test helper: the shared S3 emulator (s3rver, started once by test/helpers/global-setup.ts) and a client.
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-
-const require = createRequire(import.meta.url);
-
-interface S3rverInstance {
-  run(): Promise<{ port: number }>;
-  close(): Promise<void>;
-}
-type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
+import { inject } from 'vitest';
 
 export interface S3Local {
   readonly endpoint: string;
   readonly client: S3Client;
   createBucket(name: string): Promise<void>;
+  /** Releases this caller's client; the emulator belongs to the global setup. */
   stop(): Promise<void>;
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 
 /**
  * @example
@@ -42,30 +18,21 @@ const freePort = () =>
  * await s3.stop();
  */
 export const startS3Local = async (): Promise<S3Local> => {
-  const S3rver = require('s3rver') as S3rverConstructor;
-  const directory = mkdtempSync(join(tmpdir(), 'tenantic-s3-it-'));
-  const port = await freePort();
-  const server = new S3rver({ address: '127.0.0.1', port, silent: true, directory });
-  await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
-  // s3rver's built-in account; path-style because the emulator has no virtual-host DNS.
+  const emulators = inject('emulators');
+  // Path-style because the emulator has no virtual-host DNS.
   const client = new S3Client({
-    endpoint,
-    region: 'eu-west-1',
+    endpoint: emulators.s3,
+    region: emulators.region,
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    credentials: { ...emulators.credentials },
   });
   return {
-    endpoint,
+    endpoint: emulators.s3,
     client,
     createBucket: async (name) => {
       await client.send(new CreateBucketCommand({ Bucket: name }));
     },
-    stop: async () => {
-      client.destroy();
-      await server.close();
-      rmSync(directory, { recursive: true, force: true });
-    },
+    stop: async () => client.destroy(),
   };
 };
