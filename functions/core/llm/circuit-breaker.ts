@@ -1,7 +1,8 @@
 // Core: a circuit breaker per provider, and the LlmClient decorator that consults it. After
 // `failureThreshold` consecutive provider faults the circuit opens and calls fail at once (so a fallback
 // answers without waiting on a dead provider); after `cooldownMs` one trial call is let through
-// (half-open): its success closes the circuit, its failure opens it again.
+// (half-open): its success closes the circuit, its failure opens it again. A call's outcome counts only
+// if the circuit has not opened since the call was let through: older news says nothing about now.
 import type { LlmClient } from '../ports/llm-client';
 import { isUpstreamFault, LlmCircuitOpenError } from './errors';
 import type { ChatCompletion, ChatDelta, ChatRequest, LlmCallOptions } from './types';
@@ -39,6 +40,8 @@ export class CircuitBreaker {
   private failures = 0;
   private openedAt = 0;
   private trialInFlight = false;
+  /** Bumped each time the circuit opens; a permit from an older generation reports into the void. */
+  private generation = 0;
   private readonly failureThreshold: number;
   private readonly cooldownMs: number;
   private readonly now: () => number;
@@ -66,6 +69,7 @@ export class CircuitBreaker {
   }
 
   private open(): void {
+    this.generation += 1;
     this.openedAt = this.now();
     this.trialInFlight = false;
     this.moveTo('open');
@@ -83,10 +87,14 @@ export class CircuitBreaker {
       this.moveTo('half-open');
       this.trialInFlight = true;
     }
+    const generation = this.generation;
     let settled = false;
     const settle = (outcome: 'success' | 'failure' | 'neutral') => {
       if (settled) return;
       settled = true;
+      // Let through before the circuit last opened: a late failure must not re-open it (nor end the trial
+      // now in flight), a late success must not close it while the trial is still deciding.
+      if (generation !== this.generation) return;
       if (trial) this.trialInFlight = false;
       if (outcome === 'success') {
         this.failures = 0;
