@@ -80,20 +80,29 @@ export class LlmAbortedError extends UpstreamError implements LlmFailure {
   }
 }
 
-/** 503: the provider's circuit is open; no call was made. `retryAfterMs`: time left in the cool-down. */
+/**
+ * 503: the circuit of the provider (or of one of its models) is open; no call was made. `retryAfterMs`:
+ * time left in the cool-down.
+ */
 export class LlmCircuitOpenError extends UpstreamError implements LlmFailure {
   readonly provider: string | undefined;
+  /** The model whose circuit is open; absent when the circuit guards the whole provider. */
+  readonly model: string | undefined;
   readonly retryable = false;
   /** Nothing failed this time, but the provider is known to be failing: a fallback should answer. */
   readonly upstreamFault = true;
   readonly retryAfterMs: number;
-  constructor(provider: string, retryAfterMs: number, options: LlmErrorOptions = {}) {
-    super('llm_circuit_open', `the ${provider} provider is failing; calls are paused for a while`, {
+  constructor(provider: string, retryAfterMs: number, options: LlmErrorOptions & { model?: string } = {}) {
+    const failing = options.model
+      ? `model ${options.model} of the ${provider} provider`
+      : `the ${provider} provider`;
+    super('llm_circuit_open', `${failing} is failing; calls are paused for a while`, {
       ...options,
       statusCode: 503,
       headers: { ...retryAfterHeader(retryAfterMs), ...options.headers },
     });
     this.provider = provider;
+    this.model = options.model;
     this.retryAfterMs = retryAfterMs;
   }
 }
