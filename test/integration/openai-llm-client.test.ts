@@ -194,7 +194,7 @@ describe('failures, retries and deadlines', () => {
     expect(sleeps[0]).toBeGreaterThanOrEqual(1_000);
   });
 
-  it('surfaces a 429 whose retry-after outlasts the deadline as a rate limit, without retrying', async () => {
+  it('surfaces a 429 whose retry-after outlasts the deadline as an upstream 503, without retrying', async () => {
     server.enqueue(
       { type: 'error', status: 429, headers: { 'retry-after': '30' } },
       { type: 'text', text: 'never' },
@@ -206,6 +206,7 @@ describe('failures, retries and deadlines', () => {
       .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(LlmRateLimitedError);
+    expect((error as LlmRateLimitedError).statusCode).toBe(503);
     expect((error as LlmRateLimitedError).headers['Retry-After']).toBe('30');
     expect(server.chatRequests()).toHaveLength(1);
   });
