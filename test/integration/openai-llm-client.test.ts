@@ -194,7 +194,7 @@ describe('failures, retries and deadlines', () => {
     expect(sleeps[0]).toBeGreaterThanOrEqual(1_000);
   });
 
-  it('surfaces a 429 whose retry-after outlasts the deadline as a rate limit, without retrying', async () => {
+  it('surfaces a 429 whose retry-after outlasts the deadline as an upstream 503, without retrying', async () => {
     server.enqueue(
       { type: 'error', status: 429, headers: { 'retry-after': '30' } },
       { type: 'text', text: 'never' },
@@ -206,6 +206,7 @@ describe('failures, retries and deadlines', () => {
       .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(LlmRateLimitedError);
+    expect((error as LlmRateLimitedError).statusCode).toBe(503);
     expect((error as LlmRateLimitedError).headers['Retry-After']).toBe('30');
     expect(server.chatRequests()).toHaveLength(1);
   });
@@ -336,8 +337,9 @@ describe('circuit breaker and fallback chain', () => {
         expect(answer).toMatchObject({ provider: RULE_BASED_PROVIDER, degraded: true });
         expect(answer.message.content).toMatch(/^Hello!/);
       }
-      expect(breakers.for('openai').state).toBe('open');
-      expect(failing.chatRequests()).toHaveLength(3);
+      // One call counts once against its circuit: three calls of two attempts each open it, the fourth is refused.
+      expect(breakers.for('openai', 'gpt-4o-mini').state).toBe('open');
+      expect(failing.chatRequests()).toHaveLength(3 * 2);
     } finally {
       await failing.close();
     }

@@ -1,6 +1,6 @@
 // Core: the LLM layer's errors. Adapters translate provider failures into these; the resilience decorators
 // decide from `retryable`/`kind` alone whether to retry, count a failure, or fall back.
-import { InvalidRequestError, RateLimitError, type TenanticErrorOptions, UpstreamError } from '../errors';
+import { InvalidRequestError, type TenanticErrorOptions, UpstreamError } from '../errors';
 
 /** What every LLM error says about itself, whatever HTTP class it extends. */
 export interface LlmFailure {
@@ -19,8 +19,19 @@ export interface LlmErrorOptions extends TenanticErrorOptions {
 const retryAfterHeader = (retryAfterMs: number | undefined): Record<string, string> =>
   retryAfterMs === undefined ? {} : { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
 
-/** 429: the provider rate-limited us; `retryAfterMs` is what it asked us to wait, when it said. */
-export class LlmRateLimitedError extends RateLimitError implements LlmFailure {
+/**
+ * The Retry-After we send when a rate-limiting upstream did not say how long to wait: long enough that our
+ * callers do not hammer it, short enough to stay a hint.
+ */
+export const UPSTREAM_RATE_LIMIT_DEFAULT_RETRY_AFTER_MS = 5_000;
+
+/**
+ * 503: the provider rate-limited us. Not a 429: API.md keeps 429 for the tenant's own quota (with its
+ * x-ratelimit-* headers); the upstream's limit is an upstream failure, so it always carries a Retry-After
+ * of at least one second. `retryAfterMs` is what the upstream asked, when it said: RetryingLlmClient
+ * waits at least that long before trying again.
+ */
+export class LlmRateLimitedError extends UpstreamError implements LlmFailure {
   readonly provider: string | undefined;
   readonly retryable = true;
   readonly upstreamFault = true;
@@ -28,7 +39,12 @@ export class LlmRateLimitedError extends RateLimitError implements LlmFailure {
   constructor(message: string, options: LlmErrorOptions & { retryAfterMs?: number } = {}) {
     super('llm_rate_limited', message, {
       ...options,
-      headers: { ...retryAfterHeader(options.retryAfterMs), ...options.headers },
+      statusCode: 503,
+      // Last, so no extra header can drop or shorten it.
+      headers: {
+        ...options.headers,
+        ...retryAfterHeader(options.retryAfterMs ?? UPSTREAM_RATE_LIMIT_DEFAULT_RETRY_AFTER_MS),
+      },
     });
     this.provider = options.provider;
     this.retryAfterMs = options.retryAfterMs;
@@ -80,20 +96,29 @@ export class LlmAbortedError extends UpstreamError implements LlmFailure {
   }
 }
 
-/** 503: the provider's circuit is open; no call was made. `retryAfterMs`: time left in the cool-down. */
+/**
+ * 503: the circuit of the provider (or of one of its models) is open; no call was made. `retryAfterMs`:
+ * time left in the cool-down.
+ */
 export class LlmCircuitOpenError extends UpstreamError implements LlmFailure {
   readonly provider: string | undefined;
+  /** The model whose circuit is open; absent when the circuit guards the whole provider. */
+  readonly model: string | undefined;
   readonly retryable = false;
   /** Nothing failed this time, but the provider is known to be failing: a fallback should answer. */
   readonly upstreamFault = true;
   readonly retryAfterMs: number;
-  constructor(provider: string, retryAfterMs: number, options: LlmErrorOptions = {}) {
-    super('llm_circuit_open', `the ${provider} provider is failing; calls are paused for a while`, {
+  constructor(provider: string, retryAfterMs: number, options: LlmErrorOptions & { model?: string } = {}) {
+    const failing = options.model
+      ? `model ${options.model} of the ${provider} provider`
+      : `the ${provider} provider`;
+    super('llm_circuit_open', `${failing} is failing; calls are paused for a while`, {
       ...options,
       statusCode: 503,
       headers: { ...retryAfterHeader(retryAfterMs), ...options.headers },
     });
     this.provider = provider;
+    this.model = options.model;
     this.retryAfterMs = retryAfterMs;
   }
 }

@@ -1,6 +1,6 @@
 // Core: the LLM client a function actually uses, composed from the small decorators: per provider link,
-// retries around a circuit breaker around the adapter; then a fallback chain whose last link is the
-// rule-based provider, so a chat always gets an honest answer.
+// a circuit breaker (one per provider and model) around retries around the adapter; then a fallback chain
+// whose last link is the rule-based provider, so a chat always gets an honest answer.
 import type { LlmClient } from '../ports/llm-client';
 import {
   type CircuitBreakerOptions,
@@ -17,7 +17,7 @@ export { FallbackLlmClient } from './fallback-llm-client';
 export { RetryingLlmClient } from './retrying-llm-client';
 
 export interface ProviderLink {
-  /** The provider's name: links of the same provider share one circuit breaker. */
+  /** The provider's name: calls to the same provider and model share one circuit breaker. */
   provider: string;
   client: LlmClient;
   /** Ask this link for another model than the request names. */
@@ -38,7 +38,10 @@ export interface ResilientLlmClientOptions {
 }
 
 /**
- * Builds retry → circuit breaker → provider for each link, chained by a fallback to the rule-based provider.
+ * Builds circuit breaker → retry → provider for each link, chained by a fallback to the rule-based provider.
+ * The breaker sits outside the retries, so a call counts once against its circuit however many attempts it
+ * made; and it is keyed by provider and model, so a fallback model of the same provider is still tried
+ * while the primary model's circuit is open (a whole-provider outage opens each model's circuit in turn).
  *
  * @example
  * const breakers = new CircuitBreakerRegistry({ failureThreshold: 5, cooldownMs: 30_000 });
@@ -53,10 +56,10 @@ export const createResilientLlmClient = (options: ResilientLlmClientOptions): Ll
   const links: FallbackLink[] = options.links.map((link) => ({
     name: link.model ? `${link.provider}:${link.model}` : link.provider,
     model: link.model,
-    client: new RetryingLlmClient(
-      new CircuitBreakingLlmClient(link.client, breakers.for(link.provider)),
-      options.retry,
-      timing,
+    // The fallback chain has already put the link's model (if any) into the request it hands down.
+    client: new CircuitBreakingLlmClient(
+      new RetryingLlmClient(link.client, options.retry, timing),
+      (request) => breakers.for(link.provider, request.model),
     ),
   }));
   if (options.ruleBasedFallback ?? true) {

@@ -2,7 +2,7 @@
 // what it can do, the `calculator`/`current_time` tools when the request offers them, and otherwise an
 // honest "the language model is unavailable". Every answer is marked degraded.
 import type { LlmClient } from '../ports/llm-client';
-import { evaluateExpression } from '../tools/builtin/expression';
+import { evaluateExpression, MAX_EXPRESSION_LENGTH } from '../tools/builtin/expression';
 import { completionToDeltas } from './deltas';
 import { LlmAbortedError } from './errors';
 import { estimatePromptTokens, estimateTextTokens } from './token-estimate';
@@ -42,6 +42,10 @@ const WORD_OPERATORS: [RegExp, string][] = [
   [/\bsquare root of\s+([\d.]+)/gi, 'sqrt($1)'],
   [/(\d)\s*x\s*(?=\d)/g, '$1 * '],
 ];
+// Text after the lead-in longer than this cannot become an expression the calculator accepts (its own limit
+// is MAX_EXPRESSION_LENGTH; trimming and word operators change the length only a little), so it is refused
+// before any pattern scans it: the work per message stays bounded whatever a client sends.
+const MAX_ARITHMETIC_CANDIDATE = 2 * MAX_EXPRESSION_LENGTH;
 // An IANA zone as people type it ("Europe/Paris", "America/New_York"), or UTC.
 const TIME_ZONE = /\b([A-Z][A-Za-z]+(?:\/[A-Z][A-Za-z_-]+){1,2}|UTC)\b/;
 
@@ -56,6 +60,29 @@ const offersTool = (request: ChatRequest, name: string): boolean => {
   return (request.tools ?? []).some((tool) => tool.function.name === name);
 };
 
+const isSpace = (char: string | undefined): boolean => char !== undefined && /\s/.test(char);
+
+/**
+ * Drops what people put after a sum: `= ?`, `??`, one final `.` or `!`, and the spaces around them. A loop
+ * from the end, not a regex: `/\s*(=\s*)?\?*\s*$/` backtracks cubically on a long run of spaces followed by
+ * any other character (4,000 spaces took minutes).
+ */
+const trimQuestionTail = (text: string): string => {
+  let end = text.length;
+  const skip = (accept: (char: string | undefined) => boolean) => {
+    while (end > 0 && accept(text[end - 1])) end -= 1;
+  };
+  skip(isSpace);
+  skip((char) => char === '?');
+  skip(isSpace);
+  if (text[end - 1] === '=') {
+    end -= 1;
+    skip(isSpace);
+  }
+  if (text[end - 1] === '.' || text[end - 1] === '!') end -= 1;
+  return text.slice(0, end).trim();
+};
+
 /**
  * The arithmetic in a message: what follows a lead-in like "what is" (or the whole message), with word
  * operators rewritten, if our own parser accepts it. The parser is the judge, so prose never passes.
@@ -63,11 +90,9 @@ const offersTool = (request: ChatRequest, name: string): boolean => {
 const findArithmetic = (text: string): string | undefined => {
   const leadIn = ARITHMETIC_LEAD_IN.exec(text);
   let candidate = leadIn ? text.slice(leadIn.index + leadIn[0].length) : text;
+  if (candidate.length > MAX_ARITHMETIC_CANDIDATE) return undefined;
   for (const [pattern, replacement] of WORD_OPERATORS) candidate = candidate.replace(pattern, replacement);
-  candidate = candidate
-    .replace(/\s*(=\s*)?\?*\s*$/, '')
-    .replace(/[.!]\s*$/, '')
-    .trim();
+  candidate = trimQuestionTail(candidate);
   if (!/\d/.test(candidate) || !/[-+*/%^()×÷]|\b(sqrt|abs|min|max|round|floor|ceil)\b/.test(candidate)) {
     return undefined;
   }

@@ -11,7 +11,7 @@ import {
   LlmTimeoutError,
   LlmUnavailableError,
 } from '../../../functions/core/llm/errors';
-import { drain, manualTiming, request, ScriptedLlmClient } from './fakes';
+import { DeferredLlmClient, drain, manualTiming, request, ScriptedLlmClient } from './fakes';
 
 const fault = () => new LlmUnavailableError('5xx', { provider: 'p' });
 
@@ -117,6 +117,65 @@ describe('CircuitBreaker', () => {
 
     expect(breaker.state).toBe('half-open');
     expect(() => breaker.acquire()).not.toThrow();
+  });
+
+  // Calls that were let through while closed, and finish only after the circuit opened and its trial began.
+  const staleCallsDuringTrial = async () => {
+    const clock = manualTiming();
+    const breaker = new CircuitBreaker('p', { failureThreshold: 2, cooldownMs: 1_000, now: clock.now });
+    const inner = new DeferredLlmClient();
+    const llm = new CircuitBreakingLlmClient(inner, breaker);
+    const outcomes = [0, 1, 2].map(() => llm.complete(request()).catch((error: unknown) => error));
+    const [first, second, stale] = inner.pending;
+    if (!first || !second || !stale) throw new Error('expected three calls in flight');
+    first.fail(fault());
+    second.fail(fault());
+    await Promise.all(outcomes.slice(0, 2));
+    clock.advance(1_000);
+    const trialOutcome = llm.complete(request()).catch((error: unknown) => error);
+    const trial = inner.pending[3];
+    if (!trial) throw new Error('expected the trial call');
+    return { breaker, inner, llm, stale, staleOutcome: outcomes[2], trial, trialOutcome };
+  };
+
+  it('ignores a failure from a call let through before the circuit opened, while the trial is pending', async () => {
+    const { breaker, llm, stale, staleOutcome, trial, trialOutcome } = await staleCallsDuringTrial();
+
+    stale.fail(fault());
+    await staleOutcome;
+
+    expect(breaker.state).toBe('half-open');
+    await expect(llm.complete(request())).rejects.toBeInstanceOf(LlmCircuitOpenError);
+    trial.succeed();
+    await trialOutcome;
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('ignores a success from a call let through before the circuit opened, while the trial is pending', async () => {
+    const { breaker, llm, stale, staleOutcome, trial, trialOutcome } = await staleCallsDuringTrial();
+
+    stale.succeed();
+    await staleOutcome;
+
+    expect(breaker.state).toBe('half-open');
+    await expect(llm.complete(request())).rejects.toBeInstanceOf(LlmCircuitOpenError);
+    trial.fail(fault());
+    await trialOutcome;
+    expect(breaker.state).toBe('open');
+  });
+
+  it('ignores a stale outcome that arrives after the trial already closed the circuit', async () => {
+    const { breaker, inner, llm, stale, staleOutcome, trial, trialOutcome } = await staleCallsDuringTrial();
+    trial.succeed();
+    await trialOutcome;
+    const fresh = llm.complete(request()).catch((error: unknown) => error);
+    inner.pending[4]?.fail(fault());
+    await fresh;
+
+    stale.fail(fault());
+    await staleOutcome;
+
+    expect(breaker.state).toBe('closed');
   });
 
   it('keeps one breaker per provider in a registry', () => {

@@ -92,3 +92,30 @@ export const drain = async <T>(iterable: AsyncIterable<T>): Promise<T[]> => {
   for await (const item of iterable) items.push(item);
   return items;
 };
+
+/** A call the test settles when it chooses, to reproduce interleavings of concurrent calls. */
+export interface PendingCall {
+  request: ChatRequest;
+  succeed: (text?: string) => void;
+  fail: (error: unknown) => void;
+}
+
+/** Every `complete` stays pending until the test settles it through `pending`. */
+export class DeferredLlmClient implements LlmClient {
+  readonly pending: PendingCall[] = [];
+
+  complete(request: ChatRequest): Promise<ChatCompletion> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({
+        request,
+        succeed: (text = 'ok') => resolve(completionOf(text, 'fake', request.model)),
+        fail: reject,
+      });
+    });
+  }
+
+  // biome-ignore lint/correctness/useYield: streams are not used by the tests of interleavings.
+  async *stream(): AsyncGenerator<ChatDelta> {
+    throw new Error('DeferredLlmClient: stream is not scripted');
+  }
+}

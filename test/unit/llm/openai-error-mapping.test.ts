@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { parseRetryAfter, toLlmError } from '../../../functions/adapters/openai/openai-llm-client';
+import { RateLimitError, UpstreamError } from '../../../functions/core/errors';
 import {
   isRetryable,
   isUpstreamFault,
@@ -55,10 +56,35 @@ describe('toLlmError: every openai error class becomes a domain error', () => {
     expect(mapped.cause).toBe(error);
   });
 
-  it('maps 429 to a rate limit carrying the wait the provider asked for', () => {
+  it('maps an upstream 429 to our 503 (429 is the tenant quota), carrying the wait the provider asked for', () => {
     const mapped = map(httpError(429, {}, { 'retry-after': '7' }));
+
     expect(mapped).toBeInstanceOf(LlmRateLimitedError);
-    expect(mapped).toMatchObject({ statusCode: 429, retryAfterMs: 7_000, headers: { 'Retry-After': '7' } });
+    expect(mapped).toBeInstanceOf(UpstreamError);
+    expect(mapped).not.toBeInstanceOf(RateLimitError);
+    expect(mapped).toMatchObject({
+      statusCode: 503,
+      type: 'upstream_error',
+      code: 'llm_rate_limited',
+      retryAfterMs: 7_000,
+      headers: { 'Retry-After': '7' },
+    });
+    expect(isRetryable(mapped)).toBe(true);
+    expect(mapped.toJSON().error.type).toBe('upstream_error');
+  });
+
+  it.each([
+    ['no retry-after at all', {}],
+    ['retry-after-ms under a second', { 'retry-after-ms': '200' }],
+    ['retry-after of zero', { 'retry-after': '0' }],
+    ['a retry-after date already past', { 'retry-after': 'Sat, 21 Nov 2026 11:59:00 GMT' }],
+  ])('always gives an upstream rate limit a Retry-After of at least one second: %s', (_name, headers) => {
+    const mapped = map(httpError(429, {}, headers));
+
+    const seconds = Number(mapped.headers['Retry-After']);
+
+    expect(Number.isInteger(seconds)).toBe(true);
+    expect(seconds).toBeGreaterThanOrEqual(1);
   });
 
   it('maps an exhausted upstream account quota to a non-retryable 502, not a 429', () => {

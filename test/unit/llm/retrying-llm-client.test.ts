@@ -59,6 +59,20 @@ describe('RetryingLlmClient', () => {
     expect(sleeps[0]).toBeGreaterThanOrEqual(1_500);
   });
 
+  it('retries an upstream rate limit (a 503 to our callers) only after the upstream Retry-After', async () => {
+    const limited = new LlmRateLimitedError('slow down', { retryAfterMs: 2_000 });
+    const inner = new ScriptedLlmClient([{ error: limited }, { error: limited }, { answer: 'ok' }]);
+    const { timing, sleeps } = manualTiming();
+    const llm = new RetryingLlmClient(inner, { maxAttempts: 3, baseDelayMs: 100 }, timing);
+
+    const answer = await llm.complete(request());
+
+    expect(limited.statusCode).toBe(503);
+    expect(answer.message.content).toBe('ok');
+    expect(sleeps).toHaveLength(2);
+    expect(Math.min(...sleeps)).toBeGreaterThanOrEqual(limited.retryAfterMs ?? Number.NaN);
+  });
+
   it('gives up at once when Retry-After would pass the deadline', async () => {
     const limited = new LlmRateLimitedError('slow down', { retryAfterMs: 5_000 });
     const inner = new ScriptedLlmClient([{ error: limited }, { answer: 'too late' }]);

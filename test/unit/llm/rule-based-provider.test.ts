@@ -9,6 +9,7 @@ import {
 import { estimatePromptTokens } from '../../../functions/core/llm/token-estimate';
 import type { ChatMessage, ChatRequest } from '../../../functions/core/llm/types';
 import { createBuiltinToolRegistry } from '../../../functions/core/tools/builtin';
+import { MAX_EXPRESSION_LENGTH } from '../../../functions/core/tools/builtin/expression';
 import { drain } from './fakes';
 
 const tools = createBuiltinToolRegistry();
@@ -140,6 +141,11 @@ describe('RuleBasedLlmClient: finding arithmetic', () => {
     ['what is 10 divided by 4', '10 / 4'],
     ['7 * 6 =', '7 * 6'],
     ['compute 1/0', '1/0'],
+    ['What is 2 + 2 = ?', '2 + 2'],
+    ['what is 9 - 3 ??  ', '9 - 3'],
+    ['Calculate 6*7.', '6*7'],
+    ["What's 5 * 3!  ", '5 * 3'],
+    ['what is 8 / 2 =\t?\n', '8 / 2'],
   ])('%j → calculator(%j)', async (question, expression) => {
     const answer = await llm.complete(withTools([user(question)]));
     expect(JSON.parse(answer.message.tool_calls?.[0]?.function.arguments ?? 'null')).toEqual({ expression });
@@ -152,4 +158,38 @@ describe('RuleBasedLlmClient: finding arithmetic', () => {
       expect(answer.message.tool_calls).toBeUndefined();
     },
   );
+});
+
+describe('RuleBasedLlmClient: bounded work on hostile messages', () => {
+  it('ignores text after the lead-in longer than twice the calculator limit, even if trimming would shorten it', async () => {
+    const padded = `What is 2+2${' '.repeat(2 * MAX_EXPRESSION_LENGTH)}?`;
+
+    const answer = await llm.complete(withTools([user(padded)]));
+
+    expect(answer.message.tool_calls).toBeUndefined();
+    expect(answer.message.content).toBe(UNAVAILABLE_ANSWER);
+  });
+
+  it('answers the reported message, a long run of spaces before a stray character, without a tool call', async () => {
+    // This shape made the old trailing-trim regex backtrack cubically (4,000 spaces took minutes).
+    const hostile = `What is 1+${' '.repeat(4_000)}x`;
+
+    const answer = await llm.complete(withTools([user(hostile)]));
+
+    expect(answer.message.content).toBe(UNAVAILABLE_ANSWER);
+  });
+
+  it.each([
+    ['spaces', ' '],
+    ['tabs and newlines', '\t\n'],
+    ['spaced question marks', ' ?'],
+    ['spaced equals signs', ' ='],
+  ])('trims a tail of %s just under the limit and still judges the rest', async (_label, unit) => {
+    const room = 2 * MAX_EXPRESSION_LENGTH - '1+'.length - 1;
+    const hostile = `What is 1+${unit.repeat(Math.floor(room / unit.length))}x`;
+
+    const answer = await llm.complete(withTools([user(hostile)]));
+
+    expect(answer.message.tool_calls).toBeUndefined();
+  });
 });

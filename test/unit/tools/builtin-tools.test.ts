@@ -33,6 +33,16 @@ describe('calculator tool', () => {
       message: 'division by zero at position 1',
     });
   });
+
+  it('answers an inherited Object member such as constructor(1) with a 400 tool error, not a TypeError', async () => {
+    const error: unknown = await tools
+      .invoke('calculator', { expression: 'constructor(1)' }, at('2026-01-01T00:00:00Z'))
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ToolExecutionError);
+    expect(error).toMatchObject({ statusCode: 400, code: 'tool_error' });
+    expect((error as Error).message).toContain("unknown name 'constructor'");
+  });
 });
 
 describe('current_time tool', () => {

@@ -73,6 +73,20 @@ describe('evaluateExpression', () => {
     }
   });
 
+  it.each([
+    ['constructor(1)', 0],
+    ['__proto__(1)', 0],
+    ['1 + constructor(2)', 4],
+    ['2 * __proto__', 4],
+    ['constructor', 0],
+    ['(__PROTO__) + 1', 1],
+  ])('treats the inherited Object member in %j as an unknown name at position %i', (input, position) => {
+    const error = failure(input);
+
+    expect(error.message).toContain('unknown name');
+    expect(error.position).toBe(position);
+  });
+
   it('bounds the input length and the nesting depth', () => {
     expect(failure('1+'.repeat(MAX_EXPRESSION_LENGTH)).message).toContain('longer than');
     const deep = `${'('.repeat(MAX_NESTING_DEPTH + 1)}1${')'.repeat(MAX_NESTING_DEPTH + 1)}`;

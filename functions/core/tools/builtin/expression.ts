@@ -28,7 +28,9 @@ type Token =
   | { kind: 'op'; value: string; position: number }
   | { kind: 'end'; position: number };
 
-const CONSTANTS: Record<string, number> = { pi: Math.PI, e: Math.E };
+// Maps, not plain objects, for lookups: a name from the input must never resolve to an Object.prototype
+// member (`constructor`, `__proto__`), which would reach the evaluator as a function or an object.
+const CONSTANTS: ReadonlyMap<string, number> = new Map(Object.entries({ pi: Math.PI, e: Math.E }));
 
 interface FunctionSpec {
   minArgs: number;
@@ -36,7 +38,7 @@ interface FunctionSpec {
   apply(args: number[], position: number): number;
 }
 
-const FUNCTIONS: Record<string, FunctionSpec> = {
+const FUNCTION_SPECS: Record<string, FunctionSpec> = {
   sqrt: {
     minArgs: 1,
     maxArgs: 1,
@@ -64,8 +66,10 @@ const FUNCTIONS: Record<string, FunctionSpec> = {
   },
 };
 
-export const FUNCTION_NAMES = Object.keys(FUNCTIONS);
-export const CONSTANT_NAMES = Object.keys(CONSTANTS);
+const FUNCTIONS: ReadonlyMap<string, FunctionSpec> = new Map(Object.entries(FUNCTION_SPECS));
+
+export const FUNCTION_NAMES = [...FUNCTIONS.keys()];
+export const CONSTANT_NAMES = [...CONSTANTS.keys()];
 
 const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
@@ -222,9 +226,9 @@ class Parser {
       return value;
     }
     if (token.kind === 'name') {
-      const spec = FUNCTIONS[token.value];
+      const spec = FUNCTIONS.get(token.value);
       if (spec) return this.call(token.value, spec, token.position);
-      const constant = CONSTANTS[token.value];
+      const constant = CONSTANTS.get(token.value);
       if (constant !== undefined) return constant;
       throw new ExpressionError(
         `unknown name '${token.value}' (functions: ${FUNCTION_NAMES.join(', ')}; constants: ${CONSTANT_NAMES.join(', ')})`,
