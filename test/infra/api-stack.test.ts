@@ -11,6 +11,7 @@ import {
   WS_ROUTES,
 } from '../../functions/platform/routes';
 import { TABLES, type TableName } from '../../functions/platform/tables';
+import { AUTHORIZER_FUNCTIONS } from '../../lib/constructs/observability';
 import {
   actionsOn,
   configDirWith,
@@ -318,13 +319,48 @@ describe('alarms', () => {
     }
   });
 
-  it.each(catalogue)('%s: Errors and Throttles alarms', (id) => {
-    for (const metric of ['Errors', 'Throttles']) {
-      const alarm = alarms().find(
-        (props) => props.MetricName === metric && props.Dimensions[0].Value.Ref === fnIds.get(id),
-      );
-      expect(alarm, metric).toBeDefined();
-    }
+  const plainAlarmOn = (metric: string, id: string) =>
+    alarms().find((props) => props.MetricName === metric && props.Dimensions[0].Value.Ref === fnIds.get(id));
+
+  it.each(catalogue)('%s: a Throttles alarm', (id) => {
+    expect(plainAlarmOn('Throttles', id)).toBeDefined();
+  });
+
+  const authorizers = catalogue.filter(([id]) => AUTHORIZER_FUNCTIONS.has(id));
+  const others = catalogue.filter(([id]) => !AUTHORIZER_FUNCTIONS.has(id));
+
+  it.each(others)('%s: alarms on any error', (id) => {
+    const alarm = plainAlarmOn('Errors', id);
+    expect(alarm).toBeDefined();
+    expect(alarm.Threshold).toBe(0);
+  });
+
+  it('serves both API authorizers, which are the functions treated as authorizers here', () => {
+    const used = new Set(
+      resourcesOfType(stage.apiJson, 'AWS::ApiGatewayV2::Authorizer').map(([, a]) => authorizerFunction(a)),
+    );
+    expect(used).toEqual(new Set(authorizers.map(([id]) => id)));
+  });
+
+  it.each(authorizers)('%s: no Errors > 0 alarm (a refusal is an error), but an error-rate alarm', (id) => {
+    expect(plainAlarmOn('Errors', id)).toBeUndefined();
+    const rateAlarm = alarms().find((props) => {
+      const metrics: Json[] = props.Metrics ?? [];
+      const onFunction = (name: string) =>
+        metrics.some(
+          (m) =>
+            m.MetricStat?.Metric.MetricName === name &&
+            m.MetricStat.Metric.Dimensions[0].Value.Ref === fnIds.get(id),
+        );
+      return onFunction('Errors') && onFunction('Invocations');
+    });
+    expect(rateAlarm, 'error-rate alarm').toBeDefined();
+    const expression = rateAlarm.Metrics.find((m: Json) => m.Expression).Expression as string;
+    expect(expression).toMatch(/errors \/ invocations/);
+    // A single refusal must not alarm: the rate is gated by a minimum number of invocations.
+    expect(expression).toMatch(/IF\(invocations >= \d+/);
+    expect(rateAlarm.Threshold).toBeGreaterThan(0);
+    expect(rateAlarm.AlarmActions).toHaveLength(1);
   });
 
   it('publishes to a KMS-encrypted topic that only accepts TLS', () => {
