@@ -126,6 +126,13 @@ describe('least privilege', () => {
     }
   });
 
+  it('grants no function dynamodb:Scan: no code scans, and a scan reads every tenant at once', () => {
+    for (const [id] of catalogue) {
+      const actions = statementsOf(stage.apiJson, fnIds.get(id)!).flatMap((s) => s.actions);
+      expect(actions, id).not.toContain('dynamodb:Scan');
+    }
+  });
+
   it('keeps the public OpenAPI function away from every table', () => {
     const actions = statementsOf(stage.apiJson, fnIds.get('openapi-doc')!).flatMap((s) => s.actions);
     expect(actions.filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
