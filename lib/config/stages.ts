@@ -62,6 +62,13 @@ export const StageConfigSchema = z
       })
       .strict(),
     authorizerCacheTtlSeconds: int(0, 3600),
+    /**
+     * Create the role API Gateway writes WebSocket access logs with, and set it as the region's
+     * API Gateway account setting (AWS::ApiGateway::Account). That setting is ONE per account and region,
+     * shared by every API there: turn this off for a stage deployed where the account already has a
+     * CloudWatch role (another stage, or one set up by hand), or the last stage deployed wins.
+     */
+    apiGatewayAccountLogsRole: z.boolean(),
     maxBodyBytes: z
       .number()
       .int('must be an integer')
@@ -139,6 +146,8 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
   queues: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
   // Short on purpose: a revoked key or a suspended tenant stays usable for at most this long.
   authorizerCacheTtlSeconds: 30,
+  // Without it, deploying the WebSocket stage with access logs fails in an account that never set one.
+  apiGatewayAccountLogsRole: true,
   maxBodyBytes: 1_048_576,
 });
 

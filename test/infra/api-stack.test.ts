@@ -291,8 +291,42 @@ describe('WebSocket API', () => {
     }
     expect(authorizerFunction(authorizer)).toBe('authorizer-ws');
     expect(authorizer.Properties.AuthorizerType).toBe('REQUEST');
-    // Header or ?ticket=: listing either as an identity source would make it mandatory.
-    expect(authorizer.Properties.IdentitySource ?? []).toEqual([]);
+    // Header or ?ticket=: listing either as an identity source would make it mandatory. Absent, not `[]`:
+    // the property is optional for REQUEST authorizers and an empty list may be rejected on deploy.
+    expect(authorizer.Properties).not.toHaveProperty('IdentitySource');
+  });
+
+  it('sets the API Gateway account CloudWatch role its access logs need, before the stage', () => {
+    const accounts = resourcesOfType(stage.apiJson, 'AWS::ApiGateway::Account');
+    expect(accounts).toHaveLength(1);
+    const [accountId, account] = accounts[0]!;
+    const roleId = account.Properties.CloudWatchRoleArn['Fn::GetAtt'][0];
+    const role = stage.apiJson.Resources[roleId];
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'apigateway.amazonaws.com' } }),
+    ]);
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain(
+      ':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs',
+    );
+    // Other APIs of the region may log through the account setting after this stack is gone.
+    expect(role.DeletionPolicy).toBe('Retain');
+    const [, wsStage] = resourcesOfType(stage.apiJson, 'AWS::ApiGatewayV2::Stage').find(
+      ([, s]) => s.Properties.ApiId.Ref === wsApiId(),
+    )!;
+    expect(wsStage.DependsOn).toContain(accountId);
+  });
+
+  it('leaves the account setting alone when the stage config turns it off', () => {
+    const shared = synthStage('shared', configDirWith('shared', { apiGatewayAccountLogsRole: false }));
+    try {
+      expect(resourcesOfType(shared.apiJson, 'AWS::ApiGateway::Account')).toEqual([]);
+      const roles = resourcesOfType(shared.apiJson, 'AWS::IAM::Role').filter(([, role]) =>
+        JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'),
+      );
+      expect(roles).toEqual([]);
+    } finally {
+      shared.dispose();
+    }
   });
 
   it('has an auto-deployed stage with access logs and throttling', () => {
@@ -368,6 +402,14 @@ describe('alarms', () => {
     expect(expression).toMatch(/IF\(invocations >= \d+/);
     expect(rateAlarm.Threshold).toBeGreaterThan(0);
     expect(rateAlarm.AlarmActions).toHaveLength(1);
+  });
+
+  it('lets CloudWatch use the alarm topic key only on behalf of this account', () => {
+    const [, key] = resourcesOfType(stage.apiJson, 'AWS::KMS::Key')[0]!;
+    const statement = key.Properties.KeyPolicy.Statement.find(
+      (s: Json) => s.Principal?.Service === 'cloudwatch.amazonaws.com',
+    );
+    expect(statement.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
   });
 
   it('publishes to a KMS-encrypted topic that only accepts TLS', () => {

@@ -80,6 +80,7 @@ describe('loadStageConfig', () => {
     ],
     ['tenant', { tenant: 'acme-corp' }, 'single'],
     ['authorizerCacheTtlSeconds', { authorizerCacheTtlSeconds: 7200 }, 'must be <= 3600'],
+    ['apiGatewayAccountLogsRole', { apiGatewayAccountLogsRole: 'yes' }, 'boolean'],
     ['(root)', { surprise: true }, 'surprise'],
   ])('names %s', (path, overrides, detail) => {
     const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', overrides) }));
