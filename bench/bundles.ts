@@ -19,7 +19,10 @@ export interface SynthFigures {
 }
 
 interface CfnTemplate {
-  Resources: Record<string, { Type: string; Metadata?: Record<string, unknown>; Properties?: Record<string, unknown> }>;
+  Resources: Record<
+    string,
+    { Type: string; Metadata?: Record<string, unknown>; Properties?: Record<string, unknown> }
+  >;
 }
 
 /** Runs the CDK CLI exactly as a platform developer would, into a throwaway output folder. */
