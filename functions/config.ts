@@ -77,7 +77,8 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
   if (!parsed.success) throw new ConfigError(`invalid environment: ${describe(parsed.error)}`);
   const data = parsed.data;
   const plans = data[ENV.plans];
-  if (!(data[ENV.defaultPlan] in plans)) {
+  // Object.hasOwn, not `in`: `constructor` is `in` every object, yet names no plan.
+  if (!Object.hasOwn(plans, data[ENV.defaultPlan])) {
     throw new ConfigError(
       `invalid environment: ${ENV.defaultPlan}: plan '${data[ENV.defaultPlan]}' is not in ${ENV.plans}`,
     );

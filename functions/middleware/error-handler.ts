@@ -1,11 +1,9 @@
 // Middleware: the single place where errors become the envelope of shared/API.md. Domain errors
-// keep their status and headers; zod errors are 400; anything else is a bug: logged with its stack, 500.
-import { ZodError } from 'zod';
+// keep their status and headers; anything else is a bug: logged with its stack, 500.
 import { InternalError, isTenanticError, type TenanticError, UpstreamError } from '../core/errors';
 import { createLogger, type Logger } from '../observability/logger';
 import { jsonResponse } from './responses';
 import type { HttpMiddleware, HttpRequest } from './types';
-import { zodToInvalidRequest } from './validate';
 
 export interface ErrorHandlerOptions {
   /** Used only if requestContext did not run (it binds a request-scoped logger). */
@@ -16,7 +14,9 @@ const defaults: Required<ErrorHandlerOptions> = { logger: createLogger() };
 
 const toTenanticError = (error: unknown): TenanticError => {
   if (isTenanticError(error)) return error;
-  if (error instanceof ZodError) return zodToInvalidRequest(error, 'invalid_body', 'body');
+  // A ZodError is deliberately not special-cased: validate.ts turns client input into 400s itself, so a
+  // ZodError that gets here came from our own code parsing our own data (a stored record, an upstream
+  // reply). Blaming the request body would hide the bug and mislead the client.
   // middy aborts a handler just before the Lambda timeout: a slow dependency, not a bug.
   if (error instanceof Error && error.name === 'TimeoutError') {
     return new UpstreamError('timeout', 'The request took too long; retry.', {

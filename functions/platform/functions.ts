@@ -38,7 +38,8 @@ export const FUNCTIONS = {
     description: 'WebSocket $connect REQUEST authorizer: bearer key (or ticket) to a tenant',
     timeoutSeconds: 5,
     memoryMb: 512,
-    tables: { tenants: 'read', connections: 'readWrite' },
+    // Tickets (a later issue) will bring the table that stores them; until then keys only.
+    tables: { tenants: 'read' },
   },
   'tenants-api': {
     entry: 'functions/handlers/http/tenants.ts',
@@ -74,7 +75,8 @@ export const FUNCTIONS = {
     description: 'WebSocket $connect: records the connection with a TTL',
     timeoutSeconds: 5,
     memoryMb: 512,
-    tables: { tenants: 'read', connections: 'readWrite' },
+    // The authorizer already resolved the tenant; $connect only writes the connection record.
+    tables: { connections: 'readWrite' },
   },
   'ws-disconnect': {
     entry: 'functions/handlers/ws/disconnect.ts',
@@ -88,7 +90,9 @@ export const FUNCTIONS = {
     description: 'WebSocket actions: ping, and an error frame for anything unknown',
     timeoutSeconds: 10,
     memoryMb: 512,
-    tables: { tenants: 'read', connections: 'read' },
+    // tenants: the key's standing is re-checked per frame. It answers on the caller's own connection id,
+    // which the event carries, so it never reads the connections table.
+    tables: { tenants: 'read' },
     wsManagement: true,
   },
   'chat-worker': {

@@ -11,6 +11,14 @@ export const LOG_RETENTION_DAYS = [
 
 export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 
+/**
+ * The largest request body a stage may accept. API Gateway invokes the function synchronously, and a
+ * synchronous Lambda invoke carries at most 6 MB, event envelope included; a base64-encoded body also
+ * grows by a third. 5 MiB leaves room for the envelope; anything larger would fail in Lambda with a 413
+ * outside our error envelope instead of in json-body with ours.
+ */
+export const MAX_BODY_BYTES_LIMIT = 5 * 1024 * 1024;
+
 const int = (min: number, max: number) =>
   z.number().int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 
@@ -54,11 +62,27 @@ export const StageConfigSchema = z
       })
       .strict(),
     authorizerCacheTtlSeconds: int(0, 3600),
-    maxBodyBytes: int(1, 10_485_760),
+    /**
+     * Create the role API Gateway writes WebSocket access logs with, and set it as the region's
+     * API Gateway account setting (AWS::ApiGateway::Account). That setting is ONE per account and region,
+     * shared by every API there: turn this off for a stage deployed where the account already has a
+     * CloudWatch role (another stage, or one set up by hand), or the last stage deployed wins.
+     */
+    apiGatewayAccountLogsRole: z.boolean(),
+    maxBodyBytes: z
+      .number()
+      .int('must be an integer')
+      .min(1, 'must be >= 1')
+      .max(
+        MAX_BODY_BYTES_LIMIT,
+        `must be <= ${MAX_BODY_BYTES_LIMIT} (5 MiB): API Gateway invokes Lambda synchronously, and a ` +
+          'synchronous invoke carries at most 6 MB including the event envelope',
+      ),
   })
   .strict()
   .superRefine((config, ctx) => {
-    if (!(config.defaultPlan in config.plans)) {
+    // Object.hasOwn, not `in`: `constructor` or `toString` are `in` every object, yet name no plan.
+    if (!Object.hasOwn(config.plans, config.defaultPlan)) {
       ctx.addIssue({
         code: 'custom',
         path: ['defaultPlan'],
@@ -122,6 +146,8 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
   queues: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
   // Short on purpose: a revoked key or a suspended tenant stays usable for at most this long.
   authorizerCacheTtlSeconds: 30,
+  // Without it, deploying the WebSocket stage with access logs fails in an account that never set one.
+  apiGatewayAccountLogsRole: true,
   maxBodyBytes: 1_048_576,
 });
 

@@ -37,12 +37,18 @@ export class Data extends Construct {
     }
     this.tables = tables;
 
+    // CloudFormation cannot delete a bucket that holds objects, so a stage that is not retained could never
+    // be destroyed once used. Its buckets are emptied on stack deletion (CDK's auto-delete custom resource,
+    // whose findings are acknowledged in DataStack); retained stages keep their objects and buckets.
+    const autoDeleteObjects = !props.retained;
+
     // Access logs of the files bucket: who fetched or uploaded which tenant object, kept as long as the logs.
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogsBucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       removalPolicy: props.removalPolicy,
+      autoDeleteObjects,
       lifecycleRules: [{ expiration: Duration.days(props.config.logRetentionDays) }],
     });
     this.bucket = new s3.Bucket(this, 'FilesBucket', {
@@ -51,6 +57,7 @@ export class Data extends Construct {
       enforceSSL: true,
       versioned: false,
       removalPolicy: props.removalPolicy,
+      autoDeleteObjects,
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'files/',
       cors:

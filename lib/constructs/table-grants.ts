@@ -5,12 +5,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Access } from '../../functions/platform/functions';
 import type { TableDefinition } from '../../functions/platform/tables';
 
-// grantReadData's item actions without the stream ones (no table has a stream).
+// grantReadData's item actions without the stream ones (no table has a stream) and without Scan: no code
+// scans (listing is a Query on an index), and a Scan reads every tenant's items, so nobody gets it.
 export const TABLE_READ_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:BatchGetItem',
   'dynamodb:Query',
-  'dynamodb:Scan',
   'dynamodb:ConditionCheckItem',
   'dynamodb:DescribeTable',
 ] as const;

@@ -1,9 +1,10 @@
 // CDK construct: the WebSocket API, routes from the route table, a Lambda authorizer on $connect.
-import { type CfnElement, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as apigwv1 from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -32,6 +33,8 @@ export class WebSocketApi extends Construct {
   readonly api: apigw.WebSocketApi;
   readonly stage: apigw.WebSocketStage;
   readonly accessLogs: logs.LogGroup;
+  /** The region's API Gateway account setting with its CloudWatch role, when the stage config asks for it. */
+  readonly apiGatewayAccount?: apigwv1.CfnAccount;
   /** `wss://…/{stage}`: what clients connect to. */
   readonly url: string;
   /** `https://{apiId}.execute-api.{region}.{urlSuffix}/{stage}`: the @connections management endpoint. */
@@ -56,9 +59,40 @@ export class WebSocketApi extends Construct {
       accessLogSettings: { destination: new apigw.LogGroupLogDestination(this.accessLogs) },
       throttle: { rateLimit: 100, burstLimit: 200 },
     });
+    if (props.config.apiGatewayAccountLogsRole) {
+      this.apiGatewayAccount = this.accountCloudWatchRole();
+      // The account setting must be in place before a stage with access logs is created.
+      this.stage.node.addDependency(this.apiGatewayAccount);
+    }
     this.url = this.stage.url;
     const stack = Stack.of(this);
     this.managementEndpoint = `https://${this.api.apiId}.execute-api.${stack.region}.${stack.urlSuffix}/${this.stage.stageName}`;
+  }
+
+  /**
+   * WebSocket (like REST) stages write access logs through the account-level CloudWatch role of API
+   * Gateway; HTTP APIs use a service-linked role instead. Without it, the stage fails to deploy.
+   */
+  private accountCloudWatchRole(): apigwv1.CfnAccount {
+    const role = new iam.Role(this, 'ApiGatewayCloudWatchRole', {
+      assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+      description: 'API Gateway account setting: writes WebSocket/REST access and execution logs',
+      managedPolicies: [
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
+      ],
+    });
+    // The account setting outlives this stack (deleting AWS::ApiGateway::Account changes nothing), and
+    // other APIs of the region may log through it: deleting the role would silently break their logs.
+    role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    const account = new apigwv1.CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    account.node.addDependency(role);
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        'AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for the API Gateway account role; it ' +
+        'is limited to CloudWatch Logs writes, and AWS keeps it in step with what API Gateway needs to log.',
+    });
+    return account;
   }
 
   /** `execute-api:ManageConnections` on this stage's `@connections/*` only. */
@@ -82,6 +116,7 @@ export class WebSocketApi extends Construct {
   ) {
     // No identity source: $connect may authenticate with an Authorization header or a `?ticket=` query
     // string, and API Gateway rejects a connect that lacks any listed source before calling the authorizer.
+    // The property is deleted below rather than left as `[]`, which CloudFormation may reject.
     const authorizer = new WebSocketLambdaAuthorizer('Authorizer', functions['authorizer-ws'], {
       authorizerName: `tenantic-${this.config.stage}-ws`,
       identitySource: [],
@@ -101,6 +136,10 @@ export class WebSocketApi extends Construct {
           reason: `WebSocket APIs authorize only on $connect; ${route.routeKey} runs on a connection the authorizer already admitted.`,
         });
       }
+    }
+    // The CfnAuthorizer exists only once a route has bound the authorizer.
+    for (const child of this.node.findAll()) {
+      if (child instanceof apigw.CfnAuthorizer) child.addPropertyDeletionOverride('IdentitySource');
     }
   }
 }

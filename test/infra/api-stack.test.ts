@@ -11,6 +11,7 @@ import {
   WS_ROUTES,
 } from '../../functions/platform/routes';
 import { TABLES, type TableName } from '../../functions/platform/tables';
+import { AUTHORIZER_FUNCTIONS } from '../../lib/constructs/observability';
 import {
   actionsOn,
   configDirWith,
@@ -122,6 +123,13 @@ describe('least privilege', () => {
         actions.some((action) => WRITE.test(action)),
         `${name} write`,
       ).toBe(access === 'readWrite');
+    }
+  });
+
+  it('grants no function dynamodb:Scan: no code scans, and a scan reads every tenant at once', () => {
+    for (const [id] of catalogue) {
+      const actions = statementsOf(stage.apiJson, fnIds.get(id)!).flatMap((s) => s.actions);
+      expect(actions, id).not.toContain('dynamodb:Scan');
     }
   });
 
@@ -283,8 +291,42 @@ describe('WebSocket API', () => {
     }
     expect(authorizerFunction(authorizer)).toBe('authorizer-ws');
     expect(authorizer.Properties.AuthorizerType).toBe('REQUEST');
-    // Header or ?ticket=: listing either as an identity source would make it mandatory.
-    expect(authorizer.Properties.IdentitySource ?? []).toEqual([]);
+    // Header or ?ticket=: listing either as an identity source would make it mandatory. Absent, not `[]`:
+    // the property is optional for REQUEST authorizers and an empty list may be rejected on deploy.
+    expect(authorizer.Properties).not.toHaveProperty('IdentitySource');
+  });
+
+  it('sets the API Gateway account CloudWatch role its access logs need, before the stage', () => {
+    const accounts = resourcesOfType(stage.apiJson, 'AWS::ApiGateway::Account');
+    expect(accounts).toHaveLength(1);
+    const [accountId, account] = accounts[0]!;
+    const roleId = account.Properties.CloudWatchRoleArn['Fn::GetAtt'][0];
+    const role = stage.apiJson.Resources[roleId];
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'apigateway.amazonaws.com' } }),
+    ]);
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain(
+      ':iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs',
+    );
+    // Other APIs of the region may log through the account setting after this stack is gone.
+    expect(role.DeletionPolicy).toBe('Retain');
+    const [, wsStage] = resourcesOfType(stage.apiJson, 'AWS::ApiGatewayV2::Stage').find(
+      ([, s]) => s.Properties.ApiId.Ref === wsApiId(),
+    )!;
+    expect(wsStage.DependsOn).toContain(accountId);
+  });
+
+  it('leaves the account setting alone when the stage config turns it off', () => {
+    const shared = synthStage('shared', configDirWith('shared', { apiGatewayAccountLogsRole: false }));
+    try {
+      expect(resourcesOfType(shared.apiJson, 'AWS::ApiGateway::Account')).toEqual([]);
+      const roles = resourcesOfType(shared.apiJson, 'AWS::IAM::Role').filter(([, role]) =>
+        JSON.stringify(role.Properties.AssumeRolePolicyDocument).includes('apigateway.amazonaws.com'),
+      );
+      expect(roles).toEqual([]);
+    } finally {
+      shared.dispose();
+    }
   });
 
   it('has an auto-deployed stage with access logs and throttling', () => {
@@ -318,13 +360,56 @@ describe('alarms', () => {
     }
   });
 
-  it.each(catalogue)('%s: Errors and Throttles alarms', (id) => {
-    for (const metric of ['Errors', 'Throttles']) {
-      const alarm = alarms().find(
-        (props) => props.MetricName === metric && props.Dimensions[0].Value.Ref === fnIds.get(id),
-      );
-      expect(alarm, metric).toBeDefined();
-    }
+  const plainAlarmOn = (metric: string, id: string) =>
+    alarms().find((props) => props.MetricName === metric && props.Dimensions[0].Value.Ref === fnIds.get(id));
+
+  it.each(catalogue)('%s: a Throttles alarm', (id) => {
+    expect(plainAlarmOn('Throttles', id)).toBeDefined();
+  });
+
+  const authorizers = catalogue.filter(([id]) => AUTHORIZER_FUNCTIONS.has(id));
+  const others = catalogue.filter(([id]) => !AUTHORIZER_FUNCTIONS.has(id));
+
+  it.each(others)('%s: alarms on any error', (id) => {
+    const alarm = plainAlarmOn('Errors', id);
+    expect(alarm).toBeDefined();
+    expect(alarm.Threshold).toBe(0);
+  });
+
+  it('serves both API authorizers, which are the functions treated as authorizers here', () => {
+    const used = new Set(
+      resourcesOfType(stage.apiJson, 'AWS::ApiGatewayV2::Authorizer').map(([, a]) => authorizerFunction(a)),
+    );
+    expect(used).toEqual(new Set(authorizers.map(([id]) => id)));
+  });
+
+  it.each(authorizers)('%s: no Errors > 0 alarm (a refusal is an error), but an error-rate alarm', (id) => {
+    expect(plainAlarmOn('Errors', id)).toBeUndefined();
+    const rateAlarm = alarms().find((props) => {
+      const metrics: Json[] = props.Metrics ?? [];
+      const onFunction = (name: string) =>
+        metrics.some(
+          (m) =>
+            m.MetricStat?.Metric.MetricName === name &&
+            m.MetricStat.Metric.Dimensions[0].Value.Ref === fnIds.get(id),
+        );
+      return onFunction('Errors') && onFunction('Invocations');
+    });
+    expect(rateAlarm, 'error-rate alarm').toBeDefined();
+    const expression = rateAlarm.Metrics.find((m: Json) => m.Expression).Expression as string;
+    expect(expression).toMatch(/errors \/ invocations/);
+    // A single refusal must not alarm: the rate is gated by a minimum number of invocations.
+    expect(expression).toMatch(/IF\(invocations >= \d+/);
+    expect(rateAlarm.Threshold).toBeGreaterThan(0);
+    expect(rateAlarm.AlarmActions).toHaveLength(1);
+  });
+
+  it('lets CloudWatch use the alarm topic key only on behalf of this account', () => {
+    const [, key] = resourcesOfType(stage.apiJson, 'AWS::KMS::Key')[0]!;
+    const statement = key.Properties.KeyPolicy.Statement.find(
+      (s: Json) => s.Principal?.Service === 'cloudwatch.amazonaws.com',
+    );
+    expect(statement.Condition).toEqual({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } });
   });
 
   it('publishes to a KMS-encrypted topic that only accepts TLS', () => {

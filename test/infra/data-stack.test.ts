@@ -136,6 +136,25 @@ describe('files bucket', () => {
   });
 });
 
+describe('bucket deletion', () => {
+  const autoDeleted = (stage: SynthesizedStage) =>
+    new Set(
+      resourcesOfType(stage.dataJson, 'Custom::S3AutoDeleteObjects').map(
+        ([, resource]) => resource.Properties.BucketName.Ref as string,
+      ),
+    );
+
+  it('empties every bucket of a destroyable stage on deletion, so the stack can be destroyed', () => {
+    const buckets = resourcesOfType(acme.dataJson, 'AWS::S3::Bucket').map(([id]) => id);
+    expect(buckets.length).toBeGreaterThan(0);
+    expect(autoDeleted(acme)).toEqual(new Set(buckets));
+  });
+
+  it('never empties the buckets of a retained stage', () => {
+    expect(autoDeleted(prod)).toEqual(new Set());
+  });
+});
+
 describe('queues', () => {
   const consumerOf = (queue: QueueName): FunctionDefinition =>
     (Object.values(FUNCTIONS) as FunctionDefinition[]).find((fn) => fn.queues?.[queue] === 'consume')!;

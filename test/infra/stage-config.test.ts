@@ -66,6 +66,9 @@ describe('loadStageConfig', () => {
     ['removalPolicy', { removalPolicy: 'keep' }, ''],
     ['tenancy', { tenancy: 'shared' }, ''],
     ['defaultPlan', { defaultPlan: 'gold' }, 'must be one of the plans'],
+    // `constructor` is `in` every object: plan membership must be an own property.
+    ['defaultPlan', { defaultPlan: 'constructor' }, 'must be one of the plans'],
+    ['maxBodyBytes', { maxBodyBytes: 6 * 1024 * 1024 }, 'synchronous invoke carries at most 6 MB'],
     ['llm.defaultModel', { llm: { defaultModel: 'nope' } }, 'llm.models'],
     ['llm.baseUrl', { llm: { baseUrl: 'not a url' } }, 'URL'],
     ['corsOrigins.0', { corsOrigins: ['app.example.com/'] }, 'origin'],
@@ -77,11 +80,17 @@ describe('loadStageConfig', () => {
     ],
     ['tenant', { tenant: 'acme-corp' }, 'single'],
     ['authorizerCacheTtlSeconds', { authorizerCacheTtlSeconds: 7200 }, 'must be <= 3600'],
+    ['apiGatewayAccountLogsRole', { apiGatewayAccountLogsRole: 'yes' }, 'boolean'],
     ['(root)', { surprise: true }, 'surprise'],
   ])('names %s', (path, overrides, detail) => {
     const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', overrides) }));
     expect(message).toContain(`stage 'acme': ${path}: `);
     expect(message).toContain(detail);
+  });
+
+  it('accepts a body limit of exactly 5 MiB, the most a synchronous invoke leaves room for', () => {
+    const dir = withFile('acme', { maxBodyBytes: 5 * 1024 * 1024 });
+    expect(loadStageConfig('acme', { configDir: dir }).maxBodyBytes).toBe(5 * 1024 * 1024);
   });
 
   it('rejects a stage name the stacks could not carry', () => {

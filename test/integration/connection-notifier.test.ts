@@ -15,6 +15,8 @@ process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
 let server: Server;
 let endpoint: string;
 const received: { path: string; body: string }[] = [];
+/** `METHOD path` of every request, in order. */
+const requests: string[] = [];
 /** connection id → how the stand-in answers a post to it. */
 const behaviour = new Map<string, 'gone' | 'throttled'>();
 
@@ -27,6 +29,7 @@ const readBody = async (request: IncomingMessage) => {
 beforeAll(async () => {
   server = createServer(async (request, response) => {
     const path = decodeURIComponent(request.url ?? '');
+    requests.push(`${request.method} ${path}`);
     received.push({ path, body: await readBody(request) });
     const id = path.split('/@connections/')[1] ?? '';
     const mode = behaviour.get(id);
@@ -45,6 +48,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 beforeEach(() => {
   received.length = 0;
+  requests.length = 0;
   behaviour.clear();
 });
 
@@ -74,5 +78,22 @@ describe('ApiGatewayConnectionNotifier over HTTP', () => {
 
     expect(error).toBeInstanceOf(ConnectionThrottledError);
     expect(received).toHaveLength(3);
+  });
+});
+
+describe('ApiGatewayConnectionNotifier.disconnect over HTTP', () => {
+  it('sends DELETE @connections/{id}, and resolves when the client is already gone', async () => {
+    const notifier = new ApiGatewayConnectionNotifier(apiGatewayManagement(endpoint), {
+      sleep: async () => {},
+    });
+    behaviour.set('left-already', 'gone');
+
+    await notifier.disconnect('still-here');
+    await expect(notifier.disconnect('left-already')).resolves.toBeUndefined();
+
+    expect(requests).toEqual([
+      'DELETE /dev/@connections/still-here',
+      'DELETE /dev/@connections/left-already',
+    ]);
   });
 });

@@ -105,11 +105,14 @@ describe('DynamoTenantStore on DynamoDB Local', () => {
 
     expect(await authenticateApiKey(auth, revoke.key)).toMatchObject({ ok: true });
     await revokeApiKey(deps, tenant.id, revoke.id);
-    expect(await authenticateApiKey(auth, revoke.key)).toEqual({ ok: false, reason: 'revoked_api_key' });
+    expect(await authenticateApiKey(auth, revoke.key)).toMatchObject({
+      ok: false,
+      reason: 'revoked_api_key',
+    });
     expect(await authenticateApiKey(auth, keep.key)).toMatchObject({ ok: true });
 
     await updateTenant(deps, tenant.id, { status: 'suspended' });
-    expect(await authenticateApiKey(auth, keep.key)).toEqual({ ok: false, reason: 'tenant_suspended' });
+    expect(await authenticateApiKey(auth, keep.key)).toMatchObject({ ok: false, reason: 'tenant_suspended' });
   });
 
   it('pagination walks every tenant exactly once, oldest first', async () => {

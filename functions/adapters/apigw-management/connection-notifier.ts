@@ -1,6 +1,7 @@
 // Adapter: ConnectionNotifier on API Gateway's @connections management API (emulated locally).
 import {
   type ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ConnectionGoneError, ConnectionThrottledError } from '../../core/connections/errors';
@@ -46,17 +47,35 @@ export class ApiGatewayConnectionNotifier implements ConnectionNotifier {
 
   async post(connectionId: string, frame: ServerFrame): Promise<void> {
     const data = new TextEncoder().encode(encodeFrame(frame));
+    await this.send(connectionId, 'posting to', () =>
+      this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data })),
+    );
+  }
+
+  async disconnect(connectionId: string): Promise<void> {
+    try {
+      await this.send(connectionId, 'closing', () =>
+        this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId })),
+      );
+    } catch (error) {
+      // Already closed: what we wanted.
+      if (!(error instanceof ConnectionGoneError)) throw error;
+    }
+  }
+
+  /** One @connections call with the short jittered retry on throttling, and errors translated. */
+  private async send(connectionId: string, doing: string, call: () => Promise<unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
+        await call();
         return;
       } catch (error) {
         const name = error instanceof Error ? error.name : 'UnknownError';
         if (name === 'GoneException') throw new ConnectionGoneError(connectionId, { cause: error });
-        if (!THROTTLED.has(name)) throw translate(connectionId, name, error);
+        if (!THROTTLED.has(name)) throw translate(connectionId, doing, name, error);
         if (attempt >= this.maxAttempts) {
           throw new ConnectionThrottledError(
-            `posting to connection ${connectionId} was throttled ${attempt} times; giving up`,
+            `${doing} connection ${connectionId} was throttled ${attempt} times; giving up`,
             { cause: error },
           );
         }
@@ -67,14 +86,14 @@ export class ApiGatewayConnectionNotifier implements ConnectionNotifier {
   }
 }
 
-const translate = (connectionId: string, name: string, error: unknown): Error => {
+const translate = (connectionId: string, doing: string, name: string, error: unknown): Error => {
   const status = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
   // No status: the network failed. A 4xx other than Gone or throttling is our bug: 403 means a missing
   // execute-api:ManageConnections grant, 413 a frame that escaped encodeFrame's size check.
   if (status === undefined || status >= 500) {
     return new UpstreamError(
       'connections_api_failed',
-      `posting to connection ${connectionId} failed: ${name}`,
+      `${doing} connection ${connectionId} failed: ${name}`,
       {
         cause: error,
         statusCode: 502,
@@ -83,7 +102,7 @@ const translate = (connectionId: string, name: string, error: unknown): Error =>
   }
   return new InternalError(
     'connections_api_rejected',
-    `posting to connection ${connectionId} was rejected: ${name}`,
+    `${doing} connection ${connectionId} was rejected: ${name}`,
     {
       cause: error,
     },

@@ -1,4 +1,4 @@
-// Port: pushes server frames down a WebSocket connection (API Gateway's @connections API in the cloud).
+// Port: pushes server frames down a WebSocket connection, and closes it (API Gateway's @connections API).
 import type { ServerFrame } from '../connections/schemas';
 
 /**
@@ -17,4 +17,12 @@ import type { ServerFrame } from '../connections/schemas';
  */
 export interface ConnectionNotifier {
   post(connectionId: string, frame: ServerFrame): Promise<void>;
+  /**
+   * Closes the connection from the server side (API Gateway then runs `$disconnect`). Resolves when the
+   * client is already gone, since the goal is met; throws ConnectionThrottledError like `post`.
+   *
+   * @example
+   * await notifier.disconnect(connectionId);
+   */
+  disconnect(connectionId: string): Promise<void>;
 }

@@ -4,9 +4,20 @@ import { checkApiKeyFormat, hashApiKey, hashesEqual } from './api-key-format';
 import type { AuthFailure } from './errors';
 import type { ApiKeyRecord, TenantRecord } from './schemas';
 
+/** A genuine key's owner: known even when the key is revoked or its tenant suspended. */
+export interface KeyOwner {
+  readonly tenantId: string;
+  readonly keyId: string;
+}
+
 export type Authentication =
   | { readonly ok: true; readonly tenant: TenantRecord; readonly key: ApiKeyRecord }
-  | { readonly ok: false; readonly reason: AuthFailure };
+  | {
+      readonly ok: false;
+      readonly reason: AuthFailure;
+      /** Set when the key was issued by us but is not in good standing (revoked, tenant suspended). */
+      readonly owner?: KeyOwner;
+    };
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export const bearerToken = (header: string | undefined | null): string | undefined => {
@@ -50,5 +61,7 @@ export const authenticateApiKey = async (
   const hash = hashApiKey(token);
   const entry = await deps.store.findApiKeyByHash(hash);
   if (!entry || !hashesEqual(entry.keyHash, hash)) return { ok: false, reason: 'unknown_api_key' };
-  return checkApiKeyStanding(deps.store, entry.tenantId, entry.keyId);
+  const standing = await checkApiKeyStanding(deps.store, entry.tenantId, entry.keyId);
+  if (standing.ok || standing.reason === 'unknown_api_key') return standing;
+  return { ...standing, owner: { tenantId: entry.tenantId, keyId: entry.keyId } };
 };

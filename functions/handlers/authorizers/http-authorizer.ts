@@ -1,9 +1,10 @@
 // Handler: the HTTP API REQUEST authorizer (payload 2.0, simple responses, cached by the Authorization
 // header). It ALWAYS authorizes and says who the caller is, because an HTTP API authorizer can only
 // deny with a bare 403: the handler middleware turns `anonymous` into a 401 in the OpenAI envelope.
-//   admin key        → { principal: 'admin' }
-//   tenant key       → { principal: 'tenant', tenantId, keyId }
-//   anything else    → { principal: 'anonymous', authError }
+//   admin key                              → { principal: 'admin' }
+//   tenant key, even revoked or suspended  → { principal: 'tenant', tenantId, keyId }
+//   anything else                          → { principal: 'anonymous', authError }
+// A failure to find out (DynamoDB throttled, Secrets Manager down) is thrown, never answered: see below.
 import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
@@ -41,15 +42,39 @@ export const resolvePrincipal = async (
     return { principal: 'admin' };
   }
   const result = await authenticateApiKey(deps, token);
-  return result.ok
-    ? { principal: 'tenant', tenantId: result.tenant.id, keyId: result.key.id }
-    : { principal: 'anonymous', authError: result.reason };
+  if (result.ok) return { principal: 'tenant', tenantId: result.tenant.id, keyId: result.key.id };
+  // A genuine key that is revoked or whose tenant is suspended still names its tenant. API Gateway caches
+  // this answer, but the authenticate middleware re-checks the key's standing on every request and
+  // refuses it there (401 revoked, 403 suspended); so re-activating a tenant takes effect at once
+  // instead of after the cache TTL, as it would if `anonymous` had been cached.
+  if (result.owner) return { principal: 'tenant', ...result.owner };
+  return { principal: 'anonymous', authError: result.reason };
 };
 
+/**
+ * Transient failures inside the authorizer (a throttled or unreachable DynamoDB, Secrets Manager) are
+ * thrown on purpose. API Gateway then answers that one request 500 and caches nothing, so the next
+ * request tries again. Answering `anonymous` with authError 'temporarily_unavailable' instead would be
+ * cached for the whole TTL under this Authorization header: a valid key would be locked out for up to
+ * `authorizerCacheTtlSeconds` after a blip that lasted milliseconds.
+ *
+ * @example
+ * export const handler = createHttpAuthorizer({ store, admin, stage: 'dev' });
+ */
 export const createHttpAuthorizer = (deps: HttpAuthorizerDeps) => {
   const logger = deps.logger ?? createLogger({ service: 'authorizer-http' });
   return async (event: APIGatewayRequestAuthorizerEventV2): Promise<HttpAuthorizerResult> => {
-    const context = await resolvePrincipal(deps, authorizationHeader(event.headers));
+    let context: AuthorizerContext;
+    try {
+      context = await resolvePrincipal(deps, authorizationHeader(event.headers));
+    } catch (error) {
+      logger.error('authorizer could not resolve the caller; API Gateway answers 500, nothing cached', {
+        request_id: event.requestContext?.requestId,
+        route_key: event.routeKey,
+        error,
+      });
+      throw error;
+    }
     logger.info('authorized', {
       request_id: event.requestContext?.requestId,
       route_key: event.routeKey,

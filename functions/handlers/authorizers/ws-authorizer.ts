@@ -1,9 +1,17 @@
-// Handler: the WebSocket `$connect` REQUEST authorizer. Answers with an IAM policy: Allow for a valid
-// tenant key (principalId = tenant id, context for the connect handler), Deny otherwise, and the
-// API Gateway convention `throw new Error('Unauthorized')` (→ 401) when no credentials came at all.
+// Handler: the WebSocket `$connect` REQUEST authorizer. API Gateway's conventions decide the answers:
+//   a valid tenant key (or ticket)                    → Allow (principalId = tenant id, context for $connect)
+//   a genuine key whose tenant is suspended           → Deny  (API Gateway answers 403)
+//   no, a malformed, an unknown or a revoked key      → throw new Error('Unauthorized') (API Gateway: 401)
+// A thrown Unauthorized counts as a Lambda error, so the authorizer's alarm is a rate, not Errors > 0
+// (lib/constructs/observability.ts). Any other throw (DynamoDB throttled) is a 500 for that connect.
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import type { TenantStore } from '../../core/ports/tenant-store';
-import { authenticateApiKey, bearerToken } from '../../core/tenants/authenticate-api-key';
+import {
+  type Authentication,
+  authenticateApiKey,
+  bearerToken,
+  checkApiKeyStanding,
+} from '../../core/tenants/authenticate-api-key';
 import { createLogger, type Logger } from '../../observability/logger';
 import { runtimeConfig, tenantStore } from '../wiring';
 
@@ -41,6 +49,13 @@ const deny = (event: APIGatewayRequestAuthorizerEvent, authError: string): APIGa
   context: { principal: 'anonymous', authError },
 });
 
+/** API Gateway's own convention for a 401: the exact message `Unauthorized`. */
+const unauthorized = (): Error => new Error('Unauthorized');
+
+/**
+ * @example
+ * export const handler = createWsAuthorizer({ store, stage: 'dev' });
+ */
 export const createWsAuthorizer = (deps: WsAuthorizerDeps) => {
   const logger = deps.logger ?? createLogger({ service: 'authorizer-ws' });
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
@@ -48,6 +63,20 @@ export const createWsAuthorizer = (deps: WsAuthorizerDeps) => {
       request_id: event.requestContext?.requestId,
       connection_id: event.requestContext?.connectionId,
     });
+    const answer = (via: 'ticket' | 'key', result: Authentication): APIGatewayAuthorizerResult => {
+      if (result.ok) {
+        log.info('ws authorize: allowed', { via, tenant_id: result.tenant.id, key_id: result.key.id });
+        return allow(event, { principal: 'tenant', tenantId: result.tenant.id, keyId: result.key.id });
+      }
+      // Only a genuine key of a suspended tenant is a 403; any other failure means "no valid credentials".
+      if (result.reason === 'tenant_suspended') {
+        log.info('ws authorize: denied', { via, auth_error: result.reason });
+        return deny(event, result.reason);
+      }
+      log.info('ws authorize: unauthorized', { via, auth_error: result.reason });
+      throw unauthorized();
+    };
+
     const authorization = Object.entries(event.headers ?? {}).find(
       ([name]) => name.toLowerCase() === 'authorization',
     )?.[1];
@@ -55,22 +84,15 @@ export const createWsAuthorizer = (deps: WsAuthorizerDeps) => {
 
     if (!authorization && ticket) {
       const owner = deps.redeemTicket ? await deps.redeemTicket(ticket) : undefined;
-      log.info('ws authorize by ticket', { allowed: owner !== undefined });
-      return owner ? allow(event, { principal: 'tenant', ...owner }) : deny(event, 'invalid_ticket');
+      if (!owner) return answer('ticket', { ok: false, reason: 'unknown_api_key' });
+      // A ticket lives 60 s; the key it was issued for may have been revoked or suspended meanwhile.
+      return answer('ticket', await checkApiKeyStanding(deps.store, owner.tenantId, owner.keyId));
     }
-    if (!authorization) {
-      log.info('ws authorize: no credentials');
-      throw new Error('Unauthorized');
-    }
-    const result = await authenticateApiKey(deps, bearerToken(authorization));
-    if (!result.ok) {
-      // A header that is not `Bearer <token>` is malformed, not missing.
-      const reason = bearerToken(authorization) ? result.reason : 'malformed_api_key';
-      log.info('ws authorize: denied', { auth_error: reason });
-      return deny(event, reason);
-    }
-    log.info('ws authorize: allowed', { tenant_id: result.tenant.id, key_id: result.key.id });
-    return allow(event, { principal: 'tenant', tenantId: result.tenant.id, keyId: result.key.id });
+    if (!authorization) return answer('key', { ok: false, reason: 'missing_api_key' });
+    // A header that is not `Bearer <token>` is malformed, not missing.
+    const token = bearerToken(authorization);
+    if (!token) return answer('key', { ok: false, reason: 'malformed_api_key' });
+    return answer('key', await authenticateApiKey(deps, token));
   };
 };
 

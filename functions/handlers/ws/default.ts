@@ -1,29 +1,43 @@
-// Handler: WebSocket `$default` and `ping` routes; answers each client frame on the caller's connection.
+// Handler: WebSocket `$default` and `ping` routes; answers each client frame on the caller's connection,
+// after re-checking that the connection's key is still in good standing (closing it when not).
 import middy from '@middy/core';
 import { ApiGatewayConnectionNotifier } from '../../adapters/apigw-management/connection-notifier';
 import { apiGatewayManagement } from '../../adapters/aws-clients';
 import { requireEnv } from '../../config';
-import { handleClientFrame } from '../../core/connections/handle-client-frame';
+import { answerClientFrame } from '../../core/connections/answer-client-frame';
 import type { ConnectionNotifier } from '../../core/ports/connection-notifier';
+import type { TenantStore } from '../../core/ports/tenant-store';
 import type { WsEvent, WsResult } from '../../middleware/ws/types';
-import { type WsLambdaContext, wsContext } from '../../middleware/ws/ws-context';
+import { tenantPrincipal, type WsLambdaContext, wsContext } from '../../middleware/ws/ws-context';
 import { createLogger, type Logger } from '../../observability/logger';
 import { ENV } from '../../platform/env';
+import { tenantStore } from '../wiring';
 
 export interface DefaultRouteDeps {
   notifier: ConnectionNotifier;
+  store: TenantStore;
   logger: Logger;
 }
 
-export const createDefaultHandler = ({ notifier, logger }: DefaultRouteDeps) =>
+export const createDefaultHandler = ({ notifier, store, logger }: DefaultRouteDeps) =>
   middy<WsEvent, WsResult, Error, WsLambdaContext>()
     .use(wsContext({ logger }))
     .handler(async (event, context) => {
+      const { tenantId, keyId } = tenantPrincipal(event); // no tenant context: 401
+      const { connectionId } = event.requestContext;
       const body =
         event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString() : event.body;
-      const reply = handleClientFrame(body);
       // A caller that left meanwhile raises ConnectionGoneError, which wsContext answers with 200.
-      await notifier.post(event.requestContext.connectionId, reply);
+      const outcome = await answerClientFrame({ store, notifier }, { connectionId, tenantId, keyId, body });
+      if ('refused' in outcome) {
+        context.log.warn('key no longer in good standing: error frame sent, connection closed', {
+          key_id: keyId,
+          code: outcome.refused.code,
+          status_code: outcome.refused.statusCode,
+        });
+        return { statusCode: outcome.refused.statusCode };
+      }
+      const reply = outcome.answered;
       context.log.info('frame answered', {
         reply: reply.type,
         code: reply.type === 'error' ? reply.error.code : null,
@@ -34,5 +48,6 @@ export const createDefaultHandler = ({ notifier, logger }: DefaultRouteDeps) =>
 const env = requireEnv([ENV.wsManagementEndpoint]);
 export const handler = createDefaultHandler({
   notifier: new ApiGatewayConnectionNotifier(apiGatewayManagement(env[ENV.wsManagementEndpoint])),
+  store: tenantStore(),
   logger: createLogger({ service: 'ws-default' }),
 });

@@ -45,15 +45,23 @@ describe('authenticateApiKey', () => {
     });
   });
 
-  it('refuses a revoked key and a suspended tenant at once', async () => {
+  it("refuses a revoked key and a suspended tenant at once, naming the genuine key's owner", async () => {
     const { deps, tenant, key, auth } = await setup();
     const other = await createApiKey(deps, tenant.id);
 
     await revokeApiKey(deps, tenant.id, key.id);
-    expect(await authenticateApiKey(auth, key.key)).toEqual({ ok: false, reason: 'revoked_api_key' });
+    expect(await authenticateApiKey(auth, key.key)).toEqual({
+      ok: false,
+      reason: 'revoked_api_key',
+      owner: { tenantId: tenant.id, keyId: key.id },
+    });
 
     await updateTenant(deps, tenant.id, { status: 'suspended' });
-    expect(await authenticateApiKey(auth, other.key)).toEqual({ ok: false, reason: 'tenant_suspended' });
+    expect(await authenticateApiKey(auth, other.key)).toEqual({
+      ok: false,
+      reason: 'tenant_suspended',
+      owner: { tenantId: tenant.id, keyId: other.id },
+    });
   });
 });
 

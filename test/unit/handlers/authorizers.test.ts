@@ -5,9 +5,17 @@ await vi.hoisted(() => import('../../helpers/test-env'));
 const { createHttpAuthorizer } = await import('../../../functions/handlers/authorizers/http-authorizer');
 const { createWsAuthorizer } = await import('../../../functions/handlers/authorizers/ws-authorizer');
 const { generateApiKey } = await import('../../../functions/core/tenants/api-key-format');
-const { ADMIN_KEY, InMemoryTenantStore, loadEvent, memoryLogger, seedSampleTenant } = await import(
-  '../../helpers/tenant-fakes'
-);
+const { createAccountApi } = await import('../../../functions/handlers/http/account');
+const {
+  ADMIN_KEY,
+  InMemoryTenantStore,
+  lambdaContext,
+  loadEvent,
+  manualClock,
+  memoryLogger,
+  seedSampleTenant,
+  settings,
+} = await import('../../helpers/tenant-fakes');
 
 const adminVerifier = { isAdminKey: async (candidate: string) => candidate === ADMIN_KEY };
 
@@ -58,19 +66,74 @@ describe('HTTP authorizer: always authorizes, names the principal in flat string
     expect(result).toEqual({ isAuthorized: true, context: { principal: 'anonymous', authError } });
   });
 
-  it('a revoked key and a suspended tenant → anonymous at once', async () => {
+  it('a revoked key and a suspended tenant → still their tenant principal; the middleware refuses them', async () => {
+    // Cached by API Gateway: naming the tenant lets re-activation work at once, because the authenticate
+    // middleware re-checks standing per request (test/unit/middleware/http-pipeline.test.ts).
     const { authorize, store, sample } = await httpSetup();
     await store.revokeApiKey(sample.tenantId, sample.keyId, 1);
     expect((await authorize(loadEvent('authorizer-http', 'tenant-key'))).context).toEqual({
-      principal: 'anonymous',
-      authError: 'revoked_api_key',
+      principal: 'tenant',
+      tenantId: sample.tenantId,
+      keyId: sample.keyId,
     });
 
     const suspended = await httpSetup('suspended');
     expect((await suspended.authorize(loadEvent('authorizer-http', 'tenant-key'))).context).toEqual({
-      principal: 'anonymous',
-      authError: 'tenant_suspended',
+      principal: 'tenant',
+      tenantId: suspended.sample.tenantId,
+      keyId: suspended.sample.keyId,
     });
+  });
+
+  it('with the middleware: a cached answer for a suspended tenant works at once after re-activation', async () => {
+    const { authorize, store, sample } = await httpSetup('suspended');
+    const api = createAccountApi(
+      { store, usage: { readCounters: async () => ({}) as never }, clock: manualClock(), settings },
+      { logger: memoryLogger().logger },
+    );
+    // What API Gateway caches for this Authorization header, and hands to every request for the TTL.
+    const cached = await authorize(loadEvent('authorizer-http', 'tenant-key'));
+    const request = () => {
+      const event = loadEvent('account-api', 'list-models');
+      event.requestContext.authorizer = { lambda: cached.context };
+      return api(event, lambdaContext()) as Promise<{ statusCode: number }>;
+    };
+
+    const whileSuspended = await request();
+    await store.updateTenant(sample.tenantId, { status: 'active', updated_at: 2 });
+    const afterReactivation = await request();
+
+    expect(whileSuspended.statusCode).toBe(403);
+    expect(afterReactivation.statusCode).toBe(200);
+  });
+
+  it('throws on a transient failure (API Gateway: 500, not cached) instead of caching a refusal', async () => {
+    const { authorize, store, lines } = await httpSetup();
+    const throttled = Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+      name: 'ProvisionedThroughputExceededException',
+    });
+    store.findApiKeyByHash = async () => {
+      throw throttled;
+    };
+
+    await expect(authorize(loadEvent('authorizer-http', 'tenant-key'))).rejects.toBe(throttled);
+    expect(lines.some((line) => line.level === 'error')).toBe(true);
+  });
+
+  it('throws when the admin key cannot be read, rather than calling the admin anonymous', async () => {
+    const store = new InMemoryTenantStore();
+    const authorize = createHttpAuthorizer({
+      store,
+      stage: 'dev',
+      logger: memoryLogger().logger,
+      admin: {
+        isAdminKey: async () => {
+          throw new Error('Secrets Manager unreachable');
+        },
+      },
+    });
+
+    await expect(authorize(loadEvent('authorizer-http', 'admin-key'))).rejects.toThrow('Secrets Manager');
   });
 
   it('never logs the key', async () => {
@@ -111,34 +174,58 @@ describe('WebSocket $connect authorizer: IAM policies', () => {
     });
   });
 
-  it('no credentials → throws Unauthorized (API Gateway answers 401)', async () => {
+  const denyOf = (result: { policyDocument: { Statement: unknown[] } }) => result.policyDocument.Statement[0];
+
+  it.each([
+    ['no credentials', undefined],
+    ['a non-Bearer header', 'Token abc'],
+    ['a malformed key', 'Bearer tk_dev_not-a-real-key'],
+    ['a well-formed key nobody issued', `Bearer ${generateApiKey('dev')}`],
+  ])('%s → throws Unauthorized (API Gateway answers 401)', async (_case, header) => {
     const { authorize } = await wsSetup();
-    await expect(authorize(loadEvent('authorizer-ws', 'missing-header'))).rejects.toThrow('Unauthorized');
+    const event = loadEvent('authorizer-ws', 'tenant-key');
+    if (header === undefined) delete event.headers.Authorization;
+    else event.headers.Authorization = header;
+
+    await expect(authorize(event)).rejects.toThrow(/^Unauthorized$/);
   });
 
-  it('a revoked key or a garbage header → Deny', async () => {
+  it('a revoked key → throws Unauthorized (401), not Deny', async () => {
     const { authorize, store, sample } = await wsSetup();
-    const garbage = loadEvent('authorizer-ws', 'tenant-key');
-    garbage.headers.Authorization = 'Token abc';
     await store.revokeApiKey(sample.tenantId, sample.keyId, 1);
 
-    const revoked = await authorize(loadEvent('authorizer-ws', 'tenant-key'));
-    const malformed = await authorize(garbage);
-
-    expect(revoked.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
-    expect(revoked.context).toEqual({ principal: 'anonymous', authError: 'revoked_api_key' });
-    expect(malformed.context).toEqual({ principal: 'anonymous', authError: 'malformed_api_key' });
+    await expect(authorize(loadEvent('authorizer-ws', 'tenant-key'))).rejects.toThrow(/^Unauthorized$/);
   });
 
-  it('a ticket is denied until a redeemer is wired, and allowed through one', async () => {
+  it('a genuine key of a suspended tenant → Deny (403)', async () => {
+    const { authorize, store, sample } = await wsSetup();
+    await store.updateTenant(sample.tenantId, { status: 'suspended', updated_at: 2 });
+
+    const result = await authorize(loadEvent('authorizer-ws', 'tenant-key'));
+
+    expect(denyOf(result)).toMatchObject({ Effect: 'Deny' });
+    expect(result.context).toEqual({ principal: 'anonymous', authError: 'tenant_suspended' });
+  });
+
+  it('a ticket is Unauthorized until a redeemer is wired, and allowed through one', async () => {
     const without = await wsSetup();
-    const denied = await without.authorize(loadEvent('authorizer-ws', 'ticket'));
-    expect(denied.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
+    await expect(without.authorize(loadEvent('authorizer-ws', 'ticket'))).rejects.toThrow(/^Unauthorized$/);
 
     const redeem = vi.fn(async () => ({ tenantId: without.sample.tenantId, keyId: without.sample.keyId }));
     const withRedeemer = await wsSetup(redeem);
     const allowed = await withRedeemer.authorize(loadEvent('authorizer-ws', 'ticket'));
     expect(redeem).toHaveBeenCalledWith(loadEvent('authorizer-ws', 'ticket').queryStringParameters.ticket);
     expect(allowed.principalId).toBe(without.sample.tenantId);
+  });
+
+  it("a ticket re-checks its key's standing: revoked → 401, suspended → Deny", async () => {
+    const setup = await wsSetup(async () => ({ tenantId: setup.sample.tenantId, keyId: setup.sample.keyId }));
+    await setup.store.updateTenant(setup.sample.tenantId, { status: 'suspended', updated_at: 2 });
+    expect(denyOf(await setup.authorize(loadEvent('authorizer-ws', 'ticket')))).toMatchObject({
+      Effect: 'Deny',
+    });
+
+    await setup.store.revokeApiKey(setup.sample.tenantId, setup.sample.keyId, 1);
+    await expect(setup.authorize(loadEvent('authorizer-ws', 'ticket'))).rejects.toThrow(/^Unauthorized$/);
   });
 });

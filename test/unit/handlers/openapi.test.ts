@@ -26,6 +26,26 @@ describe('GET /openapi.json', () => {
     );
   });
 
+  it.each([
+    ['http', 'http'],
+    ['HTTP, https', 'http'],
+    ['https', 'https'],
+    ['javascript', 'https'],
+    ['', 'https'],
+  ])(
+    'takes the server scheme from x-forwarded-proto %j only when it is http or https',
+    async (proto, scheme) => {
+      const event = loadEvent('openapi-doc', 'get-openapi');
+      event.headers['x-forwarded-proto'] = proto;
+
+      const response = (await handler(event, lambdaContext())) as { body: string };
+
+      expect(JSON.parse(response.body).servers).toEqual([
+        { url: `${scheme}://${event.requestContext.domainName}` },
+      ]);
+    },
+  );
+
   it('has every route of the route table with its operationId, summary and security', () => {
     const doc: Doc = buildOpenApiDocument();
 

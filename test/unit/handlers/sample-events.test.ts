@@ -90,7 +90,7 @@ const EXPECTED: Record<string, unknown> = {
   'authorizer-http/missing-header': { isAuthorized: true, context: { authError: 'missing_api_key' } },
   'authorizer-ws/tenant-key': { policyDocument: { Statement: [{ Effect: 'Allow' }] } },
   'authorizer-ws/missing-header': { thrown: 'Unauthorized' },
-  'authorizer-ws/ticket': { policyDocument: { Statement: [{ Effect: 'Deny' }] } },
+  'authorizer-ws/ticket': { thrown: 'Unauthorized' },
 };
 
 describe('sample events', () => {

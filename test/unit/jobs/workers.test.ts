@@ -11,10 +11,32 @@ import { capturingLogger, lambdaContext, loadEvent } from '../ws/fakes';
 const failedIds = (result: { batchItemFailures: { itemIdentifier: string }[] } | undefined) =>
   (result?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier).sort();
 
-describe('job registries in this version', () => {
-  it('are empty: run.execute and tool.invoke land with later issues', () => {
-    expect([...CHAT_RUN_JOBS.keys()]).toEqual([]);
-    expect([...TOOL_JOBS.keys()]).toEqual([]);
+describe('a job type the consumer does not serve', () => {
+  it('fails that record only, logged as unknown, while the served record in the same batch runs', async () => {
+    const event = loadEvent<SQSEvent>('tool-worker/batch-with-poison.json');
+    const served = event.Records[0]!;
+    const envelope = JSON.parse(served.body) as Record<string, unknown>;
+    const unserved = {
+      ...served,
+      messageId: 'b7d0e1f2-3a4b-4c5d-8e6f-7a8b9c0d1e2f',
+      body: JSON.stringify({ ...envelope, id: 'tjob_9QwE8rTy7UiO', type: 'tool.retire' }),
+    };
+    const invoked: string[] = [];
+    const registry = createJobRegistry([
+      defineJob('tool.invoke', z.object({ tool: z.string() }).loose(), async (job) => {
+        invoked.push(job.id);
+      }),
+    ]);
+    const { logger, lines } = capturingLogger();
+    const handler = createToolJobsHandler({ registry, logger });
+
+    const result = await handler({ Records: [served, unserved] }, lambdaContext());
+
+    expect(failedIds(result)).toEqual([unserved.messageId]);
+    expect(invoked).toEqual([envelope.id]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'error', message_id: unserved.messageId, job_type: 'tool.retire' }),
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 // Unit: the @connections adapter's call shape and its error mapping, with the SDK client mocked.
 import {
   ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   ForbiddenException,
   GoneException,
   LimitExceededException,
@@ -109,5 +110,38 @@ describe('ApiGatewayConnectionNotifier', () => {
     const { notifier } = notifierWithClock();
 
     await expect(notifier.post('c1', { type: 'pong' })).rejects.toBeInstanceOf(UpstreamError);
+  });
+});
+
+describe('ApiGatewayConnectionNotifier.disconnect', () => {
+  it('deletes the connection through the management API', async () => {
+    management.on(DeleteConnectionCommand).resolves({});
+    const { notifier } = notifierWithClock();
+
+    await notifier.disconnect('Ub1YkcNGoAMCJlQ=');
+
+    const calls = management.commandCalls(DeleteConnectionCommand);
+    expect(calls.map((call) => call.args[0].input)).toEqual([{ ConnectionId: 'Ub1YkcNGoAMCJlQ=' }]);
+  });
+
+  it('resolves when the client is already gone: the connection is closed either way', async () => {
+    management.on(DeleteConnectionCommand).rejects(new GoneException({ message: 'gone', ...metadata(410) }));
+    const { notifier } = notifierWithClock();
+
+    await expect(notifier.disconnect('c1')).resolves.toBeUndefined();
+  });
+
+  it('retries throttling like a post, and treats a 403 as our bug', async () => {
+    management.on(DeleteConnectionCommand).rejectsOnce(limitExceeded()).resolves({});
+    const { notifier, delays } = notifierWithClock();
+    await notifier.disconnect('c1');
+    expect(management.commandCalls(DeleteConnectionCommand)).toHaveLength(2);
+    expect(delays).toHaveLength(1);
+
+    management.reset();
+    management
+      .on(DeleteConnectionCommand)
+      .rejects(new ForbiddenException({ message: 'Forbidden', ...metadata(403) }));
+    await expect(notifier.disconnect('c1')).rejects.toBeInstanceOf(InternalError);
   });
 });

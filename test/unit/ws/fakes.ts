@@ -5,7 +5,9 @@ import { ConnectionGoneError } from '../../../functions/core/connections/errors'
 import type { ConnectionRecord, ServerFrame } from '../../../functions/core/connections/schemas';
 import type { ConnectionNotifier } from '../../../functions/core/ports/connection-notifier';
 import type { ConnectionStore } from '../../../functions/core/ports/connection-store';
+import type { WsEvent } from '../../../functions/middleware/ws/types';
 import { createLogger, type Logger } from '../../../functions/observability/logger';
+import type { InMemoryTenantStore } from '../../helpers/tenant-fakes';
 
 export class InMemoryConnectionStore implements ConnectionStore {
   readonly records = new Map<string, ConnectionRecord>();
@@ -38,10 +40,17 @@ export class InMemoryConnectionStore implements ConnectionStore {
 
 export class RecordingNotifier implements ConnectionNotifier {
   readonly posts: { connectionId: string; frame: ServerFrame }[] = [];
+  /** Connections this notifier closed (not those that were already gone). */
+  readonly disconnected: string[] = [];
   readonly gone = new Set<string>();
   async post(connectionId: string, frame: ServerFrame) {
     if (this.gone.has(connectionId)) throw new ConnectionGoneError(connectionId);
     this.posts.push({ connectionId, frame });
+  }
+  async disconnect(connectionId: string) {
+    if (this.gone.has(connectionId)) return;
+    this.gone.add(connectionId);
+    this.disconnected.push(connectionId);
   }
 }
 
@@ -62,3 +71,34 @@ export const lambdaContext = (): Context & { log: Logger } =>
     functionName: 'test',
     getRemainingTimeInMillis: () => 5_000,
   }) as unknown as Context & { log: Logger };
+
+/** Puts the tenant and key a sample WebSocket event's authorizer context names into a tenant store. */
+export const seedConnectionTenant = async (
+  store: InMemoryTenantStore,
+  event: WsEvent,
+  status: 'active' | 'suspended' = 'active',
+) => {
+  const tenantId = String(event.requestContext.authorizer?.tenantId);
+  const keyId = String(event.requestContext.authorizer?.keyId);
+  const created_at = Math.floor(event.requestContext.connectedAt / 1000) - 60;
+  await store.createTenant({
+    id: tenantId,
+    name: 'Acme Robotics',
+    plan: 'free',
+    quota_overrides: {},
+    models: null,
+    tools: null,
+    status,
+    created_at,
+    updated_at: created_at,
+  });
+  await store.createApiKey({
+    id: keyId,
+    tenant_id: tenantId,
+    prefix: 'tk_dev_W2jwzL',
+    key_hash: 'a'.repeat(64),
+    created_at,
+    revoked_at: null,
+  });
+  return { tenantId, keyId };
+};

@@ -3,17 +3,20 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ServerFrame } from '../../../functions/core/connections/schemas';
 import type { ConnectionStore } from '../../../functions/core/ports/connection-store';
 import type { WsEvent } from '../../../functions/middleware/ws/types';
+import { InMemoryTenantStore } from '../../helpers/tenant-fakes';
 import {
   capturingLogger,
   InMemoryConnectionStore,
   lambdaContext,
   loadEvent,
   RecordingNotifier,
+  seedConnectionTenant,
 } from './fakes';
 
 // Handler modules read their environment at module scope, as they do on a cold start.
 vi.stubEnv('CONNECTIONS_TABLE', 'connections-unit');
 vi.stubEnv('WS_MANAGEMENT_ENDPOINT', 'https://k3x9w2v7qa.execute-api.eu-west-1.amazonaws.com/dev');
+vi.stubEnv('TENANTS_TABLE', 'tenants-unit');
 let connectModule: typeof import('../../../functions/handlers/ws/connect');
 let disconnectModule: typeof import('../../../functions/handlers/ws/disconnect');
 let defaultModule: typeof import('../../../functions/handlers/ws/default');
@@ -109,6 +112,16 @@ describe('ws-disconnect', () => {
 });
 
 describe('ws-default', () => {
+  /** A handler over fakes, with the tenant and key of the event's connection in good standing. */
+  const defaultSetup = async (event: WsEvent) => {
+    const notifier = new RecordingNotifier();
+    const store = new InMemoryTenantStore();
+    const owner = await seedConnectionTenant(store, event);
+    const { logger, lines } = capturingLogger();
+    const handler = defaultModule.createDefaultHandler({ notifier, store, logger });
+    return { notifier, store, owner, lines, handler };
+  };
+
   it.each([
     ['ping.json', 'pong'],
     ['unknown-action.json', 'unknown_action'],
@@ -117,8 +130,7 @@ describe('ws-default', () => {
     ['chat-not-implemented.json', 'not_implemented'],
   ])('answers %s on the caller’s connection with %s', async (file, expected) => {
     const event = loadEvent<WsEvent>(`ws-default/${file}`);
-    const notifier = new RecordingNotifier();
-    const handler = defaultModule.createDefaultHandler({ notifier, logger: capturingLogger().logger });
+    const { notifier, handler } = await defaultSetup(event);
 
     const result = await handler(event, lambdaContext());
 
@@ -126,12 +138,12 @@ describe('ws-default', () => {
     expect(notifier.posts).toHaveLength(1);
     expect(notifier.posts[0]?.connectionId).toBe(event.requestContext.connectionId);
     expect(errorCode(notifier.posts[0]?.frame)).toBe(expected);
+    expect(notifier.disconnected).toEqual([]);
   });
 
   it('decodes a base64 frame before reading it', async () => {
     const event = loadEvent<WsEvent>('ws-default/ping.json');
-    const notifier = new RecordingNotifier();
-    const handler = defaultModule.createDefaultHandler({ notifier, logger: capturingLogger().logger });
+    const { notifier, handler } = await defaultSetup(event);
 
     await handler(
       { ...event, body: Buffer.from('{"action":"ping"}').toString('base64'), isBase64Encoded: true },
@@ -143,14 +155,76 @@ describe('ws-default', () => {
 
   it('treats a caller that has gone as no error', async () => {
     const event = loadEvent<WsEvent>('ws-default/ping.json');
-    const notifier = new RecordingNotifier();
+    const { notifier, handler, lines } = await defaultSetup(event);
     notifier.gone.add(event.requestContext.connectionId);
-    const { logger, lines } = capturingLogger();
-    const handler = defaultModule.createDefaultHandler({ notifier, logger });
 
     const result = await handler(event, lambdaContext());
 
     expect(result).toEqual({ statusCode: 200 });
+    expect(lines.some((line) => line.level === 'error')).toBe(false);
+  });
+
+  it('a key revoked after $connect: one 401 error frame in the envelope, then the connection is closed', async () => {
+    const event = loadEvent<WsEvent>('ws-default/ping.json');
+    const { notifier, store, owner, handler } = await defaultSetup(event);
+    await store.revokeApiKey(owner.tenantId, owner.keyId, 1);
+
+    const result = await handler(event, lambdaContext());
+
+    expect(result).toEqual({ statusCode: 401 });
+    expect(notifier.posts).toHaveLength(1);
+    expect(notifier.posts[0]?.frame).toMatchObject({
+      type: 'error',
+      error: {
+        type: 'authentication_error',
+        code: 'invalid_api_key',
+        message: expect.stringMatching(/revoked/),
+      },
+    });
+    expect(notifier.disconnected).toEqual([event.requestContext.connectionId]);
+  });
+
+  it('a tenant suspended after $connect: one 403 error frame, then the connection is closed', async () => {
+    const event = loadEvent<WsEvent>('ws-default/ping.json');
+    const { notifier, store, owner, handler } = await defaultSetup(event);
+    await store.updateTenant(owner.tenantId, { status: 'suspended', updated_at: 2 });
+
+    const result = await handler(event, lambdaContext());
+
+    expect(result).toEqual({ statusCode: 403 });
+    expect(notifier.posts.map((post) => post.frame)).toEqual([
+      {
+        type: 'error',
+        error: expect.objectContaining({ type: 'permission_error', code: 'tenant_suspended' }),
+      },
+    ]);
+    expect(notifier.disconnected).toEqual([event.requestContext.connectionId]);
+  });
+
+  it('re-checks on every frame: a frame after re-activation is answered again', async () => {
+    const event = loadEvent<WsEvent>('ws-default/ping.json');
+    const { notifier, store, owner, handler } = await defaultSetup(event);
+    await store.updateTenant(owner.tenantId, { status: 'suspended', updated_at: 2 });
+    await handler(event, lambdaContext());
+    notifier.gone.clear(); // a new connection of the same key, for the sake of the test
+    await store.updateTenant(owner.tenantId, { status: 'active', updated_at: 3 });
+
+    const result = await handler(event, lambdaContext());
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(notifier.posts.at(-1)?.frame).toEqual({ type: 'pong' });
+  });
+
+  it('a client that leaves before the error frame is not an error, and nothing is closed twice', async () => {
+    const event = loadEvent<WsEvent>('ws-default/ping.json');
+    const { notifier, store, owner, handler, lines } = await defaultSetup(event);
+    await store.revokeApiKey(owner.tenantId, owner.keyId, 1);
+    notifier.gone.add(event.requestContext.connectionId);
+
+    const result = await handler(event, lambdaContext());
+
+    expect(result).toEqual({ statusCode: 200 });
+    expect(notifier.disconnected).toEqual([]);
     expect(lines.some((line) => line.level === 'error')).toBe(false);
   });
 });
