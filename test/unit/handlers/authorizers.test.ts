@@ -6,6 +6,7 @@ const { createHttpAuthorizer } = await import('../../../functions/handlers/autho
 const { createWsAuthorizer } = await import('../../../functions/handlers/authorizers/ws-authorizer');
 const { generateApiKey } = await import('../../../functions/core/tenants/api-key-format');
 const { createAccountApi } = await import('../../../functions/handlers/http/account');
+const { InMemoryQuotaLedger } = await import('../../helpers/quota-fakes');
 const {
   ADMIN_KEY,
   InMemoryTenantStore,
@@ -88,7 +89,13 @@ describe('HTTP authorizer: always authorizes, names the principal in flat string
   it('with the middleware: a cached answer for a suspended tenant works at once after re-activation', async () => {
     const { authorize, store, sample } = await httpSetup('suspended');
     const api = createAccountApi(
-      { store, usage: { readCounters: async () => ({}) as never }, clock: manualClock(), settings },
+      {
+        store,
+        usage: { readCounters: async () => ({}) as never },
+        ledger: new InMemoryQuotaLedger(),
+        clock: manualClock(),
+        settings,
+      },
       { logger: memoryLogger().logger },
     );
     // What API Gateway caches for this Authorization header, and hands to every request for the TTL.
