@@ -35,7 +35,12 @@ const {
   settings,
 } = await import('../helpers/tenant-fakes');
 
+// DynamoDB Local evaluates conditional writes exactly up to about 50 concurrent writers.
 const IN_FLIGHT = 50;
+
+// The ledger writes TTLs from the injected clock, and DynamoDB Local really deletes expired items in
+// the background: a clock in the past would let it sweep a counter away mid-test. Tests run in 2099.
+const NOW = Date.UTC(2099, 10, 21, 9, 0, 0);
 const TENANT = 'ten_01m7yq1we0bh6ky4emv0srek28';
 
 let local: DynamoDbLocal;
@@ -55,7 +60,7 @@ const freshLedger = async () => {
   const tableName = `quotas-it-${tableCount}-${Date.now()}`;
   await local.createTable(TABLES.quotas, tableName);
   const ledger = new DynamoQuotaLedger(local.documentClient, tableName);
-  const clock = manualClock();
+  const clock = manualClock(NOW);
   const item = async (quota: string, window: string | null) =>
     (
       await local.documentClient.send(
@@ -146,7 +151,7 @@ describe('tokens_per_month under concurrency', () => {
     const reported = outcomes
       .filter((outcome) => outcome.status === 'fulfilled')
       .reduce((sum, outcome) => sum + outcome.value, 0);
-    const counter = await item('tokens_per_month', '2026-11');
+    const counter = await item('tokens_per_month', '2099-11');
     const message = `seed ${seed}`;
     expect(rejected.length, message).toBeGreaterThan(0);
     expect(outcomes.length - rejected.length, message).toBeGreaterThan(0);
@@ -187,7 +192,7 @@ describe('tokens_per_month under concurrency', () => {
       (sum, outcome) => sum + (outcome.value.unlimited ? 0 : outcome.value.amount),
       0,
     );
-    const counter = await item('tokens_per_month', '2026-11');
+    const counter = await item('tokens_per_month', '2099-11');
     expect(counter?.reserved).toBe(heldTokens);
     expect(counter?.committed).toBeLessThanOrEqual(limit);
     // Sizes are 7..11 tokens: once refusals start, the budget is within 11 tokens of full.
@@ -217,7 +222,7 @@ describe('requests_per_minute under concurrency', () => {
       expect(outcome.reason).toBeInstanceOf(QuotaExceededError);
       expect((outcome.reason as QuotaExceededError).headers['Retry-After']).toBe('60');
     }
-    expect((await item('requests_per_minute', '2026-11-21T09:00'))?.used).toBe(limit);
+    expect((await item('requests_per_minute', '2099-11-21T09:00'))?.used).toBe(limit);
   });
 
   it('a new minute opens a new window', async () => {
@@ -250,7 +255,7 @@ describe('idempotent settle and release', () => {
     expect(first).toEqual({ status: 'settled', charged: 120, overrun: 0 });
     expect(retried).toEqual({ status: 'not_held' });
     expect(released).toEqual({ status: 'not_held' });
-    expect(await item('tokens_per_month', '2026-11')).toMatchObject({
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({
       used: 120,
       reserved: 0,
       committed: 120,
@@ -270,7 +275,7 @@ describe('idempotent settle and release', () => {
     const settled = await settleTokens({ ledger }, reservation, 50);
 
     expect([first.status, retried.status, settled.status]).toEqual(['released', 'not_held', 'not_held']);
-    expect(await item('tokens_per_month', '2026-11')).toMatchObject({
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({
       used: 0,
       reserved: 100,
       committed: 100,
@@ -287,7 +292,7 @@ describe('idempotent settle and release', () => {
     );
 
     expect(new Set(outcomes.map((outcome) => JSON.stringify(outcome))).size).toBe(1);
-    expect(await item('tokens_per_month', '2026-11')).toMatchObject({ reserved: 400, committed: 400 });
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({ reserved: 400, committed: 400 });
   });
 
   it('usage beyond the reservation is capped and recorded as overrun, never past the limit', async () => {
@@ -297,7 +302,7 @@ describe('idempotent settle and release', () => {
     const settled = await settleTokens({ ledger }, reservation, 650);
 
     expect(settled).toEqual({ status: 'settled', charged: 500, overrun: 150 });
-    expect(await item('tokens_per_month', '2026-11')).toMatchObject({
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({
       used: 500,
       reserved: 0,
       committed: 500,
@@ -340,7 +345,7 @@ describe("a crashed caller's reservation", () => {
 
     expect(next.unlimited).toBe(false);
     expect(lateSettle).toEqual({ status: 'not_held' });
-    const counter = await item('tokens_per_month', '2026-11');
+    const counter = await item('tokens_per_month', '2099-11');
     expect(counter).toMatchObject({ used: 0, reserved: 500, committed: 500 });
     expect(counter?.[`hold_${(crashed as { holdId: string }).holdId}`]).toBeUndefined();
   });
@@ -353,7 +358,7 @@ describe("a crashed caller's reservation", () => {
     await expect(
       reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 100, tokens: 1 }),
     ).rejects.toBeInstanceOf(QuotaExceededError);
-    expect(await item('tokens_per_month', '2026-11')).toMatchObject({ reserved: 100, committed: 100 });
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({ reserved: 100, committed: 100 });
   });
 });
 
@@ -401,7 +406,7 @@ describe('run slots, tool invocations and unlimited quotas', () => {
 
     await checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: 5 });
     const [counter] = await scan();
-    const windowEnd = Math.floor(Date.UTC(2026, 10, 21, 9, 1) / 1000);
+    const windowEnd = Math.floor(Date.UTC(2099, 10, 21, 9, 1) / 1000);
     expect(counter?.[TABLES.quotas.ttlAttribute]).toBeGreaterThan(windowEnd);
   });
 });
@@ -459,7 +464,7 @@ describe('DynamoDB requests per operation', () => {
       { step: 'initialize', name: 'countRequests' },
     );
     const ledger = new DynamoQuotaLedger(client, tableName);
-    const clock = manualClock();
+    const clock = manualClock(NOW);
     const measure = async (run: () => Promise<unknown>) => {
       sent.length = 0;
       await run().catch(() => undefined);
