@@ -39,7 +39,7 @@ export interface ChatCompletionDeps {
   readonly clock: Clock;
   readonly settings: SessionSettings;
   readonly ids: { newId(prefix: 'msg' | 'run' | 'ses' | 'ten' | 'key'): string };
-  readonly timeouts: Pick<ChatTimeouts, 'syncDeadlineMs'> & { readonly completionDeadlineMs?: number };
+  readonly timeouts: Pick<ChatTimeouts, 'completionDeadlineMs'>;
 }
 
 export interface ChatCompletionAnswer {
@@ -192,8 +192,7 @@ export const createChatCompletion = async (
 
   const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
   const deltas: ChatDelta[] = [];
-  const deadline =
-    deps.clock.now().getTime() + (deps.timeouts.completionDeadlineMs ?? deps.timeouts.syncDeadlineMs + 5_000);
+  const deadline = deps.clock.now().getTime() + deps.timeouts.completionDeadlineMs;
   const sessionId = options.sessionId;
   const result = await meteredLlmStep(
     deps,

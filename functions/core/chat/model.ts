@@ -21,9 +21,16 @@ export interface ChatTimeouts {
   readonly syncDeadlineMs: number;
   /** A run's whole budget, from its first start: redeliveries do not extend it. */
   readonly runBudgetMs: number;
+  /** `POST /v1/chat/completions` has no queue to fall back on: its model call must end by then. */
+  readonly completionDeadlineMs: number;
 }
 
-export const DEFAULT_CHAT_TIMEOUTS: ChatTimeouts = { syncDeadlineMs: 20_000, runBudgetMs: 100_000 };
+/** Inline and completions deadlines fit chat-api's 29 s timeout; the run budget fits chat-worker's 120 s. */
+export const DEFAULT_CHAT_TIMEOUTS: ChatTimeouts = {
+  syncDeadlineMs: 20_000,
+  runBudgetMs: 100_000,
+  completionDeadlineMs: 25_000,
+};
 
 /** Steps of a run when the tenant's `max_steps_per_run` is unlimited: a loop must end somewhere. */
 export const HARD_MAX_STEPS = 50;

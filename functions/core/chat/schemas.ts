@@ -36,8 +36,11 @@ export const SendMessageResult = z
   .meta({ id: 'SendMessageResult' });
 export type SendMessageResult = z.input<typeof SendMessageResult>;
 
-/** `run.execute` on chat-runs: the envelope's `id` is the run id. */
-export const RunExecutePayload = z.object({ session_id: SessionIdSchema }).strict();
+/**
+ * `run.execute` on chat-runs: the envelope's `id` is the run id. Unknown fields are dropped, as in the
+ * envelope: a newer producer may add one during a rolling deploy.
+ */
+export const RunExecutePayload = z.object({ session_id: SessionIdSchema });
 export type RunExecutePayload = z.infer<typeof RunExecutePayload>;
 export const RUN_EXECUTE_JOB = 'run.execute';
 

@@ -239,7 +239,9 @@ describe('OpenAPI document', () => {
     expect(doc.paths['/v1/sessions/{id}']?.delete?.responses).toHaveProperty('404');
     expect(doc.paths['/v1/sessions/{id}/messages']?.get?.operationId).toBe('listMessages');
     expect(doc.paths['/v1/runs/{id}']?.get?.operationId).toBe('getRun');
-    expect(doc.paths['/v1/sessions/{id}/messages']?.post).toBeUndefined();
+    expect(doc.paths['/v1/sessions/{id}/messages']?.post?.operationId).toBe('sendMessage');
+    expect(doc.paths['/v1/runs/{id}/cancel']?.post?.operationId).toBe('cancelRun');
+    expect(doc.paths['/v1/chat/completions']?.post?.operationId).toBe('createChatCompletion');
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining([
         'Session',
