@@ -2,7 +2,8 @@
 // chat-api handler, middleware and DynamoDB adapters on DynamoDB Local (the LLM is an in-process fake
 // whose usage varies per call). Both invariants of the ledger: used ≤ limit, and used equals the sum of
 // the usage the successful responses reported. Also counts the DynamoDB requests of one completion.
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { quotaCounterKey } from '../../functions/adapters/dynamodb/quota-items';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
@@ -60,25 +61,25 @@ class VaryingUsageLlm implements LlmClient {
 
 const LIMIT = 3_000;
 
-const setup = async () => {
-  const suffix = `${Date.now()}`;
+const setup = async (documentClient = dynamo.documentClient) => {
+  const suffix = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
   await Promise.all([
     dynamo.createTable(TABLES.tenants, `tenants-budget-${suffix}`),
     dynamo.createTable(TABLES.sessions, `sessions-budget-${suffix}`),
     dynamo.createTable(TABLES.quotas, `quotas-budget-${suffix}`),
   ]);
-  const tenants = new DynamoTenantStore(dynamo.documentClient, `tenants-budget-${suffix}`);
+  const tenants = new DynamoTenantStore(documentClient, `tenants-budget-${suffix}`);
   const sample = await seedSampleTenant(tenants as never);
   await tenants.updateTenant(sample.tenantId, {
     quota_overrides: { tokens_per_month: LIMIT, requests_per_minute: null },
     updated_at: Math.floor(Date.now() / 1000),
   });
   const store = new DynamoSessionStore(
-    dynamo.documentClient,
+    documentClient,
     `sessions-budget-${suffix}`,
     new S3BlobStore({ send: async () => ({}) } as never, 'unused'),
   );
-  const ledger = new DynamoQuotaLedger(dynamo.documentClient, `quotas-budget-${suffix}`);
+  const ledger = new DynamoQuotaLedger(documentClient, `quotas-budget-${suffix}`);
   const llm = new VaryingUsageLlm();
   const deps = { store, clock: systemClock, ids: randomIds(systemClock), settings: sessionSettings };
   const chat = {
@@ -114,7 +115,21 @@ const setup = async () => {
     );
     return { used: Number(Item?.used ?? 0), reserved: Number(Item?.reserved ?? 0) };
   };
-  return { complete, counter, llm };
+  const send = async (sessionId: string) => {
+    const event = loadEvent('chat-api', 'send-message');
+    event.pathParameters.id = sessionId;
+    event.rawPath = `/v1/sessions/${sessionId}/messages`;
+    event.body = JSON.stringify({ content: 'Hello' });
+    const response = (await api(event, lambdaContext())) as { statusCode: number; body: string };
+    return { statusCode: response.statusCode, json: JSON.parse(response.body) };
+  };
+  const createSession = async () => {
+    const event = loadEvent('chat-api', 'create-session');
+    event.body = JSON.stringify({});
+    const response = (await api(event, lambdaContext())) as { statusCode: number; body: string };
+    return JSON.parse(response.body).id as string;
+  };
+  return { complete, counter, llm, send, createSession };
 };
 
 /** Runs `tasks` with at most `limit` in flight (DynamoDB Local is exact up to about 50 writers). */
@@ -150,5 +165,41 @@ describe('chat completions against a small token budget', () => {
     expect(used).toBe(reported);
     expect(reserved).toBe(0);
     expect(llm.calls).toBe(succeeded.length);
+  });
+});
+
+describe('DynamoDB requests per simple turn (counted by SDK middleware; the figure is for BENCHMARKS.md)', () => {
+  it('a chat completion and an inline session turn through the whole chat-api stack', async () => {
+    const counted = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'eu-west-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const sent: string[] = [];
+    counted.middlewareStack.add(
+      (next, context) => (args) => {
+        sent.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countRequests' },
+    );
+    const { complete, send, createSession } = await setup(
+      DynamoDBDocumentClient.from(counted, { marshallOptions: { removeUndefinedValues: true } }),
+    );
+    const sessionId = await createSession();
+    const measure = async (operation: () => Promise<{ statusCode: number }>) => {
+      sent.length = 0;
+      const { statusCode } = await operation();
+      expect(statusCode).toBe(200);
+      return [...sent];
+    };
+
+    const completion = await measure(() => complete(40));
+    const turn = await measure(() => send(sessionId));
+
+    console.info(`DynamoDB requests: chat completion ${completion.length} (${completion.join(', ')})`);
+    console.info(`DynamoDB requests: inline session turn ${turn.length} (${turn.join(', ')})`);
+    // Nothing on these paths may scan: every read is by key.
+    expect([...completion, ...turn].filter((name) => name.startsWith('Scan'))).toEqual([]);
   });
 });
