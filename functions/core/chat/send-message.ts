@@ -47,14 +47,15 @@ export const sendMessage = async (
     id: deps.ids.newId('run'),
     tenant_id: tenant.id,
     session_id: sessionId,
-    status: 'queued',
+    // Inline, the run starts at once: created running, it needs no separate transition write.
+    status: body.async ? 'queued' : 'in_progress',
     model: session.model,
     steps: [],
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
     error: null,
     created_at: now,
     updated_at: now,
-    started_at: null,
+    started_at: body.async ? null : now,
     completed_at: null,
   };
   await deps.store.createRun(run);
