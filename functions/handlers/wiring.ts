@@ -1,15 +1,21 @@
 // Handlers: production wiring, built once per cold start: runtime config, SDK clients and adapters.
-import { dynamoDocumentClient, s3, secretsManager } from '../adapters/aws-clients';
+import { dynamoDocumentClient, s3, secretsManager, sqs } from '../adapters/aws-clients';
 import { DynamoQuotaLedger } from '../adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../adapters/dynamodb/tenant-store';
 import { DynamoUsageReader } from '../adapters/dynamodb/usage-reader';
+import { type ConfiguredLlmClient, createLlmClient } from '../adapters/openai/create-llm-client';
 import { S3BlobStore } from '../adapters/s3/blob-store';
 import { AdminKeyProvider } from '../adapters/secrets/admin-key';
+import { readSecretKey } from '../adapters/secrets/secret-key';
+import { SqsJobQueue } from '../adapters/sqs/job-queue';
 import { loadConfig, type RuntimeConfig, requireEnv } from '../config';
+import { type ChatDeps, DEFAULT_CHAT_TIMEOUTS } from '../core/chat/model';
+import { CircuitBreakerRegistry } from '../core/llm/circuit-breaker';
 import type { AdminKeyVerifier } from '../core/ports/admin-key';
 import { systemClock } from '../core/ports/clock';
 import { randomIds } from '../core/ports/id-generator';
+import type { JobQueue } from '../core/ports/job-queue';
 import type { QuotaLedger } from '../core/ports/quota-ledger';
 import type { SessionStore } from '../core/ports/session-store';
 import type { TenantStore } from '../core/ports/tenant-store';
@@ -17,6 +23,7 @@ import type { UsageReader } from '../core/ports/usage-reader';
 import type { SessionDeps, SessionSettings } from '../core/sessions/model';
 import type { TenantDeps, TenantSettings } from '../core/tenants/model';
 import { createBuiltinToolRegistry } from '../core/tools/builtin';
+import type { ToolRegistry } from '../core/tools/registry';
 import { ENV } from '../platform/env';
 
 let config: RuntimeConfig | undefined;
@@ -99,3 +106,58 @@ export const adminKeyVerifier = (env: NodeJS.ProcessEnv = process.env): AdminKey
   });
   return admin;
 };
+
+/** Module scope, so a provider's breaker state survives warm invocations. */
+const breakers = new CircuitBreakerRegistry();
+let llm: Promise<ConfiguredLlmClient> | undefined;
+let jobs: JobQueue | undefined;
+let tools: ToolRegistry | undefined;
+
+/** The default per-call upstream timeout; each call is also cut at its own deadline. */
+const DEFAULT_LLM_TIMEOUT_MS = 20_000;
+
+/**
+ * The LLM client: OPENAI_API_KEY locally, the secret named by OPENAI_API_KEY_SECRET_ARN in the cloud,
+ * OPENAI_BASE_URL for any OpenAI-compatible upstream. With no key at all, the rule-based provider answers
+ * alone, and every answer says `degraded` (and `provider: rule-based`).
+ */
+export const llmClient = (env: NodeJS.ProcessEnv = process.env): Promise<ConfiguredLlmClient> => {
+  llm ??= (async () => {
+    const secretArn = env[ENV.llmApiKeySecretArn];
+    const apiKey =
+      env[ENV.llmApiKey] || (secretArn ? await readSecretKey(secretsManager(), secretArn) : undefined);
+    const timeoutMs = Number(env[ENV.llmTimeoutMs]) || DEFAULT_LLM_TIMEOUT_MS;
+    const baseURL = env[ENV.llmBaseUrl];
+    return createLlmClient({
+      ...(apiKey && { apiKey }),
+      ...(baseURL && { baseURL }),
+      breakers,
+      timeoutMs,
+    });
+  })().catch((error: unknown) => {
+    llm = undefined; // the next request tries the secret again
+    throw error;
+  });
+  return llm;
+};
+
+/** `run.execute` jobs go to chat-runs. */
+export const chatRunsQueue = (): JobQueue => {
+  jobs ??= new SqsJobQueue(sqs(), requireEnv([ENV.chatRunsQueueUrl])[ENV.chatRunsQueueUrl]);
+  return jobs;
+};
+
+export const toolRegistry = (): ToolRegistry => {
+  tools ??= createBuiltinToolRegistry();
+  return tools;
+};
+
+/** Everything the chat use cases need; async because the upstream key may come from Secrets Manager. */
+export const chatDeps = async (): Promise<ChatDeps> => ({
+  ...sessionDeps(),
+  ledger: quotaLedger(),
+  llm: (await llmClient()).client,
+  tools: toolRegistry(),
+  jobs: chatRunsQueue(),
+  timeouts: DEFAULT_CHAT_TIMEOUTS,
+});

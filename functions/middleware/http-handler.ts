@@ -22,7 +22,7 @@ import { errorHandler } from './error-handler';
 import { jsonBody } from './json-body';
 import { type RateLimitOptions, rateLimit } from './rate-limit';
 import { requestContext } from './request-context';
-import { jsonResponse, noContent } from './responses';
+import { HttpReply, jsonResponse, noContent } from './responses';
 import { securityHeaders } from './security-headers';
 import type { AuthorizerContext, HttpEvent, HttpResponse, HttpState } from './types';
 import { validate } from './validate';
@@ -38,9 +38,10 @@ export interface OperationInput<Op extends OperationId> {
   event: HttpEvent;
 }
 
+/** An operation answers its contract's result, or an HttpReply when status, headers or framing vary. */
 export type Operation<Op extends OperationId> = (
   input: OperationInput<Op>,
-) => Promise<ResultOf<Op>> | ResultOf<Op>;
+) => Promise<ResultOf<Op> | HttpReply> | ResultOf<Op> | HttpReply;
 export type Operations = { [Op in OperationId]?: Operation<Op> };
 
 export interface HttpHandlerOptions {
@@ -102,6 +103,7 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
       log: http.log,
       event,
     } as OperationInput<OperationId>);
+    if (result instanceof HttpReply) return result.toResponse();
     const { status } = CONTRACTS[op];
     return status === 204 ? noContent() : jsonResponse(status, result);
   };

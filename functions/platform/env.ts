@@ -11,6 +11,12 @@ export const ENV = {
   defaultModels: 'TENANTIC_DEFAULT_MODELS',
   defaultModel: 'TENANTIC_DEFAULT_MODEL',
   llmBaseUrl: 'OPENAI_BASE_URL',
+  /** Local: the upstream LLM key itself; absent (and no secret ARN) means the rule-based provider. */
+  llmApiKey: 'OPENAI_API_KEY',
+  /** Cloud: ARN of the Secrets Manager secret holding the upstream LLM key (bare, or JSON `{ "key": … }`). */
+  llmApiKeySecretArn: 'OPENAI_API_KEY_SECRET_ARN',
+  /** Longest single upstream LLM call in ms (default 20000); each call is also bounded by its deadline. */
+  llmTimeoutMs: 'TENANTIC_LLM_TIMEOUT_MS',
   corsOrigins: 'TENANTIC_CORS_ORIGINS',
   maxBodyBytes: 'TENANTIC_MAX_BODY_BYTES',
 

@@ -58,10 +58,13 @@ export const FUNCTIONS = {
   },
   'chat-api': {
     entry: 'functions/handlers/http/sessions.ts',
-    description: 'Tenant routes: sessions, their messages, and runs',
-    timeoutSeconds: 10,
-    memoryMb: 512,
+    description: 'Tenant routes: sessions, messages, runs and OpenAI-compatible chat completions',
+    // API Gateway's HTTP API gives up at 30 s. Inline runs hand off to the queue at 20 s and chat
+    // completions give the model 25 s (core/chat/model.ts), leaving time to record, settle and answer.
+    timeoutSeconds: 29,
+    memoryMb: 1024,
     tables: { tenants: 'read', sessions: 'readWrite', quotas: 'readWrite' },
+    queues: { chatRuns: 'send' },
     bucket: 'readWrite',
   },
   'openapi-doc': {
@@ -108,6 +111,8 @@ export const FUNCTIONS = {
       idempotency: 'readWrite',
     },
     queues: { chatRuns: 'consume' },
+    // Message bodies too large for an item live in the files bucket: a run reads and writes them.
+    bucket: 'readWrite',
     wsManagement: true,
   },
   'tool-worker': {

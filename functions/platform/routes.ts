@@ -155,6 +155,30 @@ export const HTTP_ROUTES = [
     operationId: 'getRun',
     summary: 'Get a run',
   },
+  {
+    method: 'POST',
+    path: '/v1/sessions/{id}/messages',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'sendMessage',
+    summary: 'Send a message: 200 with the answer when the run ends in time, else 202 and the run continues',
+  },
+  {
+    method: 'POST',
+    path: '/v1/runs/{id}/cancel',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'cancelRun',
+    summary: 'Cancel a queued or running run',
+  },
+  {
+    method: 'POST',
+    path: '/v1/chat/completions',
+    function: 'chat-api',
+    auth: 'tenant',
+    operationId: 'createChatCompletion',
+    summary: 'OpenAI-compatible chat completion (stream: SSE framing, buffered by the HTTP API)',
+  },
 ] as const satisfies readonly HttpRoute[];
 
 /** The WebSocket API selects routes on `$request.body.action`. */

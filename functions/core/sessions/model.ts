@@ -97,7 +97,7 @@ export const toRunResource = (run: RunRecord): RunResource => ({
   session_id: run.session_id,
   status: run.status,
   model: run.model,
-  steps: run.steps,
+  steps: run.steps.map(({ reservation: _internal, ...step }) => step),
   usage: run.usage,
   error: run.error,
   created_at: run.created_at,

@@ -166,10 +166,18 @@ export const RunStepSchema = z
     type: z.enum(['message_creation', 'tool_calls']),
     usage: UsageSchema,
     tool_call_ids: z.array(z.string()).optional(),
+    degraded: z
+      .boolean()
+      .optional()
+      .describe('True when a fallback (another model, or the rule-based provider) answered this step'),
     created_at: unixSeconds,
   })
   .meta({ id: 'RunStep' });
-export type RunStep = z.infer<typeof RunStepSchema>;
+/**
+ * A step as stored may also carry the token reservation it was charged through (never shown), so a run
+ * resumed after a crash can settle it (idempotently) instead of leaving it to expire.
+ */
+export type RunStep = z.infer<typeof RunStepSchema> & { reservation?: Record<string, unknown> };
 
 export const RunErrorSchema = z
   .object({ type: z.string(), code: z.string(), message: z.string(), param: z.string().nullable() })
@@ -195,7 +203,7 @@ export const RunResource = z
 export type RunResource = z.infer<typeof RunResource>;
 
 /** A run as stored: the resource's fields, owned by a tenant. */
-export type RunRecord = Omit<RunResource, 'object'> & { tenant_id: string };
+export type RunRecord = Omit<RunResource, 'object' | 'steps'> & { tenant_id: string; steps: RunStep[] };
 
 export const SessionList = listEnvelope(SessionResource).meta({ id: 'SessionList' });
 export const MessageList = listEnvelope(MessageResource).meta({ id: 'MessageList' });

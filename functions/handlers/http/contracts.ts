@@ -1,6 +1,12 @@
 // Handlers: each HTTP operation's schemas and success status. The middleware validates with them and
 // the OpenAPI document is generated from them, so the contract is written once.
 import { z } from 'zod';
+import {
+  ChatCompletionRequest,
+  ChatCompletionResponse,
+  SendMessageRequest,
+  SendMessageResult,
+} from '../../core/chat/schemas';
 import { PageQuerySchema } from '../../core/pagination';
 import { UsageReport } from '../../core/quotas/get-usage';
 import {
@@ -66,6 +72,14 @@ export const CONTRACTS = {
   deleteSession: { status: 200, path: SessionPathSchema, response: DeletedSessionResource },
   listMessages: { status: 200, path: SessionPathSchema, query: MessagePageQuery, response: MessageList },
   getRun: { status: 200, path: RunPathSchema, response: RunResource },
+  sendMessage: {
+    status: 200,
+    path: SessionPathSchema,
+    body: SendMessageRequest,
+    response: SendMessageResult,
+  },
+  cancelRun: { status: 200, path: RunPathSchema, response: RunResource },
+  createChatCompletion: { status: 200, body: ChatCompletionRequest, response: ChatCompletionResponse },
 } as const satisfies Record<OperationId, OperationContract>;
 
 export type Contracts = typeof CONTRACTS;

@@ -1,4 +1,9 @@
-// Handler: the tenant's sessions, their messages, and runs (function `chat-api`).
+// Handler: the tenant's sessions, their messages, runs, and OpenAI-compatible chat completions
+// (function `chat-api`).
+import { cancelRun } from '../../core/chat/cancel-run';
+import { createChatCompletion } from '../../core/chat/create-chat-completion';
+import type { ChatDeps } from '../../core/chat/model';
+import { sendMessage } from '../../core/chat/send-message';
 import type { QuotaLedger } from '../../core/ports/quota-ledger';
 import type { TenantStore } from '../../core/ports/tenant-store';
 import { createSession } from '../../core/sessions/create-session';
@@ -9,13 +14,26 @@ import { listMessages } from '../../core/sessions/list-messages';
 import { listSessions } from '../../core/sessions/list-sessions';
 import type { SessionDeps } from '../../core/sessions/model';
 import { type HttpHandlerOptions, httpHandler } from '../../middleware/http-handler';
-import { quotaLedger, runtimeConfig, sessionDeps, tenantStore } from '../wiring';
+import { HttpReply } from '../../middleware/responses';
+import { header } from '../../middleware/types';
+import { chatDeps, quotaLedger, runtimeConfig, sessionDeps, tenantStore } from '../wiring';
 
 export interface ChatApiDeps extends SessionDeps {
   readonly tenants: TenantStore;
   /** Counts each request against `requests_per_minute`. */
   readonly ledger: QuotaLedger;
+  /** The LLM, tools and queue behind the chat routes; resolved on first use (the key may be a secret). */
+  readonly chat?: () => ChatDeps | Promise<ChatDeps>;
 }
+
+// The HTTP API buffers a Lambda's answer, so `stream: true` gets OpenAI's SSE framing all at once;
+// live tokens are the WebSocket API's job.
+const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache' };
+
+const chatOf = async (deps: ChatApiDeps): Promise<ChatDeps> => {
+  if (!deps.chat) throw new Error('chat-api: the chat routes need ChatApiDeps.chat');
+  return deps.chat();
+};
 
 export const createChatApi = (
   deps: ChatApiDeps,
@@ -29,6 +47,20 @@ export const createChatApi = (
       deleteSession: ({ tenant, path }) => deleteSession(deps, tenant.id, path.id),
       listMessages: ({ tenant, path, query }) => listMessages(deps, tenant.id, path.id, query),
       getRun: ({ tenant, path }) => getRun(deps, tenant.id, path.id),
+      cancelRun: ({ tenant, path }) => cancelRun(deps, tenant.id, path.id),
+      sendMessage: async ({ tenant, path, body }) => {
+        const { status, result } = await sendMessage(await chatOf(deps), tenant, path.id, body);
+        return status === 200 ? result : HttpReply.json(status, result);
+      },
+      createChatCompletion: async ({ tenant, body, event }) => {
+        const sessionId = header(event, 'x-session-id');
+        const answer = await createChatCompletion(await chatOf(deps), tenant, body, {
+          ...(sessionId !== undefined && { sessionId }),
+        });
+        return answer.sse === undefined
+          ? HttpReply.json(200, answer.completion, answer.headers)
+          : new HttpReply(200, answer.sse, { ...SSE_HEADERS, ...answer.headers });
+      },
     },
     {
       service: 'chat-api',
@@ -45,6 +77,6 @@ export const createChatApi = (
 
 const config = runtimeConfig();
 export const handler = createChatApi(
-  { ...sessionDeps(), tenants: tenantStore(), ledger: quotaLedger() },
+  { ...sessionDeps(), tenants: tenantStore(), ledger: quotaLedger(), chat: chatDeps },
   { maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins },
 );

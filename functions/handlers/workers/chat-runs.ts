@@ -1,13 +1,15 @@
 // Handler: consumer of the chat-runs queue; dispatches each job envelope by type, reports partial failures.
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { runExecuteJob } from '../../core/chat/run-execute-job';
 import { processJobBatch } from '../../core/jobs/process-job-batch';
 import { createJobRegistry, type JobRegistry } from '../../core/jobs/registry';
 import { type SqsLambdaContext, sqsBatch, toQueueMessage } from '../../middleware/sqs-batch';
 import { createLogger, type Logger } from '../../observability/logger';
+import { chatDeps, tenantStore } from '../wiring';
 
-/** Empty in this version: no chat-run job type exists yet; the runs issue registers `run.execute`. */
-export const CHAT_RUN_JOBS: JobRegistry = createJobRegistry([]);
+/** `run.execute`: continue a run from its persisted steps (see core/chat/run-execute-job.ts). */
+export const CHAT_RUN_JOBS: JobRegistry = createJobRegistry([runExecuteJob(chatDeps, tenantStore)]);
 
 export interface ChatRunsWorkerDeps {
   registry: JobRegistry;

@@ -16,6 +16,11 @@ const { encodeCursor } = await import('../../../functions/core/pagination');
 const { newId } = await import('../../../functions/core/ids');
 
 const { InMemoryQuotaLedger } = await import('../../helpers/quota-fakes');
+const { RecordingJobQueue } = await import('../chat/fakes');
+const { RuleBasedLlmClient } = await import('../../../functions/core/llm/rule-based-provider');
+const { createBuiltinToolRegistry } = await import('../../../functions/core/tools/builtin');
+const { DEFAULT_CHAT_TIMEOUTS } = await import('../../../functions/core/chat/model');
+type ChatDeps = import('../../../functions/core/chat/model').ChatDeps;
 
 type Response = { statusCode: number; headers: Record<string, string>; body: string };
 
@@ -25,15 +30,27 @@ const setup = async (options: { maxBodyBytes?: number } = {}) => {
   const deps = sessionDeps();
   const seeded = await seedSampleSession(deps.store);
   const { logger } = memoryLogger();
+  const ledger = new InMemoryQuotaLedger();
+  const jobs = new RecordingJobQueue();
+  // The rule-based provider: deterministic, and it calls the calculator when asked for arithmetic.
+  const chat: ChatDeps = {
+    ...deps,
+    ledger,
+    llm: new RuleBasedLlmClient(),
+    tools: createBuiltinToolRegistry(),
+    jobs,
+    timeouts: DEFAULT_CHAT_TIMEOUTS,
+  };
   const api = createChatApi(
-    { ...deps, tenants: tenants.store, ledger: new InMemoryQuotaLedger() },
+    { ...deps, tenants: tenants.store, ledger, chat: () => chat },
     { logger, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 },
   );
   const call = async (event: Record<string, unknown>) => {
     const response = (await api(event as never, lambdaContext())) as Response;
-    return { ...response, json: response.body ? JSON.parse(response.body) : undefined };
+    const isJson = response.headers?.['Content-Type']?.startsWith('application/json');
+    return { ...response, json: response.body && isJson ? JSON.parse(response.body) : undefined };
   };
-  return { deps, tenants, sample, seeded, call };
+  return { deps, tenants, sample, seeded, call, ledger, jobs };
 };
 
 const casesOf = () =>
@@ -57,6 +74,22 @@ const EXPECTED: Record<string, { statusCode: number; json?: unknown }> = {
   'delete-session': { statusCode: 200, json: { object: 'session.deleted', deleted: true } },
   'list-messages': { statusCode: 200, json: { object: 'list', data: [] } },
   'get-run': { statusCode: 200, json: { object: 'run', status: 'completed' } },
+  'send-message': {
+    statusCode: 200,
+    json: { message: { role: 'assistant' }, run: { object: 'run', status: 'completed' } },
+  },
+  'send-message-async': { statusCode: 202, json: { run: { object: 'run', status: 'queued' } } },
+  'send-empty-message': { statusCode: 400, json: { error: { code: 'invalid_body', param: 'content' } } },
+  'cancel-finished-run': { statusCode: 409, json: { error: { code: 'run_not_cancellable' } } },
+  'chat-completion': {
+    statusCode: 200,
+    json: { object: 'chat.completion', model: 'rule-based', degraded: true, choices: [{ index: 0 }] },
+  },
+  'chat-completion-stream': { statusCode: 200 },
+  'chat-completion-unknown-model': {
+    statusCode: 400,
+    json: { error: { type: 'invalid_request_error', code: 'model_not_found', param: 'model' } },
+  },
 };
 
 const withBody = (body: unknown) => {
@@ -239,7 +272,9 @@ describe('OpenAPI document', () => {
     expect(doc.paths['/v1/sessions/{id}']?.delete?.responses).toHaveProperty('404');
     expect(doc.paths['/v1/sessions/{id}/messages']?.get?.operationId).toBe('listMessages');
     expect(doc.paths['/v1/runs/{id}']?.get?.operationId).toBe('getRun');
-    expect(doc.paths['/v1/sessions/{id}/messages']?.post).toBeUndefined();
+    expect(doc.paths['/v1/sessions/{id}/messages']?.post?.operationId).toBe('sendMessage');
+    expect(doc.paths['/v1/runs/{id}/cancel']?.post?.operationId).toBe('cancelRun');
+    expect(doc.paths['/v1/chat/completions']?.post?.operationId).toBe('createChatCompletion');
     expect(Object.keys(doc.components.schemas)).toEqual(
       expect.arrayContaining([
         'Session',

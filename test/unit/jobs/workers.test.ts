@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { RunExecutePayload } from '../../../functions/core/chat/schemas';
 import { createJobRegistry, defineJob } from '../../../functions/core/jobs/registry';
 import { CHAT_RUN_JOBS, createChatRunsHandler } from '../../../functions/handlers/workers/chat-runs';
 import { createToolJobsHandler, TOOL_JOBS } from '../../../functions/handlers/workers/tool-jobs';
@@ -41,15 +42,22 @@ describe('a job type the consumer does not serve', () => {
 });
 
 describe('chat-worker', () => {
-  it('fails every record of the sample batch, each for its own reason, without throwing', async () => {
+  it('runs the valid run.execute record and reports only the poison one, without throwing', async () => {
     const event = loadEvent<SQSEvent>('chat-worker/batch-with-poison.json');
     const { logger, lines } = capturingLogger();
-    const handler = createChatRunsHandler({ registry: CHAT_RUN_JOBS, logger });
+    const ran: string[] = [];
+    const registry = createJobRegistry([
+      defineJob('run.execute', RunExecutePayload, async (job) => {
+        ran.push(`${job.id}/${job.payload.session_id}`);
+      }),
+    ]);
+    const handler = createChatRunsHandler({ registry, logger });
 
     const result = await handler(event, lambdaContext());
 
-    expect(failedIds(result)).toEqual(event.Records.map((record) => record.messageId).sort());
     const [valid, poison] = event.Records;
+    expect(failedIds(result)).toEqual([poison?.messageId]);
+    expect(ran).toEqual(['run_01m7yqb6981yb4tw7fgk7n8078/ses_01m7yqb1d03tbw4khk5yv9h3k2']);
     expect(lines).toContainEqual(
       expect.objectContaining({ message_id: valid?.messageId, job_type: 'run.execute', queue: 'chat-runs' }),
     );

@@ -1,0 +1,342 @@
+// Use case: the agent loop. It runs (or resumes) a run step by step: context → metered LLM call → tools
+// → the step's messages and usage on record, until the model answers, the steps or the time run out, or
+// the run is cancelled. Every write is keyed by the run and step, so a redelivered job repeats nothing.
+import { TenanticError } from '../errors';
+import { isLlmError, LlmAbortedError, LlmTimeoutError } from '../llm/errors';
+import type { ChatDelta, ChatMessage, ToolCall } from '../llm/types';
+import { QuotaExceededError } from '../quotas/errors';
+import type { TokenReservation } from '../quotas/reserve-tokens';
+import { settleTokens } from '../quotas/settle-tokens';
+import { appendMessages } from '../sessions/append-messages';
+import { RunNotFoundError, RunStateConflictError } from '../sessions/errors';
+import { allowedTools, toMessageResource, toRunResource } from '../sessions/model';
+import { isFinalRunStatus } from '../sessions/run-transitions';
+import type {
+  MessageResource,
+  NewMessage,
+  RunError,
+  RunRecord,
+  RunResource,
+  RunStep,
+  SessionRecord,
+} from '../sessions/schemas';
+import { updateRunStatus } from '../sessions/update-run-status';
+import type { TenantRecord } from '../tenants/schemas';
+import { buildContext } from './build-context';
+import { meteredLlmStep } from './metered-step';
+import { type ChatDeps, HARD_MAX_STEPS, loadHistory, nowMs, quotasOf } from './model';
+import { DEFAULT_STEP_MAX_TOKENS, modelLimits } from './model-limits';
+
+export interface ExecuteRunInput {
+  readonly tenant: TenantRecord;
+  readonly runId: string;
+  /**
+   * Inline (sync) execution: at this time (epoch ms) the loop stops, aborting an LLM call in flight, and
+   * reports `handoff` so the caller can queue the rest. Absent on the worker, which runs to the end.
+   */
+  readonly handoffAtMs?: number;
+  /** The caller's cancellation (the worker: shortly before the function times out). */
+  readonly signal?: AbortSignal;
+  /** Live deltas of each step (the WebSocket path); steps are then streamed rather than completed. */
+  readonly onDelta?: (delta: ChatDelta, step: number) => void | Promise<void>;
+  /** Already read by the caller: saves reads on the inline path. */
+  readonly run?: RunRecord;
+  readonly session?: SessionRecord;
+}
+
+export type ExecuteRunOutcome =
+  | { readonly status: 'completed'; readonly run: RunResource; readonly message: MessageResource }
+  /** `error`: what failed the run in this invocation (the caller may answer with it: a 429, say). */
+  | { readonly status: 'failed' | 'cancelled'; readonly run: RunResource; readonly error?: TenanticError }
+  /** The inline deadline came first: the run is on record as far as it got; queue the rest. */
+  | { readonly status: 'handoff'; readonly run: RunResource }
+  /** The run or its session is gone (deleted): nothing to do. */
+  | { readonly status: 'gone' };
+
+/** A step is not started with less time than this left before the inline deadline. */
+const MIN_STEP_MS = 1_000;
+/** Abort an inline call at the hand-off time, but give the LLM client a later deadline so a slow upstream
+ * is aborted (our decision, no fallback) rather than timed out (its fault: the rule-based answer). */
+const DEADLINE_SLACK_MS = 1_000;
+
+const errorOf = (error: TenanticError): RunError => {
+  const { error: body } = error.toJSON();
+  return { type: body.type, code: body.code, message: body.message, param: body.param ?? null };
+};
+
+const toolResult = async (
+  deps: ChatDeps,
+  call: ToolCall,
+  offered: ReadonlySet<string>,
+  context: { tenantId: string; signal?: AbortSignal },
+): Promise<string> => {
+  if (!offered.has(call.function.name)) {
+    return JSON.stringify({
+      error: { code: 'tool_not_available', message: `no tool named '${call.function.name}' is available` },
+    });
+  }
+  try {
+    const output = await deps.tools.invoke(call.function.name, call.function.arguments, {
+      now: () => nowMs(deps),
+      tenantId: context.tenantId,
+      ...(context.signal && { signal: context.signal }),
+    });
+    return JSON.stringify(output ?? null);
+  } catch (error) {
+    // The model reads the failure and may correct itself: a tool error never fails the run.
+    const code = error instanceof TenanticError ? error.code : 'tool_failed';
+    const message = error instanceof TenanticError ? error.message : 'the tool failed unexpectedly';
+    return JSON.stringify({ error: { code, message } });
+  }
+};
+
+/**
+ * Runs a run until it ends or the inline deadline passes. Idempotency keys, so redelivery repeats
+ * nothing: the step's reservation id and message append id are both `<runId>:step-<n>`, a step counts
+ * as done once it is in `run.steps`, and completion is a conditional transition (in_progress → completed).
+ * Per step: one history query, one reserve, the LLM call, tools inline, one append (a session read and a
+ * transaction), one run update, one settle.
+ *
+ * @example
+ * const outcome = await executeRun(deps, { tenant, runId, handoffAtMs: Date.now() + 20_000 });
+ * if (outcome.status === 'handoff') await deps.jobs.enqueue(runExecuteJob(tenant.id, runId, sessionId));
+ */
+export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promise<ExecuteRunOutcome> => {
+  const { tenant, runId } = input;
+  let run = input.run ?? (await deps.store.getRun(tenant.id, runId));
+  if (!run) return { status: 'gone' };
+  if (isFinalRunStatus(run.status)) return finalOutcome(deps, tenant.id, runId);
+  const session = input.session ?? (await deps.store.getSession(tenant.id, run.session_id));
+  if (!session) return { status: 'gone' };
+
+  if (run.status !== 'in_progress') {
+    try {
+      await updateRunStatus(deps, tenant.id, runId, { status: 'in_progress' });
+    } catch (error) {
+      if (error instanceof RunStateConflictError) return finalOutcome(deps, tenant.id, runId);
+      if (error instanceof RunNotFoundError) return { status: 'gone' };
+      throw error;
+    }
+    run = { ...run, status: 'in_progress', started_at: run.started_at ?? Math.floor(nowMs(deps) / 1000) };
+  }
+
+  const steps: RunStep[] = [...run.steps];
+  const last = steps.at(-1);
+  if (last?.reservation) {
+    // A crash may have come between recording the last step and settling it: settling again is a no-op.
+    await settleTokens(deps, last.reservation as unknown as TokenReservation, last.usage.total_tokens);
+  }
+
+  const quotas = quotasOf(deps, tenant);
+  const maxSteps = Math.min(quotas.max_steps_per_run ?? HARD_MAX_STEPS, HARD_MAX_STEPS);
+  const runDeadline = (run.started_at ?? Math.floor(nowMs(deps) / 1000)) * 1000 + deps.timeouts.runBudgetMs;
+  const limits = modelLimits(run.model);
+  const maxTokens = Math.min(DEFAULT_STEP_MAX_TOKENS, limits.maxOutputTokens);
+  const allowed = new Set(allowedTools(tenant, deps.settings));
+  const toolNames = (session.tools ?? [...allowed]).filter(
+    (name) => allowed.has(name) && deps.tools.get(name) !== undefined,
+  );
+  const offered = new Set(toolNames);
+  const tools = toolNames.length > 0 ? deps.tools.toLlmTools(toolNames) : undefined;
+
+  const fail = async (runError: RunError, cause?: TenanticError): Promise<ExecuteRunOutcome> => {
+    try {
+      const failed = await updateRunStatus(deps, tenant.id, runId, {
+        status: 'failed',
+        steps,
+        error: runError,
+      });
+      return { status: 'failed', run: failed, ...(cause && { error: cause }) };
+    } catch (error) {
+      if (error instanceof RunStateConflictError) return finalOutcome(deps, tenant.id, runId);
+      throw error;
+    }
+  };
+
+  for (let index = steps.length; index < maxSteps; index += 1) {
+    const now = nowMs(deps);
+    if (input.handoffAtMs !== undefined && now >= input.handoffAtMs - MIN_STEP_MS) {
+      return { status: 'handoff', run: toRunResource({ ...run, steps }) };
+    }
+    if (now >= runDeadline) {
+      return fail({
+        type: 'upstream_error',
+        code: 'run_time_budget_exceeded',
+        message: `The run used its time budget of ${deps.timeouts.runBudgetMs} ms after ${steps.length} step(s)`,
+        param: null,
+      });
+    }
+
+    const history = await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
+    const lastAllowed = index === maxSteps - 1;
+    let messages: ChatMessage[];
+    try {
+      ({ messages } = buildContext({
+        systemPrompt: session.system_prompt,
+        history,
+        ...(tools && { tools }),
+        contextTokens: limits.contextTokens,
+        maxTokens,
+      }));
+    } catch (error) {
+      if (error instanceof TenanticError) return fail(errorOf(error));
+      throw error;
+    }
+
+    const abort = new AbortController();
+    const onCallerAbort = () => abort.abort();
+    input.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const timer =
+      input.handoffAtMs === undefined
+        ? undefined
+        : setTimeout(() => abort.abort(), Math.max(0, input.handoffAtMs - nowMs(deps)));
+    const stepId = `${runId}:step-${index}`;
+    let recorded: {
+      run: RunRecord | undefined;
+      appended: MessageResource[];
+      final: boolean;
+      cancelled: boolean;
+    };
+    try {
+      const result = await meteredLlmStep(
+        deps,
+        {
+          tenantId: tenant.id,
+          tokenLimit: quotas.tokens_per_month,
+          reservationId: stepId,
+          request: {
+            model: run.model,
+            messages,
+            ...(tools && { tools, ...(lastAllowed && { tool_choice: 'none' as const }) }),
+            max_tokens: maxTokens,
+            user: tenant.id,
+          },
+          deadlineMs: Math.min(
+            runDeadline,
+            input.handoffAtMs === undefined
+              ? Number.POSITIVE_INFINITY
+              : input.handoffAtMs + DEADLINE_SLACK_MS,
+          ),
+          signal: abort.signal,
+          ...(input.onDelta && { onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index) }),
+        },
+        async (completion, usage, reservation) => {
+          const calls = completion.message.tool_calls ?? [];
+          const results = await Promise.all(
+            calls.map((call) =>
+              toolResult(deps, call, offered, {
+                tenantId: tenant.id,
+                ...(input.signal && { signal: input.signal }),
+              }),
+            ),
+          );
+          const newMessages: NewMessage[] = [
+            {
+              role: 'assistant',
+              content: completion.message.content ?? (calls.length > 0 ? null : ''),
+              ...(calls.length > 0 && { tool_calls: calls }),
+              run_id: runId,
+            },
+            ...calls.map((call, at) => ({
+              role: 'tool' as const,
+              content: results[at] as string,
+              tool_call_id: call.id,
+              run_id: runId,
+            })),
+          ];
+          const appended = await appendMessages(deps, tenant.id, session.id, {
+            append_id: stepId,
+            messages: newMessages,
+          });
+          // A replayed append means an earlier attempt of this step got this far: its messages stand.
+          const first = appended.messages[0];
+          const final = !first?.tool_calls?.length;
+          const step: RunStep = {
+            index,
+            type: final ? 'message_creation' : 'tool_calls',
+            usage,
+            ...(!final && { tool_call_ids: (first?.tool_calls ?? []).map((call) => call.id) }),
+            ...(completion.degraded && { degraded: true }),
+            created_at: Math.floor(nowMs(deps) / 1000),
+            ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
+          };
+          // Still calling tools on the last step it may take: the run fails, with this step on record.
+          const exhausted = !final && lastAllowed;
+          try {
+            const updated = await deps.store.transitionRun(tenant.id, runId, ['in_progress'], {
+              status: final ? 'completed' : exhausted ? 'failed' : 'in_progress',
+              updated_at: step.created_at,
+              ...((final || exhausted) && { completed_at: step.created_at }),
+              steps: [...steps, step],
+              usage: sumUsage([...steps, step]),
+              ...(exhausted && { error: maxStepsError(maxSteps) }),
+            });
+            steps.push(step);
+            return { run: updated, appended: appended.messages, final, cancelled: false };
+          } catch (error) {
+            // Cancelled while the step ran: the tokens were spent (settled below), the run stays cancelled.
+            if (error instanceof RunStateConflictError) {
+              return { run: undefined, appended: appended.messages, final, cancelled: true };
+            }
+            throw error;
+          }
+        },
+      );
+      recorded = result.persisted;
+    } catch (error) {
+      const aborted = error instanceof LlmAbortedError || error instanceof LlmTimeoutError;
+      if (aborted && input.handoffAtMs !== undefined && nowMs(deps) >= input.handoffAtMs - MIN_STEP_MS) {
+        return { status: 'handoff', run: toRunResource({ ...run, steps }) };
+      }
+      // The function is about to time out: leave the run as it is for the redelivered job.
+      if (aborted && input.signal?.aborted) throw error;
+      // The model's failures and an exhausted budget end the run; anything else (the store, a bug) is
+      // thrown, leaving the run and the step's reservation as they are for a retry.
+      if (isLlmError(error) || error instanceof QuotaExceededError) return fail(errorOf(error), error);
+      throw error;
+    } finally {
+      if (timer) clearTimeout(timer);
+      input.signal?.removeEventListener('abort', onCallerAbort);
+    }
+
+    if (recorded.cancelled) return finalOutcome(deps, tenant.id, runId);
+    if (recorded.run) run = recorded.run;
+    if (run.status === 'failed') return { status: 'failed', run: toRunResource(run) };
+    if (recorded.final) {
+      const message = recorded.appended[0] as MessageResource;
+      return { status: 'completed', run: toRunResource(run), message };
+    }
+  }
+  return fail(maxStepsError(maxSteps));
+};
+
+const maxStepsError = (maxSteps: number): RunError => ({
+  type: 'invalid_request_error',
+  code: 'max_steps_exceeded',
+  message: `The run reached the tenant's limit of ${maxSteps} step(s) without a final answer`,
+  param: null,
+});
+
+const sumUsage = (steps: readonly RunStep[]) =>
+  steps.reduce(
+    (total, step) => ({
+      prompt_tokens: total.prompt_tokens + step.usage.prompt_tokens,
+      completion_tokens: total.completion_tokens + step.usage.completion_tokens,
+      total_tokens: total.total_tokens + step.usage.total_tokens,
+    }),
+    { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+  );
+
+/** The run as another writer left it (cancelled, or finished by a concurrent delivery). */
+const finalOutcome = async (deps: ChatDeps, tenantId: string, runId: string): Promise<ExecuteRunOutcome> => {
+  const run = await deps.store.getRun(tenantId, runId);
+  if (!run) return { status: 'gone' };
+  if (run.status === 'completed') {
+    const page = await deps.store.listMessages(tenantId, run.session_id, { limit: 1, order: 'desc' });
+    const last = page.items[0];
+    if (last) return { status: 'completed', run: toRunResource(run), message: toMessageResource(last) };
+  }
+  if (run.status === 'cancelled' || run.status === 'failed')
+    return { status: run.status, run: toRunResource(run) };
+  return { status: 'handoff', run: toRunResource(run) };
+};

@@ -1,0 +1,142 @@
+// Use case: one metered LLM call: reserve the worst case, call with a deadline, persist, settle to
+// the real usage; on failure the reservation is released, so no charge sticks.
+import { collectStream } from '../llm/deltas';
+import { estimatePromptTokens, estimateTextTokens } from '../llm/token-estimate';
+import type { ChatCompletion, ChatDelta, ChatMessage, ChatRequest, Usage } from '../llm/types';
+import type { Clock } from '../ports/clock';
+import type { LlmClient } from '../ports/llm-client';
+import type { QuotaLedger } from '../ports/quota-ledger';
+import { releaseTokens } from '../quotas/release-tokens';
+import { promptTokenBound, reserveTokens, type TokenReservation } from '../quotas/reserve-tokens';
+import { settleTokens } from '../quotas/settle-tokens';
+
+export interface MeteredStepDeps {
+  readonly ledger: QuotaLedger;
+  readonly llm: LlmClient;
+  readonly clock: Clock;
+}
+
+export interface MeteredStepInput {
+  readonly tenantId: string;
+  /** The tenant's `tokens_per_month` (null: unlimited, nothing written). */
+  readonly tokenLimit: number | null;
+  /** Deterministic per step (`<runId>:step-<n>`): a redelivered step finds its reservation, not a second. */
+  readonly reservationId?: string;
+  /** `max_tokens` must be set: it is half of what is reserved. */
+  readonly request: ChatRequest & { max_tokens: number };
+  readonly deadlineMs?: number;
+  readonly signal?: AbortSignal;
+  /** When given, the call streams and each delta is handed over as it arrives (the WebSocket's live text). */
+  readonly onDelta?: (delta: ChatDelta) => void | Promise<void>;
+}
+
+export interface MeteredStepResult<Persisted> {
+  readonly completion: ChatCompletion;
+  /** What was settled: the provider's usage, or our estimate when it reported none. */
+  readonly usage: Usage;
+  readonly reservation: TokenReservation;
+  /** Settled usage beyond the reservation (never charged; impossible with the byte bound). */
+  readonly overrun: number;
+  readonly persisted: Persisted;
+}
+
+const messageTexts = (message: ChatMessage): string[] => [
+  message.content ?? '',
+  ...('name' in message && message.name ? [message.name] : []),
+  ...(message.role === 'tool' ? [message.tool_call_id] : []),
+  ...(message.role === 'assistant'
+    ? (message.tool_calls ?? []).flatMap((call) => [call.id, call.function.name, call.function.arguments])
+    : []),
+];
+
+/**
+ * The worst case of a call: a bound its real prompt tokens cannot pass (the larger of the byte bound
+ * and our estimate, so the estimate a rule-based answer reports is covered too) plus `max_tokens`.
+ *
+ * @example
+ * reservationTokens({ model, messages, max_tokens: 256 }); // what reserveTokens holds for this call
+ */
+export const reservationTokens = (request: ChatRequest & { max_tokens: number }): number => {
+  const texts = request.messages.flatMap(messageTexts);
+  if (request.tools?.length) texts.push(JSON.stringify(request.tools));
+  const bound =
+    promptTokenBound(texts, request.messages.length) +
+    (request.tools?.length ? 16 + 10 * request.tools.length : 0);
+  return Math.max(bound, estimatePromptTokens(request)) + request.max_tokens;
+};
+
+/** The provider's usage, or (when it reported none) our estimate of the call, so a call is never free. */
+export const usageOf = (request: ChatRequest, completion: ChatCompletion): Usage => {
+  const reported = completion.usage;
+  if (reported && Number.isSafeInteger(reported.total_tokens) && reported.total_tokens > 0) return reported;
+  const prompt = estimatePromptTokens(request);
+  const answer =
+    estimateTextTokens(completion.message.content ?? '') +
+    (completion.message.tool_calls ?? []).reduce(
+      (sum, call) =>
+        sum + estimateTextTokens(call.function.name) + estimateTextTokens(call.function.arguments),
+      0,
+    );
+  return { prompt_tokens: prompt, completion_tokens: answer, total_tokens: prompt + answer };
+};
+
+/**
+ * Reserve → call → `persist` → settle. `persist` runs before the settle on purpose: if the process dies
+ * between them, the step is on record with its usage and its reservation is still held under the same id,
+ * so the resumed run settles it (settling twice is a no-op); the other order could charge a step twice.
+ * A failed call releases the reservation; a failed `persist` leaves it held for the resumed step (or,
+ * if none comes, for the ledger to reclaim uncharged when its lease ends).
+ *
+ * @example
+ * const { completion, usage } = await meteredLlmStep(deps, {
+ *   tenantId, tokenLimit: 100_000, reservationId: `${runId}:step-0`,
+ *   request: { model, messages, max_tokens: 512 }, deadlineMs: Date.now() + 20_000,
+ * }, async (completion) => appendAnswer(completion));
+ */
+export const meteredLlmStep = async <Persisted = undefined>(
+  deps: MeteredStepDeps,
+  input: MeteredStepInput,
+  persist?: (completion: ChatCompletion, usage: Usage, reservation: TokenReservation) => Promise<Persisted>,
+): Promise<MeteredStepResult<Persisted>> => {
+  const reservation = await reserveTokens(deps, {
+    tenantId: input.tenantId,
+    limit: input.tokenLimit,
+    tokens: reservationTokens(input.request),
+    ...(input.reservationId && { reservationId: input.reservationId }),
+  });
+  let completion: ChatCompletion;
+  try {
+    const options = {
+      ...(input.deadlineMs !== undefined && { deadlineMs: input.deadlineMs }),
+      ...(input.signal && { signal: input.signal }),
+    };
+    if (input.onDelta) {
+      const onDelta = input.onDelta;
+      const relayed = async function* (deltas: AsyncIterable<ChatDelta>) {
+        for await (const delta of deltas) {
+          await onDelta(delta);
+          yield delta;
+        }
+      };
+      completion = await collectStream(
+        relayed(deps.llm.stream(input.request, options)),
+        Math.floor(deps.clock.now().getTime() / 1000),
+      );
+    } else {
+      completion = await deps.llm.complete(input.request, options);
+    }
+  } catch (error) {
+    await releaseTokens(deps, reservation);
+    throw error;
+  }
+  const usage = usageOf(input.request, completion);
+  const persisted = (persist ? await persist(completion, usage, reservation) : undefined) as Persisted;
+  const settled = await settleTokens(deps, reservation, usage.total_tokens);
+  return {
+    completion,
+    usage,
+    reservation,
+    overrun: settled.status === 'settled' ? settled.overrun : 0,
+    persisted,
+  };
+};

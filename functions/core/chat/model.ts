@@ -1,0 +1,111 @@
+// Core: what the chat use cases need (ports and settings), and how stored messages become LLM messages.
+
+import { estimateMessageTokens } from '../llm/token-estimate';
+import type { ChatMessage } from '../llm/types';
+import type { JobQueue } from '../ports/job-queue';
+import type { LlmClient } from '../ports/llm-client';
+import type { QuotaLedger } from '../ports/quota-ledger';
+import { type Quotas, tenantQuotas } from '../quotas/schemas';
+import type { SessionDeps } from '../sessions/model';
+import type { MessageRecord } from '../sessions/schemas';
+import type { TenantRecord } from '../tenants/schemas';
+import type { ToolRegistry } from '../tools/registry';
+
+/** Time limits of the chat paths, in milliseconds. */
+export interface ChatTimeouts {
+  /**
+   * How long `POST /v1/sessions/{id}/messages` works inline before it hands the run to the queue and
+   * answers 202. Below API Gateway's 30 s integration timeout and the chat-api function's own timeout,
+   * with room left to record progress and enqueue.
+   */
+  readonly syncDeadlineMs: number;
+  /** A run's whole budget, from its first start: redeliveries do not extend it. */
+  readonly runBudgetMs: number;
+  /** `POST /v1/chat/completions` has no queue to fall back on: its model call must end by then. */
+  readonly completionDeadlineMs: number;
+}
+
+/** Inline and completions deadlines fit chat-api's 29 s timeout; the run budget fits chat-worker's 120 s. */
+export const DEFAULT_CHAT_TIMEOUTS: ChatTimeouts = {
+  syncDeadlineMs: 20_000,
+  runBudgetMs: 100_000,
+  completionDeadlineMs: 25_000,
+};
+
+/** Steps of a run when the tenant's `max_steps_per_run` is unlimited: a loop must end somewhere. */
+export const HARD_MAX_STEPS = 50;
+
+/** What the chat use cases need besides the session ports. */
+export interface ChatDeps extends SessionDeps {
+  readonly ledger: QuotaLedger;
+  readonly llm: LlmClient;
+  readonly tools: ToolRegistry;
+  readonly jobs: JobQueue;
+  readonly timeouts: ChatTimeouts;
+}
+
+/** The quotas in force for a tenant, from the stage's plans. */
+export const quotasOf = (deps: Pick<SessionDeps, 'settings'>, tenant: TenantRecord): Quotas =>
+  tenantQuotas(tenant, deps.settings.tenants.plans, deps.settings.tenants.defaultPlan);
+
+export const nowMs = (deps: Pick<SessionDeps, 'clock'>): number => deps.clock.now().getTime();
+
+/**
+ * A stored message as the model sees it.
+ *
+ * @example
+ * history.map(toChatMessage); // ChatMessage[] for buildContext
+ */
+export const toChatMessage = (
+  message: Pick<MessageRecord, 'role' | 'content' | 'tool_calls' | 'tool_call_id'>,
+): ChatMessage => {
+  switch (message.role) {
+    case 'assistant':
+      return {
+        role: 'assistant',
+        content: message.content,
+        ...(message.tool_calls?.length && { tool_calls: message.tool_calls }),
+      };
+    case 'tool':
+      return { role: 'tool', content: message.content ?? '', tool_call_id: message.tool_call_id ?? '' };
+    default:
+      return { role: message.role, content: message.content ?? '' };
+  }
+};
+
+/** Pages of history are read newest first and stop once they exceed what any context could hold. */
+const HISTORY_PAGE = 100;
+const MAX_HISTORY_PAGES = 20;
+
+/**
+ * The session's recent history, oldest first: enough to fill `contextTokens`, never the whole of a
+ * long session.
+ *
+ * @example
+ * const history = await loadHistory(deps, tenantId, sessionId, modelLimits(model).contextTokens);
+ */
+export const loadHistory = async (
+  deps: Pick<SessionDeps, 'store'>,
+  tenantId: string,
+  sessionId: string,
+  contextTokens: number,
+): Promise<ChatMessage[]> => {
+  const newestFirst: ChatMessage[] = [];
+  let tokens = 0;
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_HISTORY_PAGES; page += 1) {
+    const result = await deps.store.listMessages(tenantId, sessionId, {
+      limit: HISTORY_PAGE,
+      order: 'desc',
+      ...(cursor && { cursor }),
+    });
+    for (const record of result.items) {
+      const message = toChatMessage(record);
+      newestFirst.push(message);
+      tokens += estimateMessageTokens(message);
+    }
+    cursor = result.nextCursor;
+    if (!cursor || tokens > contextTokens) break;
+  }
+  return newestFirst.reverse();
+};

@@ -1,0 +1,62 @@
+// Use case: the `run.execute` job of the chat-runs queue: resume a run from its persisted steps.
+import { defineJob, type JobDefinition } from '../jobs/registry';
+import type { JobEnvelope } from '../jobs/schemas';
+import type { TenantStore } from '../ports/tenant-store';
+import { type ExecuteRunOutcome, executeRun } from './execute-run';
+import type { ChatDeps } from './model';
+import { RUN_EXECUTE_JOB, RunExecutePayload } from './schemas';
+
+/**
+ * The envelope that continues a run on the queue.
+ *
+ * @example
+ * await deps.jobs.enqueue(runExecuteEnvelope(tenantId, runId, sessionId));
+ */
+export const runExecuteEnvelope = (tenantId: string, runId: string, sessionId: string): JobEnvelope => ({
+  type: RUN_EXECUTE_JOB,
+  tenant_id: tenantId,
+  id: runId,
+  payload: { session_id: sessionId },
+});
+
+/**
+ * The chat worker's handler for `run.execute`. A redelivered job finds the run's steps on record and
+ * continues after them; a finished run is left alone. A suspended or deleted tenant's run is cancelled.
+ * Store failures are thrown, so the queue delivers the job again.
+ *
+ * @example
+ * export const CHAT_RUN_JOBS = createJobRegistry([runExecuteJob(() => chatDeps(), tenantStore)]);
+ */
+export const runExecuteJob = (
+  deps: () => ChatDeps | Promise<ChatDeps>,
+  tenants: () => TenantStore,
+  onOutcome?: (outcome: ExecuteRunOutcome) => void,
+): JobDefinition =>
+  defineJob(RUN_EXECUTE_JOB, RunExecutePayload, async (job, { logger, signal }) => {
+    const chat = await deps();
+    const tenant = await tenants().getTenant(job.tenant_id);
+    if (tenant?.status !== 'active') {
+      const run = await chat.store.getRun(job.tenant_id, job.id);
+      if (run && (run.status === 'queued' || run.status === 'in_progress')) {
+        await chat.store
+          .transitionRun(job.tenant_id, job.id, ['queued', 'in_progress'], {
+            status: 'cancelled',
+            updated_at: Math.floor(chat.clock.now().getTime() / 1000),
+            completed_at: Math.floor(chat.clock.now().getTime() / 1000),
+          })
+          .catch(() => undefined);
+      }
+      logger.warn('run.execute: tenant not active; run cancelled', { run_id: job.id });
+      return;
+    }
+    const outcome = await executeRun(chat, { tenant, runId: job.id, ...(signal && { signal }) });
+    logger.info('run.execute finished', {
+      run_id: job.id,
+      status: outcome.status,
+      ...('run' in outcome && {
+        steps: outcome.run.steps.length,
+        total_tokens: outcome.run.usage.total_tokens,
+      }),
+    });
+    onOutcome?.(outcome);
+  });
