@@ -120,8 +120,19 @@ const startDynamoDb = async (
     path = resolve(dataDir, 'dynamodb');
     mkdirSync(path, { recursive: true });
   }
-  // The wrapper runs java from its own directory, so the db path must be absolute.
-  const child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+  // The wrapper runs java from its own directory, so the db path must be absolute. It takes no JVM flags,
+  // but the java launcher reads JDK_JAVA_OPTIONS: C1 only (TieredStopAtLevel=1) halves the JVM's start on
+  // a loaded two-core machine, and a local emulator never runs long enough to profit from C2. The caller's
+  // own JDK_JAVA_OPTIONS come last and so win. Set only around spawn, which copies the environment.
+  const savedJavaOptions = process.env.JDK_JAVA_OPTIONS;
+  process.env.JDK_JAVA_OPTIONS = ['-XX:TieredStopAtLevel=1', savedJavaOptions].filter(Boolean).join(' ');
+  let child: ChildProcess;
+  try {
+    child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
+  } finally {
+    if (savedJavaOptions === undefined) delete process.env.JDK_JAVA_OPTIONS;
+    else process.env.JDK_JAVA_OPTIONS = savedJavaOptions;
+  }
   javaChildren.add(child);
   installExitHooks();
   let output = '';
@@ -230,15 +241,19 @@ export const startEmulators = async (options: StartEmulatorsOptions = {}): Promi
     mkdirSync(sqsDataDir, { recursive: true });
   }
 
+  // The JVM first, before anything else awaits: it takes longest, and it starts in its own process.
+  const dynamoStarting = startDynamoDb(dynamoPort, dataDir, options.startTimeoutMs ?? 60_000, credentials);
   // Loaded on demand: fauxqs pulls in node:sqlite, which only the process running the emulators needs.
-  const { startFauxqs } = await import('fauxqs');
+  const fauxqs = import('fauxqs');
   const results = await Promise.allSettled([
-    startDynamoDb(dynamoPort, dataDir, options.startTimeoutMs ?? 60_000, credentials),
-    startFauxqs({
-      port: options.ports?.sqs ?? 0,
-      logger: false,
-      ...(sqsDataDir ? { dataDir: sqsDataDir } : {}),
-    }),
+    dynamoStarting,
+    fauxqs.then(({ startFauxqs }) =>
+      startFauxqs({
+        port: options.ports?.sqs ?? 0,
+        logger: false,
+        ...(sqsDataDir ? { dataDir: sqsDataDir } : {}),
+      }),
+    ),
     startS3(options.ports?.s3 ?? 0, dataDir, credentials),
   ]);
   const [dynamo, sqs, s3] = results;

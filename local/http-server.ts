@@ -486,13 +486,17 @@ export const startHttpServer = async (options: HttpServerOptions): Promise<Runni
     server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolveListen());
   });
   const { port } = server.address() as AddressInfo;
+  let closed: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    close: () =>
-      new Promise((resolveClose) => {
+    close() {
+      // Idempotent: the platform's stop sequence and its failed-start path may both call it.
+      closed ??= new Promise((resolveClose) => {
         server.close(() => resolveClose());
         server.closeAllConnections();
-      }),
+      });
+      return closed;
+    },
   };
 };

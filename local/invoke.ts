@@ -1,7 +1,7 @@
 // Local platform: `npm run invoke -- <function-id> <event.json>`. Runs one function with a sample event
 // against the emulators (a running platform's, else its own in-memory ones) and prints the result as JSON.
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { generateAdminKey, resolveAdminKey } from './admin-key';
 import { createEmulatorClients } from './clients';
 import {
@@ -18,20 +18,25 @@ import { DEFAULT_DATA_DIR, loadModel, type PlatformFile, REPO_ROOT } from './pla
 import { silenceExperimentalWarnings } from './process-warnings';
 import { provision } from './provision';
 
-const USAGE = 'usage: npm run invoke -- <function-id> <event.json> [--stage NAME]';
+const USAGE =
+  'usage: npm run invoke -- <function-id> <event.json> [--stage NAME] [--fresh]\n' +
+  '  --fresh  synthesize the CDK app again instead of using the cached model';
 
 interface Arguments {
   readonly functionId: string;
   readonly eventFile: string;
   readonly stage: string;
+  readonly fresh: boolean;
 }
 
 const parseArguments = (argv: readonly string[]): Arguments => {
   const positional: string[] = [];
   let stage = 'dev';
+  let fresh = false;
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index]!;
-    if (argument === '--stage') stage = argv[++index] ?? stage;
+    if (argument === '--fresh') fresh = true;
+    else if (argument === '--stage') stage = argv[++index] ?? stage;
     else if (argument.startsWith('--stage=')) stage = argument.slice('--stage='.length);
     else positional.push(argument);
   }
@@ -39,7 +44,7 @@ const parseArguments = (argv: readonly string[]): Arguments => {
     process.stderr.write(`${USAGE}\n`);
     process.exit(2);
   }
-  return { functionId: positional[0]!, eventFile: positional[1]!, stage };
+  return { functionId: positional[0]!, eventFile: positional[1]!, stage, fresh };
 };
 
 const isAlive = (pid: number): boolean => {
@@ -178,7 +183,11 @@ const main = async (): Promise<void> => {
           target: `the running platform (pid ${live.pid})`,
         }
       : {}),
-    model: loadModel(args.stage),
+    model: loadModel(args.stage, { dataDir, fresh: args.fresh }).then((loaded) => {
+      if (loaded.source === 'cache')
+        process.stderr.write(`[invoke] model from the cache ${relative(process.cwd(), loaded.file!)}\n`);
+      return loaded.model;
+    }),
     functionId: args.functionId,
     event,
     dataDir,

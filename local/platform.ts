@@ -10,6 +10,7 @@ import { resolveFunctionEnv } from './function-env';
 import { startHttpServer } from './http-server';
 import { consoleLogSink, createLambdaRuntime, type LambdaRuntime, type LogSink } from './lambda-runtime';
 import type { LocalPlatformModel } from './model';
+import { type CachedModel, loadCachedModel, type ModelSource } from './model-cache';
 import { provision } from './provision';
 import { startSqsPoller } from './sqs-poller';
 import { startWsServer } from './ws-server';
@@ -27,7 +28,7 @@ export interface StartLocalPlatformOptions {
   readonly wsPort?: number;
   /** State directory; defaults to TENANTIC_DATA_DIR or `.tenantic`. */
   readonly dataDir?: string;
-  /** Wipe the data directory first. */
+  /** Wipe the data directory first (the cached model with it, so the app is synthesized again). */
   readonly fresh?: boolean;
   readonly adminKey?: string;
   /** Use this model instead of reading the synthesized template. */
@@ -50,6 +51,10 @@ export interface LocalPlatform {
   readonly adminKeyFile: string | undefined;
   readonly endpoints: EmulatorEndpoints;
   readonly model: LocalPlatformModel;
+  /** Where the model came from: the data dir's cache, a synth of the CDK app, or the caller. */
+  readonly modelSource: ModelSource | 'given';
+  /** The model cache file, when the model was read from or written to one. */
+  readonly modelCacheFile: string | undefined;
   readonly dataDir: string;
   /** Milliseconds from the call until every server answered. */
   readonly coldStartMs: number;
@@ -72,12 +77,35 @@ interface TemplateModelModule {
   loadLocalModel(options: { stage: string }): Promise<LocalPlatformModel>;
 }
 
-/** Reads the model from the synthesized template (template-model.ts, imported lazily). */
-export const loadModel = async (stage: string): Promise<LocalPlatformModel> => {
+/** Synthesizes the stage and reads its templates (template-model.ts, imported lazily: it loads aws-cdk-lib). */
+export const synthesizeModel = async (stage: string): Promise<LocalPlatformModel> => {
   const specifier = new URL('./template-model.ts', import.meta.url).href;
   const module = (await import(specifier)) as TemplateModelModule;
   return module.loadLocalModel({ stage });
 };
+
+export interface LoadModelOptions {
+  /** Where `model-<stage>.json` is cached. */
+  readonly dataDir: string;
+  /** Synthesize even when the cache matches. */
+  readonly fresh?: boolean;
+}
+
+/**
+ * The stage's model from the synthesized templates, through the data dir's cache: the CDK app is only
+ * synthesized again when one of its inputs changed (see model-cache.ts).
+ *
+ * @example
+ * const { model, source } = await loadModel('dev', { dataDir: '.tenantic' });
+ */
+export const loadModel = (stage: string, options: LoadModelOptions): Promise<CachedModel> =>
+  loadCachedModel({
+    stage,
+    dataDir: options.dataDir,
+    rootDir: REPO_ROOT,
+    ...(options.fresh ? { fresh: true } : {}),
+    load: () => synthesizeModel(stage),
+  });
 
 /**
  * Starts the whole local stage. `stop()` ends everything it started, the java child included.
@@ -110,18 +138,30 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
 
   try {
     let step = performance.now();
-    const [model, endpoints] = await Promise.all([
-      options.model ? Promise.resolve(options.model) : loadModel(stage),
-      (async () => {
-        if (options.emulators) return options.emulators;
-        const emulators = await startEmulators({
-          dataDir: join(dataDir, 'emulators'),
-          ...(options.emulatorPorts ? { ports: options.emulatorPorts } : {}),
-        });
-        cleanups.push(() => emulators.stop());
-        return emulators.endpoints;
-      })(),
-    ]);
+    // The emulators first: DynamoDB Local's JVM is the slowest thing to start, and it starts in its own
+    // process while the model is read (or synthesized, which blocks this event loop).
+    const emulatorsReady = (async () => {
+      if (options.emulators) return options.emulators;
+      const emulators = await startEmulators({
+        dataDir: join(dataDir, 'emulators'),
+        ...(options.emulatorPorts ? { ports: options.emulatorPorts } : {}),
+      });
+      cleanups.push(() => emulators.stop());
+      mark('emulators', step);
+      return emulators.endpoints;
+    })();
+    const modelReady = (async (): Promise<CachedModel | undefined> => {
+      if (options.model) return undefined;
+      const loaded = await loadModel(stage, { dataDir, ...(options.fresh ? { fresh: true } : {}) });
+      mark('model', step);
+      return loaded;
+    })();
+    const [loaded, endpoints] = await Promise.all([modelReady, emulatorsReady]).catch(async (error) => {
+      // Both settle first, so emulators that did start are in cleanups when stopAll runs.
+      await Promise.allSettled([modelReady, emulatorsReady]);
+      throw error;
+    });
+    const model = loaded?.model ?? options.model!;
     step = mark('modelAndEmulators', step);
 
     const clients = createEmulatorClients(endpoints);
@@ -140,6 +180,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       apiId: `local-${stage}-ws`,
       region: endpoints.region,
     });
+    // On a failed start only; a started platform closes it in its stop sequence below (close is idempotent).
     cleanups.push(() => ws.close());
     const sdkEnv = emulatorEnv(endpoints);
     const createdRuntime = createLambdaRuntime({
@@ -163,6 +204,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
         }),
     });
     runtime = createdRuntime;
+    cleanups.push(() => createdRuntime.stop());
     const http = await startHttpServer({
       api: model.httpApi,
       invoke,
@@ -184,8 +226,14 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       onError: (error, source) =>
         process.stderr.write(`[sqs-poller ${source.queue}] ${String((error as Error)?.message ?? error)}\n`),
     });
-    // Stopping the runtime ends in-flight invocations, so the pollers need not wait out a long consumer.
-    cleanups.push(() => Promise.all([poller.stop(), createdRuntime.stop()]));
+    // Stop order: no new requests or sockets; every open socket closed and its $disconnect run to the end
+    // (bounded, in ws.close); only then the pollers and the runtime. Stopping the runtime ends in-flight
+    // invocations, so the pollers need not wait out a long consumer, but a $disconnect cut off there would
+    // leave a connection record behind and log a runtime error.
+    cleanups.push(async () => {
+      await Promise.all([http.close(), ws.close()]);
+      await Promise.all([poller.stop(), createdRuntime.stop()]);
+    });
     mark('servers', step);
 
     const platformFile = join(dataDir, 'platform.json');
@@ -210,6 +258,8 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       adminKeyFile: admin.file,
       endpoints,
       model,
+      modelSource: loaded?.source ?? 'given',
+      modelCacheFile: loaded?.file,
       dataDir,
       coldStartMs,
       timings,

@@ -5,6 +5,10 @@ import { silenceExperimentalWarnings } from './process-warnings';
 
 silenceExperimentalWarnings();
 
+const USAGE =
+  'usage: npm start -- [--fresh] [--stage NAME]\n' +
+  '  --fresh  wipe the data dir (state, admin key, cached model) first\n';
+
 interface Arguments {
   readonly fresh: boolean;
   readonly stage: string;
@@ -19,10 +23,10 @@ const parseArguments = (argv: readonly string[]): Arguments => {
     else if (argument === '--stage') stage = argv[++index] ?? stage;
     else if (argument.startsWith('--stage=')) stage = argument.slice('--stage='.length);
     else if (argument === '--help' || argument === '-h') {
-      process.stdout.write('usage: npm start -- [--fresh] [--stage NAME]\n');
+      process.stdout.write(USAGE);
       process.exit(0);
     } else {
-      process.stderr.write(`unknown argument: ${argument}\nusage: npm start -- [--fresh] [--stage NAME]\n`);
+      process.stderr.write(`unknown argument: ${argument}\n${USAGE}`);
       process.exit(2);
     }
   }
@@ -89,6 +93,14 @@ const main = async (): Promise<void> => {
       (overrides.TENANTIC_DEFAULT_MODEL ? ` (model ${overrides.TENANTIC_DEFAULT_MODEL})` : '')
     : 'offline rule-based fallback provider (no OPENAI_API_KEY set)';
   const { endpoints, timings } = platform;
+  const show = (file: string): string => relative(process.cwd(), file) || file;
+  const cacheFile = platform.modelCacheFile ? show(platform.modelCacheFile) : undefined;
+  const modelFrom =
+    platform.modelSource === 'cache'
+      ? `from the cache ${cacheFile} (inputs unchanged since the last synth)`
+      : platform.modelSource === 'synthesized'
+        ? `synthesized from the CDK app${cacheFile ? `, cached in ${cacheFile}` : ''}`
+        : 'given by the caller';
   const lines = [
     '',
     `Tenantic local platform, stage '${args.stage}'${args.fresh ? ' (fresh)' : ''}`,
@@ -103,8 +115,9 @@ const main = async (): Promise<void> => {
     `  model           ${platform.model.functions.length} functions, ${platform.model.httpApi.routes.length} HTTP routes, ` +
       `${platform.model.webSocketApi.routes.length} WebSocket routes, ${platform.model.tables.length} tables, ` +
       `${platform.model.queues.length} queues`,
-    `  cold start      ${platform.coldStartMs} ms (model + emulators ${timings.modelAndEmulators} ms, ` +
-      `provisioning ${timings.provision} ms, servers ${timings.servers} ms)`,
+    `                  ${modelFrom}`,
+    `  cold start      ${platform.coldStartMs} ms (in parallel: model ${timings.model} ms, emulators ` +
+      `${timings.emulators} ms; then provisioning ${timings.provision} ms, servers ${timings.servers} ms)`,
     '',
     'Ctrl-C stops everything.',
     '',

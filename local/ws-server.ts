@@ -28,6 +28,11 @@ export interface WsServerOptions {
   readonly region?: string;
   readonly frameLimitBytes?: number;
   readonly messageLimitBytes?: number;
+  /**
+   * How long `close()` waits for the `$disconnect` invocations of the sockets it closes (and of those that
+   * closed just before), before it gives up on them.
+   */
+  readonly disconnectGraceMs?: number;
 }
 
 export interface RunningWsServer extends RunningServer {
@@ -38,6 +43,7 @@ export interface RunningWsServer extends RunningServer {
 }
 
 const FRAME_LIMIT = 32 * 1024;
+const DISCONNECT_GRACE_MS = 10_000;
 const MESSAGE_LIMIT = 128 * 1024;
 
 interface Connection {
@@ -68,6 +74,7 @@ const STATUS_TEXT: Record<number, string> = {
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
+  503: 'Service Unavailable',
 };
 
 const rejectUpgrade = (socket: Duplex, statusCode: number): void => {
@@ -190,6 +197,9 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
   const connections = new Map<string, Connection>();
   const cache = new AuthorizerCache<ConnectDecision>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: messageLimit });
+  // $disconnect invocations still running; close() waits for them before the runtime may stop.
+  const disconnecting = new Set<Promise<unknown>>();
+  let closing = false;
 
   const baseContext = (
     connectionId: string,
@@ -283,6 +293,10 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
   });
 
   const onUpgrade = async (request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    if (closing) {
+      rejectUpgrade(socket, 503);
+      return;
+    }
     const connectionId = apiGatewayId();
     const connectedAt = Date.now();
     const userAgent = request.headers['user-agent'];
@@ -332,6 +346,10 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
       }
     }
     if (socket.destroyed) return;
+    if (closing) {
+      rejectUpgrade(socket, 503);
+      return;
+    }
     wss.handleUpgrade(request, socket, head, (ws) => {
       limitFrameSize(ws, frameLimit);
       const connection: Connection = {
@@ -383,7 +401,9 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
           { headers, multiValueHeaders, isBase64Encoded: false },
           { disconnectStatusCode: code, disconnectReason: reason.toString() },
         );
-        void options.invoke(disconnectRoute.functionId, event);
+        const invocation = options.invoke(disconnectRoute.functionId, event).catch(() => undefined);
+        disconnecting.add(invocation);
+        void invocation.finally(() => disconnecting.delete(invocation));
       });
     });
   };
@@ -477,20 +497,65 @@ export const startWsServer = async (options: WsServerOptions): Promise<RunningWs
     server.listen(options.port ?? 3001, options.host ?? '127.0.0.1', () => resolveListen());
   });
   const { port } = server.address() as AddressInfo;
+
+  // Like a stage going away: every socket is closed with 1001 and its $disconnect runs, while the
+  // @connections endpoint still answers, so the functions run to their end before the runtime stops.
+  const close = async (): Promise<void> => {
+    closing = true;
+    const grace = options.disconnectGraceMs ?? DISCONNECT_GRACE_MS;
+    const deadline = Date.now() + grace;
+    const sockets = [...connections.values()].map((connection) => connection.socket);
+    const socketsClosed = sockets.map(
+      (socket) =>
+        new Promise<void>((resolveClosed) => {
+          if (socket.readyState === WebSocket.CLOSED) resolveClosed();
+          else socket.once('close', () => resolveClosed());
+        }),
+    );
+    for (const socket of sockets) socket.close(1001, 'Going away');
+    // A client that never answers the close frame must not hold the shutdown up.
+    const terminate = setTimeout(
+      () => {
+        for (const socket of sockets) socket.terminate();
+      },
+      Math.min(1_000, grace),
+    );
+    await Promise.all(socketsClosed);
+    clearTimeout(terminate);
+    // The close handlers have now started every $disconnect; wait for them, bounded.
+    while (disconnecting.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...disconnecting]),
+        new Promise((resolveWait) => {
+          timer = setTimeout(resolveWait, deadline - Date.now());
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    if (disconnecting.size > 0) {
+      process.stderr.write(
+        `[ws] ${disconnecting.size} $disconnect invocation(s) still running after ${grace} ms; stopping anyway\n`,
+      );
+    }
+    await new Promise<void>((resolveClose) => {
+      wss.close(() => resolveClose());
+    });
+    await new Promise<void>((resolveClose) => {
+      server.close(() => resolveClose());
+      server.closeAllConnections();
+    });
+  };
+  let stopped: Promise<void> | undefined;
+
   return {
     url: `ws://127.0.0.1:${port}`,
     port,
     managementEndpoint: `http://127.0.0.1:${port}`,
     connections: () => [...connections.keys()],
-    close: async () => {
-      for (const connection of connections.values()) connection.socket.terminate();
-      await new Promise<void>((resolveClose) => {
-        wss.close(() => resolveClose());
-      });
-      await new Promise<void>((resolveClose) => {
-        server.close(() => resolveClose());
-        server.closeAllConnections();
-      });
+    close() {
+      stopped ??= close();
+      return stopped;
     },
   };
 };

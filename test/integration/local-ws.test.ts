@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { buildFixtureModel } from '../helpers/fixture-model';
 import { type FixturePlatform, startFixturePlatform, waitFor } from '../helpers/fixture-platform';
 
 const connectAuthorizerSample = JSON.parse(
@@ -201,5 +202,35 @@ describe('local WebSocket API', () => {
 
     expect((JSON.parse(await reply) as Reply).type).toBe('pong');
     socket.close();
+  });
+});
+
+describe('local WebSocket API at shutdown', () => {
+  it('runs $disconnect for a socket still open at stop, before the runtime stops, without a runtime error', async () => {
+    // $disconnect on a function of its own, so it is still cold at stop: its INIT was what the runtime cut off.
+    const base = buildFixtureModel();
+    const handler = base.functions.find((fn) => fn.id === 'ws-handler')!;
+    const model = {
+      ...base,
+      functions: [...base.functions, { ...handler, id: 'ws-disconnect', logicalId: 'WsDisconnectFunction' }],
+      webSocketApi: {
+        ...base.webSocketApi,
+        routes: base.webSocketApi.routes.map((route) =>
+          route.routeKey === '$disconnect' ? { ...route, functionId: 'ws-disconnect' } : route,
+        ),
+      },
+    };
+    const fixture = await startFixturePlatform({ model });
+    const socket = await open(fixture.platform.wsUrl);
+    const reply = nextMessage(socket);
+    socket.send(JSON.stringify({ action: 'ping' }));
+    const { connectionId } = JSON.parse(await reply) as Reply;
+    const code = closed(socket);
+
+    await fixture.stop();
+
+    expect(await code).toBe(1001);
+    expect(fixture.logs).toContain(`[ws-disconnect] disconnected ${connectionId} DISCONNECT 1001`);
+    expect(fixture.logs.filter((line) => /INIT_REPORT|Runtime\.|ERROR/.test(line))).toEqual([]);
   });
 });
