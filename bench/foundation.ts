@@ -88,7 +88,7 @@ export const runFoundationBench = async (): Promise<void> => {
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
     '',
     `- Bundling \`cdk synth -c stage=${synth.stage}\` (both stacks, every function through esbuild): **${synth.synthSeconds.toFixed(1)} s**`,
-    `- Local platform cold start (own emulators, model read from the synthesized template): **${ms(local.coldStartMs)}**` +
+    `- Local platform cold start, first start (own emulators, no model cache: the CDK app is synthesized): **${ms(local.coldStartMs)}**` +
       ` (${Object.entries(local.timings)
         .map(([name, value]) => `${name} ${ms(value)}`)
         .join(', ')})`,

@@ -12,7 +12,10 @@ Targets come from the issues; tests never assert timings, these figures are wher
 
 /** One line naming the machine, so figures from different machines are never compared blindly. */
 export const machine = (): string =>
-  `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${os
+    .loadavg()
+    .map((load) => load.toFixed(1))
+    .join(' / ')} at the start (figures on a loaded machine are upper bounds)`;
 
 export const writeSection = (name: string, body: string): void => {
   const start = `<!-- bench:${name} -->`;
