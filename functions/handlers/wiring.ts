@@ -3,6 +3,7 @@ import { dynamoDocumentClient, s3, secretsManager } from '../adapters/aws-client
 import { DynamoQuotaLedger } from '../adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../adapters/dynamodb/tenant-store';
+import { DynamoTicketStore } from '../adapters/dynamodb/ticket-store';
 import { DynamoUsageReader } from '../adapters/dynamodb/usage-reader';
 import { S3BlobStore } from '../adapters/s3/blob-store';
 import { AdminKeyProvider } from '../adapters/secrets/admin-key';
@@ -13,6 +14,7 @@ import { randomIds } from '../core/ports/id-generator';
 import type { QuotaLedger } from '../core/ports/quota-ledger';
 import type { SessionStore } from '../core/ports/session-store';
 import type { TenantStore } from '../core/ports/tenant-store';
+import type { TicketStore } from '../core/ports/ticket-store';
 import type { UsageReader } from '../core/ports/usage-reader';
 import type { SessionDeps, SessionSettings } from '../core/sessions/model';
 import type { TenantDeps, TenantSettings } from '../core/tenants/model';
@@ -28,6 +30,7 @@ let sessions: SessionStore | undefined;
 /** The tools a tenant may use when its record names none: the built-ins (calculator, current_time). */
 export const BUILTIN_TOOLS: readonly string[] = createBuiltinToolRegistry().names();
 let ledger: QuotaLedger | undefined;
+let tickets: TicketStore | undefined;
 
 export const runtimeConfig = (): RuntimeConfig => {
   config ??= loadConfig();
@@ -98,4 +101,13 @@ export const adminKeyVerifier = (env: NodeJS.ProcessEnv = process.env): AdminKey
       : {}),
   });
   return admin;
+};
+
+/** WebSocket connect tickets, in the connections table. */
+export const ticketStore = (): TicketStore => {
+  tickets ??= new DynamoTicketStore(
+    dynamoDocumentClient(),
+    requireEnv([ENV.connectionsTable])[ENV.connectionsTable],
+  );
+  return tickets;
 };

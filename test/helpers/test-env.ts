@@ -14,6 +14,7 @@ export const TEST_ENV: Record<string, string> = {
   TENANTS_TABLE: 'test-tenants',
   QUOTAS_TABLE: 'test-quotas',
   SESSIONS_TABLE: 'test-sessions',
+  CONNECTIONS_TABLE: 'test-connections',
   FILES_BUCKET: 'test-files',
   ADMIN_API_KEY: ADMIN_KEY,
   AWS_REGION: 'eu-west-1',
