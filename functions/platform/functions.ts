@@ -73,18 +73,18 @@ export const FUNCTIONS = {
   },
   'ws-connect': {
     entry: 'functions/handlers/ws/connect.ts',
-    description: 'WebSocket $connect: records the connection with a TTL',
+    description: 'WebSocket $connect: takes a concurrent_connections slot, records the connection with a TTL',
     timeoutSeconds: 5,
     memoryMb: 512,
-    // The authorizer already resolved the tenant; $connect only writes the connection record.
-    tables: { connections: 'readWrite' },
+    // tenants: the tenant's plan and overrides give its concurrent_connections limit; quotas: the slot.
+    tables: { connections: 'readWrite', tenants: 'read', quotas: 'readWrite' },
   },
   'ws-disconnect': {
     entry: 'functions/handlers/ws/disconnect.ts',
-    description: 'WebSocket $disconnect: removes the connection record',
+    description: 'WebSocket $disconnect: removes the connection record and frees its connection slot',
     timeoutSeconds: 5,
     memoryMb: 256,
-    tables: { connections: 'readWrite' },
+    tables: { connections: 'readWrite', quotas: 'readWrite' },
   },
   'ws-default': {
     entry: 'functions/handlers/ws/default.ts',
