@@ -21,7 +21,8 @@ const USAGE = `usage:
   npm run dlq -- redrive <chat-runs|tool-jobs> [--max N]
 local (default): the platform \`npm start\` runs under TENANTIC_DATA_DIR (default .tenantic/)
 cloud: add --dlq-arn ARN (list) and --source-arn ARN (redrive) [--region R] [--rate N messages/s];
-       the ARNs are the stage's queue outputs (aws cloudformation describe-stacks --stack-name Tenantic-<stage>-Data)`;
+       an ARN is arn:aws:sqs:<region>:<account>:<queue name>; the names are the outputs of the stage's
+       Data stack (…QueueName, …QueueDlqName: aws cloudformation describe-stacks --stack-name Tenantic-<stage>-Data)`;
 
 export interface DlqArguments {
   readonly command: 'list' | 'redrive';
