@@ -57,7 +57,7 @@ const isAlive = (pid: number): boolean => {
 };
 
 /** The running platform described by `<dataDir>/platform.json`, if it is still alive. */
-const livePlatform = async (dataDir: string): Promise<PlatformFile | undefined> => {
+export const livePlatform = async (dataDir: string): Promise<PlatformFile | undefined> => {
   const file = join(dataDir, 'platform.json');
   if (!existsSync(file)) return undefined;
   try {

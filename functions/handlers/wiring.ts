@@ -3,6 +3,7 @@ import { dynamoDocumentClient, s3, secretsManager, sqs } from '../adapters/aws-c
 import { DynamoQuotaLedger } from '../adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../adapters/dynamodb/tenant-store';
+import { DynamoTicketStore } from '../adapters/dynamodb/ticket-store';
 import { DynamoUsageReader } from '../adapters/dynamodb/usage-reader';
 import { type ConfiguredLlmClient, createLlmClient } from '../adapters/openai/create-llm-client';
 import { S3BlobStore } from '../adapters/s3/blob-store';
@@ -19,6 +20,7 @@ import type { JobQueue } from '../core/ports/job-queue';
 import type { QuotaLedger } from '../core/ports/quota-ledger';
 import type { SessionStore } from '../core/ports/session-store';
 import type { TenantStore } from '../core/ports/tenant-store';
+import type { TicketStore } from '../core/ports/ticket-store';
 import type { UsageReader } from '../core/ports/usage-reader';
 import type { SessionDeps, SessionSettings } from '../core/sessions/model';
 import type { TenantDeps, TenantSettings } from '../core/tenants/model';
@@ -35,6 +37,7 @@ let sessions: SessionStore | undefined;
 /** The tools a tenant may use when its record names none: the built-ins (calculator, current_time). */
 export const BUILTIN_TOOLS: readonly string[] = createBuiltinToolRegistry().names();
 let ledger: QuotaLedger | undefined;
+let tickets: TicketStore | undefined;
 
 export const runtimeConfig = (): RuntimeConfig => {
   config ??= loadConfig();
@@ -161,3 +164,12 @@ export const chatDeps = async (): Promise<ChatDeps> => ({
   jobs: chatRunsQueue(),
   timeouts: DEFAULT_CHAT_TIMEOUTS,
 });
+
+/** WebSocket connect tickets, in the connections table. */
+export const ticketStore = (): TicketStore => {
+  tickets ??= new DynamoTicketStore(
+    dynamoDocumentClient(),
+    requireEnv([ENV.connectionsTable])[ENV.connectionsTable],
+  );
+  return tickets;
+};

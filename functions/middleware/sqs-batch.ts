@@ -25,6 +25,7 @@ export const toQueueMessage = (record: SQSRecord): QueueMessage => ({
   messageId: record.messageId,
   body: record.body,
   receiveCount: Number(record.attributes?.ApproximateReceiveCount ?? 1) || 1,
+  ...(record.receiptHandle && { receiptHandle: record.receiptHandle }),
 });
 
 /**

@@ -28,6 +28,10 @@ export const ENV = {
   filesBucket: 'FILES_BUCKET',
   chatRunsQueueUrl: 'CHAT_RUNS_QUEUE_URL',
   toolJobsQueueUrl: 'TOOL_JOBS_QUEUE_URL',
+  /** Queue consumers only: the redrive maxReceiveCount of the queue they consume (the stage config's). */
+  queueMaxReceiveCount: 'TENANTIC_QUEUE_MAX_RECEIVE_COUNT',
+  /** Queue consumers only: the visibility timeout (seconds) of the queue they consume. */
+  queueVisibilityTimeout: 'TENANTIC_QUEUE_VISIBILITY_TIMEOUT',
 
   /** Cloud: ARN of the Secrets Manager secret that holds the admin key. */
   adminKeySecretArn: 'ADMIN_KEY_SECRET_ARN',

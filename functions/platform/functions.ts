@@ -38,8 +38,8 @@ export const FUNCTIONS = {
     description: 'WebSocket $connect REQUEST authorizer: bearer key (or ticket) to a tenant',
     timeoutSeconds: 5,
     memoryMb: 512,
-    // Tickets (a later issue) will bring the table that stores them; until then keys only.
-    tables: { tenants: 'read' },
+    // connections readWrite: a `?ticket=` is redeemed by deleting it (a conditional DeleteItem).
+    tables: { tenants: 'read', connections: 'readWrite' },
   },
   'tenants-api': {
     entry: 'functions/handlers/http/tenants.ts',
@@ -50,11 +50,12 @@ export const FUNCTIONS = {
   },
   'account-api': {
     entry: 'functions/handlers/http/account.ts',
-    description: 'Tenant routes: models and usage',
+    description: 'Tenant routes: models, usage and WebSocket tickets',
     timeoutSeconds: 10,
     memoryMb: 512,
-    // readWrite: every tenant request is counted against requests_per_minute.
-    tables: { tenants: 'read', quotas: 'readWrite' },
+    // quotas readWrite: every tenant request is counted against requests_per_minute.
+    // connections readWrite: `POST /v1/ws-tickets` writes the (hashed) ticket there.
+    tables: { tenants: 'read', quotas: 'readWrite', connections: 'readWrite' },
   },
   'chat-api': {
     entry: 'functions/handlers/http/sessions.ts',
@@ -75,18 +76,18 @@ export const FUNCTIONS = {
   },
   'ws-connect': {
     entry: 'functions/handlers/ws/connect.ts',
-    description: 'WebSocket $connect: records the connection with a TTL',
+    description: 'WebSocket $connect: takes a concurrent_connections slot, records the connection with a TTL',
     timeoutSeconds: 5,
     memoryMb: 512,
-    // The authorizer already resolved the tenant; $connect only writes the connection record.
-    tables: { connections: 'readWrite' },
+    // tenants: the tenant's plan and overrides give its concurrent_connections limit; quotas: the slot.
+    tables: { connections: 'readWrite', tenants: 'read', quotas: 'readWrite' },
   },
   'ws-disconnect': {
     entry: 'functions/handlers/ws/disconnect.ts',
-    description: 'WebSocket $disconnect: removes the connection record',
+    description: 'WebSocket $disconnect: removes the connection record and frees its connection slot',
     timeoutSeconds: 5,
     memoryMb: 256,
-    tables: { connections: 'readWrite' },
+    tables: { connections: 'readWrite', quotas: 'readWrite' },
   },
   'ws-default': {
     entry: 'functions/handlers/ws/default.ts',

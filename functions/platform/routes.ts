@@ -106,6 +106,14 @@ export const HTTP_ROUTES = [
     operationId: 'getUsage',
     summary: 'Quota limits and usage',
   },
+  {
+    method: 'POST',
+    path: '/v1/ws-tickets',
+    function: 'account-api',
+    auth: 'tenant',
+    operationId: 'createWsTicket',
+    summary: 'A single-use WebSocket connect ticket, valid for 60 seconds',
+  },
 
   {
     method: 'POST',

@@ -8,6 +8,7 @@ import type { FunctionDefinition } from '../../functions/platform/functions';
 import { QUEUES, type QueueName } from '../../functions/platform/queues';
 import { TABLES, type TableName } from '../../functions/platform/tables';
 import type { StageConfig } from '../config/stages';
+import { consumerTimeoutSeconds, VISIBILITY_TIMEOUT_FACTOR } from './queues';
 
 /** The stateful resources a function may be wired to; the catalogue entry picks which. */
 export interface PlatformResources {
@@ -66,4 +67,25 @@ export const functionEnvironment = (
 ): Record<string, string> => ({
   ...commonEnvironment(config),
   ...resourceEnvironment(definition, resources),
+  ...consumerEnvironment(config, definition),
 });
+
+/**
+ * What a queue consumer needs to back failed messages off and to know a delivery is the last before the
+ * DLQ: its queue's maxReceiveCount and visibility timeout (as the Queues construct sets them).
+ */
+export const consumerEnvironment = (
+  config: StageConfig,
+  definition: FunctionDefinition,
+): Record<string, string> => {
+  const consumed = (Object.entries(definition.queues ?? {}) as [QueueName, string][]).filter(
+    ([, use]) => use === 'consume',
+  );
+  if (consumed.length === 0) return {};
+  if (consumed.length > 1) throw new Error('a function consumes at most one queue');
+  const [name] = consumed[0]!;
+  return {
+    [ENV.queueMaxReceiveCount]: String(config.queues.maxReceiveCount),
+    [ENV.queueVisibilityTimeout]: String(VISIBILITY_TIMEOUT_FACTOR * consumerTimeoutSeconds(name)),
+  };
+};

@@ -197,6 +197,26 @@ describe('queue consumers', () => {
     const visibility = stage.dataJson.Resources[queueId(name)].Properties.VisibilityTimeout;
     expect(visibility).toBeGreaterThanOrEqual(6 * consumer[1].timeoutSeconds);
   });
+
+  it.each(Object.keys(QUEUES) as QueueName[])(
+    '%s: the consumer knows its queue redrive maxReceiveCount and visibility timeout (retry backoff)',
+    (name) => {
+      const consumer = catalogue.find(([, definition]) => definition.queues?.[name] === 'consume')!;
+      const env = fnResource(consumer[0]).Properties.Environment.Variables;
+      const queue = stage.dataJson.Resources[queueId(name)].Properties;
+      expect(Number(env[ENV.queueMaxReceiveCount])).toBe(queue.RedrivePolicy.maxReceiveCount);
+      expect(Number(env[ENV.queueVisibilityTimeout])).toBe(queue.VisibilityTimeout);
+      const others = catalogue.filter(
+        ([, definition]) => !Object.values(definition.queues ?? {}).includes('consume'),
+      );
+      for (const [other] of others) {
+        expect(
+          fnResource(other).Properties.Environment.Variables[ENV.queueMaxReceiveCount],
+          other,
+        ).toBeUndefined();
+      }
+    },
+  );
 });
 
 const integrationFunction = (target: Json): string | undefined => {

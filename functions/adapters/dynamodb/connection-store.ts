@@ -38,7 +38,8 @@ const RETRYABLE = new Set([
   'TimeoutError',
 ]);
 
-const translate = (operation: string, error: unknown): Error => {
+/** Connections-table failures as the connections module's errors (shared with the ticket store). */
+export const translateConnectionsError = (operation: string, error: unknown): Error => {
   const name = error instanceof Error ? error.name : 'UnknownError';
   const metadata = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
   const status = metadata?.httpStatusCode;
@@ -168,7 +169,7 @@ export class DynamoConnectionStore implements ConnectionStore {
     try {
       return await send();
     } catch (error) {
-      throw translate(operation, error);
+      throw translateConnectionsError(operation, error);
     }
   }
 }

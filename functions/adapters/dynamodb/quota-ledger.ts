@@ -46,9 +46,10 @@ const MAX_RECLAIM_ROUNDS = 2;
 
 const isConditionFailure = (error: unknown) => errorName(error) === 'ConditionalCheckFailedException';
 
-/** After the window, and never while a hold on the item may still be live. */
-const itemTtl = (ref: CounterRef, nowSeconds: number, holds: boolean): number =>
-  Math.max(ref.resetsAt ?? 0, holds ? nowSeconds + MAX_LEASE_SECONDS : nowSeconds) + ttlGraceSeconds(ref);
+/** After the window, and never while a hold on the item may still be live (`holdExpiresAt`, if longer). */
+const itemTtl = (ref: CounterRef, nowSeconds: number, holds: boolean, holdExpiresAt = 0): number =>
+  Math.max(ref.resetsAt ?? 0, holds ? Math.max(nowSeconds + MAX_LEASE_SECONDS, holdExpiresAt) : nowSeconds) +
+  ttlGraceSeconds(ref);
 
 export class DynamoQuotaLedger implements QuotaLedger {
   constructor(
@@ -108,7 +109,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
           },
           ExpressionAttributeValues: {
             ':hold': { amount, expires_at: expiresAt },
-            ':ttl': itemTtl(ref, nowSeconds, true),
+            ':ttl': itemTtl(ref, nowSeconds, true, expiresAt),
             ':amount': amount,
             ':zero': 0,
             ':committedBefore': limit - amount,

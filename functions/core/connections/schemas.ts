@@ -49,3 +49,29 @@ export const CLIENT_ACTIONS: readonly ClientAction[] = ['chat', 'cancel', 'resum
 
 /** Server → client frames that exist in this version; run frames join this union with the runs issue. */
 export type ServerFrame = { type: 'pong' } | ({ type: 'error' } & ErrorEnvelope);
+
+/** A WebSocket ticket lives this long: enough to open a socket right after asking for it, no more. */
+export const TICKET_TTL_SECONDS = 60;
+
+/** `wst_` and 43 base64url characters (256 random bits). */
+export const TICKET_PATTERN = /^wst_[A-Za-z0-9_-]{43}$/;
+
+/** A stored ticket: only the SHA-256 of the ticket is kept, so a read of the table cannot connect. */
+export const TicketRecordSchema = z.object({
+  ticket_hash: z.string().regex(/^[0-9a-f]{64}$/),
+  tenant_id: z.string().min(1),
+  key_id: z.string().min(1),
+  /** Epoch seconds; the ticket is refused from then on, whether or not DynamoDB has deleted it yet. */
+  expires_at: z.number().int().positive(),
+});
+export type TicketRecord = z.infer<typeof TicketRecordSchema>;
+
+/** What `POST /v1/ws-tickets` answers. */
+export const WsTicketResource = z
+  .object({
+    object: z.literal('ws_ticket'),
+    ticket: z.string().describe('Single use; connect with `?ticket=<ticket>` within 60 seconds'),
+    expires_at: z.number().int().describe('Unix seconds'),
+  })
+  .meta({ id: 'WsTicket' });
+export type WsTicketResource = z.infer<typeof WsTicketResource>;

@@ -1,13 +1,16 @@
 // Use case: run a batch of queued jobs independently and report only the failed ones back to the queue.
 import type { Logger } from '../../observability/logger';
 import { PoisonMessageError, UnknownJobTypeError } from './errors';
-import type { JobRegistry } from './registry';
+import type { JobContext, JobDefinition, JobRegistry } from './registry';
+import { backoffSeconds, isFinalAttempt, type JobRetry } from './retry-policy';
 import { type JobEnvelope, JobEnvelopeSchema, type QueueMessage } from './schemas';
 
 export interface ProcessJobBatchDeps {
   registry: JobRegistry;
   logger: Logger;
   signal?: AbortSignal;
+  /** Backs failed messages off and runs final-failure hooks; without it, SQS's visibility timeout decides. */
+  retry?: JobRetry;
 }
 
 /** Lambda's ReportBatchItemFailures response: the queue deletes every other message of the batch. */
@@ -33,33 +36,87 @@ const parseEnvelope = (body: string): JobEnvelope => {
   return parsed.data;
 };
 
+/** What happened to a failed message next; for the log line. */
+type Disposition = { readonly retryInSeconds: number } | { readonly deadLetter: true } | undefined;
+
+/**
+ * Where a failed message goes next. Not the last delivery: hidden for a backoff with full jitter (0 for
+ * a poison message, which no wait can cure: it reaches the DLQ sooner). The last one: the job type's
+ * `onFinalFailure` runs, then the message is made visible at once so SQS dead-letters it now rather than
+ * after the visibility timeout. Neither step may fail the batch: their errors are only logged.
+ */
+const dispose = async (
+  message: QueueMessage,
+  failure: { error: unknown; envelope?: JobEnvelope; definition?: JobDefinition; context: JobContext },
+  deps: ProcessJobBatchDeps,
+  log: Logger,
+): Promise<Disposition> => {
+  const retry = deps.retry;
+  if (!retry) return undefined;
+  const final = isFinalAttempt(retry.policy, message.receiveCount);
+  if (final && failure.envelope && failure.definition?.onFinalFailure) {
+    try {
+      await failure.definition.onFinalFailure(failure.envelope, failure.error, failure.context);
+    } catch (hookError) {
+      log.error('onFinalFailure hook failed; the message is dead-lettered anyway', { error: hookError });
+    }
+  }
+  const seconds =
+    final || failure.error instanceof PoisonMessageError
+      ? 0
+      : backoffSeconds(retry.policy, message.receiveCount, retry.random);
+  if (message.receiptHandle) {
+    try {
+      await retry.visibility.delay(message.receiptHandle, seconds);
+    } catch (visibilityError) {
+      log.warn('could not change the visibility; the queue timeout decides the next delivery', {
+        error: visibilityError,
+      });
+    }
+  }
+  return final ? { deadLetter: true } : { retryInSeconds: seconds };
+};
+
 const processOne = async (message: QueueMessage, deps: ProcessJobBatchDeps): Promise<boolean> => {
   let log = deps.logger.child({ message_id: message.messageId, receive_count: message.receiveCount });
+  let envelope: JobEnvelope | undefined;
+  let definition: JobDefinition | undefined;
+  const finalAttempt = deps.retry ? isFinalAttempt(deps.retry.policy, message.receiveCount) : undefined;
+  const context = (): JobContext => ({
+    logger: log,
+    messageId: message.messageId,
+    receiveCount: message.receiveCount,
+    signal: deps.signal,
+    ...(finalAttempt !== undefined && { finalAttempt }),
+  });
   try {
-    const envelope = parseEnvelope(message.body);
+    envelope = parseEnvelope(message.body);
     log = log.child({ job_type: envelope.type, job_id: envelope.id, tenant_id: envelope.tenant_id });
-    const definition = deps.registry.get(envelope.type);
+    definition = deps.registry.get(envelope.type);
     if (!definition) throw new UnknownJobTypeError(envelope.type, [...deps.registry.keys()]);
-    await definition.run(envelope, {
-      logger: log,
-      messageId: message.messageId,
-      receiveCount: message.receiveCount,
-      signal: deps.signal,
-    });
+    await definition.run(envelope, context());
     log.info('job done');
     return true;
   } catch (error) {
+    const next = await dispose(
+      message,
+      { error, context: context(), ...(envelope && { envelope }), ...(definition && { definition }) },
+      deps,
+      log,
+    );
+    const fields = { ...next, ...(finalAttempt !== undefined && { final_attempt: finalAttempt }) };
     if (error instanceof PoisonMessageError) {
       // The body itself is not logged: it may carry tenant content. Its size helps find it in the DLQ.
       log.error('poison message: reported failed so the queue dead-letters it', {
         poison: true,
         body_bytes: Buffer.byteLength(message.body),
+        ...fields,
         error,
       });
     } else if (error instanceof UnknownJobTypeError) {
-      log.error('unknown job type: reported failed', { error });
+      log.error('unknown job type: reported failed', { ...fields, error });
     } else {
-      log.error('job failed: reported for retry', { error });
+      log.error('job failed: reported for retry', { ...fields, error });
     }
     return false;
   }

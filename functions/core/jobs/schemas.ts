@@ -18,10 +18,12 @@ export const JobEnvelopeSchema = z.object({
 });
 export type JobEnvelope = z.infer<typeof JobEnvelopeSchema>;
 
-/** One message as the queue delivered it, with nothing SQS-specific beyond its id and receive count. */
+/** One message as the queue delivered it, with nothing SQS-specific beyond its id, receive count and handle. */
 export interface QueueMessage {
   messageId: string;
   body: string;
   /** How many times the queue has delivered it (SQS `ApproximateReceiveCount`). */
   receiveCount: number;
+  /** This delivery's handle, needed to change its visibility (retry backoff); absent in some tests. */
+  receiptHandle?: string;
 }

@@ -3,9 +3,12 @@
 import { InvalidRequestError, RateLimitError } from '../errors';
 import type { QuotaName } from './schemas';
 
-/** What the ledger counts: the windowed quotas of shared/API.md, plus the concurrent-runs gauge. */
+/** What the ledger counts: the windowed quotas of shared/API.md, and the concurrent runs and connections gauges. */
 export type LedgerQuota =
-  | Extract<QuotaName, 'requests_per_minute' | 'tokens_per_month' | 'tool_invocations_per_day'>
+  | Extract<
+      QuotaName,
+      'requests_per_minute' | 'tokens_per_month' | 'tool_invocations_per_day' | 'concurrent_connections'
+    >
   | 'concurrent_runs';
 
 /** A quota's standing after (or instead of) a write. Times are Unix seconds. */
@@ -28,6 +31,7 @@ const CODES: Record<LedgerQuota, string> = {
   tokens_per_month: 'token_quota_exceeded',
   tool_invocations_per_day: 'tool_invocation_quota_exceeded',
   concurrent_runs: 'concurrent_runs_exceeded',
+  concurrent_connections: 'concurrent_connections_exceeded',
 };
 
 const MESSAGES: Record<LedgerQuota, string> = {
@@ -35,6 +39,7 @@ const MESSAGES: Record<LedgerQuota, string> = {
   tokens_per_month: 'Monthly token quota reached',
   tool_invocations_per_day: 'Daily tool invocation quota reached',
   concurrent_runs: 'Too many runs in progress',
+  concurrent_connections: 'Too many open WebSocket connections',
 };
 
 /**

@@ -13,6 +13,14 @@ export const DEFAULT_LEASE_SECONDS = 900;
 /** Longer leases would let a crashed holder block a quota for too long. */
 export const MAX_LEASE_SECONDS = 3600;
 
+/**
+ * A connection slot is held for the life of the socket, which API Gateway caps at 2 hours; `$disconnect`
+ * gives it back. Only when that `$disconnect` is lost does the lease matter: it outlives the longest
+ * possible connection by 5 minutes, so a live socket's slot is never reclaimed, and a lost one's is.
+ * It is the one lease above MAX_LEASE_SECONDS, set by the use case, never by a caller.
+ */
+export const CONNECTION_LEASE_SECONDS = 2 * 60 * 60 + 300;
+
 /** Hold ids become attribute names in the ledger: a closed alphabet keeps them inert. */
 export const HOLD_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 

@@ -5,6 +5,8 @@
 // A thrown Unauthorized counts as a Lambda error, so the authorizer's alarm is a rate, not Errors > 0
 // (lib/constructs/observability.ts). Any other throw (DynamoDB throttled) is a 500 for that connect.
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { redeemWsTicket } from '../../core/connections/redeem-ws-ticket';
+import { systemClock } from '../../core/ports/clock';
 import type { TenantStore } from '../../core/ports/tenant-store';
 import {
   type Authentication,
@@ -13,7 +15,7 @@ import {
   checkApiKeyStanding,
 } from '../../core/tenants/authenticate-api-key';
 import { createLogger, type Logger } from '../../observability/logger';
-import { runtimeConfig, tenantStore } from '../wiring';
+import { runtimeConfig, tenantStore, ticketStore } from '../wiring';
 
 /** Who a ticket belongs to. Browser clients cannot set headers, so they connect with `?ticket=`. */
 export type TicketRedeemer = (ticket: string) => Promise<{ tenantId: string; keyId: string } | undefined>;
@@ -21,7 +23,7 @@ export type TicketRedeemer = (ticket: string) => Promise<{ tenantId: string; key
 export interface WsAuthorizerDeps {
   readonly store: TenantStore;
   readonly stage: string;
-  /** Seam for single-use tickets (`POST /v1/ws-tickets`, a later issue); without it tickets are denied. */
+  /** Redeems single-use tickets (`POST /v1/ws-tickets`); without it every ticket is refused. */
   readonly redeemTicket?: TicketRedeemer;
   readonly logger?: Logger;
 }
@@ -96,4 +98,8 @@ export const createWsAuthorizer = (deps: WsAuthorizerDeps) => {
   };
 };
 
-export const handler = createWsAuthorizer({ store: tenantStore(), stage: runtimeConfig().stage });
+export const handler = createWsAuthorizer({
+  store: tenantStore(),
+  stage: runtimeConfig().stage,
+  redeemTicket: (ticket) => redeemWsTicket({ tickets: ticketStore(), clock: systemClock }, ticket),
+});

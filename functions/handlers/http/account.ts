@@ -1,14 +1,16 @@
 // Handler: the tenant's own routes: its models and its usage (function `account-api`).
+import { issueWsTicket } from '../../core/connections/issue-ws-ticket';
 import type { Clock } from '../../core/ports/clock';
 import { systemClock } from '../../core/ports/clock';
 import type { QuotaLedger } from '../../core/ports/quota-ledger';
 import type { TenantStore } from '../../core/ports/tenant-store';
+import type { TicketStore } from '../../core/ports/ticket-store';
 import type { UsageReader } from '../../core/ports/usage-reader';
 import { getUsage } from '../../core/quotas/get-usage';
 import { listModels } from '../../core/tenants/list-models';
 import type { TenantSettings } from '../../core/tenants/model';
-import { type HttpHandlerOptions, httpHandler } from '../../middleware/http-handler';
-import { quotaLedger, runtimeConfig, tenantSettings, tenantStore, usageReader } from '../wiring';
+import { type HttpHandlerOptions, httpHandler, type Operation } from '../../middleware/http-handler';
+import { quotaLedger, runtimeConfig, tenantSettings, tenantStore, ticketStore, usageReader } from '../wiring';
 
 export interface AccountDeps {
   readonly store: TenantStore;
@@ -17,7 +19,17 @@ export interface AccountDeps {
   readonly ledger: QuotaLedger;
   readonly clock: Clock;
   readonly settings: TenantSettings;
+  /** Where `POST /v1/ws-tickets` keeps its single-use tickets; the route is served only when given. */
+  readonly tickets?: TicketStore;
 }
+
+const createWsTicketOperation =
+  (tickets: TicketStore, clock: Clock): Operation<'createWsTicket'> =>
+  ({ tenant, principal }) => {
+    // A tenant route only runs for a tenant principal; the narrowing is for the type checker.
+    if (principal.principal !== 'tenant') throw new Error('createWsTicket reached without a tenant key');
+    return issueWsTicket({ tickets, clock }, { tenantId: tenant.id, keyId: principal.keyId });
+  };
 
 export const createAccountApi = (
   deps: AccountDeps,
@@ -36,6 +48,9 @@ export const createAccountApi = (
           },
           tenant,
         ),
+      ...(deps.tickets && {
+        createWsTicket: createWsTicketOperation(deps.tickets, deps.clock),
+      }),
     },
     {
       service: 'account-api',
@@ -58,6 +73,7 @@ export const handler = createAccountApi(
     ledger: quotaLedger(),
     clock: systemClock,
     settings: tenantSettings(config),
+    tickets: ticketStore(),
   },
   { maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins },
 );

@@ -7,6 +7,7 @@ import {
   SendMessageRequest,
   SendMessageResult,
 } from '../../core/chat/schemas';
+import { WsTicketResource } from '../../core/connections/schemas';
 import { PageQuerySchema } from '../../core/pagination';
 import { UsageReport } from '../../core/quotas/get-usage';
 import {
@@ -66,6 +67,8 @@ export const CONTRACTS = {
   revokeApiKey: { status: 204, path: ApiKeyPathSchema },
   listModels: { status: 200, response: ModelList },
   getUsage: { status: 200, response: UsageReport },
+  // No body: the ticket is bound to the calling key; an empty object is accepted for clients that send one.
+  createWsTicket: { status: 201, body: z.object({}).strict().optional(), response: WsTicketResource },
   createSession: { status: 201, body: CreateSessionRequest, response: SessionResource },
   listSessions: { status: 200, query: SessionPageQuery, response: SessionList },
   getSession: { status: 200, path: SessionPathSchema, response: SessionResource },

@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { FUNCTIONS } from '../../../functions/platform/functions';
 import { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
+import { InMemoryTicketStore } from '../../helpers/ticket-fakes';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
@@ -47,7 +48,14 @@ const invoke = async (functionId: (typeof MINE)[number], name: string) => {
           ) as never,
       };
       return createAccountApi(
-        { store: deps.store, usage, ledger: new InMemoryQuotaLedger(), clock: deps.clock, settings },
+        {
+          store: deps.store,
+          usage,
+          ledger: new InMemoryQuotaLedger(),
+          clock: deps.clock,
+          settings,
+          tickets: new InMemoryTicketStore(),
+        },
         { logger },
       )(event, context);
     }
@@ -83,6 +91,7 @@ const EXPECTED: Record<string, unknown> = {
   'account-api/list-models': { statusCode: 200 },
   'account-api/get-usage': { statusCode: 200 },
   'account-api/revoked-key': { statusCode: 401 },
+  'account-api/create-ws-ticket': { statusCode: 201 },
   'openapi-doc/get-openapi': { statusCode: 200 },
   'authorizer-http/tenant-key': { isAuthorized: true, context: { principal: 'tenant' } },
   'authorizer-http/admin-key': { isAuthorized: true, context: { principal: 'admin' } },

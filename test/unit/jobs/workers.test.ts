@@ -1,4 +1,5 @@
 // Unit: the chat-runs and tool-jobs workers, invoked with the SQS sample events under events/.
+import '../../helpers/test-env';
 import { readFileSync } from 'node:fs';
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
