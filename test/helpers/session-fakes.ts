@@ -100,6 +100,13 @@ export class InMemorySessionStore implements SessionStore {
     if (!session || session.deleting) throw new SessionNotFoundError(request.sessionId);
     if (session.last_message_id !== request.expectedLastMessageId)
       throw new SessionBusyError(request.sessionId);
+    this.writeAppend(request);
+    return { messages: request.messages, replayed: false };
+  }
+
+  private writeAppend(request: AppendMessagesRequest) {
+    const id = key(request.tenantId, request.sessionId);
+    const session = this.sessions.get(id) as SessionRecord;
     this.messages.get(id)?.push(...structuredClone([...request.messages]));
     this.appends.set(
       `${id}#${request.appendId}`,
@@ -107,13 +114,21 @@ export class InMemorySessionStore implements SessionStore {
     );
     session.last_message_id = request.messages.at(-1)?.id ?? session.last_message_id;
     session.updated_at = request.updatedAt;
-    return { messages: request.messages, replayed: false };
   }
 
-  async createRun(run: RunRecord) {
+  async createRun(run: RunRecord, append?: AppendMessagesRequest) {
     this.calls.push('createRun');
     const session = this.sessions.get(key(run.tenant_id, run.session_id));
     if (!session || session.deleting) throw new SessionNotFoundError(run.session_id);
+    if (append) {
+      // All or nothing, like the transaction: the append's checks come before any write.
+      if (this.appends.has(`${key(append.tenantId, append.sessionId)}#${append.appendId}`))
+        throw new SessionBusyError(run.session_id);
+      if (session.last_message_id !== append.expectedLastMessageId)
+        throw new SessionBusyError(run.session_id);
+      if (this.runs.has(key(run.tenant_id, run.id))) throw new SessionBusyError(run.session_id);
+      this.writeAppend(append);
+    }
     this.runs.set(key(run.tenant_id, run.id), structuredClone(run));
   }
 

@@ -16,6 +16,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { decodeCursor, encodeCursor, type Page } from '../../core/pagination';
@@ -282,6 +283,34 @@ export class DynamoSessionStore implements SessionStore {
 
   async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
     const { tenantId, sessionId, appendId } = request;
+    const { transactItems, offloaded } = await this.prepareAppend(request);
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
+      return { messages: request.messages, replayed: false };
+    } catch (error) {
+      // Nothing was written, so the bodies put above belong to no message.
+      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
+      const codes = cancellationCodes(error);
+      if (codes?.[1] === 'ConditionalCheckFailed') return this.replayAppend(tenantId, sessionId, appendId);
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        if (!(await this.getSession(tenantId, sessionId))) {
+          throw new SessionNotFoundError(sessionId, { cause: error });
+        }
+        throw new SessionBusyError(sessionId, { cause: error });
+      }
+      if (codes?.some((code) => code === 'TransactionConflict')) {
+        throw new SessionBusyError(sessionId, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  /** Uploads the bodies too large for an item, and returns the transaction items of the append. */
+  private async prepareAppend(request: AppendMessagesRequest): Promise<{
+    transactItems: NonNullable<TransactWriteCommandInput['TransactItems']>;
+    offloaded: string[];
+  }> {
+    const { tenantId, sessionId, appendId } = request;
     const uploads: { key: string; json: string }[] = [];
     const items: Item[] = request.messages.map((message) => {
       const { content, tool_calls, ...rest } = message;
@@ -303,83 +332,68 @@ export class DynamoSessionStore implements SessionStore {
       throw error;
     }
     const last = request.messages.at(-1)?.id ?? request.expectedLastMessageId;
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: sessionKey(tenantId, sessionId),
-                UpdateExpression: 'SET #last = :last, #updated = :updated',
-                ConditionExpression:
-                  request.expectedLastMessageId === null
-                    ? 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND attribute_not_exists(#last)'
-                    : 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND #last = :expected',
-                ExpressionAttributeNames: {
-                  '#last': 'last_message_id',
-                  '#updated': 'updated_at',
-                  '#deleting': 'deleting',
-                },
-                ExpressionAttributeValues: {
-                  ':last': last,
-                  ':updated': request.updatedAt,
-                  ...(request.expectedLastMessageId !== null && {
-                    ':expected': request.expectedLastMessageId,
-                  }),
-                },
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...appendKey(tenantId, sessionId, appendId),
-                  entity: 'append',
-                  message_ids: request.messages.map((message) => message.id),
-                  created_at: request.updatedAt,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            ...items.map((Item) => ({
-              Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
-            })),
-          ],
-        }),
-      );
-      return { messages: request.messages, replayed: false };
-    } catch (error) {
-      // Nothing was written, so the bodies put above belong to no message.
-      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
-      const codes = cancellationCodes(error);
-      if (codes?.[1] === 'ConditionalCheckFailed') return this.replayAppend(tenantId, sessionId, appendId);
-      if (codes?.[0] === 'ConditionalCheckFailed') {
-        if (!(await this.getSession(tenantId, sessionId))) {
-          throw new SessionNotFoundError(sessionId, { cause: error });
-        }
-        throw new SessionBusyError(sessionId, { cause: error });
-      }
-      if (codes?.some((code) => code === 'TransactionConflict')) {
-        throw new SessionBusyError(sessionId, { cause: error });
-      }
-      throw translateDynamoError(error);
-    }
+    const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: sessionKey(tenantId, sessionId),
+          UpdateExpression: 'SET #last = :last, #updated = :updated',
+          ConditionExpression:
+            request.expectedLastMessageId === null
+              ? 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND attribute_not_exists(#last)'
+              : 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND #last = :expected',
+          ExpressionAttributeNames: {
+            '#last': 'last_message_id',
+            '#updated': 'updated_at',
+            '#deleting': 'deleting',
+          },
+          ExpressionAttributeValues: {
+            ':last': last,
+            ':updated': request.updatedAt,
+            ...(request.expectedLastMessageId !== null && {
+              ':expected': request.expectedLastMessageId,
+            }),
+          },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...appendKey(tenantId, sessionId, appendId),
+            entity: 'append',
+            message_ids: request.messages.map((message) => message.id),
+            created_at: request.updatedAt,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      ...items.map((Item) => ({
+        Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
+      })),
+    ];
+    return { transactItems, offloaded };
   }
 
-  async createRun(run: RunRecord): Promise<void> {
+  async createRun(run: RunRecord, append?: AppendMessagesRequest): Promise<void> {
+    // With an append, its session update (conditioned on the session and its last message) replaces the
+    // plain existence check, so the run and its first messages land in one transaction or not at all.
+    const prepared = append ? await this.prepareAppend(append) : undefined;
+    const sessionItems: NonNullable<TransactWriteCommandInput['TransactItems']> = prepared?.transactItems ?? [
+      {
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: sessionKey(run.tenant_id, run.session_id),
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleting)',
+          ExpressionAttributeNames: { '#deleting': 'deleting' },
+        },
+      },
+    ];
     try {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: sessionKey(run.tenant_id, run.session_id),
-                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleting)',
-                ExpressionAttributeNames: { '#deleting': 'deleting' },
-              },
-            },
+            ...sessionItems,
             {
               Put: {
                 TableName: this.tableName,
@@ -402,9 +416,12 @@ export class DynamoSessionStore implements SessionStore {
         }),
       );
     } catch (error) {
+      if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
       const codes = cancellationCodes(error);
       if (codes?.[0] === 'ConditionalCheckFailed') {
-        throw new SessionNotFoundError(run.session_id, { cause: error });
+        if (!append || !(await this.getSession(run.tenant_id, run.session_id))) {
+          throw new SessionNotFoundError(run.session_id, { cause: error });
+        }
       }
       if (codes?.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')) {
         throw new SessionBusyError(run.session_id, { cause: error });

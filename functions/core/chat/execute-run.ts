@@ -42,6 +42,13 @@ export interface ExecuteRunInput {
   /** Already read by the caller: saves reads on the inline path. */
   readonly run?: RunRecord;
   readonly session?: SessionRecord;
+  /**
+   * Inline start: `run` and the user's message are not on record yet. The first step reserves its tokens,
+   * then `save` writes both (one transaction) and returns the session's new last message id. Whatever
+   * refuses the turn before that (an exhausted budget, a message too long for the context) is thrown with
+   * nothing written.
+   */
+  readonly pending?: { readonly userMessage: ChatMessage; readonly save: () => Promise<string> };
 }
 
 export type ExecuteRunOutcome =
@@ -120,6 +127,16 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
     run = { ...run, status: 'in_progress', started_at: run.started_at ?? Math.floor(nowMs(deps) / 1000) };
   }
 
+  const pending = input.pending;
+  let saved = pending === undefined;
+  /** The session's last message id when this invocation wrote it: the next append needs no session read. */
+  let lastMessageId: string | null | undefined;
+  const ensureSaved = async () => {
+    if (saved || !pending) return;
+    lastMessageId = await pending.save();
+    saved = true;
+  };
+
   const steps: RunStep[] = [...run.steps];
   const last = steps.at(-1);
   if (last?.reservation) {
@@ -156,9 +173,11 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
   for (let index = steps.length; index < maxSteps; index += 1) {
     const now = nowMs(deps);
     if (input.handoffAtMs !== undefined && now >= input.handoffAtMs - MIN_STEP_MS) {
+      await ensureSaved();
       return { status: 'handoff', run: toRunResource({ ...run, steps }) };
     }
     if (now >= runDeadline) {
+      await ensureSaved();
       return fail({
         type: 'upstream_error',
         code: 'run_time_budget_exceeded',
@@ -168,6 +187,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
     }
 
     const history = await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
+    if (!saved && pending) history.push(pending.userMessage);
     const lastAllowed = index === maxSteps - 1;
     let messages: ChatMessage[];
     try {
@@ -179,7 +199,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
         maxTokens,
       }));
     } catch (error) {
-      if (error instanceof TenanticError) return fail(errorOf(error));
+      if (error instanceof TenanticError && saved) return fail(errorOf(error));
       throw error;
     }
 
@@ -218,6 +238,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               : input.handoffAtMs + DEADLINE_SLACK_MS,
           ),
           signal: abort.signal,
+          ...(!saved && { onReserved: ensureSaved }),
           ...(input.onDelta && { onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index) }),
         },
         async (completion, usage, reservation) => {
@@ -244,10 +265,14 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               run_id: runId,
             })),
           ];
-          const appended = await appendMessages(deps, tenant.id, session.id, {
-            append_id: stepId,
-            messages: newMessages,
-          });
+          const appended = await appendMessages(
+            deps,
+            tenant.id,
+            session.id,
+            { append_id: stepId, messages: newMessages },
+            lastMessageId === undefined ? undefined : { lastMessageId },
+          );
+          lastMessageId = appended.replayed ? undefined : (appended.messages.at(-1)?.id ?? undefined);
           // A replayed append means an earlier attempt of this step got this far: its messages stand.
           const first = appended.messages[0];
           const final = !first?.tool_calls?.length;
@@ -284,6 +309,8 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       );
       recorded = result.persisted;
     } catch (error) {
+      // Refused before anything was written (429, or the first write itself failed): nothing to undo.
+      if (!saved) throw error;
       const aborted = error instanceof LlmAbortedError || error instanceof LlmTimeoutError;
       if (aborted && input.handoffAtMs !== undefined && nowMs(deps) >= input.handoffAtMs - MIN_STEP_MS) {
         return { status: 'handoff', run: toRunResource({ ...run, steps }) };
@@ -307,6 +334,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       return { status: 'completed', run: toRunResource(run), message };
     }
   }
+  await ensureSaved();
   return fail(maxStepsError(maxSteps));
 };
 

@@ -23,6 +23,12 @@ export interface ChatTimeouts {
   readonly runBudgetMs: number;
   /** `POST /v1/chat/completions` has no queue to fall back on: its model call must end by then. */
   readonly completionDeadlineMs: number;
+  /**
+   * The delay of an inline turn's recovery job (SQS allows at most 900 s). It must pass chat-api's own
+   * timeout, so the job never resumes a run that a live invocation is still running; by default
+   * `send-message.ts` derives it from `syncDeadlineMs`.
+   */
+  readonly recoveryDelaySeconds?: number;
 }
 
 /** Inline and completions deadlines fit chat-api's 29 s timeout; the run budget fits chat-worker's 120 s. */

@@ -65,8 +65,11 @@ export interface SessionStore {
    * `replayed: true`; a stale `expectedLastMessageId` fails with `SessionBusyError`.
    */
   appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult>;
-  /** The session must exist (`SessionNotFoundError`). */
-  createRun(run: RunRecord): Promise<void>;
+  /**
+   * The session must exist (`SessionNotFoundError`). With `append`, the run and those messages are
+   * written in one transaction (a stale `expectedLastMessageId`: `SessionBusyError`, nothing written).
+   */
+  createRun(run: RunRecord, append?: AppendMessagesRequest): Promise<void>;
   getRun(tenantId: string, runId: string): Promise<RunRecord | undefined>;
   /**
    * Applies the changes only if the run's status is one of `from`, atomically; `RunStateConflictError`
