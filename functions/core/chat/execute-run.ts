@@ -4,6 +4,7 @@
 import { TenanticError } from '../errors';
 import { isLlmError, LlmAbortedError, LlmTimeoutError } from '../llm/errors';
 import type { ChatDelta, ChatMessage, ToolCall } from '../llm/types';
+import type { RunChanges } from '../ports/session-store';
 import { QuotaExceededError } from '../quotas/errors';
 import type { TokenReservation } from '../quotas/reserve-tokens';
 import { settleTokens } from '../quotas/settle-tokens';
@@ -49,6 +50,8 @@ export interface ExecuteRunInput {
    * nothing written.
    */
   readonly pending?: { readonly userMessage: ChatMessage; readonly save: () => Promise<string> };
+  /** The session's history as the caller just read it with `session`: the first step reads none. */
+  readonly history?: ChatMessage[];
 }
 
 export type ExecuteRunOutcome =
@@ -186,7 +189,10 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       });
     }
 
-    const history = await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
+    const history =
+      index === run.steps.length && input.history
+        ? [...input.history]
+        : await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
     if (!saved && pending) history.push(pending.userMessage);
     const lastAllowed = index === maxSteps - 1;
     let messages: ChatMessage[];
@@ -265,43 +271,65 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               run_id: runId,
             })),
           ];
-          const appended = await appendMessages(
-            deps,
-            tenant.id,
-            session.id,
-            { append_id: stepId, messages: newMessages },
-            lastMessageId === undefined ? undefined : { lastMessageId },
-          );
-          lastMessageId = appended.replayed ? undefined : (appended.messages.at(-1)?.id ?? undefined);
-          // A replayed append means an earlier attempt of this step got this far: its messages stand.
-          const first = appended.messages[0];
-          const final = !first?.tool_calls?.length;
-          const step: RunStep = {
-            index,
-            type: final ? 'message_creation' : 'tool_calls',
-            usage,
-            ...(!final && { tool_call_ids: (first?.tool_calls ?? []).map((call) => call.id) }),
-            ...(completion.degraded && { degraded: true }),
-            created_at: Math.floor(nowMs(deps) / 1000),
-            ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
-          };
           // Still calling tools on the last step it may take: the run fails, with this step on record.
-          const exhausted = !final && lastAllowed;
-          try {
-            const updated = await deps.store.transitionRun(tenant.id, runId, ['in_progress'], {
+          const stepOf = (first: { tool_calls?: readonly ToolCall[] | null } | undefined) => {
+            const final = !first?.tool_calls?.length;
+            const exhausted = !final && lastAllowed;
+            const step: RunStep = {
+              index,
+              type: final ? 'message_creation' : 'tool_calls',
+              usage,
+              ...(!final && { tool_call_ids: (first?.tool_calls ?? []).map((call) => call.id) }),
+              ...(completion.degraded && { degraded: true }),
+              created_at: Math.floor(nowMs(deps) / 1000),
+              ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
+            };
+            const changes: RunChanges = {
               status: final ? 'completed' : exhausted ? 'failed' : 'in_progress',
               updated_at: step.created_at,
               ...((final || exhausted) && { completed_at: step.created_at }),
               steps: [...steps, step],
               usage: sumUsage([...steps, step]),
               ...(exhausted && { error: maxStepsError(maxSteps) }),
-            });
-            steps.push(step);
-            return { run: updated, appended: appended.messages, final, cancelled: false };
+            };
+            return { step, final, changes };
+          };
+          const proposed = stepOf(newMessages[0]);
+          try {
+            // The step's messages and the run's progress in one transaction.
+            const appended = await appendMessages(
+              deps,
+              tenant.id,
+              session.id,
+              { append_id: stepId, messages: newMessages },
+              lastMessageId === undefined ? undefined : { lastMessageId },
+              { runId, from: ['in_progress'], changes: proposed.changes },
+            );
+            lastMessageId = appended.replayed ? undefined : (appended.messages.at(-1)?.id ?? undefined);
+            if (appended.transitioned) {
+              steps.push(proposed.step);
+              const { changes } = proposed;
+              const updated: RunRecord = {
+                ...(run as RunRecord),
+                status: changes.status,
+                updated_at: changes.updated_at,
+                completed_at: changes.completed_at ?? null,
+                steps: changes.steps ?? [],
+                usage: changes.usage ?? sumUsage(changes.steps ?? []),
+                error: changes.error ?? null,
+              };
+              return { run: updated, appended: appended.messages, final: proposed.final, cancelled: false };
+            }
+            // A replayed append means an earlier attempt of this step got this far: its messages stand,
+            // and the run's progress is recorded from them.
+            const actual = stepOf(appended.messages[0]);
+            const updated = await deps.store.transitionRun(tenant.id, runId, ['in_progress'], actual.changes);
+            steps.push(actual.step);
+            return { run: updated, appended: appended.messages, final: actual.final, cancelled: false };
           } catch (error) {
             // Cancelled while the step ran: the tokens were spent (settled below), the run stays cancelled.
             if (error instanceof RunStateConflictError) {
-              return { run: undefined, appended: appended.messages, final, cancelled: true };
+              return { run: undefined, appended: [], final: proposed.final, cancelled: true };
             }
             throw error;
           }

@@ -7,7 +7,8 @@ import { toRunResource, unixSeconds } from '../sessions/model';
 import type { NewMessage, RunRecord } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import { executeRun } from './execute-run';
-import { type ChatDeps, type ChatTimeouts, nowMs, toChatMessage } from './model';
+import { type ChatDeps, type ChatTimeouts, loadSessionHistory, nowMs, toChatMessage } from './model';
+import { modelLimits } from './model-limits';
 import { runExecuteEnvelope } from './run-execute-job';
 import type { SendMessageRequest, SendMessageResult } from './schemas';
 
@@ -49,8 +50,15 @@ export const sendMessage = async (
   body: SendMessageRequest,
 ): Promise<SentMessage> => {
   const startedAt = nowMs(deps);
-  const session = await deps.store.getSession(tenant.id, sessionId);
-  if (!session) throw new SessionNotFoundError(sessionId);
+  // The session and its history in one read; the model's context window bounds how much is loaded.
+  const found = await loadSessionHistory(
+    deps,
+    tenant.id,
+    sessionId,
+    (read) => modelLimits(read.model).contextTokens,
+  );
+  if (!found) throw new SessionNotFoundError(sessionId);
+  const { session } = found;
   const [firstFile] = body.file_ids ?? [];
   if (firstFile !== undefined) {
     // No file is ever ready before the files routes exist; say so per file rather than ignore them.
@@ -120,6 +128,7 @@ export const sendMessage = async (
       runId: run.id,
       run,
       session,
+      history: found.history,
       pending: { userMessage: toChatMessage({ ...userMessage, content: body.content }), save },
       handoffAtMs: startedAt + deps.timeouts.syncDeadlineMs,
     });

@@ -1,7 +1,7 @@
 // Use case: append messages to a session atomically and at most once per caller-supplied append id.
 import { z } from 'zod';
 import { newId, timeOfId } from '../ids';
-import type { AppendMessagesRequest } from '../ports/session-store';
+import type { AppendMessagesRequest, RunTransition } from '../ports/session-store';
 import { InvalidAppendError, SessionBusyError, SessionNotFoundError } from './errors';
 import { type SessionDeps, toMessageResource, unixSeconds } from './model';
 import { type MessageRecord, type MessageResource, type NewMessage, NewMessageSchema } from './schemas';
@@ -25,6 +25,8 @@ export interface AppendedMessages {
   readonly messages: MessageResource[];
   /** True when this append id had been applied before: the first append's messages, nothing new written. */
   readonly replayed: boolean;
+  /** With a run transition asked for: true when it was written with the messages. */
+  readonly transitioned?: boolean;
 }
 
 /**
@@ -54,6 +56,8 @@ export const appendMessages = async (
   input: AppendMessagesInput,
   /** The session's last message id as the caller knows it: the first attempt skips the session read. */
   known?: { readonly lastMessageId: string | null },
+  /** Written in the same transaction (see `AppendMessagesRequest.runTransition`). */
+  runTransition?: RunTransition,
 ): Promise<AppendedMessages> => {
   const parsed = AppendMessagesInput.safeParse(input);
   if (!parsed.success) {
@@ -74,8 +78,12 @@ export const appendMessages = async (
     }
     const request = appendRequest(tenantId, sessionId, appendId, lastMessageId, deps.clock.now(), messages);
     try {
-      const result = await deps.store.appendMessages(request);
-      return { messages: result.messages.map(toMessageResource), replayed: result.replayed };
+      const result = await deps.store.appendMessages(runTransition ? { ...request, runTransition } : request);
+      return {
+        messages: result.messages.map(toMessageResource),
+        replayed: result.replayed,
+        ...(runTransition && { transitioned: result.transitioned === true }),
+      };
     } catch (error) {
       if (!(error instanceof SessionBusyError) || attempt >= MAX_ATTEMPTS) throw error;
     }
