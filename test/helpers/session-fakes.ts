@@ -83,6 +83,19 @@ export class InMemorySessionStore implements SessionStore {
     return this.page(this.messages.get(id) ?? [], page, MESSAGE_ID_PATTERN);
   }
 
+  async readSessionWithHistory(tenantId: string, sessionId: string, limit: number) {
+    this.calls.push('readSessionWithHistory');
+    const session = this.sessions.get(key(tenantId, sessionId));
+    if (!session || session.deleting) return undefined;
+    const { deleting: _, ...record } = structuredClone(session);
+    const messages = this.page(
+      this.messages.get(key(tenantId, sessionId)) ?? [],
+      { limit, order: 'desc' },
+      MESSAGE_ID_PATTERN,
+    );
+    return { session: record, messages };
+  }
+
   async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
     this.calls.push('appendMessages');
     const id = key(request.tenantId, request.sessionId);
@@ -100,6 +113,27 @@ export class InMemorySessionStore implements SessionStore {
     if (!session || session.deleting) throw new SessionNotFoundError(request.sessionId);
     if (session.last_message_id !== request.expectedLastMessageId)
       throw new SessionBusyError(request.sessionId);
+    const transition = request.runTransition;
+    if (transition) {
+      // All or nothing, like the transaction: the run's condition is checked before anything is written.
+      const run = this.runs.get(key(request.tenantId, transition.runId));
+      if (!run) throw new RunNotFoundError(transition.runId);
+      if (!transition.from.includes(run.status))
+        throw new RunStateConflictError(transition.runId, run.status, transition.changes.status);
+    }
+    this.writeAppend(request);
+    if (transition) {
+      this.calls.pop();
+      await this.transitionRun(request.tenantId, transition.runId, transition.from, transition.changes);
+      this.calls.pop();
+      this.calls.push('appendMessages');
+    }
+    return { messages: request.messages, replayed: false, transitioned: transition !== undefined };
+  }
+
+  private writeAppend(request: AppendMessagesRequest) {
+    const id = key(request.tenantId, request.sessionId);
+    const session = this.sessions.get(id) as SessionRecord;
     this.messages.get(id)?.push(...structuredClone([...request.messages]));
     this.appends.set(
       `${id}#${request.appendId}`,
@@ -107,13 +141,21 @@ export class InMemorySessionStore implements SessionStore {
     );
     session.last_message_id = request.messages.at(-1)?.id ?? session.last_message_id;
     session.updated_at = request.updatedAt;
-    return { messages: request.messages, replayed: false };
   }
 
-  async createRun(run: RunRecord) {
+  async createRun(run: RunRecord, append?: AppendMessagesRequest) {
     this.calls.push('createRun');
     const session = this.sessions.get(key(run.tenant_id, run.session_id));
     if (!session || session.deleting) throw new SessionNotFoundError(run.session_id);
+    if (append) {
+      // All or nothing, like the transaction: the append's checks come before any write.
+      if (this.appends.has(`${key(append.tenantId, append.sessionId)}#${append.appendId}`))
+        throw new SessionBusyError(run.session_id);
+      if (session.last_message_id !== append.expectedLastMessageId)
+        throw new SessionBusyError(run.session_id);
+      if (this.runs.has(key(run.tenant_id, run.id))) throw new SessionBusyError(run.session_id);
+      this.writeAppend(append);
+    }
     this.runs.set(key(run.tenant_id, run.id), structuredClone(run));
   }
 

@@ -2,17 +2,18 @@
 // S3BlobStore on s3rver, driven by the use cases.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSessionStore, messageBlobKey } from '../../functions/adapters/dynamodb/session-store';
 import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
 import { newId } from '../../functions/core/ids';
 import { encodeCursor } from '../../functions/core/pagination';
 import { randomIds } from '../../functions/core/ports/id-generator';
-import { appendMessages } from '../../functions/core/sessions/append-messages';
+import { appendMessages, appendRequest } from '../../functions/core/sessions/append-messages';
 import { createRun } from '../../functions/core/sessions/create-run';
 import { createSession } from '../../functions/core/sessions/create-session';
 import { deleteSession } from '../../functions/core/sessions/delete-session';
+import { RunStateConflictError } from '../../functions/core/sessions/errors';
 import { getRun } from '../../functions/core/sessions/get-run';
 import { getSession } from '../../functions/core/sessions/get-session';
 import { listMessages } from '../../functions/core/sessions/list-messages';
@@ -79,7 +80,7 @@ const fresh = async () => {
         }),
       )
     ).Items?.[0];
-  return { store, deps, clock, scan, objects, messageItem };
+  return { store, deps, clock, scan, objects, messageItem, tableName };
 };
 
 const BIG = 33 * 1024;
@@ -337,6 +338,104 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     expect(done.started_at).toBe(started.started_at);
     expect(done).toMatchObject({ status: 'completed', steps: [step], usage: step.usage, error: null });
     expect(done.completed_at).toBeGreaterThan(started.started_at as number);
+  });
+
+  it('one Query reads the session with its newest messages, skipping run references old and new', async () => {
+    const { deps, store, scan, tableName } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    for (let turn = 0; turn < 3; turn += 1) {
+      await createRun(deps, acme.id, session.id);
+      await appendMessages(deps, acme.id, session.id, {
+        append_id: `turn-${turn}`,
+        messages: [
+          { role: 'user', content: `question ${turn}` },
+          { role: 'assistant', content: `answer ${turn}` },
+        ],
+      });
+    }
+    // A run reference as written before they moved under LINK#: inside the key range the Query reads.
+    const legacyRun = newId('run', Date.now());
+    await dynamo.documentClient.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { pk: `TENANT#${acme.id}#SESSION#${session.id}`, sk: `RUN#${legacyRun}`, entity: 'run_ref' },
+      }),
+    );
+
+    const read = await store.readSessionWithHistory(acme.id, session.id, 3);
+    const all = await store.readSessionWithHistory(acme.id, session.id, 6);
+
+    expect(read?.session).toEqual(await store.getSession(acme.id, session.id));
+    expect(read?.messages.items.map((message) => message.content)).toEqual([
+      'answer 2',
+      'question 2',
+      'answer 1',
+    ]);
+    expect(read?.messages.nextCursor).toBeDefined();
+    expect(all?.messages.items).toHaveLength(6);
+    expect(all?.messages.nextCursor).toBeUndefined();
+    expect(await store.readSessionWithHistory(acme.id, newId('ses', Date.now()), 3)).toBeUndefined();
+    await deleteSession(deps, acme.id, session.id);
+    expect(await store.readSessionWithHistory(acme.id, session.id, 3)).toBeUndefined();
+    expect(await scan()).toEqual([]);
+  });
+
+  it('a run and its first messages land together, and a step append carrying a refused transition writes nothing', async () => {
+    const { deps, store } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const now = Math.floor(Date.now() / 1000);
+    const run = {
+      id: newId('run', Date.now()),
+      tenant_id: acme.id,
+      session_id: session.id,
+      status: 'in_progress' as const,
+      model: session.model,
+      steps: [],
+      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+      error: null,
+      created_at: now,
+      updated_at: now,
+      started_at: now,
+      completed_at: null,
+    };
+    const user = appendRequest(acme.id, session.id, `${run.id}:user`, null, new Date(), [
+      { role: 'user', content: 'Hello', run_id: run.id },
+    ]);
+    const stale = appendRequest(acme.id, session.id, `${run.id}:other`, null, new Date(), [
+      { role: 'user', content: 'Too late' },
+    ]);
+
+    await store.createRun(run, user);
+    const refused = await store
+      .createRun({ ...run, id: newId('run', Date.now()) }, stale)
+      .catch((error) => error);
+    await store.transitionRun(acme.id, run.id, ['in_progress'], { status: 'cancelled', updated_at: now });
+    const step = appendRequest(
+      acme.id,
+      session.id,
+      `${run.id}:step-0`,
+      user.messages[0]?.id ?? null,
+      new Date(),
+      [{ role: 'assistant', content: 'Hi', run_id: run.id }],
+    );
+    const cancelled = await store
+      .appendMessages({
+        ...step,
+        runTransition: {
+          runId: run.id,
+          from: ['in_progress'],
+          changes: { status: 'completed', updated_at: now },
+        },
+      })
+      .catch((error) => error);
+
+    expect(refused.code).toBe('session_busy');
+    expect(cancelled).toBeInstanceOf(RunStateConflictError);
+    const page = await store.listMessages(acme.id, session.id, { limit: 10, order: 'asc' });
+    expect(page.items.map((message) => message.content)).toEqual(['Hello']);
+    expect((await store.getRun(acme.id, run.id))?.status).toBe('cancelled');
   });
 
   it("another tenant's session and run are simply not found", async () => {

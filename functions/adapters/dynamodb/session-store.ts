@@ -2,7 +2,9 @@
 //   session  pk TENANT#<t>#SESSION#<s>  sk SESSION          gsi1pk TENANT#<t>#SESSIONS  gsi1sk <s>
 //   message  pk TENANT#<t>#SESSION#<s>  sk MSG#<message id>  (ids sort in append order)
 //   append   pk TENANT#<t>#SESSION#<s>  sk APPEND#<append id>  -> message_ids (at-most-once appends)
-//   run ref  pk TENANT#<t>#SESSION#<s>  sk RUN#<run id>      (so deleting the session finds its runs)
+//   run ref  pk TENANT#<t>#SESSION#<s>  sk LINK#RUN#<run id> (so deleting the session finds its runs;
+//            it sorts before MSG#, so the session item and its newest messages are one contiguous key
+//            range that one Query reads. Refs written before that change are under RUN#<run id>.)
 //   run      pk TENANT#<t>#RUN#<r>      sk RUN               (readable by run id alone, consistently)
 // The tenant id is in every key, so another tenant's id is simply absent. A session being deleted carries
 // `deleting` and has left the listing index; every write to it is conditioned on its absence.
@@ -16,6 +18,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
   TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { decodeCursor, encodeCursor, type Page } from '../../core/pagination';
@@ -68,8 +71,9 @@ const appendKey = (tenantId: string, sessionId: string, appendId: string) => ({
 });
 const runRefKey = (tenantId: string, sessionId: string, runId: string) => ({
   pk: sessionPk(tenantId, sessionId),
-  sk: `RUN#${runId}`,
+  sk: `LINK#RUN#${runId}`,
 });
+const LEGACY_RUN_REF = 'RUN#';
 const runKey = (tenantId: string, runId: string) => ({ pk: `TENANT#${tenantId}#RUN#${runId}`, sk: 'RUN' });
 
 /** Where an offloaded message body lives: under its session, so deleting the session finds it by prefix. */
@@ -127,6 +131,33 @@ const toRun = (item: Item): RunRecord => ({
 
 const withoutNulls = (record: object): Item =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== null));
+
+/** A conditional run transition: the fields set, the first start time kept, the status one of `from`. */
+const runUpdate = (from: readonly RunStatus[], changes: RunChanges) => {
+  const { started_at, ...rest } = changes;
+  const fields = Object.entries(rest).filter(([, value]) => value !== undefined);
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Record<string, unknown> = {};
+  const sets = fields.map(([name, value], index) => {
+    names[`#f${index}`] = name;
+    values[`:v${index}`] = value;
+    return `#f${index} = :v${index}`;
+  });
+  if (started_at !== undefined) {
+    names['#started'] = 'started_at';
+    values[':started'] = started_at;
+    sets.push('#started = if_not_exists(#started, :started)');
+  }
+  from.forEach((status, index) => {
+    values[`:from${index}`] = status;
+  });
+  return {
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    ConditionExpression: `attribute_exists(pk) AND #status IN (${from.map((_, index) => `:from${index}`).join(', ')})`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+};
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -240,7 +271,8 @@ export class DynamoSessionStore implements SessionStore {
         const sk = item.sk as string;
         if (sk === 'SESSION') continue;
         keys.push({ pk: item.pk, sk });
-        if (sk.startsWith('RUN#')) keys.push(runKey(tenantId, sk.slice('RUN#'.length)));
+        if (sk.startsWith('LINK#RUN#')) keys.push(runKey(tenantId, sk.slice('LINK#RUN#'.length)));
+        if (sk.startsWith(LEGACY_RUN_REF)) keys.push(runKey(tenantId, sk.slice(LEGACY_RUN_REF.length)));
       }
       await this.batchDelete(keys);
       startKey = result.LastEvaluatedKey;
@@ -280,7 +312,99 @@ export class DynamoSessionStore implements SessionStore {
     return messages;
   }
 
+  async readSessionWithHistory(
+    tenantId: string,
+    sessionId: string,
+    limit: number,
+  ): Promise<{ session: SessionRecord; messages: Page<MessageRecord> } | undefined> {
+    // Newest first from SESSION down through MSG#: the session item comes first, then its messages.
+    let session: Item | undefined;
+    const messages: Item[] = [];
+    let startKey: Item | undefined;
+    let first = true;
+    do {
+      const result = await this.guard(() =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+            ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+            ExpressionAttributeValues: {
+              ':pk': sessionPk(tenantId, sessionId),
+              ':from': 'MSG#',
+              ':to': 'SESSION',
+            },
+            ScanIndexForward: false,
+            ConsistentRead: true,
+            // The session item, the page, and one more message so `has_more` is exact.
+            Limit: limit + 2 - messages.length - (first ? 0 : 1),
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      for (const item of result.Items ?? []) {
+        const sk = item.sk as string;
+        if (sk === 'SESSION') session = item;
+        else if (sk.startsWith('MSG#')) messages.push(item);
+        // Anything else in the range is a run reference written before they moved under LINK#.
+      }
+      first = false;
+      startKey = result.LastEvaluatedKey;
+      if (!session) break;
+    } while (startKey && messages.length <= limit);
+    if (!session || session.deleting !== undefined) return undefined;
+    const page = await this.hydrateMessages(messages.slice(0, limit));
+    const last = page.at(-1);
+    return {
+      session: toSession(session),
+      messages:
+        messages.length > limit && last
+          ? { items: page, nextCursor: encodeCursor(last.id) }
+          : { items: page },
+    };
+  }
+
   async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
+    const { tenantId, sessionId, appendId } = request;
+    const { transactItems, offloaded } = await this.prepareAppend(request);
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
+      return {
+        messages: request.messages,
+        replayed: false,
+        transitioned: request.runTransition !== undefined,
+      };
+    } catch (error) {
+      // Nothing was written, so the bodies put above belong to no message.
+      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
+      const codes = cancellationCodes(error);
+      if (codes?.[1] === 'ConditionalCheckFailed') return this.replayAppend(tenantId, sessionId, appendId);
+      const transition = request.runTransition;
+      if (transition && codes?.at(-1) === 'ConditionalCheckFailed' && codes.length === transactItems.length) {
+        const current = await this.getRun(tenantId, transition.runId);
+        if (!current) throw new RunNotFoundError(transition.runId, { cause: error });
+        throw new RunStateConflictError(transition.runId, current.status, transition.changes.status, {
+          cause: error,
+        });
+      }
+      if (codes?.[0] === 'ConditionalCheckFailed') {
+        if (!(await this.getSession(tenantId, sessionId))) {
+          throw new SessionNotFoundError(sessionId, { cause: error });
+        }
+        throw new SessionBusyError(sessionId, { cause: error });
+      }
+      if (codes?.some((code) => code === 'TransactionConflict')) {
+        throw new SessionBusyError(sessionId, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  /** Uploads the bodies too large for an item, and returns the transaction items of the append. */
+  private async prepareAppend(request: AppendMessagesRequest): Promise<{
+    transactItems: NonNullable<TransactWriteCommandInput['TransactItems']>;
+    offloaded: string[];
+  }> {
     const { tenantId, sessionId, appendId } = request;
     const uploads: { key: string; json: string }[] = [];
     const items: Item[] = request.messages.map((message) => {
@@ -303,83 +427,78 @@ export class DynamoSessionStore implements SessionStore {
       throw error;
     }
     const last = request.messages.at(-1)?.id ?? request.expectedLastMessageId;
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: sessionKey(tenantId, sessionId),
-                UpdateExpression: 'SET #last = :last, #updated = :updated',
-                ConditionExpression:
-                  request.expectedLastMessageId === null
-                    ? 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND attribute_not_exists(#last)'
-                    : 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND #last = :expected',
-                ExpressionAttributeNames: {
-                  '#last': 'last_message_id',
-                  '#updated': 'updated_at',
-                  '#deleting': 'deleting',
-                },
-                ExpressionAttributeValues: {
-                  ':last': last,
-                  ':updated': request.updatedAt,
-                  ...(request.expectedLastMessageId !== null && {
-                    ':expected': request.expectedLastMessageId,
-                  }),
-                },
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...appendKey(tenantId, sessionId, appendId),
-                  entity: 'append',
-                  message_ids: request.messages.map((message) => message.id),
-                  created_at: request.updatedAt,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            ...items.map((Item) => ({
-              Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
-            })),
-          ],
-        }),
-      );
-      return { messages: request.messages, replayed: false };
-    } catch (error) {
-      // Nothing was written, so the bodies put above belong to no message.
-      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
-      const codes = cancellationCodes(error);
-      if (codes?.[1] === 'ConditionalCheckFailed') return this.replayAppend(tenantId, sessionId, appendId);
-      if (codes?.[0] === 'ConditionalCheckFailed') {
-        if (!(await this.getSession(tenantId, sessionId))) {
-          throw new SessionNotFoundError(sessionId, { cause: error });
-        }
-        throw new SessionBusyError(sessionId, { cause: error });
-      }
-      if (codes?.some((code) => code === 'TransactionConflict')) {
-        throw new SessionBusyError(sessionId, { cause: error });
-      }
-      throw translateDynamoError(error);
+    const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: sessionKey(tenantId, sessionId),
+          UpdateExpression: 'SET #last = :last, #updated = :updated',
+          ConditionExpression:
+            request.expectedLastMessageId === null
+              ? 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND attribute_not_exists(#last)'
+              : 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND #last = :expected',
+          ExpressionAttributeNames: {
+            '#last': 'last_message_id',
+            '#updated': 'updated_at',
+            '#deleting': 'deleting',
+          },
+          ExpressionAttributeValues: {
+            ':last': last,
+            ':updated': request.updatedAt,
+            ...(request.expectedLastMessageId !== null && {
+              ':expected': request.expectedLastMessageId,
+            }),
+          },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: {
+            ...appendKey(tenantId, sessionId, appendId),
+            entity: 'append',
+            message_ids: request.messages.map((message) => message.id),
+            created_at: request.updatedAt,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      ...items.map((Item) => ({
+        Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
+      })),
+    ];
+    const transition = request.runTransition;
+    if (transition && transition.from.length > 0) {
+      transactItems.push({
+        Update: {
+          TableName: this.tableName,
+          Key: runKey(tenantId, transition.runId),
+          ...runUpdate(transition.from, transition.changes),
+        },
+      });
     }
+    return { transactItems, offloaded };
   }
 
-  async createRun(run: RunRecord): Promise<void> {
+  async createRun(run: RunRecord, append?: AppendMessagesRequest): Promise<void> {
+    // With an append, its session update (conditioned on the session and its last message) replaces the
+    // plain existence check, so the run and its first messages land in one transaction or not at all.
+    const prepared = append ? await this.prepareAppend(append) : undefined;
+    const sessionItems: NonNullable<TransactWriteCommandInput['TransactItems']> = prepared?.transactItems ?? [
+      {
+        ConditionCheck: {
+          TableName: this.tableName,
+          Key: sessionKey(run.tenant_id, run.session_id),
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleting)',
+          ExpressionAttributeNames: { '#deleting': 'deleting' },
+        },
+      },
+    ];
     try {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: sessionKey(run.tenant_id, run.session_id),
-                ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleting)',
-                ExpressionAttributeNames: { '#deleting': 'deleting' },
-              },
-            },
+            ...sessionItems,
             {
               Put: {
                 TableName: this.tableName,
@@ -402,9 +521,12 @@ export class DynamoSessionStore implements SessionStore {
         }),
       );
     } catch (error) {
+      if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
       const codes = cancellationCodes(error);
       if (codes?.[0] === 'ConditionalCheckFailed') {
-        throw new SessionNotFoundError(run.session_id, { cause: error });
+        if (!append || !(await this.getSession(run.tenant_id, run.session_id))) {
+          throw new SessionNotFoundError(run.session_id, { cause: error });
+        }
       }
       if (codes?.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')) {
         throw new SessionBusyError(run.session_id, { cause: error });
@@ -434,32 +556,13 @@ export class DynamoSessionStore implements SessionStore {
       throw new RunStateConflictError(runId, current.status, changes.status, { cause });
     };
     if (from.length === 0) return conflict();
-    const { started_at, ...rest } = changes;
-    const fields = Object.entries(rest).filter(([, value]) => value !== undefined);
-    const names: Record<string, string> = { '#status': 'status' };
-    const values: Record<string, unknown> = {};
-    const sets = fields.map(([name, value], index) => {
-      names[`#f${index}`] = name;
-      values[`:v${index}`] = value;
-      return `#f${index} = :v${index}`;
-    });
-    if (started_at !== undefined) {
-      names['#started'] = 'started_at';
-      values[':started'] = started_at;
-      sets.push('#started = if_not_exists(#started, :started)');
-    }
-    from.forEach((status, index) => {
-      values[`:from${index}`] = status;
-    });
+    const update = runUpdate(from, changes);
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: runKey(tenantId, runId),
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: `attribute_exists(pk) AND #status IN (${from.map((_, index) => `:from${index}`).join(', ')})`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          ...update,
           ReturnValues: 'ALL_NEW',
         }),
       );

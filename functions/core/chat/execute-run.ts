@@ -4,6 +4,7 @@
 import { TenanticError } from '../errors';
 import { isLlmError, LlmAbortedError, LlmTimeoutError } from '../llm/errors';
 import type { ChatDelta, ChatMessage, ToolCall } from '../llm/types';
+import type { RunChanges } from '../ports/session-store';
 import { QuotaExceededError } from '../quotas/errors';
 import type { TokenReservation } from '../quotas/reserve-tokens';
 import { settleTokens } from '../quotas/settle-tokens';
@@ -42,6 +43,15 @@ export interface ExecuteRunInput {
   /** Already read by the caller: saves reads on the inline path. */
   readonly run?: RunRecord;
   readonly session?: SessionRecord;
+  /**
+   * Inline start: `run` and the user's message are not on record yet. The first step reserves its tokens,
+   * then `save` writes both (one transaction) and returns the session's new last message id. Whatever
+   * refuses the turn before that (an exhausted budget, a message too long for the context) is thrown with
+   * nothing written.
+   */
+  readonly pending?: { readonly userMessage: ChatMessage; readonly save: () => Promise<string> };
+  /** The session's history as the caller just read it with `session`: the first step reads none. */
+  readonly history?: ChatMessage[];
 }
 
 export type ExecuteRunOutcome =
@@ -120,6 +130,16 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
     run = { ...run, status: 'in_progress', started_at: run.started_at ?? Math.floor(nowMs(deps) / 1000) };
   }
 
+  const pending = input.pending;
+  let saved = pending === undefined;
+  /** The session's last message id when this invocation wrote it: the next append needs no session read. */
+  let lastMessageId: string | null | undefined;
+  const ensureSaved = async () => {
+    if (saved || !pending) return;
+    lastMessageId = await pending.save();
+    saved = true;
+  };
+
   const steps: RunStep[] = [...run.steps];
   const last = steps.at(-1);
   if (last?.reservation) {
@@ -156,9 +176,11 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
   for (let index = steps.length; index < maxSteps; index += 1) {
     const now = nowMs(deps);
     if (input.handoffAtMs !== undefined && now >= input.handoffAtMs - MIN_STEP_MS) {
+      await ensureSaved();
       return { status: 'handoff', run: toRunResource({ ...run, steps }) };
     }
     if (now >= runDeadline) {
+      await ensureSaved();
       return fail({
         type: 'upstream_error',
         code: 'run_time_budget_exceeded',
@@ -167,7 +189,11 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       });
     }
 
-    const history = await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
+    const history =
+      index === run.steps.length && input.history
+        ? [...input.history]
+        : await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
+    if (!saved && pending) history.push(pending.userMessage);
     const lastAllowed = index === maxSteps - 1;
     let messages: ChatMessage[];
     try {
@@ -179,7 +205,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
         maxTokens,
       }));
     } catch (error) {
-      if (error instanceof TenanticError) return fail(errorOf(error));
+      if (error instanceof TenanticError && saved) return fail(errorOf(error));
       throw error;
     }
 
@@ -218,6 +244,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               : input.handoffAtMs + DEADLINE_SLACK_MS,
           ),
           signal: abort.signal,
+          ...(!saved && { onReserved: ensureSaved }),
           ...(input.onDelta && { onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index) }),
         },
         async (completion, usage, reservation) => {
@@ -244,39 +271,65 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               run_id: runId,
             })),
           ];
-          const appended = await appendMessages(deps, tenant.id, session.id, {
-            append_id: stepId,
-            messages: newMessages,
-          });
-          // A replayed append means an earlier attempt of this step got this far: its messages stand.
-          const first = appended.messages[0];
-          const final = !first?.tool_calls?.length;
-          const step: RunStep = {
-            index,
-            type: final ? 'message_creation' : 'tool_calls',
-            usage,
-            ...(!final && { tool_call_ids: (first?.tool_calls ?? []).map((call) => call.id) }),
-            ...(completion.degraded && { degraded: true }),
-            created_at: Math.floor(nowMs(deps) / 1000),
-            ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
-          };
           // Still calling tools on the last step it may take: the run fails, with this step on record.
-          const exhausted = !final && lastAllowed;
-          try {
-            const updated = await deps.store.transitionRun(tenant.id, runId, ['in_progress'], {
+          const stepOf = (first: { tool_calls?: readonly ToolCall[] | null } | undefined) => {
+            const final = !first?.tool_calls?.length;
+            const exhausted = !final && lastAllowed;
+            const step: RunStep = {
+              index,
+              type: final ? 'message_creation' : 'tool_calls',
+              usage,
+              ...(!final && { tool_call_ids: (first?.tool_calls ?? []).map((call) => call.id) }),
+              ...(completion.degraded && { degraded: true }),
+              created_at: Math.floor(nowMs(deps) / 1000),
+              ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
+            };
+            const changes: RunChanges = {
               status: final ? 'completed' : exhausted ? 'failed' : 'in_progress',
               updated_at: step.created_at,
               ...((final || exhausted) && { completed_at: step.created_at }),
               steps: [...steps, step],
               usage: sumUsage([...steps, step]),
               ...(exhausted && { error: maxStepsError(maxSteps) }),
-            });
-            steps.push(step);
-            return { run: updated, appended: appended.messages, final, cancelled: false };
+            };
+            return { step, final, changes };
+          };
+          const proposed = stepOf(newMessages[0]);
+          try {
+            // The step's messages and the run's progress in one transaction.
+            const appended = await appendMessages(
+              deps,
+              tenant.id,
+              session.id,
+              { append_id: stepId, messages: newMessages },
+              lastMessageId === undefined ? undefined : { lastMessageId },
+              { runId, from: ['in_progress'], changes: proposed.changes },
+            );
+            lastMessageId = appended.replayed ? undefined : (appended.messages.at(-1)?.id ?? undefined);
+            if (appended.transitioned) {
+              steps.push(proposed.step);
+              const { changes } = proposed;
+              const updated: RunRecord = {
+                ...(run as RunRecord),
+                status: changes.status,
+                updated_at: changes.updated_at,
+                completed_at: changes.completed_at ?? null,
+                steps: changes.steps ?? [],
+                usage: changes.usage ?? sumUsage(changes.steps ?? []),
+                error: changes.error ?? null,
+              };
+              return { run: updated, appended: appended.messages, final: proposed.final, cancelled: false };
+            }
+            // A replayed append means an earlier attempt of this step got this far: its messages stand,
+            // and the run's progress is recorded from them.
+            const actual = stepOf(appended.messages[0]);
+            const updated = await deps.store.transitionRun(tenant.id, runId, ['in_progress'], actual.changes);
+            steps.push(actual.step);
+            return { run: updated, appended: appended.messages, final: actual.final, cancelled: false };
           } catch (error) {
             // Cancelled while the step ran: the tokens were spent (settled below), the run stays cancelled.
             if (error instanceof RunStateConflictError) {
-              return { run: undefined, appended: appended.messages, final, cancelled: true };
+              return { run: undefined, appended: [], final: proposed.final, cancelled: true };
             }
             throw error;
           }
@@ -284,6 +337,8 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       );
       recorded = result.persisted;
     } catch (error) {
+      // Refused before anything was written (429, or the first write itself failed): nothing to undo.
+      if (!saved) throw error;
       const aborted = error instanceof LlmAbortedError || error instanceof LlmTimeoutError;
       if (aborted && input.handoffAtMs !== undefined && nowMs(deps) >= input.handoffAtMs - MIN_STEP_MS) {
         return { status: 'handoff', run: toRunResource({ ...run, steps }) };
@@ -307,6 +362,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       return { status: 'completed', run: toRunResource(run), message };
     }
   }
+  await ensureSaved();
   return fail(maxStepsError(maxSteps));
 };
 

@@ -28,6 +28,11 @@ export interface MeteredStepInput {
   readonly signal?: AbortSignal;
   /** When given, the call streams and each delta is handed over as it arrives (the WebSocket's live text). */
   readonly onDelta?: (delta: ChatDelta) => void | Promise<void>;
+  /**
+   * Runs once the tokens are held and before the call: the first writes of an inline turn go here, so a
+   * refused reservation (429) leaves nothing written. If it throws, the reservation is released.
+   */
+  readonly onReserved?: (reservation: TokenReservation) => Promise<void>;
 }
 
 export interface MeteredStepResult<Persisted> {
@@ -104,6 +109,14 @@ export const meteredLlmStep = async <Persisted = undefined>(
     tokens: reservationTokens(input.request),
     ...(input.reservationId && { reservationId: input.reservationId }),
   });
+  if (input.onReserved) {
+    try {
+      await input.onReserved(reservation);
+    } catch (error) {
+      await releaseTokens(deps, reservation);
+      throw error;
+    }
+  }
   let completion: ChatCompletion;
   try {
     const options = {

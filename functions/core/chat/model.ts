@@ -6,8 +6,9 @@ import type { JobQueue } from '../ports/job-queue';
 import type { LlmClient } from '../ports/llm-client';
 import type { QuotaLedger } from '../ports/quota-ledger';
 import { type Quotas, tenantQuotas } from '../quotas/schemas';
+import { SessionNotFoundError } from '../sessions/errors';
 import type { SessionDeps } from '../sessions/model';
-import type { MessageRecord } from '../sessions/schemas';
+import type { MessageRecord, SessionRecord } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import type { ToolRegistry } from '../tools/registry';
 
@@ -23,6 +24,12 @@ export interface ChatTimeouts {
   readonly runBudgetMs: number;
   /** `POST /v1/chat/completions` has no queue to fall back on: its model call must end by then. */
   readonly completionDeadlineMs: number;
+  /**
+   * The delay of an inline turn's recovery job (SQS allows at most 900 s). It must pass chat-api's own
+   * timeout, so the job never resumes a run that a live invocation is still running; by default
+   * `send-message.ts` derives it from `syncDeadlineMs`.
+   */
+  readonly recoveryDelaySeconds?: number;
 }
 
 /** Inline and completions deadlines fit chat-api's 29 s timeout; the run budget fits chat-worker's 120 s. */
@@ -78,8 +85,46 @@ const HISTORY_PAGE = 100;
 const MAX_HISTORY_PAGES = 20;
 
 /**
- * The session's recent history, oldest first: enough to fill `contextTokens`, never the whole of a
- * long session.
+ * The session and its recent history, oldest first: enough to fill `contextTokens`, never the whole of a
+ * long session. The first page comes with the session item in one read; undefined when the session is
+ * absent (or being deleted).
+ *
+ * @example
+ * const found = await loadSessionHistory(deps, tenantId, sessionId, modelLimits(model).contextTokens);
+ */
+export const loadSessionHistory = async (
+  deps: Pick<SessionDeps, 'store'>,
+  tenantId: string,
+  sessionId: string,
+  /** Or, when the caller learns the model from the session itself, how to get it from the session. */
+  contextWindow: number | ((session: SessionRecord) => number),
+): Promise<{ session: SessionRecord; history: ChatMessage[] } | undefined> => {
+  const first = await deps.store.readSessionWithHistory(tenantId, sessionId, HISTORY_PAGE);
+  if (!first) return undefined;
+  const contextTokens = typeof contextWindow === 'number' ? contextWindow : contextWindow(first.session);
+  const newestFirst: ChatMessage[] = [];
+  let tokens = 0;
+  let result = first.messages;
+  for (let page = 0; ; page += 1) {
+    for (const record of result.items) {
+      const message = toChatMessage(record);
+      newestFirst.push(message);
+      tokens += estimateMessageTokens(message);
+    }
+    const cursor = result.nextCursor;
+    if (!cursor || tokens > contextTokens || page + 1 >= MAX_HISTORY_PAGES) break;
+    result = await deps.store.listMessages(tenantId, sessionId, {
+      limit: HISTORY_PAGE,
+      order: 'desc',
+      cursor,
+    });
+  }
+  return { session: first.session, history: newestFirst.reverse() };
+};
+
+/**
+ * The session's recent history, oldest first (see `loadSessionHistory`); `SessionNotFoundError` when
+ * the session is gone.
  *
  * @example
  * const history = await loadHistory(deps, tenantId, sessionId, modelLimits(model).contextTokens);
@@ -90,22 +135,7 @@ export const loadHistory = async (
   sessionId: string,
   contextTokens: number,
 ): Promise<ChatMessage[]> => {
-  const newestFirst: ChatMessage[] = [];
-  let tokens = 0;
-  let cursor: string | undefined;
-  for (let page = 0; page < MAX_HISTORY_PAGES; page += 1) {
-    const result = await deps.store.listMessages(tenantId, sessionId, {
-      limit: HISTORY_PAGE,
-      order: 'desc',
-      ...(cursor && { cursor }),
-    });
-    for (const record of result.items) {
-      const message = toChatMessage(record);
-      newestFirst.push(message);
-      tokens += estimateMessageTokens(message);
-    }
-    cursor = result.nextCursor;
-    if (!cursor || tokens > contextTokens) break;
-  }
-  return newestFirst.reverse();
+  const found = await loadSessionHistory(deps, tenantId, sessionId, contextTokens);
+  if (!found) throw new SessionNotFoundError(sessionId);
+  return found.history;
 };

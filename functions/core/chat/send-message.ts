@@ -1,15 +1,29 @@
 // Use case: `POST /v1/sessions/{id}/messages`: record the user's message and a run, then answer inline
 // when the run finishes before the sync deadline, or continue it on the chat-runs queue (202).
 import { NotFoundError, TenanticError } from '../errors';
-import { appendMessages } from '../sessions/append-messages';
-import { SessionNotFoundError } from '../sessions/errors';
+import { appendRequest } from '../sessions/append-messages';
+import { SessionBusyError, SessionNotFoundError } from '../sessions/errors';
 import { toRunResource, unixSeconds } from '../sessions/model';
-import type { RunRecord } from '../sessions/schemas';
+import type { NewMessage, RunRecord } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import { executeRun } from './execute-run';
-import { type ChatDeps, nowMs } from './model';
+import { type ChatDeps, type ChatTimeouts, loadSessionHistory, nowMs, toChatMessage } from './model';
+import { modelLimits } from './model-limits';
 import { runExecuteEnvelope } from './run-execute-job';
 import type { SendMessageRequest, SendMessageResult } from './schemas';
+
+/** Attempts to record the turn when other messages keep landing in the session meanwhile. */
+const MAX_SAVE_ATTEMPTS = 5;
+
+/**
+ * When the recovery job of an inline turn may run: after chat-api's own timeout (the sync deadline plus
+ * the time to record progress and answer), so it never races a live inline invocation.
+ *
+ * @example
+ * recoveryDelaySeconds(DEFAULT_CHAT_TIMEOUTS); // 35
+ */
+export const recoveryDelaySeconds = (timeouts: ChatTimeouts): number =>
+  timeouts.recoveryDelaySeconds ?? Math.ceil(timeouts.syncDeadlineMs / 1000) + 15;
 
 export interface SentMessage {
   /** 200: the run finished in time; 202: it continues on the queue. */
@@ -18,10 +32,12 @@ export interface SentMessage {
 }
 
 /**
- * Checks before any write (unknown session → 404, unknown files → 404), then writes the run and the
- * user message (append id `<runId>:user`). Inline, the loop stops at `timeouts.syncDeadlineMs`, aborting
- * an LLM call in flight; what it did is on record and the queued job resumes from there. A run that
- * fails inline answers with its error (429 for an exhausted token budget, 502/504 for the model).
+ * Checks before any write (unknown session → 404, unknown files → 404). Inline, the first step reserves
+ * its tokens before anything is written, so a refusal (429, a message too long for the context) leaves
+ * nothing behind; then one transaction writes the run and the user message (append id `<runId>:user`),
+ * after a delayed recovery job is queued. The loop stops at `timeouts.syncDeadlineMs`, aborting an LLM
+ * call in flight; what it did is on record and the queued job resumes from there. A run that fails
+ * inline answers with its error (502/504 for the model).
  *
  * @example
  * const { status, result } = await sendMessage(deps, tenant, sessionId, { content: 'What is 2+2?' });
@@ -34,8 +50,15 @@ export const sendMessage = async (
   body: SendMessageRequest,
 ): Promise<SentMessage> => {
   const startedAt = nowMs(deps);
-  const session = await deps.store.getSession(tenant.id, sessionId);
-  if (!session) throw new SessionNotFoundError(sessionId);
+  // The session and its history in one read; the model's context window bounds how much is loaded.
+  const found = await loadSessionHistory(
+    deps,
+    tenant.id,
+    sessionId,
+    (read) => modelLimits(read.model).contextTokens,
+  );
+  if (!found) throw new SessionNotFoundError(sessionId);
+  const { session } = found;
   const [firstFile] = body.file_ids ?? [];
   if (firstFile !== undefined) {
     // No file is ever ready before the files routes exist; say so per file rather than ignore them.
@@ -58,18 +81,45 @@ export const sendMessage = async (
     started_at: body.async ? null : now,
     completed_at: null,
   };
-  await deps.store.createRun(run);
-  await appendMessages(deps, tenant.id, sessionId, {
-    append_id: `${run.id}:user`,
-    messages: [{ role: 'user', content: body.content, run_id: run.id }],
-  });
+  const userMessage: NewMessage = { role: 'user', content: body.content, run_id: run.id };
+  /** The run, its session reference and the user's message: one transaction, all or nothing. */
+  const save = async (): Promise<string> => {
+    if (!body.async) {
+      // If this invocation dies mid-run (a crash, the function's timeout), this job resumes the run once
+      // the invocation is surely over; a run that ended by then makes it a no-op. Sent before the run is
+      // written, so no run is ever on record without its recovery (a job whose run was never written is a
+      // no-op too), and after the tokens are held, so a refused turn sends nothing.
+      await deps.jobs.enqueue(runExecuteEnvelope(tenant.id, run.id, sessionId), {
+        delaySeconds: recoveryDelaySeconds(deps.timeouts),
+      });
+    }
+    let lastMessageId = session.last_message_id;
+    for (let attempt = 1; ; attempt += 1) {
+      const append = appendRequest(tenant.id, sessionId, `${run.id}:user`, lastMessageId, deps.clock.now(), [
+        userMessage,
+      ]);
+      try {
+        await deps.store.createRun(run, append);
+        return append.messages.at(-1)?.id as string;
+      } catch (error) {
+        // Another message landed since the session was read: choose ids after it and try again.
+        if (!(error instanceof SessionBusyError) || attempt >= MAX_SAVE_ATTEMPTS) throw error;
+        const current = await deps.store.getSession(tenant.id, sessionId);
+        if (!current) throw new SessionNotFoundError(sessionId, { cause: error });
+        lastMessageId = current.last_message_id;
+      }
+    }
+  };
 
   const queue = async (): Promise<SentMessage> => {
     await deps.jobs.enqueue(runExecuteEnvelope(tenant.id, run.id, sessionId));
     const current = (await deps.store.getRun(tenant.id, run.id)) ?? run;
     return { status: 202, result: { run: toRunResource(current) } };
   };
-  if (body.async) return queue();
+  if (body.async) {
+    await save();
+    return queue();
+  }
 
   let outcome: Awaited<ReturnType<typeof executeRun>>;
   try {
@@ -78,11 +128,15 @@ export const sendMessage = async (
       runId: run.id,
       run,
       session,
+      history: found.history,
+      pending: { userMessage: toChatMessage({ ...userMessage, content: body.content }), save },
       handoffAtMs: startedAt + deps.timeouts.syncDeadlineMs,
     });
   } catch (error) {
-    // The store failed mid-run: the worker retries from the steps on record.
+    // Refused (4xx: nothing was written, or the run is on record as failed), or the store failed before
+    // the run was on record: answer with it. Otherwise the worker retries from the steps on record.
     if (error instanceof TenanticError && error.statusCode < 500) throw error;
+    if (!(await deps.store.getRun(tenant.id, run.id))) throw error;
     return queue();
   }
   switch (outcome.status) {

@@ -18,12 +18,26 @@ export interface AppendMessagesRequest {
   /** In order, with ids that sort after `expectedLastMessageId` and after each other. */
   readonly messages: readonly MessageRecord[];
   readonly updatedAt: number;
+  /**
+   * A run transition written in the same transaction (the agent loop's step: its messages and the run's
+   * progress at once). Its status condition failing fails the whole append: `RunStateConflictError`.
+   * A replayed append applies no transition (`transitioned` false): the caller applies it apart.
+   */
+  readonly runTransition?: RunTransition;
+}
+
+export interface RunTransition {
+  readonly runId: string;
+  readonly from: readonly RunStatus[];
+  readonly changes: RunChanges;
 }
 
 export interface AppendMessagesResult {
   readonly messages: readonly MessageRecord[];
   /** True when this append id had already been applied: nothing was written this time. */
   readonly replayed: boolean;
+  /** True when `runTransition` was applied with the append. */
+  readonly transitioned?: boolean;
 }
 
 /** The fields a run transition may set. */
@@ -61,12 +75,24 @@ export interface SessionStore {
   /** Messages in append order (or reversed); the session must exist (`SessionNotFoundError`). */
   listMessages(tenantId: string, sessionId: string, page: OrderedPageRequest): Promise<Page<MessageRecord>>;
   /**
+   * The session (undefined when absent or being deleted) with its first page of messages, newest first:
+   * one read where `getSession` + `listMessages` take two. Continue with `listMessages` and the cursor.
+   */
+  readSessionWithHistory(
+    tenantId: string,
+    sessionId: string,
+    limit: number,
+  ): Promise<{ session: SessionRecord; messages: Page<MessageRecord> } | undefined>;
+  /**
    * Appends all messages or none. A repeated `appendId` returns the first append's messages with
    * `replayed: true`; a stale `expectedLastMessageId` fails with `SessionBusyError`.
    */
   appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult>;
-  /** The session must exist (`SessionNotFoundError`). */
-  createRun(run: RunRecord): Promise<void>;
+  /**
+   * The session must exist (`SessionNotFoundError`). With `append`, the run and those messages are
+   * written in one transaction (a stale `expectedLastMessageId`: `SessionBusyError`, nothing written).
+   */
+  createRun(run: RunRecord, append?: AppendMessagesRequest): Promise<void>;
   getRun(tenantId: string, runId: string): Promise<RunRecord | undefined>;
   /**
    * Applies the changes only if the run's status is one of `from`, atomically; `RunStateConflictError`

@@ -1,6 +1,7 @@
 // Use case: append messages to a session atomically and at most once per caller-supplied append id.
 import { z } from 'zod';
 import { newId, timeOfId } from '../ids';
+import type { AppendMessagesRequest, RunTransition } from '../ports/session-store';
 import { InvalidAppendError, SessionBusyError, SessionNotFoundError } from './errors';
 import { type SessionDeps, toMessageResource, unixSeconds } from './model';
 import { type MessageRecord, type MessageResource, type NewMessage, NewMessageSchema } from './schemas';
@@ -24,6 +25,8 @@ export interface AppendedMessages {
   readonly messages: MessageResource[];
   /** True when this append id had been applied before: the first append's messages, nothing new written. */
   readonly replayed: boolean;
+  /** With a run transition asked for: true when it was written with the messages. */
+  readonly transitioned?: boolean;
 }
 
 /**
@@ -51,6 +54,10 @@ export const appendMessages = async (
   tenantId: string,
   sessionId: string,
   input: AppendMessagesInput,
+  /** The session's last message id as the caller knows it: the first attempt skips the session read. */
+  known?: { readonly lastMessageId: string | null },
+  /** Written in the same transaction (see `AppendMessagesRequest.runTransition`). */
+  runTransition?: RunTransition,
 ): Promise<AppendedMessages> => {
   const parsed = AppendMessagesInput.safeParse(input);
   if (!parsed.success) {
@@ -61,33 +68,60 @@ export const appendMessages = async (
   }
   const { append_id: appendId, messages } = parsed.data;
   for (let attempt = 1; ; attempt += 1) {
-    const session = await deps.store.getSession(tenantId, sessionId);
-    if (!session) throw new SessionNotFoundError(sessionId);
-    const now = deps.clock.now();
-    const ids = idsAfter(session.last_message_id, now.getTime(), messages.length);
-    const records: MessageRecord[] = messages.map((message, index) => ({
-      id: ids[index] as string,
-      tenant_id: tenantId,
-      session_id: sessionId,
-      role: message.role,
-      content: message.content,
-      ...(message.tool_calls && { tool_calls: message.tool_calls }),
-      ...(message.tool_call_id !== undefined && { tool_call_id: message.tool_call_id }),
-      ...(message.run_id !== undefined && { run_id: message.run_id }),
-      created_at: unixSeconds(now),
-    }));
+    let lastMessageId: string | null;
+    if (attempt === 1 && known) {
+      lastMessageId = known.lastMessageId;
+    } else {
+      const session = await deps.store.getSession(tenantId, sessionId);
+      if (!session) throw new SessionNotFoundError(sessionId);
+      lastMessageId = session.last_message_id;
+    }
+    const request = appendRequest(tenantId, sessionId, appendId, lastMessageId, deps.clock.now(), messages);
     try {
-      const result = await deps.store.appendMessages({
-        tenantId,
-        sessionId,
-        appendId,
-        expectedLastMessageId: session.last_message_id,
-        messages: records,
-        updatedAt: unixSeconds(now),
-      });
-      return { messages: result.messages.map(toMessageResource), replayed: result.replayed };
+      const result = await deps.store.appendMessages(runTransition ? { ...request, runTransition } : request);
+      return {
+        messages: result.messages.map(toMessageResource),
+        replayed: result.replayed,
+        ...(runTransition && { transitioned: result.transitioned === true }),
+      };
     } catch (error) {
       if (!(error instanceof SessionBusyError) || attempt >= MAX_ATTEMPTS) throw error;
     }
   }
+};
+
+/**
+ * The store request of an append after `lastMessageId`: ids chosen in order, timestamps from `now`.
+ *
+ * @example
+ * await deps.store.createRun(run, appendRequest(tenantId, sessionId, `${run.id}:user`, null, now, messages));
+ */
+export const appendRequest = (
+  tenantId: string,
+  sessionId: string,
+  appendId: string,
+  lastMessageId: string | null,
+  now: Date,
+  messages: readonly NewMessage[],
+): AppendMessagesRequest => {
+  const ids = idsAfter(lastMessageId, now.getTime(), messages.length);
+  const records: MessageRecord[] = messages.map((message, index) => ({
+    id: ids[index] as string,
+    tenant_id: tenantId,
+    session_id: sessionId,
+    role: message.role,
+    content: message.content,
+    ...(message.tool_calls && { tool_calls: message.tool_calls }),
+    ...(message.tool_call_id !== undefined && { tool_call_id: message.tool_call_id }),
+    ...(message.run_id !== undefined && { run_id: message.run_id }),
+    created_at: unixSeconds(now),
+  }));
+  return {
+    tenantId,
+    sessionId,
+    appendId,
+    expectedLastMessageId: lastMessageId,
+    messages: records,
+    updatedAt: unixSeconds(now),
+  };
 };

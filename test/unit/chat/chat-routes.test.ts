@@ -63,7 +63,67 @@ describe('POST /v1/sessions/{id}/messages', () => {
       usage: { total_tokens: 2 * USAGE.total_tokens },
     });
     expect(response.json.run.steps[0]).not.toHaveProperty('reservation');
-    expect(setup.jobs.enqueued).toEqual([]);
+    // Only the recovery job, delayed past the function's own timeout (chat-api's is 29 s).
+    expect(setup.jobs.enqueued.map((job) => job.id)).toEqual([response.json.run.id]);
+    expect(setup.jobs.delays[0]).toBeGreaterThan(29);
+  });
+
+  it('the recovery job completes a run whose inline invocation died, charging the step once', async () => {
+    const setup = await chatSetup([{ before: () => new Promise<void>(() => undefined), text: 'never' }]);
+    // The invocation hangs in the model call for good: as far as the run can tell, it died there.
+    void api(setup)(sendEvent(setup.session.id, { content: 'Hello' }));
+    await vi.waitFor(() => expect(setup.store.runs.size).toBe(1));
+    const [recovery] = setup.jobs.enqueued;
+    const runId = recovery?.id as string;
+    expect((await setup.store.getRun(setup.tenant.id, runId))?.status).toBe('in_progress');
+    setup.llm.turns.push({ text: 'Recovered.' });
+
+    await runExecuteJob(
+      () => setup.deps,
+      () => setup.tenants.store,
+    ).run(recovery as never, {
+      logger: createLogger({}, { level: 'error' }),
+      messageId: 'm',
+      receiveCount: 1,
+    });
+
+    const run = await setup.store.getRun(setup.tenant.id, runId);
+    expect(run?.status).toBe('completed');
+    const history = await setup.store.listMessages(setup.tenant.id, setup.session.id, {
+      limit: 10,
+      order: 'asc',
+    });
+    expect(history.items.map((message) => [message.role, message.content])).toEqual([
+      ['user', 'Hello'],
+      ['assistant', 'Recovered.'],
+    ]);
+    expect(tokenCounter(setup.ledger)).toEqual({ used: run?.usage.total_tokens, reserved: 0 });
+  });
+
+  it('the recovery job of a turn that finished inline does nothing', async () => {
+    const setup = await chatSetup([{ text: 'Hi.' }]);
+    const response = await api(setup)(sendEvent(setup.session.id, { content: 'Hello' }));
+    const before = tokenCounter(setup.ledger);
+    const calls = setup.llm.requests.length;
+
+    await runExecuteJob(
+      () => setup.deps,
+      () => setup.tenants.store,
+    ).run(setup.jobs.enqueued[0] as never, {
+      logger: createLogger({}, { level: 'error' }),
+      messageId: 'm',
+      receiveCount: 1,
+    });
+
+    expect(response.statusCode).toBe(200);
+    expect(setup.llm.requests).toHaveLength(calls);
+    expect(tokenCounter(setup.ledger)).toEqual(before);
+    const history = await setup.store.listMessages(setup.tenant.id, setup.session.id, {
+      limit: 10,
+      order: 'asc',
+    });
+    expect(history.items).toHaveLength(2);
+    expect((await setup.store.getRun(setup.tenant.id, response.json.run.id))?.status).toBe('completed');
   });
 
   it('with async: true answers 202 and queues run.execute; the worker job then completes the run', async () => {
@@ -102,7 +162,9 @@ describe('POST /v1/sessions/{id}/messages', () => {
 
     expect(response.statusCode).toBe(202);
     expect(response.json.run.status).toBe('in_progress');
-    expect(setup.jobs.enqueued.map((job) => job.id)).toEqual([response.json.run.id]);
+    // The delayed recovery job, then the hand-off's own job at once.
+    expect(setup.jobs.enqueued.map((job) => job.id)).toEqual([response.json.run.id, response.json.run.id]);
+    expect(setup.jobs.delays).toEqual([expect.any(Number), undefined]);
     expect(tokenCounter(setup.ledger)).toEqual({ used: 0, reserved: 0 });
   });
 });
@@ -333,6 +395,14 @@ describe('bad input: a 4xx, no LLM call, nothing charged', () => {
       expect(response.json.error.code).toBe(testCase.code);
       expect(setup.llm.requests).toHaveLength(0);
       expect(tokenCounter(setup.ledger)).toEqual({ used: 0, reserved: 0 });
+      // Nothing else left behind either: no run, no message, no job.
+      expect(setup.store.runs.size).toBe(0);
+      const history = await setup.store.listMessages(setup.tenant.id, setup.session.id, {
+        limit: 10,
+        order: 'asc',
+      });
+      expect(history.items).toEqual([]);
+      expect(setup.jobs.enqueued).toEqual([]);
     });
   }
 

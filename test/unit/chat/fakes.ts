@@ -73,8 +73,11 @@ export class ScriptedChatLlm implements LlmClient {
 
 export class RecordingJobQueue implements JobQueue {
   readonly enqueued: JobEnvelope[] = [];
-  async enqueue(envelope: JobEnvelope): Promise<void> {
+  /** The delay each job was sent with, by position (undefined: at once). */
+  readonly delays: (number | undefined)[] = [];
+  async enqueue(envelope: JobEnvelope, options?: { readonly delaySeconds?: number }): Promise<void> {
     this.enqueued.push(structuredClone(envelope));
+    this.delays.push(options?.delaySeconds);
   }
 }
 
