@@ -39,7 +39,8 @@ const resolveValue = (fn: LocalFunction, value: EnvValue, context: FunctionEnvCo
     case 'bucket':
       return lookup(context.resources.buckets, value.bucket, 'bucket', fn);
     case 'secretArn':
-      // Only the admin key secret reaches here (resolveFunctionEnv routes by variable name): its value itself replaces the ARN.
+      // Only the admin key secret reaches here (resolveFunctionEnv routes by variable name): locally the
+      // key itself replaces the ARN.
       return context.adminKey;
     case 'wsManagementEndpoint':
       return context.wsManagementEndpoint;
