@@ -1,10 +1,11 @@
 // Benchmarks: `npm run bench [-- name ...]` runs the named benchmarks (default: all) and writes BENCHMARKS.md.
 import { silenceExperimentalWarnings } from '../local/process-warnings';
+import { runChatBench } from './chat';
 import { runFoundationBench } from './foundation';
 
 silenceExperimentalWarnings();
 
-const BENCHES: Record<string, () => Promise<void>> = { foundation: runFoundationBench };
+const BENCHES: Record<string, () => Promise<void>> = { foundation: runFoundationBench, chat: runChatBench };
 
 const names = process.argv.slice(2);
 for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {

@@ -40,6 +40,14 @@ export class DataStack extends Stack {
         'out without a way to distribute the new key. It is rotated by hand (put-secret-value).',
     });
 
+    Validations.of(this.data.llmApiKey).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The upstream LLM key is issued by a third party (OpenAI or another compatible provider); Secrets ' +
+        'Manager cannot mint a new one, so a rotation Lambda has nothing to rotate to. The operator rotates it ' +
+        'at the provider and stores it with put-secret-value.',
+    });
+
     for (const name of Object.keys(TABLES) as TableName[]) {
       new CfnOutput(this, `${TABLES[name].id}Name`, { value: this.data.tables[name].tableName });
     }
@@ -53,5 +61,6 @@ export class DataStack extends Stack {
       });
     }
     new CfnOutput(this, 'AdminKeySecretArn', { value: this.data.adminKey.secretArn });
+    new CfnOutput(this, 'LlmApiKeySecretArn', { value: this.data.llmApiKey.secretArn });
   }
 }

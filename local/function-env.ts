@@ -1,5 +1,6 @@
 // Local platform: a function's environment variables, with the template's references (tables, queues,
-// buckets, the admin key secret, the @connections endpoint) resolved to their local counterparts.
+// buckets, the admin key and upstream LLM key secrets, the @connections endpoint) resolved to their local
+// counterparts.
 import { ENV } from '../functions/platform/env';
 import type { EnvValue, LocalFunction } from './model';
 import type { ProvisionedResources } from './provision';
@@ -38,6 +39,8 @@ const resolveValue = (fn: LocalFunction, value: EnvValue, context: FunctionEnvCo
     case 'bucket':
       return lookup(context.resources.buckets, value.bucket, 'bucket', fn);
     case 'secretArn':
+      // Only the admin key secret reaches here (resolveFunctionEnv routes by variable name): locally the
+      // key itself replaces the ARN.
       return context.adminKey;
     case 'wsManagementEndpoint':
       return context.wsManagementEndpoint;
@@ -72,7 +75,12 @@ export const resolveFunctionEnv = (
   };
   for (const [name, value] of Object.entries(fn.environment)) {
     if (value.kind === 'secretArn') {
-      env[ENV.adminApiKey] = resolveValue(fn, value, context);
+      if (name === ENV.adminKeySecretArn) env[ENV.adminApiKey] = resolveValue(fn, value, context);
+      else if (name !== ENV.llmApiKeySecretArn) {
+        throw new Error(`function '${fn.id}': no local stand-in for the secret in ${name}`);
+      }
+      // The upstream LLM key has no local secret: it comes from the OPENAI_API_KEY override, and without
+      // one the ARN stays unset, so the function answers with the rule-based provider.
       continue;
     }
     env[name] = resolveValue(fn, value, context);

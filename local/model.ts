@@ -9,7 +9,10 @@ export type EnvValue =
   | { readonly kind: 'queueUrl'; readonly queue: string }
   | { readonly kind: 'queueArn'; readonly queue: string }
   | { readonly kind: 'bucket'; readonly bucket: string }
-  /** The admin key secret's ARN; locally the key itself is handed over as ADMIN_API_KEY. */
+  /**
+   * A secret's ARN. Locally the admin key itself is handed over as ADMIN_API_KEY; the upstream LLM key's
+   * ARN stays unset (OPENAI_API_KEY comes from the developer's overrides).
+   */
   | { readonly kind: 'secretArn'; readonly secret: string }
   /** The WebSocket API's @connections endpoint. */
   | { readonly kind: 'wsManagementEndpoint' };

@@ -22,6 +22,11 @@ export interface FunctionDefinition {
   readonly adminKey?: boolean;
   /** Posts frames to WebSocket clients through the @connections management API. */
   readonly wsManagement?: boolean;
+  /**
+   * Calls the upstream LLM: reads its key (the Secrets Manager secret named by OPENAI_API_KEY_SECRET_ARN in
+   * the cloud, OPENAI_API_KEY locally). Only these functions may read that secret.
+   */
+  readonly llm?: boolean;
 }
 
 export const FUNCTIONS = {
@@ -67,6 +72,7 @@ export const FUNCTIONS = {
     tables: { tenants: 'read', sessions: 'readWrite', quotas: 'readWrite' },
     queues: { chatRuns: 'send' },
     bucket: 'readWrite',
+    llm: true,
   },
   'openapi-doc': {
     entry: 'functions/handlers/http/openapi.ts',
@@ -115,6 +121,7 @@ export const FUNCTIONS = {
     // Message bodies too large for an item live in the files bucket: a run reads and writes them.
     bucket: 'readWrite',
     wsManagement: true,
+    llm: true,
   },
   'tool-worker': {
     entry: 'functions/handlers/workers/tool-jobs.ts',

@@ -1,6 +1,6 @@
 // CDK construct: the stateful data layer: the five DynamoDB tables of the manifest, the files bucket and
-// the admin key secret.
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+// the admin key and upstream LLM key secrets.
+import { Duration, type RemovalPolicy, SecretValue } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -28,6 +28,8 @@ export class Data extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
   readonly adminKey: secretsmanager.Secret;
+  /** The upstream LLM provider's key; created holding `{"key":""}`, which the operator replaces. */
+  readonly llmApiKey: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
@@ -83,6 +85,16 @@ export class Data extends Construct {
     this.adminKey = new secretsmanager.Secret(this, 'AdminKey', {
       description: `Tenantic ${props.config.stage}: the admin API key (Authorization: Bearer <key>)`,
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      removalPolicy: props.removalPolicy,
+    });
+    // A placeholder, not a secret: CloudFormation writes it once, and only a changed template would write it
+    // again, so the value the operator puts stays. An empty key makes the functions answer with the
+    // rule-based provider (degraded) rather than fail, until the operator sets the real one.
+    this.llmApiKey = new secretsmanager.Secret(this, 'LlmApiKey', {
+      description:
+        `Tenantic ${props.config.stage}: the upstream LLM API key (bare, or {"key":"..."}); ` +
+        'set it with aws secretsmanager put-secret-value',
+      secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ key: '' })),
       removalPolicy: props.removalPolicy,
     });
   }

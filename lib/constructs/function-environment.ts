@@ -16,6 +16,8 @@ export interface PlatformResources {
   readonly queues: Readonly<Record<QueueName, IQueue>>;
   readonly bucket: IBucket;
   readonly adminKey: ISecret;
+  /** The upstream LLM key, set by the operator (put-secret-value); read only by `llm: true` functions. */
+  readonly llmApiKey: ISecret;
   /** `https://{apiId}.execute-api.{region}.{urlSuffix}/{stage}` of the WebSocket API. */
   readonly wsManagementEndpoint: string;
 }
@@ -50,6 +52,7 @@ export const resourceEnvironment = (
   }
   if (definition.bucket) env[ENV.filesBucket] = resources.bucket.bucketName;
   if (definition.adminKey) env[ENV.adminKeySecretArn] = resources.adminKey.secretArn;
+  if (definition.llm) env[ENV.llmApiKeySecretArn] = resources.llmApiKey.secretArn;
   if (definition.wsManagement) env[ENV.wsManagementEndpoint] = resources.wsManagementEndpoint;
   return env;
 };

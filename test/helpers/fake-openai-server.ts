@@ -56,6 +56,11 @@ export interface RecordedRequest {
   body: Record<string, unknown> | undefined;
   /** The client closed the connection before the response was complete. */
   clientAborted: boolean;
+  /**
+   * Milliseconds from the request's arrival until its response was flushed, as this server saw it (the
+   * LLM's time, which the chat benchmark subtracts from the end-to-end time); undefined until finished.
+   */
+  durationMs?: number;
 }
 
 export interface FakeOpenAiServerOptions {
@@ -330,6 +335,7 @@ export const startFakeOpenAiServer = async (
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const gone = new AbortController();
+    const arrived = performance.now();
     const raw = await readBody(req);
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     let body: Record<string, unknown> | undefined;
@@ -349,6 +355,9 @@ export const startFakeOpenAiServer = async (
       clientAborted: false,
     };
     requests.push(record);
+    res.on('finish', () => {
+      record.durationMs = performance.now() - arrived;
+    });
     res.on('close', () => {
       if (!res.writableFinished) record.clientAborted = true;
       gone.abort();

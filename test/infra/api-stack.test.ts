@@ -104,6 +104,13 @@ describe('functions', () => {
       expect(env[QUEUES[name].envVar] !== undefined).toBe(definition.queues?.[name] !== undefined);
     }
     expect(env[ENV.adminKeySecretArn] !== undefined).toBe(definition.adminKey === true);
+    expect(env[ENV.llmApiKeySecretArn] !== undefined).toBe(definition.llm === true);
+    if (definition.llm) {
+      expect(referencedLogicalIds(env[ENV.llmApiKeySecretArn], exports)).toEqual(
+        new Set([dataLogicalId(stage.built, stage.built.dataStack.data.llmApiKey)]),
+      );
+    }
+    expect(env[ENV.llmApiKey]).toBeUndefined();
     expect(env[ENV.wsManagementEndpoint] !== undefined).toBe(definition.wsManagement === true);
     expect(env[ENV.filesBucket] !== undefined).toBe(definition.bucket !== undefined);
     expect(env[ENV.adminApiKey]).toBeUndefined();
@@ -158,7 +165,13 @@ describe('least privilege', () => {
       const secret = dataLogicalId(stage.built, stage.built.dataStack.data.adminKey);
       expect(
         actionsOn(stage.apiJson, exports, fnIds.get(id)!, secret).has('secretsmanager:GetSecretValue'),
+        'admin key',
       ).toBe(definition.adminKey === true);
+      const llmKey = dataLogicalId(stage.built, stage.built.dataStack.data.llmApiKey);
+      expect(
+        actionsOn(stage.apiJson, exports, fnIds.get(id)!, llmKey).has('secretsmanager:GetSecretValue'),
+        'LLM key',
+      ).toBe(definition.llm === true);
     },
   );
 

@@ -210,6 +210,28 @@ describe('admin key', () => {
   });
 });
 
+describe('upstream LLM key', () => {
+  it('is a secret apart from the admin key, created with an empty placeholder the operator replaces', () => {
+    const llmKey = dataLogicalId(acme.built, acme.built.dataStack.data.llmApiKey);
+    const adminKey = dataLogicalId(acme.built, acme.built.dataStack.data.adminKey);
+    expect(llmKey).not.toBe(adminKey);
+    const secret = acme.dataJson.Resources[llmKey];
+    expect(secret.Type).toBe('AWS::SecretsManager::Secret');
+    expect(JSON.parse(secret.Properties.SecretString)).toEqual({ key: '' });
+    expect(secret.Properties.GenerateSecretString).toBeUndefined();
+    expect(
+      prod.dataJson.Resources[dataLogicalId(prod.built, prod.built.dataStack.data.llmApiKey)].DeletionPolicy,
+    ).toBe('Retain');
+  });
+
+  it('is marked in the catalogue on exactly the functions that call the LLM', () => {
+    const llmFunctions = (Object.entries(FUNCTIONS) as [string, FunctionDefinition][]).filter(
+      ([, definition]) => definition.llm,
+    );
+    expect(llmFunctions.map(([id]) => id).sort()).toEqual(['chat-api', 'chat-worker']);
+  });
+});
+
 describe('production retention', () => {
   it('keeps logs as long as the prod config says, and retains buckets and queues', () => {
     const config = loadStageConfig('prod');

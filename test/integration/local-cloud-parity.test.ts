@@ -4,6 +4,7 @@
 // local platform would miss fails here.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ENV } from '../../functions/platform/env';
+import { FUNCTIONS, type FunctionDefinition } from '../../functions/platform/functions';
 import { createEmulatorClients, type EmulatorClients } from '../../local/clients';
 import { resolveFunctionEnv } from '../../local/function-env';
 import type { LocalPlatformModel } from '../../local/model';
@@ -136,6 +137,13 @@ describe('local platform holds what the CloudFormation templates declare', () =>
           expect(env[ENV.adminApiKey], `${meta.id}: ${ENV.adminApiKey}`).toBeTruthy();
           continue;
         }
+        if (name === ENV.llmApiKeySecretArn) {
+          // Nor for the upstream LLM key: it comes from OPENAI_API_KEY, and the admin key must never
+          // stand in for it.
+          expect(env[name], `${meta.id}: ${name}`).toBeUndefined();
+          expect(env[ENV.llmApiKey], `${meta.id}: ${ENV.llmApiKey}`).toBeUndefined();
+          continue;
+        }
         expect(env, `${meta.id}: ${name}`).toHaveProperty(name);
         // Plain values must arrive unchanged; references resolve to a local resource, never to nothing.
         if (typeof value === 'string') expect(env[name], `${meta.id}: ${name}`).toBe(value);
@@ -143,6 +151,28 @@ describe('local platform holds what the CloudFormation templates declare', () =>
       }
       expect(fn.timeoutSeconds).toBe(declared.Properties.Timeout);
       expect(fn.memoryMb).toBe(declared.Properties.MemorySize);
+    }
+  });
+
+  it("hands the LLM functions the developer's upstream key, and never the admin key in its place", () => {
+    const llmFunctions = model.functions.filter((fn) => fn.environment[ENV.llmApiKeySecretArn]);
+    expect(llmFunctions.map((fn) => fn.id).sort()).toEqual(
+      (Object.entries(FUNCTIONS) as [string, FunctionDefinition][])
+        .filter(([, definition]) => definition.llm)
+        .map(([id]) => id)
+        .sort(),
+    );
+    for (const fn of llmFunctions) {
+      const env = resolveFunctionEnv(fn, {
+        stage: STAGE,
+        resources,
+        adminKey: 'parity-admin-key',
+        wsManagementEndpoint: 'http://127.0.0.1:1',
+        emulatorEnv: {},
+        overrides: { [ENV.llmApiKey]: 'upstream-key' },
+      });
+      expect(env[ENV.llmApiKey], fn.id).toBe('upstream-key');
+      expect(env[ENV.llmApiKeySecretArn], fn.id).toBeUndefined();
     }
   });
 });
