@@ -5,7 +5,29 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { type LocalPlatform, type StartLocalPlatformOptions, startLocalPlatform } from '../../local/platform';
+import type { LocalPlatformModel } from '../../local/model';
+import {
+  type LocalPlatform,
+  loadModel,
+  type StartLocalPlatformOptions,
+  startLocalPlatform,
+} from '../../local/platform';
+
+/** One model cache for every test platform of a run, so the CDK app is synthesized once, not per file. */
+const MODEL_CACHE_DIR = join(tmpdir(), 'tenantic-test-model-cache');
+
+/**
+ * The stage with its tables, queues and buckets renamed under a prefix of their own. Test files run in
+ * parallel on one set of emulators; without this, two platforms would poll the same queue, and a message
+ * taken by a platform that then stops stays invisible for the queue's whole visibility timeout.
+ * References in the model name resources by logical id, which stays as it is.
+ */
+const isolated = (model: LocalPlatformModel, prefix: string): LocalPlatformModel => ({
+  ...model,
+  tables: model.tables.map((table) => ({ ...table, name: `${prefix}-${table.name}` })),
+  queues: model.queues.map((queue) => ({ ...queue, name: `${prefix}-${queue.name}` })),
+  buckets: model.buckets.map((bucket) => ({ ...bucket, name: `${prefix}-${bucket.name}` })),
+});
 
 export interface TestPlatform {
   readonly platform: LocalPlatform;
@@ -28,7 +50,9 @@ export const startTestPlatform = async (
 ): Promise<TestPlatform> => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tenantic-e2e-'));
   const logs: string[] = [];
+  const { model } = await loadModel('dev', { dataDir: MODEL_CACHE_DIR });
   const platform = await startLocalPlatform({
+    model: isolated(model, `t${randomBytes(3).toString('hex')}`),
     stage: 'dev',
     port: 0,
     wsPort: 0,

@@ -46,7 +46,11 @@ describe('chat-runs retries on the local platform', () => {
     )!;
     const maxReceiveCount = source.redrive!.maxReceiveCount;
     const sourceUrl = await queueUrl(clients.sqs, source.name);
-    const dlqUrl = await queueUrl(clients.sqs, source.redrive!.deadLetterQueue);
+    const dlq = platform.platform.model.queues.find(
+      (queue) =>
+        queue.logicalId === source.redrive!.deadLetterQueue || queue.name === source.redrive!.deadLetterQueue,
+    )!;
+    const dlqUrl = await queueUrl(clients.sqs, dlq.name);
     const body = JSON.stringify({
       type: 'test.unserved',
       tenant_id: 'ten_retry',
@@ -64,7 +68,13 @@ describe('chat-runs retries on the local platform', () => {
       );
       dead = (received.Messages ?? []).filter((message) => message.MessageId === sent.MessageId);
     }
-    expect(dead).toHaveLength(1);
+    expect(
+      dead,
+      platform.logs
+        .filter((line) => line.startsWith('[chat-worker]'))
+        .slice(-8)
+        .join('\n'),
+    ).toHaveLength(1);
     expect(dead[0]?.Body).toBe(body);
 
     // The last failure's log line is written after its visibility change, so it may trail the DLQ move.
