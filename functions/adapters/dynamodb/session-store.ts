@@ -16,7 +16,6 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -46,6 +45,7 @@ import {
   type SessionRecord,
 } from '../../core/sessions/schemas';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
+import { queryPage } from './query-page';
 
 type Item = Record<string, unknown>;
 
@@ -209,7 +209,8 @@ export class DynamoSessionStore implements SessionStore {
 
   async listSessions(tenantId: string, page: OrderedPageRequest): Promise<Page<SessionRecord>> {
     const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor, SESSION_ID_PATTERN);
-    return this.queryPage(
+    return queryPage(
+      this.client,
       {
         TableName: this.tableName,
         IndexName: SESSIONS_INDEX,
@@ -294,7 +295,8 @@ export class DynamoSessionStore implements SessionStore {
     // Both reads at once: the session check costs no extra latency.
     const [session, messages] = await Promise.all([
       this.getSession(tenantId, sessionId),
-      this.queryPage(
+      queryPage(
+        this.client,
         {
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
@@ -667,30 +669,6 @@ export class DynamoSessionStore implements SessionStore {
     return translateDynamoError(
       Object.assign(new Error('unprocessed items after retries'), { name: 'ThrottlingException' }),
     );
-  }
-
-  /** Reads one item past the page so `has_more` is exact, following DynamoDB's own 1 MB pages. */
-  private async queryPage<T extends { id: string }>(
-    input: QueryCommandInput,
-    limit: number,
-    map: (items: Item[]) => Promise<T[]>,
-  ): Promise<Page<T>> {
-    const items: Item[] = [];
-    let startKey = input.ExclusiveStartKey;
-    do {
-      const result = await this.guard(() =>
-        this.client.send(
-          new QueryCommand({ ...input, Limit: limit + 1 - items.length, ExclusiveStartKey: startKey }),
-        ),
-      );
-      items.push(...(result.Items ?? []));
-      startKey = result.LastEvaluatedKey;
-    } while (startKey && items.length <= limit);
-    const page = await map(items.slice(0, limit));
-    const last = page.at(-1);
-    return items.length > limit && last
-      ? { items: page, nextCursor: encodeCursor(last.id) }
-      : { items: page };
   }
 
   private async guard<T>(call: () => Promise<T>): Promise<T> {

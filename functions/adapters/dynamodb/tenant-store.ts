@@ -7,12 +7,10 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
-  type QueryCommandInput,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { decodeCursor, encodeCursor, type Page, type PageRequest } from '../../core/pagination';
+import { decodeCursor, type Page, type PageRequest } from '../../core/pagination';
 import type { ApiKeyHashEntry, TenantStore } from '../../core/ports/tenant-store';
 import { ApiKeyNotFoundError, TenantConflictError, TenantNotFoundError } from '../../core/tenants/errors';
 import {
@@ -23,6 +21,7 @@ import {
   type TenantRecord,
 } from '../../core/tenants/schemas';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
+import { queryPage } from './query-page';
 
 type Item = Record<string, unknown>;
 
@@ -95,7 +94,8 @@ export class DynamoTenantStore implements TenantStore {
 
   async listTenants(page: PageRequest): Promise<Page<TenantRecord>> {
     const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor, TENANT_ID_PATTERN);
-    return this.queryPage(
+    return queryPage(
+      this.client,
       {
         TableName: this.tableName,
         IndexName: TENANTS_INDEX,
@@ -108,7 +108,7 @@ export class DynamoTenantStore implements TenantStore {
         }),
       },
       page.limit,
-      toTenant,
+      (items) => items.map(toTenant),
     );
   }
 
@@ -186,7 +186,8 @@ export class DynamoTenantStore implements TenantStore {
 
   async listApiKeys(tenantId: string, page: PageRequest): Promise<Page<ApiKeyRecord>> {
     const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor, API_KEY_ID_PATTERN);
-    return this.queryPage(
+    return queryPage(
+      this.client,
       {
         TableName: this.tableName,
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
@@ -196,7 +197,7 @@ export class DynamoTenantStore implements TenantStore {
         ...(afterId && { ExclusiveStartKey: apiKeyKey(tenantId, afterId) }),
       },
       page.limit,
-      toApiKey,
+      (items) => items.map(toApiKey),
     );
   }
 
@@ -256,30 +257,6 @@ export class DynamoTenantStore implements TenantStore {
     const tenantItem = found.find((item) => item.sk === 'TENANT');
     const keyItem = found.find((item) => item.sk === `KEY#${keyId}`);
     return { tenant: tenantItem && toTenant(tenantItem), key: keyItem && toApiKey(keyItem) };
-  }
-
-  /** Reads one item past the page so `has_more` is exact, following DynamoDB's own 1 MB pages. */
-  private async queryPage<T extends { id: string }>(
-    input: QueryCommandInput,
-    limit: number,
-    map: (item: Item) => T,
-  ): Promise<Page<T>> {
-    const items: Item[] = [];
-    let startKey = input.ExclusiveStartKey;
-    do {
-      const result = await this.guard(() =>
-        this.client.send(
-          new QueryCommand({ ...input, Limit: limit + 1 - items.length, ExclusiveStartKey: startKey }),
-        ),
-      );
-      items.push(...(result.Items ?? []));
-      startKey = result.LastEvaluatedKey;
-    } while (startKey && items.length <= limit);
-    const page = items.slice(0, limit).map(map);
-    const last = page.at(-1);
-    return items.length > limit && last
-      ? { items: page, nextCursor: encodeCursor(last.id) }
-      : { items: page };
   }
 
   private async guard<T>(call: () => Promise<T>): Promise<T> {
