@@ -4,23 +4,12 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../helpers/fake-openai-server';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
 
 let platform: TestPlatform;
 let fake: FakeOpenAiServer;
 
-const call = async (path: string, init: { method?: string; key?: string; body?: unknown } = {}) => {
-  const response = await fetch(`${platform.httpUrl}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      ...(init.key ? { authorization: `Bearer ${init.key}` } : {}),
-      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
-};
+const call = (path: string, init: CallOptions = {}) => platform.call(path, init);
 
 const admin = (path: string, init: { method?: string; body?: unknown } = {}) =>
   call(path, { ...init, key: platform.adminKey });

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { DynamoConnectionStore } from '../../functions/adapters/dynamodb/connection-store';
 import { HTTP_ROUTES } from '../../functions/platform/routes';
 import { waitFor } from '../helpers/fixture-platform';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
 
 let platform: TestPlatform;
 
@@ -23,18 +23,7 @@ const connectionStore = () => {
   return new DynamoConnectionStore(client, table!.name);
 };
 
-const call = async (path: string, init: { method?: string; key?: string; body?: unknown } = {}) => {
-  const response = await fetch(`${platform.httpUrl}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      ...(init.key ? { authorization: `Bearer ${init.key}` } : {}),
-      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
-};
+const call = (path: string, init: CallOptions = {}) => platform.call(path, init);
 
 const admin = (path: string, init: { method?: string; body?: unknown } = {}) =>
   call(path, { ...init, key: platform.adminKey });

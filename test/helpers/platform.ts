@@ -29,7 +29,24 @@ const isolated = (model: LocalPlatformModel, prefix: string): LocalPlatformModel
   buckets: model.buckets.map((bucket) => ({ ...bucket, name: `${prefix}-${bucket.name}` })),
 });
 
+export interface CallOptions {
+  readonly method?: string;
+  /** Sent as `Authorization: Bearer <key>`. */
+  readonly key?: string;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+}
+
+export interface CallResult {
+  readonly status: number;
+  readonly headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON response bodies.
+  readonly body: any;
+}
+
 export interface TestPlatform {
+  /** One HTTP call to the platform, its JSON body parsed. */
+  call(path: string, init?: CallOptions): Promise<CallResult>;
   readonly platform: LocalPlatform;
   readonly httpUrl: string;
   readonly wsUrl: string;
@@ -62,7 +79,20 @@ export const startTestPlatform = async (
     log: (functionId, _stream, line) => logs.push(`[${functionId}] ${line}`),
     ...options,
   });
+  const call = async (path: string, init: CallOptions = {}): Promise<CallResult> => {
+    const response = await fetch(`${platform.httpUrl}${path}`, {
+      method: init.method ?? 'GET',
+      headers: {
+        ...(init.key ? { authorization: `Bearer ${init.key}` } : {}),
+        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+  };
   return {
+    call,
     platform,
     httpUrl: platform.httpUrl,
     wsUrl: platform.wsUrl,

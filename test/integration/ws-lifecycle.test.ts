@@ -2,22 +2,11 @@
 // $disconnect functions on DynamoDB Local) with a real `ws` client: tickets and concurrent_connections.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
 
 let platform: TestPlatform;
 
-const call = async (path: string, init: { method?: string; key?: string; body?: unknown } = {}) => {
-  const response = await fetch(`${platform.httpUrl}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      ...(init.key ? { authorization: `Bearer ${init.key}` } : {}),
-      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-};
+const call = (path: string, init: CallOptions = {}) => platform.call(path, init);
 
 const tenantWithKey = async (name: string, quotas: Record<string, number | null> = {}) => {
   const admin = { key: platform.adminKey };
