@@ -142,23 +142,23 @@ describe('the official openai client against /v1/chat/completions', () => {
     expect(patched.status).toBe(200);
     const before = fake.chatRequests().length;
 
-    const badModel = openai.chat.completions.create({
-      model: 'gpt-9-ultra',
-      messages: [{ role: 'user', content: 'x' }],
-    });
-    const overBudget = openai.chat.completions.create({
-      model: 'gpt-4o-mini',
-      messages: [{ role: 'user', content: 'x' }],
-      max_tokens: 500,
-    });
+    // Each awaited where it is made: a rejection left pending across another await counts as unhandled.
+    await expect(
+      openai.chat.completions.create({ model: 'gpt-9-ultra', messages: [{ role: 'user', content: 'x' }] }),
+    ).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(
+      openai.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x' }],
+        max_tokens: 500,
+      }),
+    ).rejects.toBeInstanceOf(OpenAI.RateLimitError);
     const badKey = new OpenAI({
       apiKey: 'tk_dev_notarealkey',
       baseURL: `${platform.httpUrl}/v1`,
       maxRetries: 0,
     });
 
-    await expect(badModel).rejects.toBeInstanceOf(OpenAI.BadRequestError);
-    await expect(overBudget).rejects.toBeInstanceOf(OpenAI.RateLimitError);
     await expect(
       badKey.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }),
     ).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
@@ -292,16 +292,22 @@ describe('sessions and runs', () => {
       key: other.key,
       body: { content: 'hi' },
     });
-    const foreignHeader = other.openai.chat.completions.create(
-      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] },
-      { headers: { 'X-Session-Id': session.body.id } },
-    );
+    // Settled here: a rejection left pending across the awaits below would count as unhandled.
+    const foreignHeader = await other.openai.chat.completions
+      .create(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] },
+        { headers: { 'X-Session-Id': session.body.id } },
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     const deleted = await call(`/v1/sessions/${session.body.id}`, { method: 'DELETE', key: owner.key });
     const afterDelete = await call(`/v1/sessions/${session.body.id}`, { key: owner.key });
 
     expect(foreignRead.status).toBe(404);
     expect(foreignSend.status).toBe(404);
-    await expect(foreignHeader).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    expect(foreignHeader).toBeInstanceOf(OpenAI.NotFoundError);
     expect(deleted.status).toBe(200);
     expect(afterDelete.status).toBe(404);
   });
