@@ -32,12 +32,37 @@ interface CountingProxy {
   close(): Promise<void>;
 }
 
-const startCountingProxy = async (target: string): Promise<CountingProxy> => {
+/** `BENCH_TRACE=1`: print each request of the first measured turn of every row (operation, table, key). */
+const TRACE = process.env.BENCH_TRACE === '1';
+
+const describeRequest = (operation: string, body: string): string => {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    const tables =
+      (parsed.TableName as string | undefined) ??
+      JSON.stringify(Object.keys((parsed.RequestItems as object | undefined) ?? {})).slice(0, 80);
+    const detail = JSON.stringify(parsed.Key ?? parsed.KeyConditionExpression ?? parsed.TransactItems ?? '');
+    return `${operation} ${tables} ${detail.slice(0, 160)}`;
+  } catch {
+    return operation;
+  }
+};
+
+const startCountingProxy = async (
+  target: string,
+): Promise<CountingProxy & { trace: string[] | undefined }> => {
   const upstream = new URL(target);
   const counts = new Map<string, number>();
+  const proxy = { trace: undefined as string[] | undefined };
   const server: Server = createServer((req, res) => {
     const operation = String(req.headers['x-amz-target'] ?? 'unknown').replace(/^DynamoDB_\d+\./, '');
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
+    if (proxy.trace) {
+      const trace = proxy.trace;
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => trace.push(describeRequest(operation, Buffer.concat(chunks).toString('utf8'))));
+    }
     const forward = httpRequest(
       {
         host: upstream.hostname,
@@ -57,17 +82,17 @@ const startCountingProxy = async (target: string): Promise<CountingProxy> => {
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  return Object.assign(proxy, {
     url: `http://127.0.0.1:${port}`,
     counts,
     total: () => [...counts.values()].reduce((sum, count) => sum + count, 0),
     reset: () => counts.clear(),
     close: () =>
-      new Promise((resolve) => {
+      new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  });
 };
 
 interface TurnFigures {
@@ -84,7 +109,7 @@ interface TurnFigures {
 const measure = async (
   route: string,
   fake: FakeOpenAiServer,
-  proxy: CountingProxy,
+  proxy: CountingProxy & { trace: string[] | undefined },
   turn: () => Promise<void>,
   /** Runs before each turn, outside the timing and the count (e.g. creating the turn's session). */
   prepare: () => Promise<void> = async () => {},
@@ -104,10 +129,15 @@ const measure = async (
     await prepare();
     fake.reset();
     proxy.reset();
+    if (TRACE && i === 0) proxy.trace = [];
     const started = performance.now();
     await turn();
     const elapsed = performance.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 5));
+    if (proxy.trace) {
+      process.stderr.write(`${route}: one turn's DynamoDB requests\n  ${proxy.trace.join('\n  ')}\n`);
+      proxy.trace = undefined;
+    }
     const calls = fake.chatRequests();
     const llmMs = calls.reduce((sum, call) => sum + (call.durationMs ?? 0), 0);
     llmCalls += calls.length;

@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import httpCors from '@middy/http-cors';
 import type { Context } from 'aws-lambda';
 import type { TenantStore } from '../core/ports/tenant-store';
+import type { RequestMeter } from '../core/quotas/request-meter';
 import type { TenantRecord } from '../core/tenants/schemas';
 import {
   type AuthOf,
@@ -36,6 +37,8 @@ export interface OperationInput<Op extends OperationId> {
   principal: AuthorizerContext;
   log: Logger;
   event: HttpEvent;
+  /** On routes counted with their first token hold: hand it to the use case (see RequestMeter). */
+  meter?: RequestMeter;
 }
 
 /** An operation answers its contract's result, or an HttpReply when status, headers or framing vary. */
@@ -102,6 +105,7 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
       principal: http.principal ?? { principal: 'anonymous', authError: 'missing_api_key' },
       log: http.log,
       event,
+      ...(http.meter && { meter: http.meter }),
     } as OperationInput<OperationId>);
     if (result instanceof HttpReply) return result.toResponse();
     const { status } = CONTRACTS[op];

@@ -1,6 +1,7 @@
 // Middleware: the request shape our HTTP middlewares share (API Gateway HTTP API, payload 2.0).
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { RequestMeter } from '../core/quotas/request-meter';
 import type { TenantRecord } from '../core/tenants/schemas';
 import type { Logger } from '../observability/logger';
 
@@ -29,6 +30,8 @@ export interface HttpState {
   /** The parsed JSON body, before validation. */
   json?: unknown;
   input?: { body: unknown; query: unknown; path: unknown };
+  /** On routes counted with their first hold: the request's admission, for the use case to take. */
+  meter?: RequestMeter;
   /** Headers every response to this request carries, errors included (the rate-limit headers). */
   responseHeaders?: Record<string, string>;
 }

@@ -15,6 +15,11 @@ export interface HttpRoute {
   /** OpenAPI operationId, unique. */
   readonly operationId: string;
   readonly summary: string;
+  /**
+   * Tenant routes whose use case holds tokens: the request is counted against `requests_per_minute` by
+   * its first hold, in the same write (see RequestMeter), rather than by a write of its own up front.
+   */
+  readonly countedWithHold?: boolean;
 }
 
 export interface WebSocketRoute {
@@ -170,6 +175,7 @@ export const HTTP_ROUTES = [
     auth: 'tenant',
     operationId: 'sendMessage',
     summary: 'Send a message: 200 with the answer when the run ends in time, else 202 and the run continues',
+    countedWithHold: true,
   },
   {
     method: 'POST',
@@ -186,6 +192,7 @@ export const HTTP_ROUTES = [
     auth: 'tenant',
     operationId: 'createChatCompletion',
     summary: 'OpenAI-compatible chat completion (stream: SSE framing, buffered by the HTTP API)',
+    countedWithHold: true,
   },
 ] as const satisfies readonly HttpRoute[];
 

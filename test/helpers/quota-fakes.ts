@@ -5,6 +5,7 @@ import type {
   CountRequest,
   Hold,
   HoldRequest,
+  HoldResult,
   QuotaLedger,
   ReleaseResult,
   SettleResult,
@@ -44,9 +45,10 @@ export class InMemoryQuotaLedger implements QuotaLedger {
     return { ...standing, remaining: request.limit - counter.used };
   }
 
-  async hold(request: HoldRequest): Promise<{ hold: Hold; standing: QuotaStanding }> {
-    this.calls.push('hold');
+  async hold(request: HoldRequest): Promise<HoldResult> {
+    this.calls.push(request.countRequest ? 'hold+count' : 'hold');
     const counter = this.counter(request);
+    const minute = request.countRequest && this.counter(request.countRequest);
     const ref = {
       tenantId: request.tenantId,
       quota: request.quota,
@@ -60,6 +62,10 @@ export class InMemoryQuotaLedger implements QuotaLedger {
       resetsAt: request.resetsAt,
     });
     if (existing) return { hold: { ...ref, holdId: request.holdId, ...existing }, standing: standing() };
+    if (request.countRequest && minute && minute.used >= request.countRequest.limit) {
+      const { limit, resetsAt, nowSeconds } = request.countRequest;
+      throw new QuotaExceededError('requests_per_minute', { limit, remaining: 0, resetsAt }, nowSeconds);
+    }
     for (const [id, hold] of counter.holds) {
       if (
         hold.expiresAt <= request.nowSeconds &&
@@ -77,7 +83,15 @@ export class InMemoryQuotaLedger implements QuotaLedger {
     const held = { amount: request.amount, expiresAt: request.nowSeconds + request.leaseSeconds };
     counter.holds.set(request.holdId, held);
     counter.reserved += request.amount;
-    return { hold: { ...ref, holdId: request.holdId, ...held }, standing: standing() };
+    if (!request.countRequest || !minute)
+      return { hold: { ...ref, holdId: request.holdId, ...held }, standing: standing() };
+    minute.used += 1;
+    const { limit, resetsAt } = request.countRequest;
+    return {
+      hold: { ...ref, holdId: request.holdId, ...held },
+      standing: standing(),
+      counted: { limit, remaining: limit - minute.used, resetsAt },
+    };
   }
 
   async settle(hold: Hold, used: number): Promise<SettleResult> {

@@ -16,6 +16,7 @@ import { QuotaExceededError } from '../../functions/core/quotas/errors';
 import { getUsage } from '../../functions/core/quotas/get-usage';
 import { releaseRunSlot } from '../../functions/core/quotas/release-run-slot';
 import { releaseTokens } from '../../functions/core/quotas/release-tokens';
+import { admitRequest, RequestMeter } from '../../functions/core/quotas/request-meter';
 import { reserveTokens } from '../../functions/core/quotas/reserve-tokens';
 import { settleTokens } from '../../functions/core/quotas/settle-tokens';
 import { TABLES } from '../../functions/platform/tables';
@@ -222,7 +223,52 @@ describe('requests_per_minute under concurrency', () => {
       expect(outcome.reason).toBeInstanceOf(QuotaExceededError);
       expect((outcome.reason as QuotaExceededError).headers['Retry-After']).toBe('60');
     }
-    expect((await item('requests_per_minute', '2099-11-21T09:00'))?.used).toBe(limit);
+    // The minute's requests are counted on the month's token item.
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({
+      rpm_minute: '2099-11-21T09:00',
+      rpm_used: limit,
+    });
+  });
+
+  it('metered requests (count + token hold in one write) under concurrency: both limits hold, both or neither', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const requestLimit = 40;
+    const tokenLimit = 30 * 100;
+    // Requests of 100 tokens: the budget admits 30 holds, the minute 40 requests; 40 plain requests (no hold)
+    // compete for the same minute.
+    const metered = Array.from({ length: 120 }, (_, index) => async () => {
+      const meter = new RequestMeter(TENANT, requestLimit);
+      const reservation = await reserveTokens(
+        { ledger, clock },
+        { tenantId: TENANT, limit: tokenLimit, tokens: 100, reservationId: `res_${index}`, meter },
+      );
+      return { kind: 'metered' as const, reservation, standing: meter.standing };
+    });
+    const plain = Array.from({ length: 40 }, () => async () => {
+      const meter = new RequestMeter(TENANT, requestLimit);
+      await admitRequest({ ledger, clock }, meter);
+      return { kind: 'plain' as const, standing: meter.standing };
+    });
+    const tasks = [...metered, ...plain].sort(() => 0.5 - seeded(7)());
+
+    const outcomes = await pool<{ kind: string; standing?: { remaining: number } }>(tasks, IN_FLIGHT);
+
+    const admitted = outcomes
+      .filter((outcome) => outcome.status === 'fulfilled')
+      .map((outcome) => outcome.value);
+    const holds = admitted.filter((value) => value.kind === 'metered').length;
+    const counter = await item('tokens_per_month', '2099-11');
+    // Every admitted request was counted once, none beyond the minute's limit.
+    expect(counter?.rpm_used).toBe(admitted.length);
+    // 160 requests compete for 40: a hold refused by the budget did not count, so the minute fills exactly.
+    expect(admitted.length).toBe(requestLimit);
+    // Every hold counted its request; a refused one left neither a hold nor a count behind.
+    expect(counter?.reserved).toBe(holds * 100);
+    expect(counter?.committed).toBeLessThanOrEqual(tokenLimit);
+    expect(new Set(admitted.map((value) => value.standing?.remaining)).size).toBe(admitted.length);
+    for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
+      expect(outcome.reason).toBeInstanceOf(QuotaExceededError);
+    }
   });
 
   it('a new minute opens a new window', async () => {

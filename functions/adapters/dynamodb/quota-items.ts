@@ -2,6 +2,9 @@
 //   pk TENANT#<id>   sk QUOTA#<name>#<window>  (QUOTA#<name> for gauges: concurrent runs, storage)
 //   used, reserved, committed (= used + reserved), overrun, ttl, and one `hold_<id>` map
 //   { amount, expires_at } per live reservation or run slot.
+// The per-minute request counter has no item of its own: it rides on the month's token item as
+// `rpm_minute` (the minute it counts, `2026-11-22T09:15`) and `rpm_used`, so a metered request (count
+// the request, hold its tokens) is admitted by one conditional write.
 import type { LedgerQuota } from '../../core/quotas/errors';
 import type { QuotaName } from '../../core/quotas/schemas';
 
@@ -9,6 +12,22 @@ export const quotaCounterKey = (tenantId: string, name: QuotaName | LedgerQuota,
   pk: `TENANT#${tenantId}`,
   sk: window === null ? `QUOTA#${name}` : `QUOTA#${name}#${window}`,
 });
+
+export const REQUEST_MINUTE_ATTRIBUTE = 'rpm_minute';
+export const REQUEST_COUNT_ATTRIBUTE = 'rpm_used';
+
+/**
+ * Where `requests_per_minute` is counted: the token item of the minute's month.
+ *
+ * @example
+ * requestCounterKey('ten_1', '2026-11-22T09:15'); // { pk: 'TENANT#ten_1', sk: 'QUOTA#tokens_per_month#2026-11' }
+ */
+export const requestCounterKey = (tenantId: string, minute: string) =>
+  quotaCounterKey(tenantId, 'tokens_per_month', minute.slice(0, 7));
+
+/** Requests counted in `minute` according to an item (0 when the item counts an older minute). */
+export const requestsIn = (item: Record<string, unknown> | undefined, minute: string): number =>
+  item?.[REQUEST_MINUTE_ATTRIBUTE] === minute ? count(item[REQUEST_COUNT_ATTRIBUTE]) : 0;
 
 /** Holds live as top-level attributes: SET needs no parent map, so the first hold needs no set-up write. */
 export const HOLD_PREFIX = 'hold_';

@@ -18,6 +18,7 @@ import type {
   CountRequest,
   Hold,
   HoldRequest,
+  HoldResult,
   QuotaLedger,
   ReleaseResult,
   SettleResult,
@@ -32,6 +33,9 @@ import {
   holdAttribute,
   holdsOf,
   quotaCounterKey,
+  REQUEST_COUNT_ATTRIBUTE,
+  REQUEST_MINUTE_ATTRIBUTE,
+  requestsIn,
   type StoredHold,
 } from './quota-items';
 
@@ -51,13 +55,144 @@ const itemTtl = (ref: CounterRef, nowSeconds: number, holds: boolean, holdExpire
   Math.max(ref.resetsAt ?? 0, holds ? Math.max(nowSeconds + MAX_LEASE_SECONDS, holdExpiresAt) : nowSeconds) +
   ttlGraceSeconds(ref);
 
+/** Counting a request may switch minute once, and a hold may reclaim twice: a few writes at most. */
+const MAX_ADMIT_ATTEMPTS = 5;
+const MAX_REMEMBERED_TENANTS = 10_000;
+
+/** The request counter's minute, and whether this write starts it (SET) or adds to it (ADD). */
+interface MinutePath {
+  readonly minute: string;
+  readonly fresh: boolean;
+}
+
+interface UpdateParts {
+  readonly set?: readonly string[];
+  readonly add?: readonly string[];
+  readonly conditions?: readonly string[];
+  readonly names?: Readonly<Record<string, string>>;
+  readonly values?: Readonly<Record<string, unknown>>;
+}
+
+const mergeParts = (...parts: UpdateParts[]): Required<UpdateParts> => ({
+  set: parts.flatMap((part) => part.set ?? []),
+  add: parts.flatMap((part) => part.add ?? []),
+  conditions: parts.flatMap((part) => part.conditions ?? []),
+  names: Object.assign({}, ...parts.map((part) => part.names ?? {})),
+  values: Object.assign({}, ...parts.map((part) => part.values ?? {})),
+});
+
+const toUpdateInput = (parts: Required<UpdateParts>) => ({
+  UpdateExpression: [
+    parts.set.length > 0 ? `SET ${parts.set.join(', ')}` : '',
+    parts.add.length > 0 ? `ADD ${parts.add.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' '),
+  ...(parts.conditions.length > 0 && {
+    ConditionExpression: parts.conditions.map((condition) => `(${condition})`).join(' AND '),
+  }),
+  ExpressionAttributeNames: parts.names,
+  ExpressionAttributeValues: parts.values,
+});
+
+/** Adds `amount` to reserved and committed under `committed <= limit - amount` (no arithmetic needed). */
+const holdParts = (request: HoldRequest, attribute: string, expiresAt: number): UpdateParts => ({
+  set: ['#hold = :hold'],
+  add: ['#reserved :amount', '#committed :amount', '#used :zero'],
+  conditions: [
+    'attribute_not_exists(#hold)',
+    'attribute_not_exists(#committed) OR #committed <= :committedBefore',
+  ],
+  names: { '#hold': attribute, '#reserved': 'reserved', '#committed': 'committed', '#used': 'used' },
+  values: {
+    ':hold': { amount: request.amount, expires_at: expiresAt },
+    ':amount': request.amount,
+    ':zero': 0,
+    ':committedBefore': request.limit - request.amount,
+  },
+});
+
+const REQUEST_NAMES = { '#rpmMinute': REQUEST_MINUTE_ATTRIBUTE, '#rpmUsed': REQUEST_COUNT_ATTRIBUTE };
+
+/** The first request of a minute restarts the counter (SET); the others add one under the limit. */
+const requestParts = (request: CountRequest, path: MinutePath): UpdateParts =>
+  path.fresh
+    ? {
+        set: ['#rpmMinute = :rpmMinute', '#rpmUsed = :rpmOne'],
+        conditions: ['attribute_not_exists(#rpmMinute) OR #rpmMinute < :rpmMinute'],
+        names: REQUEST_NAMES,
+        values: { ':rpmMinute': path.minute, ':rpmOne': 1 },
+      }
+    : {
+        add: ['#rpmUsed :rpmOne'],
+        conditions: ['#rpmMinute = :rpmMinute AND #rpmUsed <= :rpmBefore'],
+        names: REQUEST_NAMES,
+        values: { ':rpmMinute': path.minute, ':rpmOne': 1, ':rpmBefore': request.limit - 1 },
+      };
+
+/** Whether the request part of a refused write would have passed against `item` (so the hold failed). */
+const requestPartHolds = (
+  item: Record<string, unknown> | undefined,
+  request: CountRequest,
+  path: MinutePath,
+): boolean => {
+  const stored = item?.[REQUEST_MINUTE_ATTRIBUTE];
+  if (path.fresh) return typeof stored !== 'string' || stored < path.minute;
+  return stored === path.minute && requestsIn(item, path.minute) <= request.limit - 1;
+};
+
+/**
+ * What to write next after the request part was refused: start our minute when the item counts an older
+ * one; count into the item's minute when it is ours or newer (another container's clock ahead of ours,
+ * so the limit still binds); refuse when that minute is full.
+ */
+const nextMinutePath = (item: Record<string, unknown> | undefined, request: CountRequest) => {
+  const stored = item?.[REQUEST_MINUTE_ATTRIBUTE];
+  const ours = request.window as string;
+  if (typeof stored !== 'string' || stored < ours) return { minute: ours, fresh: true };
+  if (requestsIn(item, stored) >= request.limit) return 'exceeded' as const;
+  return { minute: stored, fresh: false };
+};
+
+/** The month item a minute's requests are counted on (see `requestCounterKey`). */
+const monthRefOf = (request: CountRequest): CounterRef => {
+  const window = (request.window as string).slice(0, 7);
+  const [year, month] = window.split('-').map(Number) as [number, number];
+  return {
+    tenantId: request.tenantId,
+    quota: 'tokens_per_month',
+    window,
+    resetsAt: Math.floor(Date.UTC(year, month, 1) / 1000),
+  };
+};
+
+const standingOf = (request: HoldRequest, committed: unknown): QuotaStanding => ({
+  limit: request.limit,
+  remaining: Math.max(0, request.limit - count(committed)),
+  resetsAt: request.resetsAt,
+});
+
+const requestStanding = (request: CountRequest, used: unknown) => ({
+  limit: request.limit,
+  remaining: Math.max(0, request.limit - count(used)),
+  resetsAt: request.resetsAt,
+});
+
 export class DynamoQuotaLedger implements QuotaLedger {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
+  /** The minute each tenant's last request counted in: the next request guesses its write from it. */
+  private readonly minutes = new Map<string, string>();
+
   async count(request: CountRequest): Promise<QuotaStanding & { remaining: number }> {
+    if (request.quota === 'requests_per_minute') {
+      const ref = monthRefOf(request);
+      const { counted } = await this.admit(ref, request, undefined);
+      return counted as QuotaStanding & { remaining: number };
+    }
     const { limit, resetsAt, nowSeconds } = request;
     try {
       const result = await this.update({
@@ -81,66 +216,121 @@ export class DynamoQuotaLedger implements QuotaLedger {
     }
   }
 
-  async hold(request: HoldRequest): Promise<{ hold: Hold; standing: QuotaStanding }> {
-    const { limit, amount, resetsAt, nowSeconds } = request;
-    const key = quotaCounterKey(request.tenantId, request.quota, request.window);
-    const attribute = holdAttribute(request.holdId);
+  async hold(request: HoldRequest): Promise<HoldResult> {
     const ref: CounterRef = {
       tenantId: request.tenantId,
       quota: request.quota,
       window: request.window,
-      resetsAt,
+      resetsAt: request.resetsAt,
     };
-    const expiresAt = nowSeconds + request.leaseSeconds;
-    for (let round = 0; ; round += 1) {
+    const counting = request.countRequest;
+    if (counting) {
+      const month = monthRefOf(counting);
+      if (
+        counting.tenantId !== request.tenantId ||
+        request.quota !== 'tokens_per_month' ||
+        month.window !== request.window
+      ) {
+        throw new Error(
+          'DynamoQuotaLedger: a request is counted only with a hold on the same month of tokens',
+        );
+      }
+    }
+    const result = await this.admit(ref, counting, request);
+    return result as HoldResult;
+  }
+
+  /**
+   * One UpdateItem that counts a request (`counting`), holds tokens (`holding`), or both. A refusal
+   * returns the item, which says which part failed: a request counter of another minute switches the
+   * write to that minute; expired holds are reclaimed, then the write is retried.
+   */
+  private async admit(
+    ref: CounterRef,
+    counting: CountRequest | undefined,
+    holding: HoldRequest | undefined,
+  ): Promise<{ hold?: Hold; standing?: QuotaStanding; counted?: QuotaStanding & { remaining: number } }> {
+    const nowSeconds = holding?.nowSeconds ?? counting?.nowSeconds ?? 0;
+    const key = quotaCounterKey(ref.tenantId, ref.quota, ref.window);
+    const attribute = holding ? holdAttribute(holding.holdId) : undefined;
+    const expiresAt = holding ? nowSeconds + holding.leaseSeconds : 0;
+    let minute: MinutePath | undefined = counting && {
+      minute: counting.window as string,
+      fresh: this.minutes.get(counting.tenantId) !== counting.window,
+    };
+    let reclaims = 0;
+    for (let attempt = 0; attempt < MAX_ADMIT_ATTEMPTS; attempt += 1) {
+      const parts = mergeParts(
+        {
+          set: ['#ttl = :ttl'],
+          names: { '#ttl': TTL },
+          values: { ':ttl': itemTtl(ref, nowSeconds, holding !== undefined, expiresAt) },
+        },
+        holding && attribute ? holdParts(holding, attribute, expiresAt) : {},
+        counting && minute ? requestParts(counting, minute) : {},
+      );
       try {
-        const result = await this.update({
-          Key: key,
-          UpdateExpression:
-            'SET #hold = :hold, #ttl = :ttl ADD #reserved :amount, #committed :amount, #used :zero',
-          ConditionExpression:
-            'attribute_not_exists(#hold) AND (attribute_not_exists(#committed) OR #committed <= :committedBefore)',
-          ExpressionAttributeNames: {
-            '#hold': attribute,
-            '#ttl': TTL,
-            '#reserved': 'reserved',
-            '#committed': 'committed',
-            '#used': 'used',
-          },
-          ExpressionAttributeValues: {
-            ':hold': { amount, expires_at: expiresAt },
-            ':ttl': itemTtl(ref, nowSeconds, true, expiresAt),
-            ':amount': amount,
-            ':zero': 0,
-            ':committedBefore': limit - amount,
-          },
-          ReturnValues: 'UPDATED_NEW',
-        });
-        const standing = { limit, remaining: Math.max(0, limit - count(result?.committed)), resetsAt };
-        return { hold: { ...ref, holdId: request.holdId, amount, expiresAt }, standing };
+        const result = await this.update({ Key: key, ...toUpdateInput(parts), ReturnValues: 'UPDATED_NEW' });
+        if (counting && minute) this.rememberMinute(counting.tenantId, minute.minute);
+        return {
+          ...(holding && {
+            hold: { ...ref, holdId: holding.holdId, amount: holding.amount, expiresAt },
+            standing: standingOf(holding, result?.committed),
+          }),
+          ...(counting && { counted: requestStanding(counting, result?.[REQUEST_COUNT_ATTRIBUTE]) }),
+        };
       } catch (error) {
         if (!isConditionFailure(error)) throw translateDynamoError(error);
         const item = conditionFailureItem(error);
-        const holds = holdsOf(item);
-        const standing = { limit, remaining: Math.max(0, limit - count(item?.committed)), resetsAt };
-        const existing = holds.find((hold) => hold.attribute === attribute);
-        // The same hold id again (a retried call, a redelivered step): hand back what is held.
-        if (existing) {
-          return {
-            hold: { ...ref, holdId: request.holdId, amount: existing.amount, expiresAt: existing.expiresAt },
-            standing,
-          };
+        if (holding && attribute) {
+          const existing = holdsOf(item).find((hold) => hold.attribute === attribute);
+          // The same hold id again (a retried call, a redelivered step): hand back what is held. The
+          // attempt that took it counted the request.
+          if (existing) {
+            return {
+              hold: {
+                ...ref,
+                holdId: holding.holdId,
+                amount: existing.amount,
+                expiresAt: existing.expiresAt,
+              },
+              standing: standingOf(holding, item?.committed),
+            };
+          }
         }
-        const expired = holds.filter((hold) => hold.expiresAt <= nowSeconds);
-        if (expired.length === 0 || round >= MAX_RECLAIM_ROUNDS) {
-          throw new QuotaExceededError(request.quota, standing, nowSeconds, {
-            requested: amount,
+        if (counting && minute && !requestPartHolds(item, counting, minute)) {
+          const next = nextMinutePath(item, counting);
+          if (next === 'exceeded') {
+            const standing = { limit: counting.limit, remaining: 0, resetsAt: counting.resetsAt };
+            throw new QuotaExceededError('requests_per_minute', standing, nowSeconds, { cause: error });
+          }
+          minute = next;
+          continue;
+        }
+        if (!holding) continue;
+        const standing = standingOf(holding, item?.committed);
+        const expired = holdsOf(item).filter((hold) => hold.expiresAt <= nowSeconds);
+        if (expired.length === 0 || reclaims >= MAX_RECLAIM_ROUNDS) {
+          throw new QuotaExceededError(holding.quota, standing, nowSeconds, {
+            requested: holding.amount,
             cause: error,
           });
         }
+        reclaims += 1;
         await this.reclaim(key, expired.slice(0, MAX_RECLAIM));
       }
     }
+    // Only a counter that keeps changing minute under us gets here (clocks far apart): refuse softly.
+    throw new QuotaExceededError(
+      counting ? 'requests_per_minute' : ref.quota,
+      { limit: counting?.limit ?? holding?.limit ?? 0, resetsAt: counting?.resetsAt ?? ref.resetsAt },
+      nowSeconds,
+    );
+  }
+
+  private rememberMinute(tenantId: string, minute: string): void {
+    if (this.minutes.size >= MAX_REMEMBERED_TENANTS) this.minutes.clear();
+    this.minutes.set(tenantId, minute);
   }
 
   async settle(hold: Hold, used: number): Promise<SettleResult> {

@@ -5,7 +5,7 @@ import type { QuotaCounter, UsageReader } from '../../core/ports/usage-reader';
 import { QUOTA_NAMES, type QuotaName } from '../../core/quotas/schemas';
 import { quotaWindow } from '../../core/quotas/windows';
 import { translateDynamoError } from './errors';
-import { count, liveReserved, quotaCounterKey } from './quota-items';
+import { count, liveReserved, quotaCounterKey, requestCounterKey, requestsIn } from './quota-items';
 
 export { quotaCounterKey };
 
@@ -17,7 +17,11 @@ export class DynamoUsageReader implements UsageReader {
 
   async readCounters(tenantId: string, now: Date): Promise<Record<QuotaName, QuotaCounter>> {
     const nowSeconds = Math.floor(now.getTime() / 1000);
-    const keys = QUOTA_NAMES.map((name) => quotaCounterKey(tenantId, name, quotaWindow(name, now).window));
+    const minute = quotaWindow('requests_per_minute', now).window as string;
+    // The minute's requests are counted on the month's token item, which is then read once.
+    const keys = QUOTA_NAMES.filter((name) => name !== 'requests_per_minute').map((name) =>
+      quotaCounterKey(tenantId, name, quotaWindow(name, now).window),
+    );
     const found = new Map<string, Record<string, unknown>>();
     let pending: Record<string, unknown>[] = keys;
     for (let attempt = 0; pending.length > 0 && attempt < 5; attempt += 1) {
@@ -32,8 +36,12 @@ export class DynamoUsageReader implements UsageReader {
       }
     }
     return Object.fromEntries(
-      QUOTA_NAMES.map((name, index) => {
-        const item = found.get(keys[index]?.sk ?? '');
+      QUOTA_NAMES.map((name) => {
+        if (name === 'requests_per_minute') {
+          const item = found.get(requestCounterKey(tenantId, minute).sk);
+          return [name, { used: requestsIn(item, minute), reserved: 0 }];
+        }
+        const item = found.get(quotaCounterKey(tenantId, name, quotaWindow(name, now).window).sk);
         // A crashed caller's expired reservation is not reported: the next refused reservation reclaims it.
         return [name, { used: count(item?.used), reserved: liveReserved(item, nowSeconds) }];
       }),

@@ -19,6 +19,7 @@ import type { LlmClient } from '../ports/llm-client';
 import type { QuotaLedger } from '../ports/quota-ledger';
 import type { SessionStore } from '../ports/session-store';
 import { rateLimitHeaders } from '../quotas/errors';
+import type { RequestMeter } from '../quotas/request-meter';
 import type { TokenReservation } from '../quotas/reserve-tokens';
 import { appendMessages } from '../sessions/append-messages';
 import { ModelNotAllowedError, SessionNotFoundError } from '../sessions/errors';
@@ -53,6 +54,8 @@ export interface ChatCompletionAnswer {
 export interface ChatCompletionOptions {
   /** `X-Session-Id`: append this exchange to the tenant's session (404 if it is not the tenant's). */
   readonly sessionId?: string;
+  /** The request's `requests_per_minute` count, written with the token reservation. */
+  readonly meter?: RequestMeter;
 }
 
 const text = (content: string | { type: 'text'; text: string }[] | null | undefined): string =>
@@ -201,6 +204,7 @@ export const createChatCompletion = async (
       tokenLimit: quotasOf(deps, tenant).tokens_per_month,
       reservationId: id,
       request,
+      ...(options.meter && { meter: options.meter }),
       deadlineMs: deadline,
       ...(body.stream && { onDelta: (delta: ChatDelta) => void deltas.push(delta) }),
     },

@@ -6,6 +6,7 @@ import { isLlmError, LlmAbortedError, LlmTimeoutError } from '../llm/errors';
 import type { ChatDelta, ChatMessage, ToolCall } from '../llm/types';
 import type { RunChanges } from '../ports/session-store';
 import { QuotaExceededError } from '../quotas/errors';
+import type { RequestMeter } from '../quotas/request-meter';
 import type { TokenReservation } from '../quotas/reserve-tokens';
 import { settleTokens } from '../quotas/settle-tokens';
 import { appendMessages } from '../sessions/append-messages';
@@ -52,6 +53,8 @@ export interface ExecuteRunInput {
   readonly pending?: { readonly userMessage: ChatMessage; readonly save: () => Promise<string> };
   /** The session's history as the caller just read it with `session`: the first step reads none. */
   readonly history?: ChatMessage[];
+  /** The request's admission (inline): counted by the first step's reservation, in the same write. */
+  readonly meter?: RequestMeter;
 }
 
 export type ExecuteRunOutcome =
@@ -245,6 +248,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
           ),
           signal: abort.signal,
           ...(!saved && { onReserved: ensureSaved }),
+          ...(input.meter && { meter: input.meter }),
           ...(input.onDelta && { onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index) }),
         },
         async (completion, usage, reservation) => {

@@ -7,6 +7,7 @@ import type { Clock } from '../ports/clock';
 import type { LlmClient } from '../ports/llm-client';
 import type { QuotaLedger } from '../ports/quota-ledger';
 import { releaseTokens } from '../quotas/release-tokens';
+import type { RequestMeter } from '../quotas/request-meter';
 import { promptTokenBound, reserveTokens, type TokenReservation } from '../quotas/reserve-tokens';
 import { settleTokens } from '../quotas/settle-tokens';
 
@@ -33,6 +34,8 @@ export interface MeteredStepInput {
    * refused reservation (429) leaves nothing written. If it throws, the reservation is released.
    */
   readonly onReserved?: (reservation: TokenReservation) => Promise<void>;
+  /** The request's admission, when not yet counted: the reservation's write counts it too. */
+  readonly meter?: RequestMeter;
 }
 
 export interface MeteredStepResult<Persisted> {
@@ -108,6 +111,7 @@ export const meteredLlmStep = async <Persisted = undefined>(
     limit: input.tokenLimit,
     tokens: reservationTokens(input.request),
     ...(input.reservationId && { reservationId: input.reservationId }),
+    ...(input.meter && { meter: input.meter }),
   });
   if (input.onReserved) {
     try {

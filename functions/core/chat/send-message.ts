@@ -1,6 +1,7 @@
 // Use case: `POST /v1/sessions/{id}/messages`: record the user's message and a run, then answer inline
 // when the run finishes before the sync deadline, or continue it on the chat-runs queue (202).
 import { NotFoundError, TenanticError } from '../errors';
+import { admitRequest, type RequestMeter } from '../quotas/request-meter';
 import { appendRequest } from '../sessions/append-messages';
 import { SessionBusyError, SessionNotFoundError } from '../sessions/errors';
 import { toRunResource, unixSeconds } from '../sessions/model';
@@ -43,11 +44,17 @@ export interface SentMessage {
  * const { status, result } = await sendMessage(deps, tenant, sessionId, { content: 'What is 2+2?' });
  * // 200 { message: { role: 'assistant', ... }, run: { status: 'completed', ... } }
  */
+export interface SendMessageOptions {
+  /** The request's `requests_per_minute` count: inline, written with the first step's reservation. */
+  readonly meter?: RequestMeter;
+}
+
 export const sendMessage = async (
   deps: ChatDeps,
   tenant: TenantRecord,
   sessionId: string,
   body: SendMessageRequest,
+  options: SendMessageOptions = {},
 ): Promise<SentMessage> => {
   const startedAt = nowMs(deps);
   // The session and its history in one read; the model's context window bounds how much is loaded.
@@ -117,6 +124,9 @@ export const sendMessage = async (
     return { status: 202, result: { run: toRunResource(current) } };
   };
   if (body.async) {
+    // Nothing is held for a queued run (its worker reserves per step), so the request is counted alone,
+    // before anything is written.
+    await admitRequest(deps, options.meter);
     await save();
     return queue();
   }
@@ -131,6 +141,7 @@ export const sendMessage = async (
       history: found.history,
       pending: { userMessage: toChatMessage({ ...userMessage, content: body.content }), save },
       handoffAtMs: startedAt + deps.timeouts.syncDeadlineMs,
+      ...(options.meter && { meter: options.meter }),
     });
   } catch (error) {
     // Refused (4xx: nothing was written, or the run is on record as failed), or the store failed before

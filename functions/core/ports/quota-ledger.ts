@@ -26,6 +26,19 @@ export interface HoldRequest extends CounterRef {
   readonly nowSeconds: number;
   /** After this many seconds a hold that was neither settled nor released may be reclaimed. */
   readonly leaseSeconds: number;
+  /**
+   * Also counts the request against `requests_per_minute` in the same atomic write (a metered request's
+   * admission: both or neither). Its `tenantId` must be the hold's.
+   */
+  readonly countRequest?: CountRequest;
+}
+
+/** What `hold` granted, and (with `countRequest`) the minute's standing after counting the request. */
+export interface HoldResult {
+  readonly hold: Hold;
+  readonly standing: QuotaStanding;
+  /** Absent when the hold already existed (a retry): the first attempt counted the request. */
+  readonly counted?: QuotaStanding & { readonly remaining: number };
 }
 
 /** A hold as the ledger granted it: enough to settle or release it later, JSON-safe. */
@@ -64,8 +77,11 @@ export type ReleaseResult = { readonly status: 'released' } | { readonly status:
 export interface QuotaLedger {
   /** Adds one to a windowed counter if it stays within the limit. */
   count(request: CountRequest): Promise<QuotaStanding & { readonly remaining: number }>;
-  /** Holds `amount` so that `committed` stays within the limit. */
-  hold(request: HoldRequest): Promise<{ readonly hold: Hold; readonly standing: QuotaStanding }>;
+  /**
+   * Holds `amount` so that `committed` stays within the limit; with `countRequest`, counts the request in
+   * the same write (refused by either limit: `QuotaExceededError` naming it, and nothing changes).
+   */
+  hold(request: HoldRequest): Promise<HoldResult>;
   /** Turns a hold into real usage in one write; idempotent per hold id. */
   settle(hold: Hold, used: number): Promise<SettleResult>;
   /** Gives a hold back in one write; idempotent per hold id. */

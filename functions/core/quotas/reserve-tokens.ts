@@ -4,6 +4,7 @@ import type { Clock } from '../ports/clock';
 import type { Hold, QuotaLedger } from '../ports/quota-ledger';
 import { QuotaExceededError, type QuotaStanding } from './errors';
 import { assertHoldId, assertWholeAmount, counterRef, leaseSeconds, unixSeconds } from './ledger-rules';
+import { admitRequest, type RequestMeter } from './request-meter';
 
 /**
  * What settle and release need; JSON-safe, so a run may carry it across a queue hop. `standing` is the
@@ -23,6 +24,8 @@ export interface ReserveTokensInput {
   readonly reservationId?: string;
   /** How long a crashed caller's reservation blocks the budget; default and bounds in ledger-rules.ts. */
   readonly leaseSeconds?: number;
+  /** The request's admission, when it is still to be counted: written with the hold, as one write. */
+  readonly meter?: RequestMeter;
 }
 
 /**
@@ -60,7 +63,10 @@ export const reserveTokens = async (
   const holdId = input.reservationId ?? `res_${randomUUID()}`;
   assertHoldId(holdId, 'reservation_id');
   const lease = leaseSeconds(input.leaseSeconds);
-  if (input.limit === null) return { unlimited: true, tenantId: input.tenantId, tokens: input.tokens };
+  if (input.limit === null) {
+    await admitRequest(deps, input.meter);
+    return { unlimited: true, tenantId: input.tenantId, tokens: input.tokens };
+  }
 
   const now = deps.clock.now();
   const nowSeconds = unixSeconds(now);
@@ -74,13 +80,17 @@ export const reserveTokens = async (
       { requested: input.tokens },
     );
   }
-  const { hold, standing } = await deps.ledger.hold({
+  // The same instant as the hold's, so the minute counted lies in the month held.
+  const countRequest = input.meter?.take({ now: () => now });
+  const { hold, standing, counted } = await deps.ledger.hold({
     ...ref,
     holdId,
     amount: input.tokens,
     limit: input.limit,
     nowSeconds,
     leaseSeconds: lease,
+    ...(countRequest && { countRequest }),
   });
+  if (input.meter && counted) input.meter.standing = counted;
   return { ...hold, unlimited: false, standing };
 };

@@ -48,14 +48,17 @@ export const createChatApi = (
       listMessages: ({ tenant, path, query }) => listMessages(deps, tenant.id, path.id, query),
       getRun: ({ tenant, path }) => getRun(deps, tenant.id, path.id),
       cancelRun: ({ tenant, path }) => cancelRun(deps, tenant.id, path.id),
-      sendMessage: async ({ tenant, path, body }) => {
-        const { status, result } = await sendMessage(await chatOf(deps), tenant, path.id, body);
+      sendMessage: async ({ tenant, path, body, meter }) => {
+        const { status, result } = await sendMessage(await chatOf(deps), tenant, path.id, body, {
+          ...(meter && { meter }),
+        });
         return status === 200 ? result : HttpReply.json(status, result);
       },
-      createChatCompletion: async ({ tenant, body, event }) => {
+      createChatCompletion: async ({ tenant, body, event, meter }) => {
         const sessionId = header(event, 'x-session-id');
         const answer = await createChatCompletion(await chatOf(deps), tenant, body, {
           ...(sessionId !== undefined && { sessionId }),
+          ...(meter && { meter }),
         });
         return answer.sse === undefined
           ? HttpReply.json(200, answer.completion, answer.headers)

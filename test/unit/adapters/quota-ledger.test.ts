@@ -8,7 +8,6 @@ import { DynamoQuotaLedger } from '../../../functions/adapters/dynamodb/quota-le
 import { UpstreamError } from '../../../functions/core/errors';
 import type { Hold } from '../../../functions/core/ports/quota-ledger';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
-import { TABLES } from '../../../functions/platform/tables';
 
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
 const ddb = mockClient(client);
@@ -46,47 +45,80 @@ const expectOnlyPlaceholders = (input: ReturnType<typeof lastUpdate>, forbidden:
 beforeEach(() => ddb.reset());
 
 describe('DynamoQuotaLedger.count', () => {
-  it('adds one under a bound computed in the caller (limit - 1) and reports what remains', async () => {
-    ddb.on(UpdateCommand).resolves({ Attributes: { used: 7 } });
+  const minute = {
+    tenantId: 'ten_1',
+    quota: 'requests_per_minute',
+    window: '2026-11-21T10:15',
+    resetsAt: nowSeconds + 30,
+    limit: 60,
+    nowSeconds,
+  } as const;
 
-    const standing = await ledger.count({
-      tenantId: 'ten_1',
-      quota: 'requests_per_minute',
-      window: '2026-11-21T10:15',
-      resetsAt: nowSeconds + 30,
-      limit: 60,
-      nowSeconds,
-    });
+  it("counts a tenant's first request of a minute on the month's token item, restarting the counter", async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { rpm_used: 1 } });
+
+    const standing = await new DynamoQuotaLedger(client, 'quotas').count(minute);
 
     const input = lastUpdate();
     expect(input).toMatchObject({
       TableName: 'quotas',
-      Key: { pk: 'TENANT#ten_1', sk: 'QUOTA#requests_per_minute#2026-11-21T10:15' },
-      UpdateExpression: 'ADD #used :one SET #ttl = :ttl',
-      ConditionExpression: 'attribute_not_exists(#used) OR #used <= :usedBefore',
-      ExpressionAttributeNames: { '#used': 'used', '#ttl': TABLES.quotas.ttlAttribute },
+      Key: key,
+      UpdateExpression: 'SET #ttl = :ttl, #rpmMinute = :rpmMinute, #rpmUsed = :rpmOne',
+      ConditionExpression: '(attribute_not_exists(#rpmMinute) OR #rpmMinute < :rpmMinute)',
+      ExpressionAttributeNames: { '#rpmMinute': 'rpm_minute', '#rpmUsed': 'rpm_used' },
       ReturnValues: 'UPDATED_NEW',
     });
-    expect(input.ExpressionAttributeValues).toMatchObject({ ':one': 1, ':usedBefore': 59 });
-    expect(input.ExpressionAttributeValues?.[':ttl']).toBeGreaterThan(nowSeconds + 30);
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':rpmMinute': '2026-11-21T10:15', ':rpmOne': 1 });
+    expect(input.ExpressionAttributeValues?.[':ttl']).toBeGreaterThan(monthEnd);
+    expectOnlyPlaceholders(input, ['ten_1', '2026-11-21T10:15', '60']);
+    expect(standing).toEqual({ limit: 60, remaining: 59, resetsAt: nowSeconds + 30 });
+  });
+
+  it('adds one under a bound computed in the caller (limit - 1) once the minute is known', async () => {
+    const ledger = new DynamoQuotaLedger(client, 'quotas');
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: { rpm_used: 1 } })
+      .resolves({ Attributes: { rpm_used: 7 } });
+    await ledger.count(minute);
+
+    const standing = await ledger.count(minute);
+
+    const input = lastUpdate();
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
+    expect(input).toMatchObject({
+      Key: key,
+      UpdateExpression: 'SET #ttl = :ttl ADD #rpmUsed :rpmOne',
+      ConditionExpression: '(#rpmMinute = :rpmMinute AND #rpmUsed <= :rpmBefore)',
+    });
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':rpmBefore': 59 });
     expectOnlyPlaceholders(input, ['ten_1', '60', '59']);
     expect(standing).toEqual({ limit: 60, remaining: 53, resetsAt: nowSeconds + 30 });
   });
 
-  it('a failed condition is a QuotaExceededError with Retry-After and the request headers', async () => {
-    ddb.on(UpdateCommand).rejects(conditionFailed({ used: { N: '60' } }));
+  it('a guess of a fresh minute that another request already started is retried as an add', async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(conditionFailed({ rpm_minute: { S: '2026-11-21T10:15' }, rpm_used: { N: '3' } }))
+      .resolves({ Attributes: { rpm_used: 4 } });
 
-    const error = await ledger
-      .count({
-        tenantId: 'ten_1',
-        quota: 'requests_per_minute',
-        window: '2026-11-21T10:15',
-        resetsAt: nowSeconds + 30,
-        limit: 60,
-        nowSeconds,
-      })
+    const standing = await new DynamoQuotaLedger(client, 'quotas').count(minute);
+
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
+    expect(lastUpdate().UpdateExpression).toContain('ADD #rpmUsed :rpmOne');
+    expect(standing.remaining).toBe(56);
+  });
+
+  it('a full minute is a QuotaExceededError with Retry-After and the request headers', async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejects(conditionFailed({ rpm_minute: { S: '2026-11-21T10:15' }, rpm_used: { N: '60' } }));
+
+    const error = await new DynamoQuotaLedger(client, 'quotas')
+      .count(minute)
       .catch((caught: unknown) => caught);
 
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
     expect(error).toBeInstanceOf(QuotaExceededError);
     expect(error).toMatchObject({ statusCode: 429, type: 'rate_limit_error', code: 'rate_limit_exceeded' });
     expect((error as QuotaExceededError).headers).toEqual({
@@ -132,9 +164,9 @@ describe('DynamoQuotaLedger.hold', () => {
     expect(input).toMatchObject({
       Key: key,
       UpdateExpression:
-        'SET #hold = :hold, #ttl = :ttl ADD #reserved :amount, #committed :amount, #used :zero',
+        'SET #ttl = :ttl, #hold = :hold ADD #reserved :amount, #committed :amount, #used :zero',
       ConditionExpression:
-        'attribute_not_exists(#hold) AND (attribute_not_exists(#committed) OR #committed <= :committedBefore)',
+        '(attribute_not_exists(#hold)) AND (attribute_not_exists(#committed) OR #committed <= :committedBefore)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
     expect(input.ExpressionAttributeNames).toMatchObject({
@@ -150,6 +182,62 @@ describe('DynamoQuotaLedger.hold', () => {
     expectOnlyPlaceholders(input, ['res_abc', '98500', '1500']);
     expect(hold).toEqual({ ...tokens, holdId: 'res_abc', amount: 1_500, expiresAt: nowSeconds + 900 });
     expect(standing).toEqual({ limit: 100_000, remaining: 58_500, resetsAt: monthEnd });
+  });
+
+  it('with countRequest, counts the request and holds the tokens in the same write', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { committed: 41_500, rpm_used: 1 } });
+    const countRequest = {
+      tenantId: 'ten_1',
+      quota: 'requests_per_minute',
+      window: '2026-11-21T10:15',
+      resetsAt: nowSeconds + 30,
+      limit: 60,
+      nowSeconds,
+    } as const;
+
+    const result = await new DynamoQuotaLedger(client, 'quotas').hold({ ...request, countRequest });
+
+    const input = lastUpdate();
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(input.Key).toEqual(key);
+    expect(input.UpdateExpression).toBe(
+      'SET #ttl = :ttl, #hold = :hold, #rpmMinute = :rpmMinute, #rpmUsed = :rpmOne ADD #reserved :amount, #committed :amount, #used :zero',
+    );
+    expect(input.ConditionExpression).toContain('#committed <= :committedBefore');
+    expect(input.ConditionExpression).toContain('#rpmMinute < :rpmMinute');
+    expectOnlyPlaceholders(input, ['res_abc', '98500', '2026-11-21T10:15']);
+    expect(result.standing.remaining).toBe(58_500);
+    expect(result.counted).toEqual({ limit: 60, remaining: 59, resetsAt: nowSeconds + 30 });
+  });
+
+  it('with countRequest, a full minute refuses both (a requests error) and a full budget refuses both (a tokens error)', async () => {
+    const countRequest = {
+      tenantId: 'ten_1',
+      quota: 'requests_per_minute',
+      window: '2026-11-21T10:15',
+      resetsAt: nowSeconds + 30,
+      limit: 60,
+      nowSeconds,
+    } as const;
+    ddb.on(UpdateCommand).rejects(
+      conditionFailed({
+        rpm_minute: { S: '2026-11-21T10:15' },
+        rpm_used: { N: '60' },
+        committed: { N: '0' },
+      }),
+    );
+    const minuteFull = await new DynamoQuotaLedger(client, 'quotas')
+      .hold({ ...request, countRequest })
+      .catch((caught: unknown) => caught);
+    ddb.reset();
+    ddb.on(UpdateCommand).rejects(conditionFailed({ committed: { N: '99000' } }));
+    const budgetFull = await new DynamoQuotaLedger(client, 'quotas')
+      .hold({ ...request, countRequest })
+      .catch((caught: unknown) => caught);
+
+    expect(minuteFull).toMatchObject({ code: 'rate_limit_exceeded', statusCode: 429 });
+    expect(budgetFull).toMatchObject({ code: 'token_quota_exceeded', statusCode: 429 });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
   });
 
   it('refused with no expired holds: QuotaExceededError with the tokens headers and no further write', async () => {

@@ -21,11 +21,26 @@ describe('DynamoUsageReader', () => {
     );
 
     const keys = ddb.commandCalls(BatchGetCommand)[0]!.args[0].input.RequestItems?.quotas?.Keys;
-    expect(keys).toHaveLength(QUOTA_NAMES.length);
-    expect(keys).toContainEqual({ pk: 'TENANT#ten_1', sk: 'QUOTA#requests_per_minute#2026-11-21T10:15' });
+    // The minute's requests are counted on the month's token item: one key fewer than quotas.
+    expect(keys).toHaveLength(QUOTA_NAMES.length - 1);
+    expect(keys).toContainEqual({ pk: 'TENANT#ten_1', sk: 'QUOTA#tokens_per_month#2026-11' });
     expect(keys).toContainEqual({ pk: 'TENANT#ten_1', sk: 'QUOTA#storage_bytes' });
     expect(counters.tokens_per_month).toEqual({ used: 1200, reserved: 300 });
     expect(counters.requests_per_minute).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('reports the requests of the current minute only: a counter of an older minute is zero', async () => {
+    const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+    const ddb = mockClient(client);
+    const item = { pk: 'TENANT#ten_1', sk: 'QUOTA#tokens_per_month#2026-11', rpm_minute: '2026-11-21T10:15' };
+    ddb.on(BatchGetCommand).resolves({ Responses: { quotas: [{ ...item, rpm_used: 12 }] } });
+    const reader = new DynamoUsageReader(client, 'quotas');
+
+    const during = await reader.readCounters('ten_1', new Date('2026-11-21T10:15:59Z'));
+    const after = await reader.readCounters('ten_1', new Date('2026-11-21T10:16:00Z'));
+
+    expect(during.requests_per_minute).toEqual({ used: 12, reserved: 0 });
+    expect(after.requests_per_minute).toEqual({ used: 0, reserved: 0 });
   });
 
   it("reports only live reservations: an expired hold (a crashed caller's) is left out", async () => {
