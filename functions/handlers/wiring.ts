@@ -71,10 +71,13 @@ export const sessionSettings = (from: RuntimeConfig = runtimeConfig()): SessionS
 export const sessionStore = (): SessionStore => {
   if (!sessions) {
     const env = requireEnv([ENV.sessionsTable, ENV.filesBucket]);
+    // Where the function may also write the quotas table, a step's settle joins its append transaction.
+    const quotasTableName = process.env[ENV.quotasTable];
     sessions = new DynamoSessionStore(
       dynamoDocumentClient(),
       env[ENV.sessionsTable],
       new S3BlobStore(s3(), env[ENV.filesBucket]),
+      quotasTableName ? { quotasTableName } : {},
     );
   }
   return sessions;

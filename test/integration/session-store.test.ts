@@ -2,13 +2,23 @@
 // S3BlobStore on s3rver, driven by the use cases.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore, messageBlobKey } from '../../functions/adapters/dynamodb/session-store';
+import { quotaCounterKey } from '../../functions/adapters/dynamodb/usage-reader';
 import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
 import { newId } from '../../functions/core/ids';
 import { encodeCursor } from '../../functions/core/pagination';
 import { randomIds } from '../../functions/core/ports/id-generator';
+import { reserveTokens } from '../../functions/core/quotas/reserve-tokens';
+import { settleTokens } from '../../functions/core/quotas/settle-tokens';
 import { appendMessages, appendRequest } from '../../functions/core/sessions/append-messages';
 import { createRun } from '../../functions/core/sessions/create-run';
 import { createSession } from '../../functions/core/sessions/create-session';
@@ -80,7 +90,7 @@ const fresh = async () => {
         }),
       )
     ).Items?.[0];
-  return { store, deps, clock, scan, objects, messageItem, tableName };
+  return { store, deps, clock, scan, objects, messageItem, tableName, bucket };
 };
 
 const BIG = 33 * 1024;
@@ -436,6 +446,59 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     const page = await store.listMessages(acme.id, session.id, { limit: 10, order: 'asc' });
     expect(page.items.map((message) => message.content)).toEqual(['Hello']);
     expect((await store.getRun(acme.id, run.id))?.status).toBe('cancelled');
+  });
+
+  it("a step's settle lands in its append transaction; a hold already gone records the step and charges nothing", async () => {
+    const { deps, tableName: sessionsTable, bucket } = await fresh();
+    const quotasTable = `quotas-settle-${count}-${Date.now()}`;
+    await dynamo.createTable(TABLES.quotas, quotasTable);
+    const store = new DynamoSessionStore(
+      dynamo.documentClient,
+      sessionsTable,
+      new S3BlobStore(s3.client, bucket),
+      { quotasTableName: quotasTable },
+    );
+    const withLedger: SessionDeps = { ...deps, store };
+    const ledger = new DynamoQuotaLedger(dynamo.documentClient, quotasTable);
+    // DynamoDB Local sweeps items whose TTL has passed: hold in 2099, as the ledger tests do.
+    const clock = manualClock(Date.UTC(2099, 10, 21, 9, 0, 0));
+    const acme = tenant();
+    const session = await createSession(withLedger, acme, {});
+    const reserve = (id: string) =>
+      reserveTokens({ ledger, clock }, { tenantId: acme.id, limit: 10_000, tokens: 500, reservationId: id });
+    const first = await reserve('step-a');
+    const second = await reserve('step-b');
+    if (first.unlimited || second.unlimited) throw new Error('expected holds');
+    await settleTokens({ ledger }, second, 10); // settled before the step is recorded: the hold is gone
+
+    const charged = await appendMessages(
+      withLedger,
+      acme.id,
+      session.id,
+      { append_id: 'step-a', messages: [{ role: 'assistant', content: 'one' }] },
+      { settle: { hold: first, used: 120 } },
+    );
+    const uncharged = await appendMessages(
+      withLedger,
+      acme.id,
+      session.id,
+      { append_id: 'step-b', messages: [{ role: 'assistant', content: 'two' }] },
+      { settle: { hold: second, used: 300 } },
+    );
+
+    expect(charged.settled).toEqual({ status: 'settled', charged: 120, overrun: 0 });
+    expect(uncharged.settled).toEqual({ status: 'not_held' });
+    const page = await store.listMessages(acme.id, session.id, { limit: 10, order: 'asc' });
+    expect(page.items.map((message) => message.content)).toEqual(['one', 'two']);
+    const counter = (
+      await dynamo.documentClient.send(
+        new GetCommand({
+          TableName: quotasTable,
+          Key: quotaCounterKey(acme.id, 'tokens_per_month', '2099-11'),
+        }),
+      )
+    ).Item;
+    expect(counter).toMatchObject({ used: 130, reserved: 0, committed: 130 });
   });
 
   it("another tenant's session and run are simply not found", async () => {

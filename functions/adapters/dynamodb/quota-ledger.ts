@@ -178,6 +178,65 @@ const requestStanding = (request: CountRequest, used: unknown) => ({
   resetsAt: request.resetsAt,
 });
 
+/** An update of one hold's counter item: a transaction item as it is, or one UpdateItem's input. */
+export type HoldUpdate = UpdateCommandInput & {
+  TableName: string;
+  Key: Record<string, string>;
+  UpdateExpression: string;
+  ConditionExpression: string;
+};
+
+/** Removes the hold and applies `add` in one write, only while the hold is still there. */
+const holdUpdate = (
+  tableName: string,
+  hold: Hold,
+  change: { add: string; names: Record<string, string>; values: Record<string, number> },
+): HoldUpdate => ({
+  TableName: tableName,
+  Key: quotaCounterKey(hold.tenantId, hold.quota, hold.window),
+  UpdateExpression: `REMOVE #hold ADD ${change.add}`,
+  ConditionExpression: '#hold.#amount = :amount',
+  ExpressionAttributeNames: {
+    '#hold': holdAttribute(hold.holdId),
+    '#amount': 'amount',
+    '#reserved': 'reserved',
+    '#committed': 'committed',
+    ...change.names,
+  },
+  ExpressionAttributeValues: { ':amount': hold.amount, ':minusAmount': -hold.amount, ...change.values },
+});
+
+/**
+ * The settle of a hold as an update: `DynamoQuotaLedger.settle` sends it alone, and the session store
+ * writes it in the transaction that records the step whose usage it charges (one write fewer per step,
+ * and the step and its charge land together). Its condition fails when the hold is gone (settled,
+ * released or reclaimed): then nothing may be charged.
+ *
+ * @example
+ * const { update, settled } = settleUpdate('quotas', hold, 420);
+ * await client.send(new TransactWriteCommand({ TransactItems: [...stepItems, { Update: update }] }));
+ */
+export const settleUpdate = (
+  tableName: string,
+  hold: Hold,
+  used: number,
+): { update: HoldUpdate; settled: Extract<SettleResult, { status: 'settled' }> } => {
+  const charged = Math.min(used, hold.amount);
+  const overrun = used - charged;
+  return {
+    update: holdUpdate(tableName, hold, {
+      add: `#used :charged, #reserved :minusAmount, #committed :delta${overrun > 0 ? ', #overrun :overrun' : ''}`,
+      names: { '#used': 'used', ...(overrun > 0 && { '#overrun': 'overrun' }) },
+      values: {
+        ':charged': charged,
+        ':delta': charged - hold.amount,
+        ...(overrun > 0 && { ':overrun': overrun }),
+      },
+    }),
+    settled: { status: 'settled', charged, overrun },
+  };
+};
+
 export class DynamoQuotaLedger implements QuotaLedger {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -334,48 +393,23 @@ export class DynamoQuotaLedger implements QuotaLedger {
   }
 
   async settle(hold: Hold, used: number): Promise<SettleResult> {
-    const charged = Math.min(used, hold.amount);
-    const overrun = used - charged;
-    const applied = await this.applyToHold(hold, {
-      add: `#used :charged, #reserved :minusAmount, #committed :delta${overrun > 0 ? ', #overrun :overrun' : ''}`,
-      names: { '#used': 'used', ...(overrun > 0 && { '#overrun': 'overrun' }) },
-      values: {
-        ':charged': charged,
-        ':delta': charged - hold.amount,
-        ...(overrun > 0 && { ':overrun': overrun }),
-      },
-    });
-    return applied ? { status: 'settled', charged, overrun } : { status: 'not_held' };
+    const { update, settled } = settleUpdate(this.tableName, hold, used);
+    return (await this.applyToHold(update)) ? settled : { status: 'not_held' };
   }
 
   async release(hold: Hold): Promise<ReleaseResult> {
-    const applied = await this.applyToHold(hold, {
+    const update = holdUpdate(this.tableName, hold, {
       add: '#reserved :minusAmount, #committed :minusAmount',
       names: {},
       values: {},
     });
-    return applied ? { status: 'released' } : { status: 'not_held' };
+    return (await this.applyToHold(update)) ? { status: 'released' } : { status: 'not_held' };
   }
 
-  /** Removes the hold and applies `add` in one write, only while the hold is still there. */
-  private async applyToHold(
-    hold: Hold,
-    change: { add: string; names: Record<string, string>; values: Record<string, number> },
-  ): Promise<boolean> {
+  /** One write that only applies while the hold is still there; false when it is not. */
+  private async applyToHold(update: HoldUpdate): Promise<boolean> {
     try {
-      await this.update({
-        Key: quotaCounterKey(hold.tenantId, hold.quota, hold.window),
-        UpdateExpression: `REMOVE #hold ADD ${change.add}`,
-        ConditionExpression: '#hold.#amount = :amount',
-        ExpressionAttributeNames: {
-          '#hold': holdAttribute(hold.holdId),
-          '#amount': 'amount',
-          '#reserved': 'reserved',
-          '#committed': 'committed',
-          ...change.names,
-        },
-        ExpressionAttributeValues: { ':amount': hold.amount, ':minusAmount': -hold.amount, ...change.values },
-      });
+      await this.update(update);
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;

@@ -46,6 +46,7 @@ import {
 } from '../../core/sessions/schemas';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
 import { queryPage } from './query-page';
+import { settleUpdate } from './quota-ledger';
 
 type Item = Record<string, unknown>;
 
@@ -164,10 +165,16 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface DynamoSessionStoreOptions {
   /** Message bodies whose JSON is larger than this many bytes go to the blob store (default 32 KB). */
   inlineLimitBytes?: number;
+  /**
+   * The quota ledger's table: with it, an append's `settle` is written in the append's transaction
+   * (see `settleUpdate`); without it, the caller settles apart.
+   */
+  quotasTableName?: string;
 }
 
 export class DynamoSessionStore implements SessionStore {
   private readonly inlineLimitBytes: number;
+  private readonly quotasTableName: string | undefined;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -176,6 +183,7 @@ export class DynamoSessionStore implements SessionStore {
     options: DynamoSessionStoreOptions = {},
   ) {
     this.inlineLimitBytes = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
+    this.quotasTableName = options.quotasTableName;
   }
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -369,20 +377,37 @@ export class DynamoSessionStore implements SessionStore {
   async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
     const { tenantId, sessionId, appendId } = request;
     const { transactItems, offloaded } = await this.prepareAppend(request);
+    const runIndex =
+      request.runTransition && request.runTransition.from.length > 0 ? transactItems.length - 1 : -1;
+    const settle =
+      request.settle && this.quotasTableName
+        ? settleUpdate(this.quotasTableName, request.settle.hold, request.settle.used)
+        : undefined;
+    if (settle) transactItems.push({ Update: settle.update });
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
       return {
         messages: request.messages,
         replayed: false,
         transitioned: request.runTransition !== undefined,
+        ...(settle && { settled: settle.settled }),
       };
     } catch (error) {
+      const codes = cancellationCodes(error);
+      const failed = (index: number) => index >= 0 && codes?.[index] === 'ConditionalCheckFailed';
+      const settleIndex = settle ? transactItems.length - 1 : -1;
+      if (failed(settleIndex) && codes?.every((code, index) => index === settleIndex || code === 'None')) {
+        // Only the hold was gone (settled by an earlier attempt, or reclaimed after its lease): the step
+        // is recorded all the same, and nothing is charged for it.
+        // Offloaded bodies are put again under the same keys.
+        const { settle: _gone, ...rest } = request;
+        return { ...(await this.appendMessages(rest)), settled: { status: 'not_held' } };
+      }
       // Nothing was written, so the bodies put above belong to no message.
       if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
-      const codes = cancellationCodes(error);
       if (codes?.[1] === 'ConditionalCheckFailed') return this.replayAppend(tenantId, sessionId, appendId);
       const transition = request.runTransition;
-      if (transition && codes?.at(-1) === 'ConditionalCheckFailed' && codes.length === transactItems.length) {
+      if (transition && failed(runIndex)) {
         const current = await this.getRun(tenantId, transition.runId);
         if (!current) throw new RunNotFoundError(transition.runId, { cause: error });
         throw new RunStateConflictError(transition.runId, current.status, transition.changes.status, {

@@ -107,8 +107,8 @@ const toolResult = async (
  * Runs a run until it ends or the inline deadline passes. Idempotency keys, so redelivery repeats
  * nothing: the step's reservation id and message append id are both `<runId>:step-<n>`, a step counts
  * as done once it is in `run.steps`, and completion is a conditional transition (in_progress → completed).
- * Per step: one history query, one reserve, the LLM call, tools inline, one append (a session read and a
- * transaction), one run update, one settle.
+ * Per step: one history query (none on the first step inline), one reserve, the LLM call, tools inline,
+ * and one transaction with the step's messages, the run's progress and the settle of the reservation.
  *
  * @example
  * const outcome = await executeRun(deps, { tenant, runId, handoffAtMs: Date.now() + 20_000 });
@@ -251,7 +251,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
           ...(input.meter && { meter: input.meter }),
           ...(input.onDelta && { onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index) }),
         },
-        async (completion, usage, reservation) => {
+        async (completion, usage, reservation, settledWith) => {
           const calls = completion.message.tool_calls ?? [];
           const results = await Promise.all(
             calls.map((call) =>
@@ -306,9 +306,14 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               tenant.id,
               session.id,
               { append_id: stepId, messages: newMessages },
-              lastMessageId === undefined ? undefined : { lastMessageId },
-              { runId, from: ['in_progress'], changes: proposed.changes },
+              {
+                ...(lastMessageId !== undefined && { known: { lastMessageId } }),
+                runTransition: { runId, from: ['in_progress'], changes: proposed.changes },
+                // The step's charge lands with the step: no separate settle write.
+                ...(!reservation.unlimited && { settle: { hold: reservation, used: usage.total_tokens } }),
+              },
             );
+            if (appended.settled) settledWith(appended.settled);
             lastMessageId = appended.replayed ? undefined : (appended.messages.at(-1)?.id ?? undefined);
             if (appended.transitioned) {
               steps.push(proposed.step);

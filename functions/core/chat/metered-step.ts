@@ -5,7 +5,7 @@ import { estimatePromptTokens, estimateTextTokens } from '../llm/token-estimate'
 import type { ChatCompletion, ChatDelta, ChatMessage, ChatRequest, Usage } from '../llm/types';
 import type { Clock } from '../ports/clock';
 import type { LlmClient } from '../ports/llm-client';
-import type { QuotaLedger } from '../ports/quota-ledger';
+import type { QuotaLedger, SettleResult } from '../ports/quota-ledger';
 import { releaseTokens } from '../quotas/release-tokens';
 import type { RequestMeter } from '../quotas/request-meter';
 import { promptTokenBound, reserveTokens, type TokenReservation } from '../quotas/reserve-tokens';
@@ -89,7 +89,8 @@ export const usageOf = (request: ChatRequest, completion: ChatCompletion): Usage
 };
 
 /**
- * Reserve → call → `persist` → settle. `persist` runs before the settle on purpose: if the process dies
+ * Reserve → call → `persist` → settle, where `persist` may write the settle itself (the agent loop does,
+ * in the step's transaction) and say so through `settledWith`. `persist` runs before the settle on purpose: if the process dies
  * between them, the step is on record with its usage and its reservation is still held under the same id,
  * so the resumed run settles it (settling twice is a no-op); the other order could charge a step twice.
  * A failed call releases the reservation; a failed `persist` leaves it held for the resumed step (or,
@@ -104,7 +105,13 @@ export const usageOf = (request: ChatRequest, completion: ChatCompletion): Usage
 export const meteredLlmStep = async <Persisted = undefined>(
   deps: MeteredStepDeps,
   input: MeteredStepInput,
-  persist?: (completion: ChatCompletion, usage: Usage, reservation: TokenReservation) => Promise<Persisted>,
+  persist?: (
+    completion: ChatCompletion,
+    usage: Usage,
+    reservation: TokenReservation,
+    /** Call when the persisting write settled the reservation itself (then no settle write follows). */
+    settledWith: (result: SettleResult) => void,
+  ) => Promise<Persisted>,
 ): Promise<MeteredStepResult<Persisted>> => {
   const reservation = await reserveTokens(deps, {
     tenantId: input.tenantId,
@@ -147,8 +154,15 @@ export const meteredLlmStep = async <Persisted = undefined>(
     throw error;
   }
   const usage = usageOf(input.request, completion);
-  const persisted = (persist ? await persist(completion, usage, reservation) : undefined) as Persisted;
-  const settled = await settleTokens(deps, reservation, usage.total_tokens);
+  let settledInPersist: SettleResult | undefined;
+  const persisted = (
+    persist
+      ? await persist(completion, usage, reservation, (result) => {
+          settledInPersist = result;
+        })
+      : undefined
+  ) as Persisted;
+  const settled = settledInPersist ?? (await settleTokens(deps, reservation, usage.total_tokens));
   return {
     completion,
     usage,

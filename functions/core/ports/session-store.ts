@@ -1,6 +1,7 @@
 // Port: persistence of sessions, their messages (in append order) and their runs, isolated per tenant.
 import type { Page, PageRequest } from '../pagination';
 import type { MessageRecord, RunRecord, RunStatus, SessionRecord } from '../sessions/schemas';
+import type { Hold, SettleResult } from './quota-ledger';
 
 /** A page request with a direction: `asc` is oldest first. */
 export interface OrderedPageRequest extends PageRequest {
@@ -24,6 +25,12 @@ export interface AppendMessagesRequest {
    * A replayed append applies no transition (`transitioned` false): the caller applies it apart.
    */
   readonly runTransition?: RunTransition;
+  /**
+   * The settle of the token hold whose call produced these messages, written in the same transaction
+   * when the store can (the step and its charge land together, in one write). A store that cannot, or
+   * an append that was replayed, leaves `settled` absent: the caller settles through the ledger.
+   */
+  readonly settle?: { readonly hold: Hold; readonly used: number };
 }
 
 export interface RunTransition {
@@ -38,6 +45,8 @@ export interface AppendMessagesResult {
   readonly replayed: boolean;
   /** True when `runTransition` was applied with the append. */
   readonly transitioned?: boolean;
+  /** What became of `settle` when the store wrote it with the append (`not_held`: the hold was gone). */
+  readonly settled?: SettleResult;
 }
 
 /** The fields a run transition may set. */

@@ -1,6 +1,7 @@
 // Use case: append messages to a session atomically and at most once per caller-supplied append id.
 import { z } from 'zod';
 import { newId, timeOfId } from '../ids';
+import type { SettleResult } from '../ports/quota-ledger';
 import type { AppendMessagesRequest, RunTransition } from '../ports/session-store';
 import { InvalidAppendError, SessionBusyError, SessionNotFoundError } from './errors';
 import { type SessionDeps, toMessageResource, unixSeconds } from './model';
@@ -27,6 +28,18 @@ export interface AppendedMessages {
   readonly replayed: boolean;
   /** With a run transition asked for: true when it was written with the messages. */
   readonly transitioned?: boolean;
+  /** With a settle asked for: what the store wrote with the messages (absent: settle it apart). */
+  readonly settled?: SettleResult;
+}
+
+/** What an append may carry besides its messages. */
+export interface AppendOptions {
+  /** The session's last message id as the caller knows it: the first attempt skips the session read. */
+  readonly known?: { readonly lastMessageId: string | null };
+  /** Written in the same transaction (see `AppendMessagesRequest.runTransition`). */
+  readonly runTransition?: RunTransition;
+  /** The settle of the step's token hold, in the same transaction where the store can. */
+  readonly settle?: AppendMessagesRequest['settle'];
 }
 
 /**
@@ -54,11 +67,9 @@ export const appendMessages = async (
   tenantId: string,
   sessionId: string,
   input: AppendMessagesInput,
-  /** The session's last message id as the caller knows it: the first attempt skips the session read. */
-  known?: { readonly lastMessageId: string | null },
-  /** Written in the same transaction (see `AppendMessagesRequest.runTransition`). */
-  runTransition?: RunTransition,
+  options: AppendOptions = {},
 ): Promise<AppendedMessages> => {
+  const { known, runTransition, settle } = options;
   const parsed = AppendMessagesInput.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -78,11 +89,16 @@ export const appendMessages = async (
     }
     const request = appendRequest(tenantId, sessionId, appendId, lastMessageId, deps.clock.now(), messages);
     try {
-      const result = await deps.store.appendMessages(runTransition ? { ...request, runTransition } : request);
+      const result = await deps.store.appendMessages({
+        ...request,
+        ...(runTransition && { runTransition }),
+        ...(settle && { settle }),
+      });
       return {
         messages: result.messages.map(toMessageResource),
         replayed: result.replayed,
         ...(runTransition && { transitioned: result.transitioned === true }),
+        ...(result.settled && { settled: result.settled }),
       };
     } catch (error) {
       if (!(error instanceof SessionBusyError) || attempt >= MAX_ATTEMPTS) throw error;
