@@ -46,6 +46,26 @@ export const checkApiKeyStanding = async (
 };
 
 /**
+ * Who issued-by-us key this is, from its hash alone (one read): its owner, whatever its standing, or the
+ * reason it is no key of ours. For the HTTP authorizer, whose answer only names the caller: the route's
+ * middleware checks the standing (`checkApiKeyStanding`) on every request anyway.
+ *
+ * @example
+ * const found = await identifyApiKey({ store, stage: 'dev' }, token);
+ * if ('owner' in found) context = { principal: 'tenant', ...found.owner };
+ */
+export const identifyApiKey = async (
+  deps: { readonly store: TenantStore; readonly stage: string },
+  token: string,
+): Promise<{ readonly owner: KeyOwner } | { readonly reason: AuthFailure }> => {
+  if (checkApiKeyFormat(token, deps.stage) !== undefined) return { reason: 'malformed_api_key' };
+  const hash = hashApiKey(token);
+  const entry = await deps.store.findApiKeyByHash(hash);
+  if (!entry || !hashesEqual(entry.keyHash, hash)) return { reason: 'unknown_api_key' };
+  return { owner: { tenantId: entry.tenantId, keyId: entry.keyId } };
+};
+
+/**
  * Format and checksum are checked before any read; the stored hash is compared in constant time.
  *
  * @example

@@ -12,7 +12,7 @@ import type {
 import type { AdminKeyVerifier } from '../../core/ports/admin-key';
 import type { TenantStore } from '../../core/ports/tenant-store';
 import { checkApiKeyFormat } from '../../core/tenants/api-key-format';
-import { authenticateApiKey, bearerToken } from '../../core/tenants/authenticate-api-key';
+import { bearerToken, identifyApiKey } from '../../core/tenants/authenticate-api-key';
 import type { AuthorizerContext } from '../../middleware/types';
 import { createLogger, type Logger } from '../../observability/logger';
 import { adminKeyVerifier, runtimeConfig, tenantStore } from '../wiring';
@@ -41,14 +41,13 @@ export const resolvePrincipal = async (
   if (checkApiKeyFormat(token, deps.stage) !== undefined && (await deps.admin.isAdminKey(token))) {
     return { principal: 'admin' };
   }
-  const result = await authenticateApiKey(deps, token);
-  if (result.ok) return { principal: 'tenant', tenantId: result.tenant.id, keyId: result.key.id };
-  // A genuine key that is revoked or whose tenant is suspended still names its tenant. API Gateway caches
+  // One read of the key's hash: a genuine key names its tenant whatever its standing. API Gateway caches
   // this answer, but the authenticate middleware re-checks the key's standing on every request and
-  // refuses it there (401 revoked, 403 suspended); so re-activating a tenant takes effect at once
-  // instead of after the cache TTL, as it would if `anonymous` had been cached.
-  if (result.owner) return { principal: 'tenant', ...result.owner };
-  return { principal: 'anonymous', authError: result.reason };
+  // refuses it there (401 revoked, 403 suspended); so revoking a key or suspending a tenant takes effect
+  // at once, and re-activating one does too, instead of after the cache TTL.
+  const found = await identifyApiKey(deps, token);
+  if ('owner' in found) return { principal: 'tenant', ...found.owner };
+  return { principal: 'anonymous', authError: found.reason };
 };
 
 /**
