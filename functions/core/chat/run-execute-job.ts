@@ -2,6 +2,7 @@
 import { defineJob, type JobDefinition } from '../jobs/registry';
 import type { JobEnvelope } from '../jobs/schemas';
 import type { TenantStore } from '../ports/tenant-store';
+import { isFinalRunStatus } from '../sessions/run-transitions';
 import { type ExecuteRunOutcome, executeRun } from './execute-run';
 import type { ChatDeps } from './model';
 import { RUN_EXECUTE_JOB, RunExecutePayload } from './schemas';
@@ -34,10 +35,15 @@ export const runExecuteJob = (
 ): JobDefinition =>
   defineJob(RUN_EXECUTE_JOB, RunExecutePayload, async (job, { logger, signal }) => {
     const chat = await deps();
+    // Most jobs are the recovery jobs of inline runs that finished long ago: one read settles them.
+    const run = await chat.store.getRun(job.tenant_id, job.id);
+    if (!run || isFinalRunStatus(run.status)) {
+      logger.info('run.execute: nothing to do', { run_id: job.id, status: run?.status ?? 'gone' });
+      return;
+    }
     const tenant = await tenants().getTenant(job.tenant_id);
     if (tenant?.status !== 'active') {
-      const run = await chat.store.getRun(job.tenant_id, job.id);
-      if (run && (run.status === 'queued' || run.status === 'in_progress')) {
+      if (run.status === 'queued' || run.status === 'in_progress') {
         await chat.store
           .transitionRun(job.tenant_id, job.id, ['queued', 'in_progress'], {
             status: 'cancelled',
@@ -49,7 +55,7 @@ export const runExecuteJob = (
       logger.warn('run.execute: tenant not active; run cancelled', { run_id: job.id });
       return;
     }
-    const outcome = await executeRun(chat, { tenant, runId: job.id, ...(signal && { signal }) });
+    const outcome = await executeRun(chat, { tenant, runId: job.id, run, ...(signal && { signal }) });
     logger.info('run.execute finished', {
       run_id: job.id,
       status: outcome.status,
