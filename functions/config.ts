@@ -1,6 +1,8 @@
 // Runtime config: the environment parsed once, at cold start, with zod. A missing or malformed
 // variable fails the cold start with its name, instead of failing a request later.
 import { z } from 'zod';
+import { publishedLimits } from './core/chat/model-limits';
+import { ModelIdSchema, type ProviderCatalogue, ProviderCatalogueSchema } from './core/llm/catalogue';
 import { PlanNameSchema, PlansSchema } from './core/quotas/schemas';
 import { ENV } from './platform/env';
 
@@ -39,9 +41,9 @@ const BaseConfigSchema = z.object({
   [ENV.logLevel]: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   [ENV.plans]: json(PlansSchema),
   [ENV.defaultPlan]: PlanNameSchema,
-  [ENV.defaultModels]: csv,
-  [ENV.defaultModel]: z.string().min(1),
-  [ENV.llmBaseUrl]: z.url().optional(),
+  [ENV.llmProviders]: json(ProviderCatalogueSchema),
+  [ENV.defaultProvider]: z.string().min(1),
+  [ENV.defaultModel]: ModelIdSchema,
   [ENV.corsOrigins]: csv.default([]),
   [ENV.maxBodyBytes]: z.coerce.number().int().positive().default(1_048_576),
   [ENV.s3ForcePathStyle]: z
@@ -55,16 +57,29 @@ export interface RuntimeConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly plans: z.infer<typeof PlansSchema>;
   readonly defaultPlan: string;
+  /** Every model of the catalogue: what a tenant may use when its record names none. */
   readonly defaultModels: readonly string[];
   readonly defaultModel: string;
-  readonly llmBaseUrl: string | undefined;
+  readonly llm: {
+    /** The stage's upstreams and their models. */
+    readonly providers: ProviderCatalogue;
+    /** The provider OPENAI_API_KEY / OPENAI_BASE_URL configure locally. */
+    readonly defaultProvider: string;
+  };
   readonly corsOrigins: readonly string[];
   readonly maxBodyBytes: number;
   readonly s3ForcePathStyle: boolean;
 }
 
+/** Each issue as `path: message`; a bad record key says what is wrong with it, not just that it is. */
 const describe = (error: z.ZodError): string =>
-  error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+  error.issues
+    .map((issue) => {
+      const message =
+        issue.code === 'invalid_key' ? issue.issues.map((inner) => inner.message).join('; ') : issue.message;
+      return `${issue.path.join('.') || '(root)'}: ${message}`;
+    })
+    .join('; ');
 
 /**
  * Parses the settings every function shares. Call once, at module scope.
@@ -83,14 +98,35 @@ export const loadConfig = (env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
       `invalid environment: ${ENV.defaultPlan}: plan '${data[ENV.defaultPlan]}' is not in ${ENV.plans}`,
     );
   }
+  const defaultProvider = data[ENV.defaultProvider];
+  const declared = data[ENV.llmProviders];
+  const home = declared[defaultProvider];
+  if (!home || !Object.hasOwn(declared, defaultProvider)) {
+    throw new ConfigError(
+      `invalid environment: ${ENV.defaultProvider}: provider '${defaultProvider}' is not in ${ENV.llmProviders}`,
+    );
+  }
+  const defaultModel = data[ENV.defaultModel];
+  const owner = Object.entries(declared).find(([, provider]) => Object.hasOwn(provider.models, defaultModel));
+  // Only a local override gets here (TENANTIC_DEFAULT_MODEL=qwen2.5 npm start): the stage config refuses a
+  // default model outside its catalogue. The model joins the provider OPENAI_BASE_URL points at.
+  const providers: ProviderCatalogue = owner
+    ? declared
+    : {
+        ...declared,
+        [defaultProvider]: {
+          ...home,
+          models: { ...home.models, [defaultModel]: { ...publishedLimits(defaultModel) } },
+        },
+      };
   return {
     stage: data[ENV.stage],
     logLevel: data[ENV.logLevel],
     plans,
     defaultPlan: data[ENV.defaultPlan],
-    defaultModels: data[ENV.defaultModels],
-    defaultModel: data[ENV.defaultModel],
-    llmBaseUrl: data[ENV.llmBaseUrl],
+    defaultModels: Object.values(providers).flatMap((provider) => Object.keys(provider.models)),
+    defaultModel,
+    llm: { providers, defaultProvider },
     corsOrigins: data[ENV.corsOrigins],
     maxBodyBytes: data[ENV.maxBodyBytes],
     s3ForcePathStyle: data[ENV.s3ForcePathStyle],

@@ -46,7 +46,7 @@ export class ApiStack extends Stack {
       queues: data.queues.queues,
       bucket: data.data.bucket,
       adminKey: data.data.adminKey,
-      llmApiKey: data.data.llmApiKey,
+      llmApiKeys: data.data.llmApiKeys,
       wsManagementEndpoint: this.webSocketApi.managementEndpoint,
     };
     const functions = {} as Record<FunctionId, ServerlessFunction>;

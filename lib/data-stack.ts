@@ -1,4 +1,5 @@
-// CDK stack: the stateful half of a stage (tables, bucket, queues, admin key), retained when configured.
+// CDK stack: the stateful half of a stage (tables, bucket, queues, admin and LLM provider keys), retained when
+// configured.
 import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { QUEUES, type QueueName } from '../functions/platform/queues';
@@ -40,13 +41,15 @@ export class DataStack extends Stack {
         'out without a way to distribute the new key. It is rotated by hand (put-secret-value).',
     });
 
-    Validations.of(this.data.llmApiKey).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'The upstream LLM key is issued by a third party (OpenAI or another compatible provider); Secrets ' +
-        'Manager cannot mint a new one, so a rotation Lambda has nothing to rotate to. The operator rotates it ' +
-        'at the provider and stores it with put-secret-value.',
-    });
+    for (const secret of Object.values(this.data.llmApiKeys)) {
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'An upstream LLM key is issued by a third party (OpenAI or another compatible provider); Secrets ' +
+          'Manager cannot mint a new one, so a rotation Lambda has nothing to rotate to. The operator rotates ' +
+          'it at the provider and stores it with put-secret-value.',
+      });
+    }
 
     for (const name of Object.keys(TABLES) as TableName[]) {
       new CfnOutput(this, `${TABLES[name].id}Name`, { value: this.data.tables[name].tableName });
@@ -61,6 +64,11 @@ export class DataStack extends Stack {
       });
     }
     new CfnOutput(this, 'AdminKeySecretArn', { value: this.data.adminKey.secretArn });
-    new CfnOutput(this, 'LlmApiKeySecretArn', { value: this.data.llmApiKey.secretArn });
+    for (const [provider, secret] of Object.entries(this.data.llmApiKeys)) {
+      new CfnOutput(this, `LlmApiKeySecretArn-${provider}`, {
+        description: `Secrets Manager secret of LLM provider '${provider}': put its API key here`,
+        value: secret.secretArn,
+      });
+    }
   }
 }

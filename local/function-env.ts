@@ -1,7 +1,7 @@
 // Local platform: a function's environment variables, with the template's references (tables, queues,
-// buckets, the admin key and upstream LLM key secrets, the @connections endpoint) resolved to their local
-// counterparts.
-import { ENV } from '../functions/platform/env';
+// buckets, the admin key and the LLM providers' key secrets, the @connections endpoint) resolved to their
+// local counterparts.
+import { ENV, PROVIDER_KEY_SECRET_ARN_VAR } from '../functions/platform/env';
 import type { EnvValue, LocalFunction } from './model';
 import type { ProvisionedResources } from './provision';
 
@@ -76,11 +76,12 @@ export const resolveFunctionEnv = (
   for (const [name, value] of Object.entries(fn.environment)) {
     if (value.kind === 'secretArn') {
       if (name === ENV.adminKeySecretArn) env[ENV.adminApiKey] = resolveValue(fn, value, context);
-      else if (name !== ENV.llmApiKeySecretArn) {
+      else if (!PROVIDER_KEY_SECRET_ARN_VAR.test(name)) {
         throw new Error(`function '${fn.id}': no local stand-in for the secret in ${name}`);
       }
-      // The upstream LLM key has no local secret: it comes from the OPENAI_API_KEY override, and without
-      // one the ARN stays unset, so the function answers with the rule-based provider.
+      // An LLM provider's key has no local secret: it comes from the developer's overrides
+      // (TENANTIC_PROVIDER_<NAME>_API_KEY, or OPENAI_API_KEY for the default provider); without one the ARN
+      // stays unset, so that provider's models are answered by the rule-based provider.
       continue;
     }
     env[name] = resolveValue(fn, value, context);

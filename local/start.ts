@@ -1,5 +1,7 @@
 // Local platform: `npm start`. Runs the whole stage on this machine and prints where everything is.
 import { relative } from 'node:path';
+import { ENV, PROVIDER_LOCAL_VAR, providerEnv } from '../functions/platform/env';
+import type { LocalPlatformModel } from './model';
 import { startLocalPlatform } from './platform';
 import { silenceExperimentalWarnings } from './process-warnings';
 
@@ -44,13 +46,66 @@ const port = (name: string, fallback: number): number => {
   return value;
 };
 
+/**
+ * One banner line per provider of the stage's catalogue (read from the functions' environment, as the
+ * template states it): where it points, and whether a key is set or its models answer offline.
+ */
+const describeProviders = (
+  model: LocalPlatformModel,
+  overrides: Readonly<Record<string, string>>,
+): string[] => {
+  const literal = (name: string): string | undefined => {
+    for (const fn of model.functions) {
+      const value = fn.environment[name];
+      if (value?.kind === 'literal') return value.value;
+    }
+    return undefined;
+  };
+  let catalogue: Record<string, { baseUrl?: string; models: Record<string, unknown> }>;
+  try {
+    catalogue = JSON.parse(literal(ENV.llmProviders) ?? '{}');
+  } catch {
+    return ['(the stage has no readable provider catalogue)'];
+  }
+  const defaultProvider = literal(ENV.defaultProvider);
+  return Object.entries(catalogue).map(([name, provider]) => {
+    const names = providerEnv(name);
+    const isDefault = name === defaultProvider;
+    const keyFrom = overrides[names.apiKey]
+      ? names.apiKey
+      : isDefault && overrides[ENV.llmApiKey]
+        ? ENV.llmApiKey
+        : undefined;
+    const url =
+      overrides[names.baseUrl] ??
+      (isDefault ? overrides[ENV.llmBaseUrl] : undefined) ??
+      provider.baseUrl ??
+      'https://api.openai.com/v1';
+    const models = Object.keys(provider.models);
+    if (isDefault && overrides[ENV.defaultModel] && !models.includes(overrides[ENV.defaultModel]!)) {
+      models.push(overrides[ENV.defaultModel]!);
+    }
+    const head = `${name}${isDefault ? ' (default)' : ''}: ${models.join(', ')}`;
+    return keyFrom
+      ? `${head} at ${url} (key from ${keyFrom})`
+      : `${head}: offline rule-based fallback (no ${isDefault ? `${ENV.llmApiKey} or ` : ''}${names.apiKey} set)`;
+  });
+};
+
 const main = async (): Promise<void> => {
   const args = parseArguments(process.argv.slice(2));
   const overrides: Record<string, string> = {};
-  // LOG_LEVEL too: turning up a function's logging locally should not need a stage config change.
-  for (const name of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'TENANTIC_DEFAULT_MODEL', 'LOG_LEVEL']) {
-    const value = process.env[name];
-    if (value) overrides[name] = value;
+  // LOG_LEVEL too: turning up a function's logging locally should not need a stage config change. Each
+  // provider's key and base URL: TENANTIC_PROVIDER_<NAME>_API_KEY / _BASE_URL.
+  const forwarded = new Set<string>([
+    ENV.llmApiKey,
+    ENV.llmBaseUrl,
+    ENV.defaultModel,
+    ENV.llmTimeoutMs,
+    ENV.logLevel,
+  ]);
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value && (forwarded.has(name) || PROVIDER_LOCAL_VAR.test(name))) overrides[name] = value;
   }
 
   const starting = startLocalPlatform({
@@ -88,10 +143,7 @@ const main = async (): Promise<void> => {
         : platform.adminKeySource === 'file'
           ? `read from ${relative(process.cwd(), platform.adminKeyFile!) || platform.adminKeyFile}`
           : 'given by the caller';
-  const llm = overrides.OPENAI_API_KEY
-    ? `OpenAI-compatible endpoint at ${overrides.OPENAI_BASE_URL ?? 'https://api.openai.com/v1'}` +
-      (overrides.TENANTIC_DEFAULT_MODEL ? ` (model ${overrides.TENANTIC_DEFAULT_MODEL})` : '')
-    : 'offline rule-based fallback provider (no OPENAI_API_KEY set)';
+  const llm = describeProviders(platform.model, overrides);
   const { endpoints, timings } = platform;
   const show = (file: string): string => relative(process.cwd(), file) || file;
   const cacheFile = platform.modelCacheFile ? show(platform.modelCacheFile) : undefined;
@@ -107,7 +159,7 @@ const main = async (): Promise<void> => {
     `  HTTP API        ${platform.httpUrl}`,
     `  WebSocket API   ${platform.wsUrl}`,
     `  admin key       ${keyFrom}`,
-    `  LLM             ${llm}`,
+    ...llm.map((line, index) => `${index === 0 ? '  LLM providers   ' : '                  '}${line}`),
     `  DynamoDB Local  ${endpoints.dynamodb}`,
     `  SQS (fauxqs)    ${endpoints.sqs}`,
     `  S3 (s3rver)     ${endpoints.s3}`,

@@ -5,18 +5,22 @@ import { DynamoSessionStore } from '../adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../adapters/dynamodb/tenant-store';
 import { DynamoTicketStore } from '../adapters/dynamodb/ticket-store';
 import { DynamoUsageReader } from '../adapters/dynamodb/usage-reader';
-import { type ConfiguredLlmClient, createLlmClient } from '../adapters/openai/create-llm-client';
+import { openAiConnector, type ProviderEndpoint } from '../adapters/openai/create-llm-client';
 import { S3BlobStore } from '../adapters/s3/blob-store';
 import { AdminKeyProvider } from '../adapters/secrets/admin-key';
 import { readSecretKey } from '../adapters/secrets/secret-key';
 import { SqsJobQueue } from '../adapters/sqs/job-queue';
 import { loadConfig, type RuntimeConfig, requireEnv } from '../config';
 import { type ChatDeps, DEFAULT_CHAT_TIMEOUTS } from '../core/chat/model';
+import { declareModelLimits } from '../core/chat/model-limits';
+import { ModelCatalogue } from '../core/llm/catalogue';
 import { CircuitBreakerRegistry } from '../core/llm/circuit-breaker';
+import { ProviderRoutingLlmClient } from '../core/llm/provider-router';
 import type { AdminKeyVerifier } from '../core/ports/admin-key';
 import { systemClock } from '../core/ports/clock';
 import { randomIds } from '../core/ports/id-generator';
 import type { JobQueue } from '../core/ports/job-queue';
+import type { LlmClient } from '../core/ports/llm-client';
 import type { QuotaLedger } from '../core/ports/quota-ledger';
 import type { SessionStore } from '../core/ports/session-store';
 import type { TenantStore } from '../core/ports/tenant-store';
@@ -26,7 +30,8 @@ import type { SessionDeps, SessionSettings } from '../core/sessions/model';
 import type { TenantDeps, TenantSettings } from '../core/tenants/model';
 import { createBuiltinToolRegistry } from '../core/tools/builtin';
 import type { ToolRegistry } from '../core/tools/registry';
-import { ENV } from '../platform/env';
+import { createLogger } from '../observability/logger';
+import { ENV, providerEnv } from '../platform/env';
 
 let config: RuntimeConfig | undefined;
 let store: TenantStore | undefined;
@@ -40,7 +45,11 @@ let ledger: QuotaLedger | undefined;
 let tickets: TicketStore | undefined;
 
 export const runtimeConfig = (): RuntimeConfig => {
-  config ??= loadConfig();
+  if (!config) {
+    config = loadConfig();
+    // Context budgets, max_tokens checks and reservations then use the limits the stage declares.
+    declareModelLimits(config.llm.providers);
+  }
   return config;
 };
 
@@ -49,6 +58,7 @@ export const tenantSettings = (from: RuntimeConfig = runtimeConfig()): TenantSet
   plans: from.plans,
   defaultPlan: from.defaultPlan,
   allowedModels: from.defaultModels,
+  modelOwners: new ModelCatalogue(from.llm.providers).owners(),
 });
 
 export const tenantStore = (): TenantStore => {
@@ -115,7 +125,7 @@ export const adminKeyVerifier = (env: NodeJS.ProcessEnv = process.env): AdminKey
 
 /** Module scope, so a provider's breaker state survives warm invocations. */
 const breakers = new CircuitBreakerRegistry();
-let llm: Promise<ConfiguredLlmClient> | undefined;
+let llm: LlmClient | undefined;
 let jobs: JobQueue | undefined;
 let tools: ToolRegistry | undefined;
 
@@ -123,27 +133,54 @@ let tools: ToolRegistry | undefined;
 const DEFAULT_LLM_TIMEOUT_MS = 20_000;
 
 /**
- * The LLM client: OPENAI_API_KEY locally, the secret named by OPENAI_API_KEY_SECRET_ARN in the cloud,
- * OPENAI_BASE_URL for any OpenAI-compatible upstream. With no key at all, the rule-based provider answers
- * alone, and every answer says `degraded` (and `provider: rule-based`).
+ * Where a provider's key and base URL come from. Locally: TENANTIC_PROVIDER_<NAME>_API_KEY / _BASE_URL,
+ * and for the default provider also OPENAI_API_KEY / OPENAI_BASE_URL. In the cloud: the provider's Secrets
+ * Manager secret (TENANTIC_PROVIDER_<NAME>_API_KEY_SECRET_ARN) and the catalogue's base URL. No key at
+ * all: that provider's models are answered by the rule-based provider, marked degraded.
  */
-export const llmClient = (env: NodeJS.ProcessEnv = process.env): Promise<ConfiguredLlmClient> => {
-  llm ??= (async () => {
-    const secretArn = env[ENV.llmApiKeySecretArn];
-    const apiKey =
-      env[ENV.llmApiKey] || (secretArn ? await readSecretKey(secretsManager(), secretArn) : undefined);
-    const timeoutMs = Number(env[ENV.llmTimeoutMs]) || DEFAULT_LLM_TIMEOUT_MS;
-    const baseURL = env[ENV.llmBaseUrl];
-    return createLlmClient({
-      ...(apiKey && { apiKey }),
-      ...(baseURL && { baseURL }),
+export const providerEndpoint = async (
+  provider: string,
+  from: RuntimeConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ProviderEndpoint> => {
+  const names = providerEnv(provider);
+  const isDefault = provider === from.llm.defaultProvider;
+  const spec = from.llm.providers[provider];
+  const secretArn = env[names.apiKeySecretArn];
+  const apiKey =
+    env[names.apiKey] ||
+    (isDefault ? env[ENV.llmApiKey] : undefined) ||
+    (secretArn ? await readSecretKey(secretsManager(), secretArn) : undefined);
+  const baseURL = env[names.baseUrl] || (isDefault ? env[ENV.llmBaseUrl] : undefined) || spec?.baseUrl;
+  return {
+    ...(apiKey && { apiKey }),
+    ...(baseURL && { baseURL }),
+    ...(spec?.maxTokensField && { maxTokensField: spec.maxTokensField }),
+  };
+};
+
+/**
+ * The LLM client: routes each request to its model's provider (keys read once per container, on that
+ * provider's first request), each provider behind its own breakers and retries, then the rule-based
+ * provider, whose answers say `degraded` (and `provider: rule-based`).
+ */
+export const llmClient = (env: NodeJS.ProcessEnv = process.env): LlmClient => {
+  if (!llm) {
+    const from = runtimeConfig();
+    llm = new ProviderRoutingLlmClient({
+      catalogue: new ModelCatalogue(from.llm.providers),
       breakers,
-      timeoutMs,
+      connect: openAiConnector({
+        resolve: (provider) => providerEndpoint(provider, from, env),
+        timeoutMs: Number(env[ENV.llmTimeoutMs]) || DEFAULT_LLM_TIMEOUT_MS,
+      }),
+      onConnectError: ({ provider, error }) =>
+        createLogger({ service: 'llm' }).error(
+          'could not read the key of an LLM provider; the rule-based provider answers for it',
+          { provider, error },
+        ),
     });
-  })().catch((error: unknown) => {
-    llm = undefined; // the next request tries the secret again
-    throw error;
-  });
+  }
   return llm;
 };
 
@@ -158,11 +195,14 @@ export const toolRegistry = (): ToolRegistry => {
   return tools;
 };
 
-/** Everything the chat use cases need; async because the upstream key may come from Secrets Manager. */
+/**
+ * Everything the chat use cases need. Async for its callers' sake (it once awaited the upstream key); the
+ * router now reads each provider's key on that provider's first request.
+ */
 export const chatDeps = async (): Promise<ChatDeps> => ({
   ...sessionDeps(),
   ledger: quotaLedger(),
-  llm: (await llmClient()).client,
+  llm: llmClient(),
   tools: toolRegistry(),
   jobs: chatRunsQueue(),
   timeouts: DEFAULT_CHAT_TIMEOUTS,

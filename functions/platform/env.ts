@@ -7,14 +7,21 @@ export const ENV = {
   /** JSON of the stage's plans: `{ [plan]: Quotas }` (see functions/core/quotas). */
   plans: 'TENANTIC_PLANS',
   defaultPlan: 'TENANTIC_DEFAULT_PLAN',
-  /** Comma-separated list of model ids a tenant may use when its record names none. */
-  defaultModels: 'TENANTIC_DEFAULT_MODELS',
+  /**
+   * JSON of the stage's provider catalogue: `{ [provider]: { baseUrl?, maxTokensField?, models: { [model]:
+   * { contextTokens, maxOutputTokens } } } }` (see functions/core/llm/catalogue.ts). Its models are the ones
+   * a tenant may use when its record names none.
+   */
+  llmProviders: 'TENANTIC_LLM_PROVIDERS',
+  /** The provider of the stage's default model; the one OPENAI_API_KEY / OPENAI_BASE_URL set locally. */
+  defaultProvider: 'TENANTIC_DEFAULT_PROVIDER',
+  /** The model a tenant gets when neither it nor its request names one. Locally, a model outside the
+   * catalogue joins the default provider (`TENANTIC_DEFAULT_MODEL=qwen2.5 npm start`). */
   defaultModel: 'TENANTIC_DEFAULT_MODEL',
+  /** Local: the default provider's base URL (per provider: providerEnv(name).baseUrl). */
   llmBaseUrl: 'OPENAI_BASE_URL',
-  /** Local: the upstream LLM key itself; absent (and no secret ARN) means the rule-based provider. */
+  /** Local: the default provider's key; absent (and no secret ARN) means the rule-based provider answers. */
   llmApiKey: 'OPENAI_API_KEY',
-  /** Cloud: ARN of the Secrets Manager secret holding the upstream LLM key (bare, or JSON `{ "key": … }`). */
-  llmApiKeySecretArn: 'OPENAI_API_KEY_SECRET_ARN',
   /** Longest single upstream LLM call in ms (default 20000); each call is also bounded by its deadline. */
   llmTimeoutMs: 'TENANTIC_LLM_TIMEOUT_MS',
   corsOrigins: 'TENANTIC_CORS_ORIGINS',
@@ -44,3 +51,30 @@ export const ENV = {
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** The part of a provider's variable names after `TENANTIC_PROVIDER_`: upper case, `-` as `_`. */
+const providerToken = (provider: string): string => provider.toUpperCase().replaceAll('-', '_');
+
+/**
+ * The variables of one LLM provider of the catalogue.
+ *
+ * @example
+ * providerEnv('azure-eu').apiKey; // 'TENANTIC_PROVIDER_AZURE_EU_API_KEY'
+ */
+export const providerEnv = (provider: string) => {
+  const prefix = `TENANTIC_PROVIDER_${providerToken(provider)}_`;
+  return {
+    /** Local: the provider's key itself. */
+    apiKey: `${prefix}API_KEY`,
+    /** Local: replaces the catalogue's base URL (a local test server, a tunnel). */
+    baseUrl: `${prefix}BASE_URL`,
+    /** Cloud: ARN of the Secrets Manager secret holding the provider's key (bare, or `{ "key": … }`). */
+    apiKeySecretArn: `${prefix}API_KEY_SECRET_ARN`,
+  } as const;
+};
+
+/** `TENANTIC_PROVIDER_<NAME>_API_KEY_SECRET_ARN`: only LLM functions get these. */
+export const PROVIDER_KEY_SECRET_ARN_VAR = /^TENANTIC_PROVIDER_[A-Z][A-Z0-9_]*_API_KEY_SECRET_ARN$/;
+
+/** The per-provider settings a developer may give `npm start` (keys and base URLs). */
+export const PROVIDER_LOCAL_VAR = /^TENANTIC_PROVIDER_[A-Z][A-Z0-9_]*_(API_KEY|BASE_URL)$/;

@@ -23,8 +23,9 @@ export interface FunctionDefinition {
   /** Posts frames to WebSocket clients through the @connections management API. */
   readonly wsManagement?: boolean;
   /**
-   * Calls the upstream LLM: reads its key (the Secrets Manager secret named by OPENAI_API_KEY_SECRET_ARN in
-   * the cloud, OPENAI_API_KEY locally). Only these functions may read that secret.
+   * Calls the LLM providers: reads each provider's key (in the cloud the Secrets Manager secret named by
+   * TENANTIC_PROVIDER_<NAME>_API_KEY_SECRET_ARN; locally TENANTIC_PROVIDER_<NAME>_API_KEY, or OPENAI_API_KEY
+   * for the default provider). Only these functions may read those secrets.
    */
   readonly llm?: boolean;
 }

@@ -2,6 +2,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { publishedLimits } from '../../functions/core/chat/model-limits';
+import {
+  BaseUrlSchema,
+  checkModelsUnique,
+  ModelIdSchema,
+  ProviderNameSchema,
+  type ProviderSpec,
+} from '../../functions/core/llm/catalogue';
 import { PlanNameSchema, PlansSchema } from '../../functions/core/quotas/schemas';
 
 /** The retention periods CloudWatch Logs accepts (PutRetentionPolicy). */
@@ -22,6 +30,53 @@ export const MAX_BODY_BYTES_LIMIT = 5 * 1024 * 1024;
 const int = (min: number, max: number) =>
   z.number().int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 
+/**
+ * The catalogue travels to every function as one environment variable, and Lambda allows 4 KB of
+ * environment in all (names, values, the plans and the resource names included).
+ */
+export const MAX_CATALOGUE_JSON_BYTES = 2048;
+
+const tokens = z.number().int('must be an integer').positive('must be > 0');
+
+/**
+ * A model of a provider: the limits are optional for models with published limits (model-limits.ts),
+ * and are filled in from there, so the synthesized environment states every model's limits.
+ */
+const StageModelSchema = z
+  .object({ contextTokens: tokens.optional(), maxOutputTokens: tokens.optional() })
+  .strict();
+
+const StageProviderSchema = z
+  .object({
+    baseUrl: BaseUrlSchema.optional(),
+    maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+    models: z
+      .record(ModelIdSchema, StageModelSchema)
+      .refine((models) => Object.keys(models).length > 0, 'must name at least one model'),
+  })
+  .strict()
+  .transform((provider, ctx): ProviderSpec => {
+    const models: ProviderSpec['models'] = {};
+    for (const [model, stated] of Object.entries(provider.models)) {
+      const published = publishedLimits(model);
+      const spec = {
+        contextTokens: stated.contextTokens ?? published.contextTokens,
+        maxOutputTokens: stated.maxOutputTokens ?? published.maxOutputTokens,
+      };
+      if (spec.maxOutputTokens > spec.contextTokens) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', model, 'maxOutputTokens'],
+          message: `must not exceed contextTokens (${spec.contextTokens})`,
+        });
+      }
+      models[model] = spec;
+    }
+    return { ...provider, models };
+  });
+
+const LEGACY_LLM_FIELD = 'moved: declare each upstream under llm.providers.<name> ({ baseUrl?, models })';
+
 export const StageConfigSchema = z
   .object({
     stage: z.string().regex(STAGE_NAME_PATTERN, `must match ${STAGE_NAME_PATTERN.source}`),
@@ -38,9 +93,30 @@ export const StageConfigSchema = z
     logLevel: z.enum(['debug', 'info', 'warn', 'error']),
     llm: z
       .object({
-        baseUrl: z.url('must be a URL').optional(),
+        /** The model a tenant gets when neither it nor its request names one. */
         defaultModel: z.string().min(1, 'must not be empty'),
-        models: z.array(z.string().min(1, 'must not be empty')).min(1, 'must name at least one model'),
+        /** Named upstreams; a model id belongs to exactly one of them. Keys live in Secrets Manager. */
+        providers: z
+          .record(ProviderNameSchema, StageProviderSchema)
+          .refine((providers) => Object.keys(providers).length > 0, 'must declare at least one provider')
+          .superRefine((providers, ctx) => {
+            checkModelsUnique(providers, ctx);
+            // CloudFormation ids (the key secrets, their outputs) keep only letters and digits.
+            const seen = new Map<string, string>();
+            for (const name of Object.keys(providers)) {
+              const first = seen.get(name.replaceAll('-', ''));
+              if (first !== undefined) {
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [name],
+                  message: `reads as '${first}' once hyphens are dropped (as CloudFormation ids drop them)`,
+                });
+              }
+              seen.set(name.replaceAll('-', ''), name);
+            }
+          }),
+        baseUrl: z.undefined({ error: LEGACY_LLM_FIELD }).optional(),
+        models: z.undefined({ error: LEGACY_LLM_FIELD }).optional(),
       })
       .strict(),
     plans: PlansSchema.refine((plans) => Object.keys(plans).length > 0, 'must define at least one plan'),
@@ -89,8 +165,23 @@ export const StageConfigSchema = z
         message: `must be one of the plans (${Object.keys(config.plans).join(', ')})`,
       });
     }
-    if (!config.llm.models.includes(config.llm.defaultModel)) {
-      ctx.addIssue({ code: 'custom', path: ['llm', 'defaultModel'], message: 'must be one of llm.models' });
+    const models = Object.values(config.llm.providers).flatMap((provider) => Object.keys(provider.models));
+    if (!models.includes(config.llm.defaultModel)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['llm', 'defaultModel'],
+        message: `must be one of the models of llm.providers (${models.join(', ')})`,
+      });
+    }
+    const catalogueBytes = Buffer.byteLength(JSON.stringify(config.llm.providers));
+    if (catalogueBytes > MAX_CATALOGUE_JSON_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['llm', 'providers'],
+        message:
+          `is ${catalogueBytes} bytes as JSON, above ${MAX_CATALOGUE_JSON_BYTES}: every function receives it ` +
+          'in its environment, and Lambda allows 4 KB of environment in all',
+      });
     }
     if (config.queues.dlqRetentionDays <= config.queues.retentionDays) {
       ctx.addIssue({
@@ -122,7 +213,17 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
   logRetentionDays: isProduction(stage) ? 365 : 14,
   removalPolicy: isProduction(stage) ? 'retain' : 'destroy',
   logLevel: 'info',
-  llm: { defaultModel: 'gpt-4o-mini', models: ['gpt-4o-mini', 'gpt-4o'] },
+  llm: {
+    defaultModel: 'gpt-4o-mini',
+    providers: {
+      openai: {
+        models: {
+          'gpt-4o-mini': { contextTokens: 128_000, maxOutputTokens: 16_384 },
+          'gpt-4o': { contextTokens: 128_000, maxOutputTokens: 16_384 },
+        },
+      },
+    },
+  },
   plans: {
     free: {
       requests_per_minute: 60,
@@ -154,8 +255,9 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-// Nested settings (llm, queues) merge key by key; `plans` and arrays replace, so a file can drop a default plan.
-const REPLACED_WHOLE = new Set(['plans']);
+// Nested settings (llm, queues) merge key by key; `plans`, `providers` and arrays replace, so a file can
+// drop a default plan or the default provider.
+const REPLACED_WHOLE = new Set(['plans', 'providers']);
 
 const merge = (base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> => {
   const result: Record<string, unknown> = { ...base };
@@ -169,8 +271,15 @@ const merge = (base: Record<string, unknown>, override: Record<string, unknown>)
   return result;
 };
 
+/** Each issue as `path: message`; a bad record key says what is wrong with it, not just that it is. */
 const describe = (error: z.ZodError): string =>
-  error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+  error.issues
+    .map((issue) => {
+      const message =
+        issue.code === 'invalid_key' ? issue.issues.map((inner) => inner.message).join('; ') : issue.message;
+      return `${issue.path.join('.') || '(root)'}: ${message}`;
+    })
+    .join('; ');
 
 export interface LoadStageConfigOptions {
   /** Directory of `<stage>.json` override files; default `config/stages` of the repository. */
@@ -209,4 +318,19 @@ export const loadStageConfig = (stage: string, options: LoadStageConfigOptions =
   const result = StageConfigSchema.safeParse(merge(defaultStageConfig(stage), overrides));
   if (!result.success) throw new StageConfigError(`stage '${stage}': ${describe(result.error)}`);
   return result.data;
+};
+
+/**
+ * The provider that serves the stage's default model: the one `OPENAI_API_KEY` / `OPENAI_BASE_URL` set
+ * locally.
+ *
+ * @example
+ * defaultProviderOf(loadStageConfig('dev')); // 'openai'
+ */
+export const defaultProviderOf = (config: StageConfig): string => {
+  const found = Object.entries(config.llm.providers).find(([, provider]) =>
+    Object.hasOwn(provider.models, config.llm.defaultModel),
+  );
+  if (!found) throw new StageConfigError(`stage '${config.stage}': llm.defaultModel: not in llm.providers`);
+  return found[0];
 };

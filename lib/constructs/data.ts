@@ -1,5 +1,5 @@
 // CDK construct: the stateful data layer: the five DynamoDB tables of the manifest, the files bucket and
-// the admin key and upstream LLM key secrets.
+// the admin key and one key secret per upstream LLM provider.
 import { Duration, type RemovalPolicy, SecretValue } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -13,6 +13,13 @@ export interface DataProps {
   readonly removalPolicy: RemovalPolicy;
   readonly retained: boolean;
 }
+
+/**
+ * The provider `openai` keeps the id of the single LLM key secret that came before the catalogue, so an
+ * existing stage keeps the key its operator stored; every other provider's secret is named after it.
+ */
+export const llmKeyConstructId = (provider: string): string =>
+  provider === 'openai' ? 'LlmApiKey' : `LlmApiKey-${provider}`;
 
 const stringKey = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
 
@@ -28,8 +35,11 @@ export class Data extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
   readonly adminKey: secretsmanager.Secret;
-  /** The upstream LLM provider's key; created holding `{"key":""}`, which the operator replaces. */
-  readonly llmApiKey: secretsmanager.Secret;
+  /**
+   * Each LLM provider's key, by provider name (the stage config's `llm.providers`); created holding
+   * `{"key":""}`, which the operator replaces.
+   */
+  readonly llmApiKeys: Readonly<Record<string, secretsmanager.Secret>>;
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
@@ -87,16 +97,21 @@ export class Data extends Construct {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
       removalPolicy: props.removalPolicy,
     });
-    // A placeholder, not a secret: CloudFormation writes it once, and only a changed template would write it
-    // again, so the value the operator puts stays. An empty key makes the functions answer with the
-    // rule-based provider (degraded) rather than fail, until the operator sets the real one.
-    this.llmApiKey = new secretsmanager.Secret(this, 'LlmApiKey', {
-      description:
-        `Tenantic ${props.config.stage}: the upstream LLM API key (bare, or {"key":"..."}); ` +
-        'set it with aws secretsmanager put-secret-value',
-      secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ key: '' })),
-      removalPolicy: props.removalPolicy,
-    });
+    // Placeholders, not secrets: CloudFormation writes one once, and only a changed template would write it
+    // again, so the value the operator puts stays. An empty key makes the functions answer that provider's
+    // models with the rule-based provider (degraded) rather than fail, until the operator sets the real one.
+    this.llmApiKeys = Object.fromEntries(
+      Object.keys(props.config.llm.providers).map((provider) => [
+        provider,
+        new secretsmanager.Secret(this, llmKeyConstructId(provider), {
+          description:
+            `Tenantic ${props.config.stage}: the API key of LLM provider '${provider}' (bare, or ` +
+            '{"key":"..."}); set it with aws secretsmanager put-secret-value',
+          secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ key: '' })),
+          removalPolicy: props.removalPolicy,
+        }),
+      ]),
+    );
   }
 
   private table(definition: TableDefinition, props: DataProps): dynamodb.Table {

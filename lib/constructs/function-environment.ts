@@ -3,11 +3,11 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
-import { ENV } from '../../functions/platform/env';
+import { ENV, providerEnv } from '../../functions/platform/env';
 import type { FunctionDefinition } from '../../functions/platform/functions';
 import { QUEUES, type QueueName } from '../../functions/platform/queues';
 import { TABLES, type TableName } from '../../functions/platform/tables';
-import type { StageConfig } from '../config/stages';
+import { defaultProviderOf, type StageConfig } from '../config/stages';
 import { consumerTimeoutSeconds, VISIBILITY_TIMEOUT_FACTOR } from './queues';
 
 /** The stateful resources a function may be wired to; the catalogue entry picks which. */
@@ -16,8 +16,11 @@ export interface PlatformResources {
   readonly queues: Readonly<Record<QueueName, IQueue>>;
   readonly bucket: IBucket;
   readonly adminKey: ISecret;
-  /** The upstream LLM key, set by the operator (put-secret-value); read only by `llm: true` functions. */
-  readonly llmApiKey: ISecret;
+  /**
+   * Each LLM provider's key, by provider name, set by the operator (put-secret-value); read only by
+   * `llm: true` functions.
+   */
+  readonly llmApiKeys: Readonly<Record<string, ISecret>>;
   /** `https://{apiId}.execute-api.{region}.{urlSuffix}/{stage}` of the WebSocket API. */
   readonly wsManagementEndpoint: string;
 }
@@ -28,9 +31,10 @@ export const commonEnvironment = (config: StageConfig): Record<string, string> =
   [ENV.logLevel]: config.logLevel,
   [ENV.plans]: JSON.stringify(config.plans),
   [ENV.defaultPlan]: config.defaultPlan,
-  [ENV.defaultModels]: config.llm.models.join(','),
+  // Base URLs travel in the catalogue, from the reviewed stage config: nothing a tenant sends can change them.
+  [ENV.llmProviders]: JSON.stringify(config.llm.providers),
+  [ENV.defaultProvider]: defaultProviderOf(config),
   [ENV.defaultModel]: config.llm.defaultModel,
-  ...(config.llm.baseUrl ? { [ENV.llmBaseUrl]: config.llm.baseUrl } : {}),
   [ENV.corsOrigins]: config.corsOrigins.join(','),
   [ENV.maxBodyBytes]: String(config.maxBodyBytes),
   NODE_OPTIONS: '--enable-source-maps',
@@ -52,7 +56,11 @@ export const resourceEnvironment = (
   }
   if (definition.bucket) env[ENV.filesBucket] = resources.bucket.bucketName;
   if (definition.adminKey) env[ENV.adminKeySecretArn] = resources.adminKey.secretArn;
-  if (definition.llm) env[ENV.llmApiKeySecretArn] = resources.llmApiKey.secretArn;
+  if (definition.llm) {
+    for (const [provider, secret] of Object.entries(resources.llmApiKeys)) {
+      env[providerEnv(provider).apiKeySecretArn] = secret.secretArn;
+    }
+  }
   if (definition.wsManagement) env[ENV.wsManagementEndpoint] = resources.wsManagementEndpoint;
   return env;
 };

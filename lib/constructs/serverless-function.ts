@@ -140,7 +140,9 @@ export class ServerlessFunction extends Construct {
     }
     if (definition.bucket) grantBucketData(this.role, resources.bucket, definition.bucket);
     if (definition.adminKey) resources.adminKey.grantRead(this.role);
-    if (definition.llm) resources.llmApiKey.grantRead(this.role);
+    if (definition.llm) {
+      for (const secret of Object.values(resources.llmApiKeys)) secret.grantRead(this.role);
+    }
     if (definition.wsManagement) {
       if (!grantManageConnections)
         throw new Error(`${this.catalogueId}: wsManagement needs a WebSocket stage`);

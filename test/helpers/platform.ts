@@ -67,9 +67,9 @@ export const startTestPlatform = async (
 ): Promise<TestPlatform> => {
   const dataDir = mkdtempSync(join(tmpdir(), 'tenantic-e2e-'));
   const logs: string[] = [];
-  const { model } = await loadModel('dev', { dataDir: MODEL_CACHE_DIR });
+  // A caller's own model (another stage config) is isolated the same way.
+  const model = options.model ?? (await loadModel('dev', { dataDir: MODEL_CACHE_DIR })).model;
   const platform = await startLocalPlatform({
-    model: isolated(model, `t${randomBytes(3).toString('hex')}`),
     stage: 'dev',
     port: 0,
     wsPort: 0,
@@ -78,6 +78,7 @@ export const startTestPlatform = async (
     emulators: inject('emulators'),
     log: (functionId, _stream, line) => logs.push(`[${functionId}] ${line}`),
     ...options,
+    model: isolated(model, `t${randomBytes(3).toString('hex')}`),
   });
   const call = async (path: string, init: CallOptions = {}): Promise<CallResult> => {
     const response = await fetch(`${platform.httpUrl}${path}`, {

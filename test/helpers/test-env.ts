@@ -8,7 +8,15 @@ export const TEST_ENV: Record<string, string> = {
   TENANTIC_STAGE: 'dev',
   TENANTIC_PLANS: JSON.stringify(PLANS),
   TENANTIC_DEFAULT_PLAN: 'free',
-  TENANTIC_DEFAULT_MODELS: 'gpt-4o-mini,gpt-4o',
+  TENANTIC_LLM_PROVIDERS: JSON.stringify({
+    openai: {
+      models: {
+        'gpt-4o-mini': { contextTokens: 128_000, maxOutputTokens: 16_384 },
+        'gpt-4o': { contextTokens: 128_000, maxOutputTokens: 16_384 },
+      },
+    },
+  }),
+  TENANTIC_DEFAULT_PROVIDER: 'openai',
   TENANTIC_DEFAULT_MODEL: 'gpt-4o-mini',
   TENANTIC_MAX_BODY_BYTES: '4096',
   TENANTS_TABLE: 'test-tenants',

@@ -1,7 +1,7 @@
 // Infra tests: functions, least-privilege grants, routes and authorizers, derived from the platform manifest.
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../functions/platform/env';
+import { ENV, PROVIDER_KEY_SECRET_ARN_VAR, providerEnv } from '../../functions/platform/env';
 import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../functions/platform/functions';
 import { QUEUES, type QueueName } from '../../functions/platform/queues';
 import {
@@ -27,6 +27,17 @@ import {
 } from '../helpers/cdk-synth';
 
 const CORS_ORIGIN = 'https://app.acme.example';
+/** Two providers, so each key secret's variable and grant can be told apart. */
+const LLM = {
+  defaultModel: 'gpt-4o-mini',
+  providers: {
+    openai: { models: { 'gpt-4o-mini': {} } },
+    'mistral-eu': {
+      baseUrl: 'https://api.mistral.ai/v1',
+      models: { 'mistral-small-latest': { contextTokens: 32_000, maxOutputTokens: 8_192 } },
+    },
+  },
+};
 let stage: SynthesizedStage;
 let fnIds: Map<string, string>;
 let exports: Map<string, string>;
@@ -34,7 +45,7 @@ let exports: Map<string, string>;
 beforeAll(() => {
   stage = synthStage(
     'acme',
-    configDirWith('acme', { corsOrigins: [CORS_ORIGIN], authorizerCacheTtlSeconds: 45 }),
+    configDirWith('acme', { corsOrigins: [CORS_ORIGIN], authorizerCacheTtlSeconds: 45, llm: LLM }),
   );
   fnIds = functionLogicalIds(stage.apiJson);
   exports = exportTargets(stage.dataJson);
@@ -90,7 +101,16 @@ describe('functions', () => {
     expect(JSON.parse(env[ENV.plans])).toEqual(config.plans);
     expect(env[ENV.defaultPlan]).toBe(config.defaultPlan);
     expect(env[ENV.defaultModel]).toBe(config.llm.defaultModel);
-    expect(env[ENV.defaultModels].split(',')).toEqual(config.llm.models);
+    expect(env[ENV.defaultProvider]).toBe('openai');
+    // The catalogue as reviewed, every model's limits spelled out (published ones filled in).
+    expect(JSON.parse(env[ENV.llmProviders])).toEqual({
+      openai: { models: { 'gpt-4o-mini': { contextTokens: 128_000, maxOutputTokens: 16_384 } } },
+      'mistral-eu': {
+        baseUrl: 'https://api.mistral.ai/v1',
+        models: { 'mistral-small-latest': { contextTokens: 32_000, maxOutputTokens: 8_192 } },
+      },
+    });
+    expect(env[ENV.llmBaseUrl]).toBeUndefined();
     expect(env[ENV.corsOrigins]).toBe(CORS_ORIGIN);
     expect(Number(env[ENV.maxBodyBytes])).toBe(config.maxBodyBytes);
 
@@ -104,13 +124,21 @@ describe('functions', () => {
       expect(env[QUEUES[name].envVar] !== undefined).toBe(definition.queues?.[name] !== undefined);
     }
     expect(env[ENV.adminKeySecretArn] !== undefined).toBe(definition.adminKey === true);
-    expect(env[ENV.llmApiKeySecretArn] !== undefined).toBe(definition.llm === true);
+    const keyVars = Object.keys(env).filter((name) => PROVIDER_KEY_SECRET_ARN_VAR.test(name));
+    expect(keyVars.sort()).toEqual(
+      definition.llm
+        ? ['mistral-eu', 'openai'].map((provider) => providerEnv(provider).apiKeySecretArn).sort()
+        : [],
+    );
     if (definition.llm) {
-      expect(referencedLogicalIds(env[ENV.llmApiKeySecretArn], exports)).toEqual(
-        new Set([dataLogicalId(stage.built, stage.built.dataStack.data.llmApiKey)]),
-      );
+      for (const [provider, secret] of Object.entries(stage.built.dataStack.data.llmApiKeys)) {
+        expect(referencedLogicalIds(env[providerEnv(provider).apiKeySecretArn], exports), provider).toEqual(
+          new Set([dataLogicalId(stage.built, secret)]),
+        );
+      }
     }
     expect(env[ENV.llmApiKey]).toBeUndefined();
+    expect(env[providerEnv('mistral-eu').apiKey]).toBeUndefined();
     expect(env[ENV.wsManagementEndpoint] !== undefined).toBe(definition.wsManagement === true);
     expect(env[ENV.filesBucket] !== undefined).toBe(definition.bucket !== undefined);
     expect(env[ENV.adminApiKey]).toBeUndefined();
@@ -167,11 +195,18 @@ describe('least privilege', () => {
         actionsOn(stage.apiJson, exports, fnIds.get(id)!, secret).has('secretsmanager:GetSecretValue'),
         'admin key',
       ).toBe(definition.adminKey === true);
-      const llmKey = dataLogicalId(stage.built, stage.built.dataStack.data.llmApiKey);
-      expect(
-        actionsOn(stage.apiJson, exports, fnIds.get(id)!, llmKey).has('secretsmanager:GetSecretValue'),
-        'LLM key',
-      ).toBe(definition.llm === true);
+      const llmKeys = Object.entries(stage.built.dataStack.data.llmApiKeys);
+      expect(llmKeys.map(([provider]) => provider).sort()).toEqual(['mistral-eu', 'openai']);
+      for (const [provider, secret] of llmKeys) {
+        const actions = actionsOn(stage.apiJson, exports, fnIds.get(id)!, dataLogicalId(stage.built, secret));
+        expect(actions.has('secretsmanager:GetSecretValue'), `LLM key of ${provider}`).toBe(
+          definition.llm === true,
+        );
+        // Read only: nobody in the stack may change or delete a provider's key.
+        expect(
+          [...actions].filter((action) => !/^secretsmanager:(GetSecretValue|DescribeSecret)$/.test(action)),
+        ).toEqual([]);
+      }
     },
   );
 

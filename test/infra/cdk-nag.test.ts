@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configDirWith, type SynthesizedStage, synthStage } from '../helpers/cdk-synth';
 
 // Every optional setting switched on, so resources that only exist with them (email subscription,
-// CORS, a base URL) are checked too.
+// CORS, a base URL, a second LLM provider's key secret) are checked too.
 const everything = () =>
   configDirWith('acme', {
     tenancy: 'single',
@@ -14,7 +14,13 @@ const everything = () =>
     removalPolicy: 'retain',
     alarmEmail: 'ops@acme.example',
     corsOrigins: ['https://app.acme.example'],
-    llm: { baseUrl: 'https://llm.acme.example/v1', defaultModel: 'm1', models: ['m1'] },
+    llm: {
+      defaultModel: 'm1',
+      providers: {
+        acme: { baseUrl: 'https://llm.acme.example/v1', models: { m1: {} } },
+        'mistral-eu': { baseUrl: 'https://api.mistral.ai/v1', models: { 'mistral-small-latest': {} } },
+      },
+    },
   });
 
 const stages: [string, () => SynthesizedStage][] = [

@@ -20,7 +20,19 @@ let acme: SynthesizedStage;
 let prod: SynthesizedStage;
 
 beforeAll(() => {
-  acme = synthStage('acme', configDirWith('acme', { corsOrigins: ['https://app.acme.example'] }));
+  acme = synthStage(
+    'acme',
+    configDirWith('acme', {
+      corsOrigins: ['https://app.acme.example'],
+      llm: {
+        defaultModel: 'gpt-4o-mini',
+        providers: {
+          openai: { models: { 'gpt-4o-mini': {} } },
+          local: { baseUrl: 'http://127.0.0.1:11434/v1', models: { 'llama3.2': {} } },
+        },
+      },
+    }),
+  );
   prod = synthStage('prod');
 });
 afterAll(() => {
@@ -210,18 +222,41 @@ describe('admin key', () => {
   });
 });
 
-describe('upstream LLM key', () => {
-  it('is a secret apart from the admin key, created with an empty placeholder the operator replaces', () => {
-    const llmKey = dataLogicalId(acme.built, acme.built.dataStack.data.llmApiKey);
+describe('LLM provider keys', () => {
+  it('are one secret per provider, apart from the admin key, each an empty placeholder the operator replaces', () => {
+    const keys = acme.built.dataStack.data.llmApiKeys;
+    expect(Object.keys(keys).sort()).toEqual(['local', 'openai']);
+    const ids = Object.values(keys).map((secret) => dataLogicalId(acme.built, secret));
     const adminKey = dataLogicalId(acme.built, acme.built.dataStack.data.adminKey);
-    expect(llmKey).not.toBe(adminKey);
-    const secret = acme.dataJson.Resources[llmKey];
-    expect(secret.Type).toBe('AWS::SecretsManager::Secret');
-    expect(JSON.parse(secret.Properties.SecretString)).toEqual({ key: '' });
-    expect(secret.Properties.GenerateSecretString).toBeUndefined();
-    expect(
-      prod.dataJson.Resources[dataLogicalId(prod.built, prod.built.dataStack.data.llmApiKey)].DeletionPolicy,
-    ).toBe('Retain');
+    expect(new Set([...ids, adminKey]).size).toBe(3);
+    for (const [provider, secret] of Object.entries(keys)) {
+      const resource = acme.dataJson.Resources[dataLogicalId(acme.built, secret)];
+      expect(resource.Type, provider).toBe('AWS::SecretsManager::Secret');
+      expect(JSON.parse(resource.Properties.SecretString), provider).toEqual({ key: '' });
+      expect(resource.Properties.GenerateSecretString, provider).toBeUndefined();
+      expect(resource.Properties.Description, provider).toContain(`'${provider}'`);
+    }
+    const prodKeys = Object.values(prod.built.dataStack.data.llmApiKeys);
+    expect(prodKeys.length).toBe(1);
+    for (const secret of prodKeys) {
+      expect(prod.dataJson.Resources[dataLogicalId(prod.built, secret)].DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  it("keeps the pre-catalogue secret's logical id for the provider named openai", () => {
+    // An existing stage's key (put by its operator) must survive the upgrade: same construct path.
+    const openai = acme.built.dataStack.data.llmApiKeys.openai!;
+    expect(openai.node.path).toBe('Tenantic-acme-Data/Data/LlmApiKey');
+  });
+
+  it('names each secret in a stack output, for put-secret-value', () => {
+    const outputs = Object.values(acme.dataJson.Outputs as Record<string, { Value: unknown }>);
+    for (const secret of Object.values(acme.built.dataStack.data.llmApiKeys)) {
+      const id = dataLogicalId(acme.built, secret);
+      expect(outputs.some((output) => JSON.stringify(output.Value) === JSON.stringify({ Ref: id }))).toBe(
+        true,
+      );
+    }
   });
 
   it('is marked in the catalogue on exactly the functions that call the LLM', () => {

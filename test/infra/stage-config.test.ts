@@ -2,7 +2,13 @@
 
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultStageConfig, loadStageConfig, StageConfigError } from '../../lib/config/stages';
+import { DEFAULT_MODEL_LIMITS, publishedLimits } from '../../functions/core/chat/model-limits';
+import {
+  defaultProviderOf,
+  defaultStageConfig,
+  loadStageConfig,
+  StageConfigError,
+} from '../../lib/config/stages';
 import { configDirWith } from '../helpers/cdk-synth';
 
 const dirs: string[] = [];
@@ -69,8 +75,7 @@ describe('loadStageConfig', () => {
     // `constructor` is `in` every object: plan membership must be an own property.
     ['defaultPlan', { defaultPlan: 'constructor' }, 'must be one of the plans'],
     ['maxBodyBytes', { maxBodyBytes: 6 * 1024 * 1024 }, 'synchronous invoke carries at most 6 MB'],
-    ['llm.defaultModel', { llm: { defaultModel: 'nope' } }, 'llm.models'],
-    ['llm.baseUrl', { llm: { baseUrl: 'not a url' } }, 'URL'],
+    ['llm.defaultModel', { llm: { defaultModel: 'nope' } }, 'must be one of the models of llm.providers'],
     ['corsOrigins.0', { corsOrigins: ['app.example.com/'] }, 'origin'],
     ['alarmEmail', { alarmEmail: 'nobody' }, 'email'],
     [
@@ -86,6 +91,101 @@ describe('loadStageConfig', () => {
     const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', overrides) }));
     expect(message).toContain(`stage 'acme': ${path}: `);
     expect(message).toContain(detail);
+  });
+
+  const provider = (models: Record<string, unknown> = { 'gpt-4o-mini': {} }, extra: object = {}) => ({
+    models,
+    ...extra,
+  });
+
+  it.each([
+    [
+      'llm.providers.openai.baseUrl',
+      { openai: provider(undefined, { baseUrl: 'not a url' }) },
+      'must be a URL',
+    ],
+    [
+      'llm.providers.openai.baseUrl',
+      { openai: provider(undefined, { baseUrl: 'http://llm.internal.example/v1' }) },
+      'must be https',
+    ],
+    [
+      'llm.providers.openai.baseUrl',
+      { openai: provider(undefined, { baseUrl: 'https://user:pass@llm.example/v1' }) },
+      'without credentials',
+    ],
+    ['llm.providers.openai.models', { openai: provider({}) }, 'at least one model'],
+    ['llm.providers', {}, 'at least one provider'],
+    ['llm.providers.Open_AI', { Open_AI: provider() }, 'must match'],
+    ['llm.providers.rule-based', { 'rule-based': provider() }, "'rule-based' is the built-in fallback"],
+    [
+      'llm.providers.azure.models.gpt-4o-mini',
+      { openai: provider(), azure: provider() },
+      "is also served by provider 'openai'",
+    ],
+    ['llm.providers.a1', { 'a-1': provider(), a1: provider({ other: {} }) }, "reads as 'a-1'"],
+    [
+      'llm.providers.openai.models.gpt-4o-mini.maxOutputTokens',
+      { openai: provider({ 'gpt-4o-mini': { contextTokens: 1_000, maxOutputTokens: 2_000 } }) },
+      'must not exceed contextTokens',
+    ],
+    [
+      'llm.providers.openai.models.my-llama.maxOutputTokens',
+      // Only the context is stated: the default output limit (4096) is larger than it.
+      { openai: provider({ 'gpt-4o-mini': {}, 'my-llama': { contextTokens: 2_048 } }) },
+      'must not exceed contextTokens (2048)',
+    ],
+    [
+      'llm.providers.openai.models.gpt-4o-mini.contextTokens',
+      { openai: provider({ 'gpt-4o-mini': { contextTokens: 0 } }) },
+      'must be > 0',
+    ],
+    ['llm.providers.openai.models.gpt 4o', { openai: provider({ 'gpt 4o': {} }) }, 'whitespace'],
+  ])('names %s in a bad provider catalogue', (path, providers, detail) => {
+    const llm = { defaultModel: 'gpt-4o-mini', providers };
+    const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', { llm }) }));
+    expect(message).toContain(`stage 'acme': ${path}: `);
+    expect(message).toContain(detail);
+  });
+
+  it.each([
+    ['llm.models', { models: ['gpt-4o-mini'] }],
+    ['llm.baseUrl', { baseUrl: 'https://api.openai.com/v1' }],
+  ])('says where the single-provider field %s went', (path, llm) => {
+    const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', { llm }) }));
+    expect(message).toContain(`stage 'acme': ${path}: moved: declare each upstream under llm.providers`);
+  });
+
+  it('refuses a catalogue too large for the Lambda environment, naming the limit', () => {
+    const models = Object.fromEntries(
+      Array.from({ length: 60 }, (_, index) => [`a-rather-long-model-name-${index}`, {}]),
+    );
+    const llm = { defaultModel: 'a-rather-long-model-name-0', providers: { big: { models } } };
+    const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', { llm }) }));
+    expect(message).toContain("stage 'acme': llm.providers: ");
+    expect(message).toContain('4 KB of environment');
+  });
+
+  it("replaces the default providers with the file's, filling in published limits, keeping stated ones", () => {
+    const llm = {
+      defaultModel: 'mistral-small-latest',
+      providers: {
+        mistral: {
+          baseUrl: 'https://api.mistral.ai/v1',
+          models: { 'mistral-small-latest': { contextTokens: 32_000, maxOutputTokens: 8_192 } },
+        },
+        local: { baseUrl: 'http://127.0.0.1:11434/v1', models: { 'gpt-4.1-mini': {}, 'llama3.2': {} } },
+      },
+    };
+    const config = loadStageConfig('acme', { configDir: withFile('acme', { llm }) });
+    expect(Object.keys(config.llm.providers).sort()).toEqual(['local', 'mistral']);
+    expect(config.llm.providers.mistral?.models['mistral-small-latest']).toEqual({
+      contextTokens: 32_000,
+      maxOutputTokens: 8_192,
+    });
+    expect(config.llm.providers.local?.models['gpt-4.1-mini']).toEqual(publishedLimits('gpt-4.1-mini'));
+    expect(config.llm.providers.local?.models['llama3.2']).toEqual(DEFAULT_MODEL_LIMITS);
+    expect(defaultProviderOf(config)).toBe('mistral');
   });
 
   it('accepts a body limit of exactly 5 MiB, the most a synchronous invoke leaves room for', () => {

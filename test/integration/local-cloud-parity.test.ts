@@ -3,7 +3,7 @@
 // CloudFormation properties (not with the model, which is only the go-between). A construct change that the
 // local platform would miss fails here.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ENV } from '../../functions/platform/env';
+import { ENV, PROVIDER_KEY_SECRET_ARN_VAR, providerEnv } from '../../functions/platform/env';
 import { FUNCTIONS, type FunctionDefinition } from '../../functions/platform/functions';
 import { createEmulatorClients, type EmulatorClients } from '../../local/clients';
 import { resolveFunctionEnv } from '../../local/function-env';
@@ -34,9 +34,19 @@ const byName = <T extends { AttributeName: string }>(items: readonly T[] | undef
 
 beforeAll(async () => {
   // CORS origins set, so the bucket's CORS rules are part of what must match.
+  // Two LLM providers, so each provider's key secret must find its local stand-in.
   stage = synthStage(
     STAGE,
-    configDirWith(STAGE, { corsOrigins: ['https://app.parity.example', 'http://localhost:5173'] }),
+    configDirWith(STAGE, {
+      corsOrigins: ['https://app.parity.example', 'http://localhost:5173'],
+      llm: {
+        defaultModel: 'gpt-4o-mini',
+        providers: {
+          openai: { models: { 'gpt-4o-mini': {} } },
+          local: { baseUrl: 'http://127.0.0.1:11434/v1', models: { 'llama3.2': {} } },
+        },
+      },
+    }),
   );
   model = modelFromTemplates(stage.templates, STAGE);
   const endpoints = inject('emulators');
@@ -137,11 +147,12 @@ describe('local platform holds what the CloudFormation templates declare', () =>
           expect(env[ENV.adminApiKey], `${meta.id}: ${ENV.adminApiKey}`).toBeTruthy();
           continue;
         }
-        if (name === ENV.llmApiKeySecretArn) {
-          // Nor for the upstream LLM key: it comes from OPENAI_API_KEY, and the admin key must never
-          // stand in for it.
+        if (PROVIDER_KEY_SECRET_ARN_VAR.test(name)) {
+          // Nor for an LLM provider's key: it comes from the developer's overrides, and the admin key must
+          // never stand in for it.
           expect(env[name], `${meta.id}: ${name}`).toBeUndefined();
           expect(env[ENV.llmApiKey], `${meta.id}: ${ENV.llmApiKey}`).toBeUndefined();
+          expect(env[name.replace(/_SECRET_ARN$/, '')], `${meta.id}: ${name}`).toBeUndefined();
           continue;
         }
         expect(env, `${meta.id}: ${name}`).toHaveProperty(name);
@@ -154,8 +165,10 @@ describe('local platform holds what the CloudFormation templates declare', () =>
     }
   });
 
-  it("hands the LLM functions the developer's upstream key, and never the admin key in its place", () => {
-    const llmFunctions = model.functions.filter((fn) => fn.environment[ENV.llmApiKeySecretArn]);
+  it("hands the LLM functions the developer's provider keys, and never the admin key in their place", () => {
+    const keyVars = (fn: (typeof model.functions)[number]) =>
+      Object.keys(fn.environment).filter((name) => PROVIDER_KEY_SECRET_ARN_VAR.test(name));
+    const llmFunctions = model.functions.filter((fn) => keyVars(fn).length > 0);
     expect(llmFunctions.map((fn) => fn.id).sort()).toEqual(
       (Object.entries(FUNCTIONS) as [string, FunctionDefinition][])
         .filter(([, definition]) => definition.llm)
@@ -163,16 +176,21 @@ describe('local platform holds what the CloudFormation templates declare', () =>
         .sort(),
     );
     for (const fn of llmFunctions) {
+      expect(keyVars(fn).sort(), fn.id).toEqual(
+        [providerEnv('local').apiKeySecretArn, providerEnv('openai').apiKeySecretArn].sort(),
+      );
       const env = resolveFunctionEnv(fn, {
         stage: STAGE,
         resources,
         adminKey: 'parity-admin-key',
         wsManagementEndpoint: 'http://127.0.0.1:1',
         emulatorEnv: {},
-        overrides: { [ENV.llmApiKey]: 'upstream-key' },
+        overrides: { [ENV.llmApiKey]: 'upstream-key', [providerEnv('local').apiKey]: 'local-key' },
       });
       expect(env[ENV.llmApiKey], fn.id).toBe('upstream-key');
-      expect(env[ENV.llmApiKeySecretArn], fn.id).toBeUndefined();
+      expect(env[providerEnv('local').apiKey], fn.id).toBe('local-key');
+      for (const name of keyVars(fn)) expect(env[name], `${fn.id}: ${name}`).toBeUndefined();
+      expect(Object.values(env), fn.id).not.toContain('parity-admin-key');
     }
   });
 });

@@ -1,4 +1,5 @@
-// Unit: the runtime config parsed at cold start refuses a default plan the plans do not define.
+// Unit: the runtime config parsed at cold start: a default plan the plans define, and the LLM provider
+// catalogue (its default provider, and a local default model outside it).
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../functions/config';
 import { TEST_ENV } from '../helpers/test-env';
@@ -13,5 +14,64 @@ describe('loadConfig', () => {
     const load = () => loadConfig({ ...TEST_ENV, TENANTIC_DEFAULT_PLAN: plan });
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(/TENANTIC_DEFAULT_PLAN: plan '.+' is not in TENANTIC_PLANS/);
+  });
+});
+
+const catalogue = (providers: unknown) => JSON.stringify(providers);
+const LIMITS = { contextTokens: 32_000, maxOutputTokens: 4_000 };
+
+describe('loadConfig: the LLM provider catalogue', () => {
+  it('reads the providers, and offers every model of every provider as the stage models', () => {
+    const config = loadConfig({
+      ...TEST_ENV,
+      TENANTIC_LLM_PROVIDERS: catalogue({
+        openai: { models: { 'gpt-4o-mini': LIMITS } },
+        mistral: { baseUrl: 'https://api.mistral.ai/v1', models: { 'mistral-small': LIMITS } },
+      }),
+      TENANTIC_DEFAULT_PROVIDER: 'mistral',
+      TENANTIC_DEFAULT_MODEL: 'mistral-small',
+    });
+
+    expect(config.defaultModels).toEqual(['gpt-4o-mini', 'mistral-small']);
+    expect(config.llm.defaultProvider).toBe('mistral');
+    expect(config.llm.providers.mistral?.baseUrl).toBe('https://api.mistral.ai/v1');
+  });
+
+  it('adds a default model outside the catalogue (a local override) to the default provider', () => {
+    const config = loadConfig({ ...TEST_ENV, TENANTIC_DEFAULT_MODEL: 'qwen2.5' });
+
+    expect(config.defaultModel).toBe('qwen2.5');
+    expect(Object.keys(config.llm.providers.openai?.models ?? {})).toContain('qwen2.5');
+    expect(config.defaultModels).toContain('qwen2.5');
+  });
+
+  it.each([
+    [
+      { ...TEST_ENV, TENANTIC_DEFAULT_PROVIDER: 'azure' },
+      /TENANTIC_DEFAULT_PROVIDER: provider 'azure' is not in/,
+    ],
+    [{ ...TEST_ENV, TENANTIC_LLM_PROVIDERS: '{not json' }, /TENANTIC_LLM_PROVIDERS: is not valid JSON/],
+    [
+      { ...TEST_ENV, TENANTIC_LLM_PROVIDERS: catalogue({}) },
+      /TENANTIC_LLM_PROVIDERS: must declare at least one/,
+    ],
+    [
+      {
+        ...TEST_ENV,
+        TENANTIC_LLM_PROVIDERS: catalogue({ openai: { models: { m: { contextTokens: 10 } } } }),
+      },
+      /TENANTIC_LLM_PROVIDERS\.openai\.models\.m\.maxOutputTokens/,
+    ],
+    [
+      {
+        ...TEST_ENV,
+        TENANTIC_LLM_PROVIDERS: catalogue({ a: { models: { m: LIMITS } }, b: { models: { m: LIMITS } } }),
+        TENANTIC_DEFAULT_PROVIDER: 'a',
+      },
+      /TENANTIC_LLM_PROVIDERS\.b\.models\.m: is also served by provider 'a'/,
+    ],
+  ])('refuses a bad catalogue, naming the variable (%#)', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
   });
 });

@@ -38,6 +38,7 @@ const toTenant = (item: Item): TenantRecord => ({
   plan: item.plan as string,
   quota_overrides: (item.quota_overrides as TenantRecord['quota_overrides']) ?? {},
   models: (item.models as string[] | null | undefined) ?? null,
+  default_model: (item.default_model as string | null | undefined) ?? null,
   tools: (item.tools as string[] | null | undefined) ?? null,
   status: item.status as TenantRecord['status'],
   created_at: item.created_at as number,

@@ -1,9 +1,11 @@
 // Adapter wiring: the LlmClient a function or the local platform uses, from plain settings. With an
 // upstream key: the `openai` SDK behind retries, a circuit breaker and a fallback chain ending in the
 // rule-based provider. Without one (the offline `npm start`): the rule-based provider alone, which says so.
+// `openAiConnector` builds the same SDK client per provider of the stage's catalogue, for the router.
 import OpenAI from 'openai';
 import type { CircuitBreakerRegistry } from '../../core/llm/circuit-breaker';
 import type { FallbackOptions } from '../../core/llm/fallback-llm-client';
+import type { ProviderConnector } from '../../core/llm/provider-router';
 import { createResilientLlmClient, type ProviderLink } from '../../core/llm/resilient-llm-client';
 import type { RetryOptions } from '../../core/llm/retrying-llm-client';
 import { RuleBasedLlmClient } from '../../core/llm/rule-based-provider';
@@ -74,3 +76,47 @@ export const createLlmClient = (settings: LlmSettings = {}): ConfiguredLlmClient
     mode: 'upstream',
   };
 };
+
+/** Where one provider's key and endpoint come from, resolved when it is first used. */
+export interface ProviderEndpoint {
+  /** Absent or empty: the provider is not configured, and its models answer through the rule-based provider. */
+  apiKey?: string;
+  /** The catalogue's base URL, or a local override; absent means the SDK's default (api.openai.com). */
+  baseURL?: string;
+  maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+}
+
+export interface OpenAiConnectorOptions {
+  /** Reads the provider's key (env, or Secrets Manager) and endpoint; called once per provider. */
+  resolve: (provider: string) => Promise<ProviderEndpoint>;
+  /** Longest single call (default 60 s); each call is also bounded by its deadline. */
+  timeoutMs?: number;
+}
+
+/**
+ * The ProviderConnector of the router on the `openai` SDK: one client per provider, with its own key and
+ * base URL, retries off (the router's chain owns them).
+ *
+ * @example
+ * const llm = new ProviderRoutingLlmClient({
+ *   catalogue, breakers,
+ *   connect: openAiConnector({ resolve: async (provider) => ({ apiKey: await keyOf(provider) }) }),
+ * });
+ */
+export const openAiConnector =
+  (options: OpenAiConnectorOptions): ProviderConnector =>
+  async (provider) => {
+    const endpoint = await options.resolve(provider);
+    if (!endpoint.apiKey) return undefined;
+    const openai = new OpenAI({
+      apiKey: endpoint.apiKey,
+      ...(endpoint.baseURL ? { baseURL: endpoint.baseURL } : {}),
+      maxRetries: 0,
+      ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+    });
+    return new OpenAiLlmClient(openai, {
+      provider,
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+      ...(endpoint.maxTokensField ? { maxTokensField: endpoint.maxTokensField } : {}),
+    });
+  };

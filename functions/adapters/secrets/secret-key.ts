@@ -5,7 +5,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
  * The secret may hold the bare key, or JSON with a `key` field (CDK's `generateStringKey` style).
  *
  * @example
- * const apiKey = await readSecretKey(secretsManager(), process.env.OPENAI_API_KEY_SECRET_ARN);
+ * const apiKey = await readSecretKey(secretsManager(), process.env.TENANTIC_PROVIDER_OPENAI_API_KEY_SECRET_ARN);
  */
 export const readSecretKey = async (client: SecretsManagerClient, secretArn: string): Promise<string> => {
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));

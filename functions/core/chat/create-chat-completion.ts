@@ -23,7 +23,7 @@ import type { RequestMeter } from '../quotas/request-meter';
 import type { TokenReservation } from '../quotas/reserve-tokens';
 import { appendMessages } from '../sessions/append-messages';
 import { ModelNotAllowedError, SessionNotFoundError } from '../sessions/errors';
-import type { SessionSettings } from '../sessions/model';
+import { resolveModel, type SessionSettings } from '../sessions/model';
 import { type NewMessage, SESSION_ID_PATTERN } from '../sessions/schemas';
 import { effectiveModels } from '../tenants/model';
 import type { TenantRecord } from '../tenants/schemas';
@@ -79,11 +79,14 @@ const toChatMessage = (message: RequestMessage): ChatMessage => {
   }
 };
 
+/** The request once its model is settled (the tenant's default when it named none). */
+type ModelledRequest = ChatCompletionRequest & { model: string };
+
 /** Checks OpenAI makes before calling a model, so a bad request is a 400 and costs nothing. */
 const checkRequest = (
   deps: ChatCompletionDeps,
   tenant: TenantRecord,
-  body: ChatCompletionRequest,
+  body: ModelledRequest,
 ): { maxTokens: number; tools: FunctionTool[] | undefined; toolChoice: ToolChoice | undefined } => {
   if (body.n !== undefined && body.n !== null && body.n !== 1) {
     throw new UnsupportedParameterError('n', `Only n=1 is supported; got n=${body.n}`);
@@ -165,9 +168,13 @@ const exchangeOf = (messages: readonly ChatMessage[]): NewMessage[] => {
 export const createChatCompletion = async (
   deps: ChatCompletionDeps,
   tenant: TenantRecord,
-  body: ChatCompletionRequest,
+  requested: ChatCompletionRequest,
   options: ChatCompletionOptions = {},
 ): Promise<ChatCompletionAnswer> => {
+  const body: ModelledRequest = {
+    ...requested,
+    model: requested.model ?? resolveModel(tenant, deps.settings, undefined),
+  };
   const { maxTokens, tools, toolChoice } = checkRequest(deps, tenant, body);
   const messages = body.messages.map(toChatMessage);
   const request: ChatRequest & { max_tokens: number } = {

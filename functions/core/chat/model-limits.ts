@@ -1,5 +1,8 @@
 // Core: the one table of model limits (context window, longest completion), so context building,
-// max_tokens checks and token reservations agree. Unknown upstream models get a conservative default.
+// max_tokens checks and token reservations agree. The stage's provider catalogue declares the limits of its
+// models; the published limits below fill in what a catalogue leaves out, and anything else gets a
+// conservative default.
+import type { ProviderCatalogue } from '../llm/catalogue';
 import { RULE_BASED_MODEL } from '../llm/rule-based-provider';
 
 export interface ModelLimits {
@@ -32,9 +35,33 @@ export const DEFAULT_MODEL_LIMITS: ModelLimits = { contextTokens: 16_384, maxOut
  */
 export const DEFAULT_STEP_MAX_TOKENS = 1_024;
 
+/** The limits of a model the stage config names without stating them. */
+export const publishedLimits = (model: string): ModelLimits => MODEL_LIMITS[model] ?? DEFAULT_MODEL_LIMITS;
+
+/**
+ * The stage catalogue's limits, declared once per cold start by the wiring. Process-wide on purpose: every
+ * use case of a function serves the one stage, and the callers (context building, the run loop, the
+ * completions checks) then need no extra dependency to agree on a model's limits.
+ */
+let declared: ReadonlyMap<string, ModelLimits> = new Map();
+
+/**
+ * Makes the catalogue's limits the ones `modelLimits` answers with (replacing any earlier declaration).
+ *
+ * @example
+ * declareModelLimits(runtimeConfig().llm.providers); // at cold start
+ */
+export const declareModelLimits = (catalogue: ProviderCatalogue): void => {
+  declared = new Map(
+    Object.values(catalogue).flatMap((provider) =>
+      Object.entries(provider.models).map(([model, spec]) => [model, spec] as const),
+    ),
+  );
+};
+
 /**
  * @example
- * modelLimits('gpt-4o-mini').maxOutputTokens; // 16384
- * modelLimits('my-local-llama'); // DEFAULT_MODEL_LIMITS
+ * modelLimits('gpt-4o-mini').maxOutputTokens; // 16384, unless the catalogue says otherwise
+ * modelLimits('my-local-llama'); // the catalogue's limits, else DEFAULT_MODEL_LIMITS
  */
-export const modelLimits = (model: string): ModelLimits => MODEL_LIMITS[model] ?? DEFAULT_MODEL_LIMITS;
+export const modelLimits = (model: string): ModelLimits => declared.get(model) ?? publishedLimits(model);

@@ -108,7 +108,12 @@ const TokenCount = z.number().int().positive();
  */
 export const ChatCompletionRequest = z
   .object({
-    model: z.string().min(1).max(128),
+    model: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe("One of the tenant's models (`GET /v1/models`); absent, the tenant's default model"),
     messages: z.array(RequestMessage).min(1).max(MAX_REQUEST_MESSAGES),
     tools: z.array(RequestTool).max(MAX_REQUEST_TOOLS).optional(),
     tool_choice: ToolChoice.optional(),

@@ -17,7 +17,7 @@ import type {
 /** What a stage lets sessions use; from the runtime config. */
 export interface SessionSettings {
   readonly tenants: TenantSettings;
-  /** The model a session gets when it names none (if the tenant may use it). */
+  /** The stage's default model: a session gets it when neither it nor its tenant names one. */
   readonly defaultModel: string;
   /** The tools a tenant may use when its record names none. */
   readonly defaultTools: readonly string[];
@@ -38,8 +38,12 @@ export const allowedTools = (tenant: TenantRecord, settings: SessionSettings): r
   tenant.tools ?? settings.defaultTools;
 
 /**
- * The model a session runs on: the one asked for, if the tenant may use it; else the stage's default,
- * or the tenant's first model when the default is not among them.
+ * The model a request runs on: the one asked for, if the tenant may use it; else the tenant's default
+ * model, else the stage's, else the tenant's first model (a default the tenant may no longer use is
+ * skipped, never an error).
+ *
+ * @example
+ * resolveModel(tenant, settings, undefined); // tenant.default_model ?? settings.defaultModel, when allowed
  */
 export const resolveModel = (
   tenant: TenantRecord,
@@ -51,9 +55,12 @@ export const resolveModel = (
     if (!allowed.includes(requested)) throw new ModelNotAllowedError(requested, allowed);
     return requested;
   }
-  const fallback = allowed.includes(settings.defaultModel) ? settings.defaultModel : allowed[0];
-  if (fallback === undefined) throw new ModelNotAllowedError(settings.defaultModel, allowed);
-  return fallback;
+  const candidates = [tenant.default_model, settings.defaultModel, allowed[0]];
+  const chosen = candidates.find(
+    (model): model is string => typeof model === 'string' && allowed.includes(model),
+  );
+  if (chosen === undefined) throw new ModelNotAllowedError(settings.defaultModel, allowed);
+  return chosen;
 };
 
 export const assertAllowedTools = (

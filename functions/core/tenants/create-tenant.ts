@@ -1,6 +1,7 @@
-// Use case: create a tenant on a known plan with models the stage allows.
+// Use case: create a tenant on a known plan with models the stage allows, and a default model among them.
 import {
   assertAllowedModels,
+  assertDefaultModel,
   assertKnownPlan,
   type TenantDeps,
   toTenantResource,
@@ -20,6 +21,11 @@ export const createTenant = async (
   const plan = request.plan ?? deps.settings.defaultPlan;
   assertKnownPlan(plan, deps.settings);
   assertAllowedModels(request.models, deps.settings);
+  assertDefaultModel(
+    { defaultModel: request.default_model ?? null, models: request.models ?? null },
+    { default_model: true },
+    deps.settings,
+  );
   const now = unixSeconds(deps.clock.now());
   const tenant: TenantRecord = {
     id: deps.ids.newId('ten'),
@@ -27,6 +33,7 @@ export const createTenant = async (
     plan,
     quota_overrides: request.quotas ?? {},
     models: request.models ?? null,
+    default_model: request.default_model ?? null,
     tools: request.tools ?? null,
     status: 'active',
     created_at: now,

@@ -32,11 +32,33 @@ export class UnknownPlanError extends InvalidRequestError {
 }
 
 export class UnknownModelError extends InvalidRequestError {
-  constructor(model: string, index: number, allowed: readonly string[], options?: ErrorOptions) {
+  /** `param`: where the model was named (`models[2]`, `default_model`). */
+  constructor(model: string, param: string, allowed: readonly string[], options?: ErrorOptions) {
     super('unknown_model', `Unknown model '${model}'; this stage allows: ${allowed.join(', ')}`, {
       ...options,
-      param: `models[${index}]`,
+      param,
     });
+  }
+}
+
+/**
+ * 400 `model_not_allowed`: the tenant's default model must be one of its own models. `param` says which
+ * field of the request broke that: `default_model`, or `models` when the new list leaves the default out.
+ */
+export class DefaultModelNotAllowedError extends InvalidRequestError {
+  constructor(
+    defaultModel: string,
+    allowed: readonly string[],
+    param: 'default_model' | 'models',
+    options?: ErrorOptions,
+  ) {
+    const message =
+      param === 'default_model'
+        ? `default_model '${defaultModel}' is not one of the tenant's models (${allowed.join(', ') || 'none'}); ` +
+          'add it to models too, or choose one of them'
+        : `models leaves out the tenant's default_model '${defaultModel}'; change default_model in the same ` +
+          'request (null means the stage default)';
+    super('model_not_allowed', message, { ...options, param });
   }
 }
 

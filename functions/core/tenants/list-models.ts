@@ -1,4 +1,4 @@
-// Use case: the models a tenant may call, in OpenAI's model list shape.
+// Use case: the models a tenant may call, in OpenAI's model list shape, each owned by its provider.
 import { z } from 'zod';
 import { effectiveModels, type TenantSettings } from './model';
 import type { TenantRecord } from './schemas';
@@ -8,7 +8,7 @@ export const ModelResource = z
     id: z.string(),
     object: z.literal('model'),
     created: z.number().int().describe('Unix seconds; 0 when the upstream does not say'),
-    owned_by: z.string(),
+    owned_by: z.string().describe("The stage's LLM provider serving the model"),
   })
   .meta({ id: 'Model' });
 
@@ -27,6 +27,6 @@ export const listModels = (tenant: TenantRecord, settings: TenantSettings): Mode
     id,
     object: 'model',
     created: 0,
-    owned_by: 'system',
+    owned_by: settings.modelOwners?.[id] ?? 'system',
   })),
 });

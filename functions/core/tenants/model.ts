@@ -3,7 +3,7 @@ import type { Clock } from '../ports/clock';
 import type { IdGenerator } from '../ports/id-generator';
 import type { TenantStore } from '../ports/tenant-store';
 import { effectiveQuotas, type Plans } from '../quotas/schemas';
-import { UnknownModelError, UnknownPlanError } from './errors';
+import { DefaultModelNotAllowedError, UnknownModelError, UnknownPlanError } from './errors';
 import type { ApiKeyRecord, ApiKeyResource, TenantRecord, TenantResource } from './schemas';
 
 /** What a stage lets tenants have; from the runtime config. */
@@ -13,6 +13,8 @@ export interface TenantSettings {
   readonly defaultPlan: string;
   /** The stage's allowed models: a tenant may narrow them, never widen them. */
   readonly allowedModels: readonly string[];
+  /** Model id → the catalogue's provider serving it (`owned_by` in `GET /v1/models`). */
+  readonly modelOwners?: Readonly<Record<string, string>>;
 }
 
 /** What the tenant use cases need. */
@@ -35,8 +37,42 @@ export const assertAllowedModels = (
 ): void => {
   models?.forEach((model, index) => {
     if (!settings.allowedModels.includes(model))
-      throw new UnknownModelError(model, index, settings.allowedModels);
+      throw new UnknownModelError(model, `models[${index}]`, settings.allowedModels);
   });
+};
+
+/** The models a tenant's list allows: its own (as far as the stage still offers them), or the stage's. */
+const modelsAllowedBy = (models: readonly string[] | null, settings: TenantSettings): string[] =>
+  (models ?? settings.allowedModels).filter((model) => settings.allowedModels.includes(model));
+
+/**
+ * A tenant's default model must be a model of the stage and one of the tenant's own. `changed` says which
+ * fields the request sets, so the error names the one to fix. A stored default the stage has since
+ * dropped is not held against a request that does not touch it (it is ignored when resolving anyway).
+ *
+ * @example
+ * assertDefaultModel({ defaultModel: 'gpt-4o', models: ['gpt-4o-mini'] }, { default_model: true }, settings);
+ * // throws DefaultModelNotAllowedError (400 model_not_allowed, param default_model)
+ */
+export const assertDefaultModel = (
+  after: { readonly defaultModel: string | null; readonly models: readonly string[] | null },
+  changed: { readonly default_model?: boolean; readonly models?: boolean },
+  settings: TenantSettings,
+): void => {
+  const { defaultModel } = after;
+  if (defaultModel === null) return;
+  if (!settings.allowedModels.includes(defaultModel)) {
+    if (changed.default_model)
+      throw new UnknownModelError(defaultModel, 'default_model', settings.allowedModels);
+    return;
+  }
+  const allowed = modelsAllowedBy(after.models, settings);
+  if (allowed.includes(defaultModel)) return;
+  throw new DefaultModelNotAllowedError(
+    defaultModel,
+    allowed,
+    changed.default_model ? 'default_model' : 'models',
+  );
 };
 
 /**
@@ -44,7 +80,7 @@ export const assertAllowedModels = (
  * never offered.
  */
 export const effectiveModels = (tenant: TenantRecord, settings: TenantSettings): string[] =>
-  (tenant.models ?? settings.allowedModels).filter((model) => settings.allowedModels.includes(model));
+  modelsAllowedBy(tenant.models, settings);
 
 export const toTenantResource = (tenant: TenantRecord, settings: TenantSettings): TenantResource => {
   // A plan removed from the stage config falls back to the default plan rather than failing reads.
@@ -58,6 +94,7 @@ export const toTenantResource = (tenant: TenantRecord, settings: TenantSettings)
     quotas: effectiveQuotas(plan, tenant.quota_overrides),
     quota_overrides: tenant.quota_overrides,
     models: effectiveModels(tenant, settings),
+    default_model: tenant.default_model ?? null,
     tools: tenant.tools,
     status: tenant.status,
     created_at: tenant.created_at,

@@ -23,6 +23,10 @@ const uniqueList = <T extends z.ZodType<string>>(item: T, max: number) =>
     .refine((list) => new Set(list).size === list.length, 'must not repeat an entry');
 
 const ModelList = uniqueList(ModelId, 100).describe("Allowed model ids; null means the stage's defaults");
+const DefaultModel = ModelId.nullable().describe(
+  "The model used when a session or chat completion names none: one of the tenant's models; null means " +
+    "the stage's default model",
+);
 const ToolList = uniqueList(ToolName, 128).describe("Allowed tool names; null means the stage's defaults");
 
 export const CreateTenantRequest = z
@@ -31,6 +35,7 @@ export const CreateTenantRequest = z
     plan: PlanNameSchema.optional().describe("One of the stage's plans; the default plan when absent"),
     quotas: QuotaOverridesSchema.optional().describe("Overrides of the plan's quotas; null means unlimited"),
     models: ModelList.nullable().optional(),
+    default_model: DefaultModel.optional(),
     tools: ToolList.nullable().optional(),
   })
   .strict()
@@ -45,6 +50,7 @@ export const UpdateTenantRequest = z
       "Replaces the overrides: a number sets a limit, null means unlimited, an absent field takes the plan's default",
     ),
     models: ModelList.nullable().optional(),
+    default_model: DefaultModel.optional(),
     tools: ToolList.nullable().optional(),
     status: TenantStatusSchema.optional().describe("`suspended` stops the tenant's keys at once"),
   })
@@ -67,6 +73,10 @@ export const TenantResource = z
     quotas: QuotasSchema.describe('The quotas in force: the overrides over the plan defaults'),
     quota_overrides: QuotaOverridesSchema,
     models: z.array(z.string()).describe("The models the tenant may call: its own list, else the stage's"),
+    default_model: z
+      .string()
+      .nullable()
+      .describe("The model used when a request names none; null means the stage's default model"),
     tools: z.array(z.string()).nullable().describe("Allowed tool names; null means the stage's defaults"),
     status: TenantStatusSchema,
     created_at: unixSeconds,
@@ -110,6 +120,8 @@ export interface TenantRecord {
   plan: string;
   quota_overrides: z.infer<typeof QuotaOverridesSchema>;
   models: string[] | null;
+  /** Absent on records written before tenants had one: read as null (the stage's default). */
+  default_model?: string | null;
   tools: string[] | null;
   status: TenantStatus;
   created_at: number;
@@ -118,7 +130,7 @@ export interface TenantRecord {
 
 /** The fields `PATCH` may change. */
 export type TenantChanges = Partial<
-  Pick<TenantRecord, 'name' | 'plan' | 'quota_overrides' | 'models' | 'tools' | 'status'>
+  Pick<TenantRecord, 'name' | 'plan' | 'quota_overrides' | 'models' | 'default_model' | 'tools' | 'status'>
 > & { updated_at: number };
 
 /** An API key as stored: its hash, never the key. */

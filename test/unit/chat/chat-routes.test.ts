@@ -241,6 +241,16 @@ describe('POST /v1/chat/completions', () => {
     expect(Number(response.headers['x-ratelimit-remaining-tokens'])).toBe(100_000 - USAGE.total_tokens);
   });
 
+  it("runs a request that names no model on the tenant's default model", async () => {
+    const setup = await chatSetup([{ text: 'Hi.', usage: USAGE }], { defaultModel: 'gpt-4o' });
+
+    const response = await api(setup)(completionEvent({ messages: [{ role: 'user', content: 'Hello' }] }));
+
+    expect(response.statusCode).toBe(200);
+    expect(setup.llm.requests.map((request) => request.model)).toEqual(['gpt-4o']);
+    expect(response.json.model).toBe('gpt-4o');
+  });
+
   it('frames stream: true as SSE chunks whose deltas add up to the answer, then usage and [DONE]', async () => {
     const setup = await chatSetup([{ text: 'Streaming is buffered here.' }]);
 

@@ -92,6 +92,8 @@ export const chatSetup = async (
   options: {
     quotas?: QuotaOverrides;
     models?: string[] | null;
+    /** The tenant's own default model (absent: none, the stage's applies). */
+    defaultModel?: string;
     session?: Partial<SessionRecord>;
     timeouts?: Partial<ChatDeps['timeouts']>;
   } = {},
@@ -102,6 +104,7 @@ export const chatSetup = async (
   if (!stored) throw new Error('seed failed');
   stored.quota_overrides = options.quotas ?? {};
   stored.models = options.models ?? null;
+  if (options.defaultModel !== undefined) stored.default_model = options.defaultModel;
   const tenant = structuredClone(stored);
   const sessions = sessionDeps();
   const ledger = new InMemoryQuotaLedger();

@@ -5,6 +5,7 @@ import { createApiKey } from '../../../functions/core/tenants/create-api-key';
 import { createTenant } from '../../../functions/core/tenants/create-tenant';
 import { getTenant } from '../../../functions/core/tenants/get-tenant';
 import { listApiKeys } from '../../../functions/core/tenants/list-api-keys';
+import { listModels } from '../../../functions/core/tenants/list-models';
 import { listTenants } from '../../../functions/core/tenants/list-tenants';
 import { revokeApiKey } from '../../../functions/core/tenants/revoke-api-key';
 import { updateTenant } from '../../../functions/core/tenants/update-tenant';
@@ -87,6 +88,109 @@ describe('updateTenant', () => {
     });
     await expect(updateTenant(deps, created.id, { plan: 'gold' })).rejects.toMatchObject({ param: 'plan' });
     expect((await getTenant(deps, created.id)).plan).toBe('free');
+  });
+});
+
+describe('default_model', () => {
+  it('is stored on create and rendered, null when absent', async () => {
+    const deps = tenantDeps();
+
+    const chosen = await createTenant(deps, { name: 'Acme', models: ['gpt-4o'], default_model: 'gpt-4o' });
+    const plain = await createTenant(deps, { name: 'Beta' });
+
+    expect(chosen.default_model).toBe('gpt-4o');
+    expect(deps.store.tenants.get(chosen.id)?.default_model).toBe('gpt-4o');
+    expect(plain.default_model).toBeNull();
+  });
+
+  it.each([
+    [{ default_model: 'llama-99b' }, 'unknown_model', 'default_model'],
+    [{ models: ['gpt-4o-mini'], default_model: 'gpt-4o' }, 'model_not_allowed', 'default_model'],
+  ])('refuses %j on create with a 400, writing nothing', async (body, code, param) => {
+    const deps = tenantDeps();
+
+    await expect(createTenant(deps, { name: 'Acme', ...body })).rejects.toMatchObject({
+      statusCode: 400,
+      code,
+      param,
+    });
+    expect(deps.store.tenants.size).toBe(0);
+  });
+
+  it.each([
+    // The tenant below may use only gpt-4o-mini and gpt-4o, with gpt-4o as its default.
+    [{ default_model: 'gpt-4.1' }, 'unknown_model', 'default_model'],
+    [{ models: ['gpt-4o-mini'] }, 'model_not_allowed', 'models'],
+    [{ models: ['gpt-4o-mini'], default_model: 'gpt-4o' }, 'model_not_allowed', 'default_model'],
+  ])('refuses PATCH %j with a 400, leaving the tenant as it was', async (body, code, param) => {
+    const deps = tenantDeps();
+    const tenant = await createTenant(deps, {
+      name: 'Acme',
+      models: ['gpt-4o-mini', 'gpt-4o'],
+      default_model: 'gpt-4o',
+    });
+    const before = structuredClone(deps.store.tenants.get(tenant.id));
+
+    await expect(updateTenant(deps, tenant.id, body)).rejects.toMatchObject({ statusCode: 400, code, param });
+    expect(deps.store.tenants.get(tenant.id)).toEqual(before);
+  });
+
+  it('changes models and the default together, or clears the default with null', async () => {
+    const deps = tenantDeps();
+    const tenant = await createTenant(deps, { name: 'Acme', default_model: 'gpt-4o' });
+
+    const narrowed = await updateTenant(deps, tenant.id, {
+      models: ['gpt-4o-mini'],
+      default_model: 'gpt-4o-mini',
+    });
+    const cleared = await updateTenant(deps, tenant.id, { default_model: null });
+
+    expect(narrowed).toMatchObject({ models: ['gpt-4o-mini'], default_model: 'gpt-4o-mini' });
+    expect(cleared.default_model).toBeNull();
+    expect(deps.store.tenants.get(tenant.id)?.default_model).toBeNull();
+  });
+
+  it('checks a new default against the models the tenant already has', async () => {
+    const deps = tenantDeps();
+    const tenant = await createTenant(deps, { name: 'Acme', models: ['gpt-4o-mini'] });
+
+    await expect(updateTenant(deps, tenant.id, { default_model: 'gpt-4o' })).rejects.toMatchObject({
+      code: 'model_not_allowed',
+      param: 'default_model',
+    });
+    expect((await updateTenant(deps, tenant.id, { default_model: 'gpt-4o-mini' })).default_model).toBe(
+      'gpt-4o-mini',
+    );
+  });
+
+  it('404s an unknown tenant', async () => {
+    const deps = tenantDeps();
+
+    await expect(
+      updateTenant(deps, 'ten_01jd0000000000000000000000', { default_model: 'gpt-4o' }),
+    ).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
+describe('listModels', () => {
+  it('lists the tenant models, each owned by the provider that serves it', () => {
+    const tenant = {
+      id: 'ten_01jd0000000000000000000000',
+      name: 'Acme',
+      plan: 'free',
+      quota_overrides: {},
+      models: null,
+      tools: null,
+      status: 'active' as const,
+      created_at: 0,
+      updated_at: 0,
+    };
+    const withOwners = { ...settings, modelOwners: { 'gpt-4o-mini': 'openai', 'gpt-4o': 'azure-eu' } };
+
+    expect(listModels(tenant, withOwners).data.map(({ id, owned_by }) => ({ id, owned_by }))).toEqual([
+      { id: 'gpt-4o-mini', owned_by: 'openai' },
+      { id: 'gpt-4o', owned_by: 'azure-eu' },
+    ]);
   });
 });
 

@@ -30,6 +30,26 @@ const tenant = (overrides: Partial<TenantRecord> = {}): TenantRecord => ({
 });
 
 describe('createSession', () => {
+  it("stores a session on the tenant's default model when none is named, over the stage's", async () => {
+    const deps = sessionDeps();
+    const acme = tenant({ default_model: 'gpt-4o' });
+
+    const session = await createSession(deps, acme, {});
+
+    expect(deps.settings.defaultModel).not.toBe('gpt-4o');
+    expect(session.model).toBe('gpt-4o');
+  });
+
+  it("skips a tenant default the tenant may no longer use, for the stage's default", async () => {
+    const deps = sessionDeps();
+    // The record says gpt-4o, but its models no longer include it (a concurrent PATCH, a stage change).
+    const acme = tenant({ default_model: 'gpt-4o', models: ['gpt-4o-mini'] });
+
+    const session = await createSession(deps, acme, {});
+
+    expect(session.model).toBe(deps.settings.defaultModel);
+  });
+
   it("stores a session on the stage's default model when none is named", async () => {
     const deps = sessionDeps();
     const acme = tenant();
