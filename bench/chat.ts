@@ -27,6 +27,8 @@ const SIMPLE_ROWS = 2;
 interface CountingProxy {
   readonly url: string;
   readonly counts: Map<string, number>;
+  /** Milliseconds DynamoDB Local took per request (request start → response end), since the last reset. */
+  readonly durations: number[];
   total(): number;
   reset(): void;
   close(): Promise<void>;
@@ -53,8 +55,11 @@ const startCountingProxy = async (
 ): Promise<CountingProxy & { trace: string[] | undefined }> => {
   const upstream = new URL(target);
   const counts = new Map<string, number>();
+  const durations: number[] = [];
   const proxy = { trace: undefined as string[] | undefined };
   const server: Server = createServer((req, res) => {
+    const started = performance.now();
+    res.on('finish', () => durations.push(performance.now() - started));
     const operation = String(req.headers['x-amz-target'] ?? 'unknown').replace(/^DynamoDB_\d+\./, '');
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
     if (proxy.trace) {
@@ -85,8 +90,12 @@ const startCountingProxy = async (
   return Object.assign(proxy, {
     url: `http://127.0.0.1:${port}`,
     counts,
+    durations,
     total: () => [...counts.values()].reduce((sum, count) => sum + count, 0),
-    reset: () => counts.clear(),
+    reset: () => {
+      counts.clear();
+      durations.length = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -101,6 +110,8 @@ interface TurnFigures {
   readonly endToEndP50: number;
   readonly overheadP50: number;
   readonly overheadP99: number;
+  /** Median per turn of the time spent waiting on DynamoDB Local (part of the overhead). */
+  readonly dynamoMsP50: number;
   readonly llmCallsPerTurn: number;
   readonly dynamoPerTurn: number;
   readonly dynamoOperations: string;
@@ -124,6 +135,7 @@ const measure = async (
   // DynamoDB is counted over one turn at a time, after a settle, so writes a turn leaves behind cannot
   // land on the next one; the figure is the median over the measured turns.
   const dynamo: number[] = [];
+  const dynamoMs: number[] = [];
   const operations = new Map<string, number>();
   for (let i = 0; i < TURNS; i += 1) {
     await prepare();
@@ -144,6 +156,7 @@ const measure = async (
     endToEnd.push(elapsed);
     overheads.push(elapsed - llmMs);
     dynamo.push(proxy.total());
+    dynamoMs.push(proxy.durations.reduce((sum, ms) => sum + ms, 0));
     for (const [operation, count] of proxy.counts)
       operations.set(operation, (operations.get(operation) ?? 0) + count);
   }
@@ -153,6 +166,7 @@ const measure = async (
     endToEndP50: percentile(endToEnd, 50),
     overheadP50: percentile(overheads, 50),
     overheadP99: percentile(overheads, 99),
+    dynamoMsP50: percentile(dynamoMs, 50),
     llmCallsPerTurn: llmCalls / TURNS,
     dynamoPerTurn: percentile(dynamo, 50),
     dynamoOperations: [...operations.entries()]
@@ -296,11 +310,11 @@ export const runChatBench = async (): Promise<void> => {
       '`X-Amz-Target` (a call the SDK retried would count twice). Median per turn, every function of the ' +
       'turn included (authorizer, handler).',
     '',
-    '| route | end-to-end p50 | overhead p50 | overhead p99 | LLM calls / turn | DynamoDB requests / turn | operations / turn |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| route | end-to-end p50 | overhead p50 | overhead p99 | of which DynamoDB Local, p50 | LLM calls / turn | DynamoDB requests / turn | operations / turn |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...figures.map(
       (f) =>
-        `| ${f.route} | ${ms(f.endToEndP50)} | ${ms(f.overheadP50)} | ${ms(f.overheadP99)} | ${f.llmCallsPerTurn.toFixed(1)} | ${f.dynamoPerTurn} | ${f.dynamoOperations} |`,
+        `| ${f.route} | ${ms(f.endToEndP50)} | ${ms(f.overheadP50)} | ${ms(f.overheadP99)} | ${ms(f.dynamoMsP50)} | ${f.llmCallsPerTurn.toFixed(1)} | ${f.dynamoPerTurn} | ${f.dynamoOperations} |`,
     ),
     '',
     `Targets (issue 3): overhead p99 ≤ ${TARGET_P99_MS} ms; at most ${TARGET_DYNAMO_REQUESTS} DynamoDB requests per simple turn.`,
