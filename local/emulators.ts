@@ -48,6 +48,11 @@ export interface StartEmulatorsOptions {
   readonly ports?: Partial<EmulatorPorts>;
   /** How long DynamoDB Local may take to answer ListTables. */
   readonly startTimeoutMs?: number;
+  /**
+   * Tune DynamoDB Local for many requests rather than a quick start: the JVM's full JIT (C2) instead of C1
+   * only. For benchmarks, whose warm-up pays the slower start back.
+   */
+  readonly steadyState?: boolean;
 }
 
 /**
@@ -112,6 +117,7 @@ const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(do
 const startDynamoDb = async (
   port: number,
   dataDir: string | undefined,
+  steadyState: boolean,
   timeoutMs: number,
   credentials: EmulatorEndpoints['credentials'],
 ): Promise<{ endpoint: string; stop(): Promise<void> }> => {
@@ -125,7 +131,9 @@ const startDynamoDb = async (
   // a loaded two-core machine, and a local emulator never runs long enough to profit from C2. The caller's
   // own JDK_JAVA_OPTIONS come last and so win. Set only around spawn, which copies the environment.
   const savedJavaOptions = process.env.JDK_JAVA_OPTIONS;
-  process.env.JDK_JAVA_OPTIONS = ['-XX:TieredStopAtLevel=1', savedJavaOptions].filter(Boolean).join(' ');
+  process.env.JDK_JAVA_OPTIONS = [steadyState ? '' : '-XX:TieredStopAtLevel=1', savedJavaOptions]
+    .filter(Boolean)
+    .join(' ');
   let child: ChildProcess;
   try {
     child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
@@ -242,7 +250,13 @@ export const startEmulators = async (options: StartEmulatorsOptions = {}): Promi
   }
 
   // The JVM first, before anything else awaits: it takes longest, and it starts in its own process.
-  const dynamoStarting = startDynamoDb(dynamoPort, dataDir, options.startTimeoutMs ?? 60_000, credentials);
+  const dynamoStarting = startDynamoDb(
+    dynamoPort,
+    dataDir,
+    options.steadyState === true,
+    options.startTimeoutMs ?? 60_000,
+    credentials,
+  );
   // Loaded on demand: fauxqs pulls in node:sqlite, which only the process running the emulators needs.
   const fauxqs = import('fauxqs');
   const results = await Promise.allSettled([
