@@ -21,7 +21,6 @@ import { systemClock } from '../core/ports/clock';
 import { randomIds } from '../core/ports/id-generator';
 import type { JobQueue } from '../core/ports/job-queue';
 import type { LlmClient } from '../core/ports/llm-client';
-import type { QuotaLedger } from '../core/ports/quota-ledger';
 import type { SessionStore } from '../core/ports/session-store';
 import type { TenantStore } from '../core/ports/tenant-store';
 import type { TicketStore } from '../core/ports/ticket-store';
@@ -41,7 +40,7 @@ let sessions: SessionStore | undefined;
 
 /** The tools a tenant may use when its record names none: the built-ins (calculator, current_time). */
 export const BUILTIN_TOOLS: readonly string[] = createBuiltinToolRegistry().names();
-let ledger: QuotaLedger | undefined;
+let ledger: DynamoQuotaLedger | undefined;
 let tickets: TicketStore | undefined;
 
 export const runtimeConfig = (): RuntimeConfig => {
@@ -81,13 +80,13 @@ export const sessionSettings = (from: RuntimeConfig = runtimeConfig()): SessionS
 export const sessionStore = (): SessionStore => {
   if (!sessions) {
     const env = requireEnv([ENV.sessionsTable, ENV.filesBucket]);
-    // Where the function may also write the quotas table, a step's settle joins its append transaction.
-    const quotasTableName = process.env[ENV.quotasTable];
+    // Where the function may also write the quotas table, a run's slot joins the run's write, and a step's
+    // settle (and the last step's slot release) the step's transaction.
     sessions = new DynamoSessionStore(
       dynamoDocumentClient(),
       env[ENV.sessionsTable],
       new S3BlobStore(s3(), env[ENV.filesBucket]),
-      quotasTableName ? { quotasTableName } : {},
+      process.env[ENV.quotasTable] ? { ledger: quotaLedger() } : {},
     );
   }
   return sessions;
@@ -100,7 +99,7 @@ export const sessionDeps = (): SessionDeps => ({
   settings: sessionSettings(),
 });
 
-export const quotaLedger = (): QuotaLedger => {
+export const quotaLedger = (): DynamoQuotaLedger => {
   ledger ??= new DynamoQuotaLedger(dynamoDocumentClient(), requireEnv([ENV.quotasTable])[ENV.quotasTable]);
   return ledger;
 };

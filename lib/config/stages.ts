@@ -230,6 +230,7 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
       tokens_per_month: 100_000,
       storage_bytes: 104_857_600,
       concurrent_connections: 5,
+      concurrent_runs: 2,
       tool_invocations_per_day: 100,
       max_steps_per_run: 8,
     },
@@ -238,6 +239,7 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
       tokens_per_month: 5_000_000,
       storage_bytes: 10_737_418_240,
       concurrent_connections: 50,
+      concurrent_runs: 20,
       tool_invocations_per_day: 10_000,
       max_steps_per_run: 25,
     },
@@ -245,7 +247,8 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
   defaultPlan: 'free',
   corsOrigins: [],
   queues: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
-  // Short on purpose: a revoked key or a suspended tenant stays usable for at most this long.
+  // The routes re-check the key and its tenant on every request, so the cache delays no revocation; it
+  // saves the authorizer's invocation and read on repeated requests with one key.
   authorizerCacheTtlSeconds: 30,
   // Without it, deploying the WebSocket stage with access logs fails in an account that never set one.
   apiGatewayAccountLogsRole: true,

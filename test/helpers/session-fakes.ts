@@ -1,9 +1,11 @@
 // Test helper: an in-memory SessionStore with the DynamoDB adapter's semantics, and session deps for tests.
 import { decodeCursor, encodeCursor, type Page } from '../../functions/core/pagination';
 import { randomIds } from '../../functions/core/ports/id-generator';
+import type { QuotaLedger } from '../../functions/core/ports/quota-ledger';
 import type {
   AppendMessagesRequest,
   AppendMessagesResult,
+  CreateRunOptions,
   OrderedPageRequest,
   RunChanges,
   SessionStore,
@@ -40,6 +42,9 @@ export class InMemorySessionStore implements SessionStore {
   readonly appends = new Map<string, string[]>();
   readonly runs = new Map<string, RunRecord>();
   readonly calls: string[] = [];
+
+  /** With a ledger, run slots are held and released through it, as the DynamoDB store does in its writes. */
+  constructor(private readonly ledger?: QuotaLedger) {}
 
   async createSession(session: SessionRecord) {
     this.calls.push('createSession');
@@ -128,7 +133,14 @@ export class InMemorySessionStore implements SessionStore {
       this.calls.pop();
       this.calls.push('appendMessages');
     }
-    return { messages: request.messages, replayed: false, transitioned: transition !== undefined };
+    const slotReleased =
+      request.releaseSlot && this.ledger ? await this.ledger.release(request.releaseSlot) : undefined;
+    return {
+      messages: request.messages,
+      replayed: false,
+      transitioned: transition !== undefined,
+      ...(slotReleased && { slotReleased }),
+    };
   }
 
   private writeAppend(request: AppendMessagesRequest) {
@@ -143,7 +155,7 @@ export class InMemorySessionStore implements SessionStore {
     session.updated_at = request.updatedAt;
   }
 
-  async createRun(run: RunRecord, append?: AppendMessagesRequest) {
+  async createRun(run: RunRecord, append?: AppendMessagesRequest, options: CreateRunOptions = {}) {
     this.calls.push('createRun');
     const session = this.sessions.get(key(run.tenant_id, run.session_id));
     if (!session || session.deleting) throw new SessionNotFoundError(run.session_id);
@@ -154,8 +166,10 @@ export class InMemorySessionStore implements SessionStore {
       if (session.last_message_id !== append.expectedLastMessageId)
         throw new SessionBusyError(run.session_id);
       if (this.runs.has(key(run.tenant_id, run.id))) throw new SessionBusyError(run.session_id);
-      this.writeAppend(append);
     }
+    // The slot last among the checks: refused, nothing is written.
+    if (options.slot && this.ledger) await this.ledger.hold(options.slot);
+    if (append) this.writeAppend(append);
     this.runs.set(key(run.tenant_id, run.id), structuredClone(run));
   }
 

@@ -17,6 +17,8 @@ import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
 import { newId } from '../../functions/core/ids';
 import { encodeCursor } from '../../functions/core/pagination';
 import { randomIds } from '../../functions/core/ports/id-generator';
+import { runSlotHold, runSlotRequest } from '../../functions/core/quotas/acquire-run-slot';
+import { QuotaExceededError } from '../../functions/core/quotas/errors';
 import { reserveTokens } from '../../functions/core/quotas/reserve-tokens';
 import { settleTokens } from '../../functions/core/quotas/settle-tokens';
 import { appendMessages, appendRequest } from '../../functions/core/sessions/append-messages';
@@ -456,7 +458,7 @@ describe('DynamoSessionStore with S3BlobStore', () => {
       dynamo.documentClient,
       sessionsTable,
       new S3BlobStore(s3.client, bucket),
-      { quotasTableName: quotasTable },
+      { ledger: new DynamoQuotaLedger(dynamo.documentClient, quotasTable) },
     );
     const withLedger: SessionDeps = { ...deps, store };
     const ledger = new DynamoQuotaLedger(dynamo.documentClient, quotasTable);
@@ -499,6 +501,144 @@ describe('DynamoSessionStore with S3BlobStore', () => {
       )
     ).Item;
     expect(counter).toMatchObject({ used: 130, reserved: 0, committed: 130 });
+  });
+
+  it("a run's concurrent-run slot is held in the run's write and given back with its last step", async () => {
+    const { deps, tableName: sessionsTable, bucket } = await fresh();
+    const quotasTable = `quotas-slots-${count}-${Date.now()}`;
+    await dynamo.createTable(TABLES.quotas, quotasTable);
+    const ledger = new DynamoQuotaLedger(dynamo.documentClient, quotasTable);
+    const store = new DynamoSessionStore(
+      dynamo.documentClient,
+      sessionsTable,
+      new S3BlobStore(s3.client, bucket),
+      {
+        ledger,
+      },
+    );
+    const withLedger: SessionDeps = { ...deps, store };
+    // DynamoDB Local sweeps items whose TTL has passed: slots are held in 2099, as the ledger tests do.
+    const clock = manualClock(Date.UTC(2099, 10, 21, 9, 0, 0));
+    const acme = tenant();
+    const session = await createSession(withLedger, acme, {});
+    const newRun = (id: string) => ({
+      id,
+      tenant_id: acme.id,
+      session_id: session.id,
+      status: 'in_progress' as const,
+      model: session.model,
+      steps: [],
+      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+      error: null,
+      created_at: 0,
+      updated_at: 0,
+      started_at: 0,
+      completed_at: null,
+    });
+    const first = newRun(newId('run', Date.now()));
+    const second = newRun(newId('run', Date.now() + 1));
+    const slotOf = (runId: string, lease?: number) => {
+      const request = runSlotRequest({ clock }, acme.id, runId, 1);
+      if (!request) throw new Error('expected a slot');
+      return lease === undefined ? request : { ...request, leaseSeconds: lease };
+    };
+    const userTurn = (runId: string, last: string | null) =>
+      appendRequest(acme.id, session.id, `${runId}:user`, last, new Date(), [
+        { role: 'user', content: runId, run_id: runId },
+      ]);
+
+    await store.createRun(first, userTurn(first.id, null), { slot: slotOf(first.id) });
+    const lastId = (await store.getSession(acme.id, session.id))?.last_message_id ?? null;
+    const refused = await store
+      .createRun(second, userTurn(second.id, lastId), { slot: slotOf(second.id) })
+      .catch((error: unknown) => error);
+    const refusedLeftNothing = {
+      run: await store.getRun(acme.id, second.id),
+      lastId: (await store.getSession(acme.id, session.id))?.last_message_id,
+    };
+    const finished = await appendMessages(
+      withLedger,
+      acme.id,
+      session.id,
+      {
+        append_id: `${first.id}:step-0`,
+        messages: [{ role: 'assistant', content: 'done', run_id: first.id }],
+      },
+      {
+        runTransition: {
+          runId: first.id,
+          from: ['in_progress'],
+          changes: { status: 'completed', updated_at: 1 },
+        },
+        releaseSlot: runSlotHold(acme.id, first.id),
+      },
+    );
+    const afterRelease = await store.getSession(acme.id, session.id);
+    await store.createRun(second, userTurn(second.id, afterRelease?.last_message_id ?? null), {
+      slot: slotOf(second.id),
+    });
+
+    expect(refused).toBeInstanceOf(QuotaExceededError);
+    expect(refused).toMatchObject({ code: 'concurrent_runs_exceeded' });
+    expect(refusedLeftNothing).toEqual({ run: undefined, lastId });
+    expect(finished.slotReleased).toEqual({ status: 'released' });
+    expect((await store.getRun(acme.id, first.id))?.status).toBe('completed');
+    expect((await store.getRun(acme.id, second.id))?.status).toBe('in_progress');
+    const gauge = (
+      await dynamo.documentClient.send(
+        new GetCommand({ TableName: quotasTable, Key: quotaCounterKey(acme.id, 'concurrent_runs', null) }),
+      )
+    ).Item;
+    expect(gauge).toMatchObject({ reserved: 1, committed: 1 });
+    expect(gauge?.[`hold_${second.id}`]).toBeDefined();
+    expect(gauge?.[`hold_${first.id}`]).toBeUndefined();
+  });
+
+  it("a crashed run's slot is reclaimed once its lease is over, by the run its refusal would have turned away", async () => {
+    const { deps, tableName: sessionsTable, bucket } = await fresh();
+    const quotasTable = `quotas-reclaim-${count}-${Date.now()}`;
+    await dynamo.createTable(TABLES.quotas, quotasTable);
+    const store = new DynamoSessionStore(
+      dynamo.documentClient,
+      sessionsTable,
+      new S3BlobStore(s3.client, bucket),
+      {
+        ledger: new DynamoQuotaLedger(dynamo.documentClient, quotasTable),
+      },
+    );
+    const clock = manualClock(Date.UTC(2099, 10, 21, 9, 0, 0));
+    const acme = tenant();
+    const session = await createSession({ ...deps, store }, acme, {});
+    const run = (id: string) => ({
+      id,
+      tenant_id: acme.id,
+      session_id: session.id,
+      status: 'queued' as const,
+      model: session.model,
+      steps: [],
+      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+      error: null,
+      created_at: 0,
+      updated_at: 0,
+      started_at: null,
+      completed_at: null,
+    });
+    const crashed = run(newId('run', Date.now()));
+    const next = run(newId('run', Date.now() + 1));
+    const crashedSlot = { ...runSlotRequest({ clock }, acme.id, crashed.id, 1)!, leaseSeconds: 30 };
+
+    await store.createRun(crashed, undefined, { slot: crashedSlot });
+    clock.advance(31_000);
+    await store.createRun(next, undefined, { slot: runSlotRequest({ clock }, acme.id, next.id, 1)! });
+
+    expect((await store.getRun(acme.id, next.id))?.status).toBe('queued');
+    const gauge = (
+      await dynamo.documentClient.send(
+        new GetCommand({ TableName: quotasTable, Key: quotaCounterKey(acme.id, 'concurrent_runs', null) }),
+      )
+    ).Item;
+    expect(gauge).toMatchObject({ reserved: 1, committed: 1 });
+    expect(gauge?.[`hold_${crashed.id}`]).toBeUndefined();
   });
 
   it("another tenant's session and run are simply not found", async () => {

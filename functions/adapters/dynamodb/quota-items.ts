@@ -83,3 +83,7 @@ export const conditionFailureItem = (error: unknown): Record<string, unknown> | 
   if (!item) return undefined;
   return Object.fromEntries(Object.entries(item).map(([name, value]) => [name, plain(value)]));
 };
+
+/** The item returned for one refused item of a cancelled transaction, decoded as above. */
+export const cancellationItem = (error: unknown, index: number): Record<string, unknown> | undefined =>
+  conditionFailureItem((error as { CancellationReasons?: unknown[] }).CancellationReasons?.[index]);

@@ -237,11 +237,72 @@ export const settleUpdate = (
   };
 };
 
+/**
+ * A hold as an item of another store's transaction (a run's slot, written with the run): the same
+ * update `hold` sends, returning the item when refused so `DynamoQuotaLedger.afterRefusedHold` can tell
+ * why.
+ *
+ * @example
+ * TransactItems.push({ Update: holdTransactUpdate(ledger.tableName, slotRequest) });
+ */
+export const holdTransactUpdate = (tableName: string, request: HoldRequest): HoldUpdate => {
+  const expiresAt = request.nowSeconds + request.leaseSeconds;
+  const parts = mergeParts(
+    {
+      set: ['#ttl = :ttl'],
+      names: { '#ttl': TTL },
+      values: { ':ttl': itemTtl(request, request.nowSeconds, true, expiresAt) },
+    },
+    holdParts(request, holdAttribute(request.holdId), expiresAt),
+  );
+  return {
+    TableName: tableName,
+    Key: quotaCounterKey(request.tenantId, request.quota, request.window),
+    ...toUpdateInput(parts),
+    ConditionExpression: toUpdateInput(parts).ConditionExpression as string,
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+};
+
+/** The release of a hold as an update (alone, or in the transaction of a run's final step). */
+export const releaseUpdate = (tableName: string, hold: Hold): HoldUpdate =>
+  holdUpdate(tableName, hold, {
+    add: '#reserved :minusAmount, #committed :minusAmount',
+    names: {},
+    values: {},
+  });
+
 export class DynamoQuotaLedger implements QuotaLedger {
   constructor(
     private readonly client: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    readonly tableName: string,
   ) {}
+
+  /**
+   * After `holdTransactUpdate(request)` was refused inside a transaction, with the item it returned:
+   * `held` when this hold id is already there (a retry), `retry` once expired holds were reclaimed
+   * (unless `mayReclaim` is false: the caller has retried enough); otherwise the quota is full and
+   * `QuotaExceededError` is thrown.
+   */
+  async afterRefusedHold(
+    request: HoldRequest,
+    item: Record<string, unknown> | undefined,
+    { mayReclaim = true }: { mayReclaim?: boolean } = {},
+  ): Promise<'held' | 'retry'> {
+    const holds = holdsOf(item);
+    if (holds.some((hold) => hold.attribute === holdAttribute(request.holdId))) return 'held';
+    const expired = holds.filter((hold) => hold.expiresAt <= request.nowSeconds);
+    if (expired.length === 0 || !mayReclaim) {
+      throw new QuotaExceededError(request.quota, standingOf(request, item?.committed), request.nowSeconds, {
+        requested: request.amount,
+      });
+    }
+    await this.reclaim(
+      quotaCounterKey(request.tenantId, request.quota, request.window),
+      expired.slice(0, MAX_RECLAIM),
+    );
+    return 'retry';
+  }
 
   /** The minute each tenant's last request counted in: the next request guesses its write from it. */
   private readonly minutes = new Map<string, string>();
@@ -398,12 +459,8 @@ export class DynamoQuotaLedger implements QuotaLedger {
   }
 
   async release(hold: Hold): Promise<ReleaseResult> {
-    const update = holdUpdate(this.tableName, hold, {
-      add: '#reserved :minusAmount, #committed :minusAmount',
-      names: {},
-      values: {},
-    });
-    return (await this.applyToHold(update)) ? { status: 'released' } : { status: 'not_held' };
+    const released = await this.applyToHold(releaseUpdate(this.tableName, hold));
+    return released ? { status: 'released' } : { status: 'not_held' };
   }
 
   /** One write that only applies while the hold is still there; false when it is not. */

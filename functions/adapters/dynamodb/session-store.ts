@@ -25,6 +25,7 @@ import type { BlobStore } from '../../core/ports/blob-store';
 import type {
   AppendMessagesRequest,
   AppendMessagesResult,
+  CreateRunOptions,
   OrderedPageRequest,
   RunChanges,
   SessionStore,
@@ -46,7 +47,8 @@ import {
 } from '../../core/sessions/schemas';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
 import { queryPage } from './query-page';
-import { settleUpdate } from './quota-ledger';
+import { cancellationItem } from './quota-items';
+import { type DynamoQuotaLedger, holdTransactUpdate, releaseUpdate, settleUpdate } from './quota-ledger';
 
 type Item = Record<string, unknown>;
 
@@ -166,15 +168,16 @@ export interface DynamoSessionStoreOptions {
   /** Message bodies whose JSON is larger than this many bytes go to the blob store (default 32 KB). */
   inlineLimitBytes?: number;
   /**
-   * The quota ledger's table: with it, an append's `settle` is written in the append's transaction
-   * (see `settleUpdate`); without it, the caller settles apart.
+   * The quota ledger on the same DynamoDB: with it, an append's `settle` and `releaseSlot` are written in
+   * the append's transaction and a run's `slot` in the run's; without it, the caller settles and releases
+   * apart, and a run with a slot is refused (a wiring error).
    */
-  quotasTableName?: string;
+  ledger?: DynamoQuotaLedger;
 }
 
 export class DynamoSessionStore implements SessionStore {
   private readonly inlineLimitBytes: number;
-  private readonly quotasTableName: string | undefined;
+  private readonly ledger: DynamoQuotaLedger | undefined;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -183,7 +186,7 @@ export class DynamoSessionStore implements SessionStore {
     options: DynamoSessionStoreOptions = {},
   ) {
     this.inlineLimitBytes = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
-    this.quotasTableName = options.quotasTableName;
+    this.ledger = options.ledger;
   }
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -379,11 +382,15 @@ export class DynamoSessionStore implements SessionStore {
     const { transactItems, offloaded } = await this.prepareAppend(request);
     const runIndex =
       request.runTransition && request.runTransition.from.length > 0 ? transactItems.length - 1 : -1;
+    const ledgerTable = this.ledger?.tableName;
     const settle =
-      request.settle && this.quotasTableName
-        ? settleUpdate(this.quotasTableName, request.settle.hold, request.settle.used)
+      request.settle && ledgerTable
+        ? settleUpdate(ledgerTable, request.settle.hold, request.settle.used)
         : undefined;
     if (settle) transactItems.push({ Update: settle.update });
+    const release =
+      request.releaseSlot && ledgerTable ? releaseUpdate(ledgerTable, request.releaseSlot) : undefined;
+    if (release) transactItems.push({ Update: release });
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
       return {
@@ -391,17 +398,32 @@ export class DynamoSessionStore implements SessionStore {
         replayed: false,
         transitioned: request.runTransition !== undefined,
         ...(settle && { settled: settle.settled }),
+        ...(release && { slotReleased: { status: 'released' as const } }),
       };
     } catch (error) {
       const codes = cancellationCodes(error);
       const failed = (index: number) => index >= 0 && codes?.[index] === 'ConditionalCheckFailed';
-      const settleIndex = settle ? transactItems.length - 1 : -1;
-      if (failed(settleIndex) && codes?.every((code, index) => index === settleIndex || code === 'None')) {
-        // Only the hold was gone (settled by an earlier attempt, or reclaimed after its lease): the step
-        // is recorded all the same, and nothing is charged for it.
-        // Offloaded bodies are put again under the same keys.
-        const { settle: _gone, ...rest } = request;
-        return { ...(await this.appendMessages(rest)), settled: { status: 'not_held' } };
+      const releaseIndex = release ? transactItems.length - 1 : -1;
+      const settleIndex = settle ? transactItems.length - (release ? 2 : 1) : -1;
+      const ledgerIndexes = [settleIndex, releaseIndex].filter((index) => index >= 0);
+      if (
+        ledgerIndexes.some(failed) &&
+        codes?.every((code, index) => ledgerIndexes.includes(index) || code === 'None')
+      ) {
+        // Only a hold was gone (settled or released by an earlier attempt, or reclaimed after its lease):
+        // the step is recorded all the same, without what no longer applies. Offloaded bodies are put
+        // again under the same keys.
+        const { settle: settleRequest, releaseSlot, ...rest } = request;
+        const appended = await this.appendMessages({
+          ...rest,
+          ...(!failed(settleIndex) && settleRequest && { settle: settleRequest }),
+          ...(!failed(releaseIndex) && releaseSlot && { releaseSlot }),
+        });
+        return {
+          ...appended,
+          ...(failed(settleIndex) && { settled: { status: 'not_held' as const } }),
+          ...(failed(releaseIndex) && { slotReleased: { status: 'not_held' as const } }),
+        };
       }
       // Nothing was written, so the bodies put above belong to no message.
       if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
@@ -507,7 +529,13 @@ export class DynamoSessionStore implements SessionStore {
     return { transactItems, offloaded };
   }
 
-  async createRun(run: RunRecord, append?: AppendMessagesRequest): Promise<void> {
+  async createRun(
+    run: RunRecord,
+    append?: AppendMessagesRequest,
+    options: CreateRunOptions = {},
+  ): Promise<void> {
+    const { slot } = options;
+    if (slot && !this.ledger) throw new Error('DynamoSessionStore: a run slot needs the ledger option');
     // With an append, its session update (conditioned on the session and its last message) replaces the
     // plain existence check, so the run and its first messages land in one transaction or not at all.
     const prepared = append ? await this.prepareAppend(append) : undefined;
@@ -521,44 +549,72 @@ export class DynamoSessionStore implements SessionStore {
         },
       },
     ];
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            ...sessionItems,
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...runKey(run.tenant_id, run.id), entity: 'run', ...withoutNulls(run) },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  ...runRefKey(run.tenant_id, run.session_id, run.id),
-                  entity: 'run_ref',
-                  run_id: run.id,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-          ],
-        }),
-      );
-    } catch (error) {
-      if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
-      const codes = cancellationCodes(error);
-      if (codes?.[0] === 'ConditionalCheckFailed') {
-        if (!append || !(await this.getSession(run.tenant_id, run.session_id))) {
-          throw new SessionNotFoundError(run.session_id, { cause: error });
+    const runItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      ...sessionItems,
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...runKey(run.tenant_id, run.id), entity: 'run', ...withoutNulls(run) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...runRefKey(run.tenant_id, run.session_id, run.id), entity: 'run_ref', run_id: run.id },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ];
+    const slotIndex = runItems.length;
+    let withSlot = slot !== undefined;
+    // A refused slot reclaims crashed runs' slots and tries again, at most twice.
+    for (let reclaims = 0; ; ) {
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              ...runItems,
+              ...(withSlot && slot
+                ? [{ Update: holdTransactUpdate(this.ledger?.tableName as string, slot) }]
+                : []),
+            ],
+          }),
+        );
+        return;
+      } catch (error) {
+        const codes = cancellationCodes(error);
+        if (
+          withSlot &&
+          slot &&
+          codes?.[slotIndex] === 'ConditionalCheckFailed' &&
+          codes.every((code, index) => index === slotIndex || code === 'None')
+        ) {
+          // Only the slot was refused: reclaim crashed runs' slots and try again, or refuse the run (429).
+          // A slot already held under this run's id (its earlier attempt) is the run's: write without it.
+          try {
+            const verdict = await this.ledger?.afterRefusedHold(slot, cancellationItem(error, slotIndex), {
+              mayReclaim: reclaims < 2,
+            });
+            if (verdict === 'held') withSlot = false;
+            else reclaims += 1;
+            continue;
+          } catch (refused) {
+            if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
+            throw refused;
+          }
         }
+        if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
+        if (codes?.[0] === 'ConditionalCheckFailed') {
+          if (!append || !(await this.getSession(run.tenant_id, run.session_id))) {
+            throw new SessionNotFoundError(run.session_id, { cause: error });
+          }
+        }
+        if (codes?.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')) {
+          throw new SessionBusyError(run.session_id, { cause: error });
+        }
+        throw translateDynamoError(error);
       }
-      if (codes?.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')) {
-        throw new SessionBusyError(run.session_id, { cause: error });
-      }
-      throw translateDynamoError(error);
     }
   }
 

@@ -5,6 +5,7 @@ import { TenanticError } from '../errors';
 import { isLlmError, LlmAbortedError, LlmTimeoutError } from '../llm/errors';
 import type { ChatDelta, ChatMessage, ToolCall } from '../llm/types';
 import type { RunChanges } from '../ports/session-store';
+import { runSlotHold } from '../quotas/acquire-run-slot';
 import { QuotaExceededError } from '../quotas/errors';
 import type { RequestMeter } from '../quotas/request-meter';
 import type { TokenReservation } from '../quotas/reserve-tokens';
@@ -162,6 +163,13 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
   const offered = new Set(toolNames);
   const tools = toolNames.length > 0 ? deps.tools.toLlmTools(toolNames) : undefined;
 
+  // The run's concurrent-run slot (held since the run was written) goes back when the run ends: with the
+  // last step's transaction, or after a failing transition.
+  const slot = quotas.concurrent_runs === null ? undefined : runSlotHold(tenant.id, runId);
+  const releaseSlot = async () => {
+    if (slot) await deps.ledger.release(slot);
+  };
+
   const fail = async (runError: RunError, cause?: TenanticError): Promise<ExecuteRunOutcome> => {
     try {
       const failed = await updateRunStatus(deps, tenant.id, runId, {
@@ -169,6 +177,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
         steps,
         error: runError,
       });
+      await releaseSlot();
       return { status: 'failed', run: failed, ...(cause && { error: cause }) };
     } catch (error) {
       if (error instanceof RunStateConflictError) return finalOutcome(deps, tenant.id, runId);
@@ -309,11 +318,15 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               {
                 ...(lastMessageId !== undefined && { known: { lastMessageId } }),
                 runTransition: { runId, from: ['in_progress'], changes: proposed.changes },
-                // The step's charge lands with the step: no separate settle write.
+                // The step's charge lands with the step: no separate settle write; the last step gives the
+                // run's slot back in the same write.
                 ...(!reservation.unlimited && { settle: { hold: reservation, used: usage.total_tokens } }),
+                ...(slot && proposed.changes.status !== 'in_progress' && { releaseSlot: slot }),
               },
             );
             if (appended.settled) settledWith(appended.settled);
+            const ends = (appended.transitioned ? proposed : stepOf(appended.messages[0])).changes.status;
+            if (ends !== 'in_progress' && !appended.slotReleased) await releaseSlot();
             lastMessageId = appended.replayed ? undefined : (appended.messages.at(-1)?.id ?? undefined);
             if (appended.transitioned) {
               steps.push(proposed.step);

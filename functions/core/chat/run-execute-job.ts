@@ -2,6 +2,7 @@
 import { defineJob, type JobDefinition } from '../jobs/registry';
 import type { JobEnvelope } from '../jobs/schemas';
 import type { TenantStore } from '../ports/tenant-store';
+import { runSlotHold } from '../quotas/acquire-run-slot';
 import { isFinalRunStatus } from '../sessions/run-transitions';
 import { type ExecuteRunOutcome, executeRun } from './execute-run';
 import type { ChatDeps } from './model';
@@ -51,6 +52,7 @@ export const runExecuteJob = (
             completed_at: Math.floor(chat.clock.now().getTime() / 1000),
           })
           .catch(() => undefined);
+        await chat.ledger.release(runSlotHold(job.tenant_id, job.id));
       }
       logger.warn('run.execute: tenant not active; run cancelled', { run_id: job.id });
       return;

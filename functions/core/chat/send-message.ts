@@ -1,6 +1,7 @@
 // Use case: `POST /v1/sessions/{id}/messages`: record the user's message and a run, then answer inline
 // when the run finishes before the sync deadline, or continue it on the chat-runs queue (202).
 import { NotFoundError, TenanticError } from '../errors';
+import { runSlotRequest } from '../quotas/acquire-run-slot';
 import { admitRequest, type RequestMeter } from '../quotas/request-meter';
 import { appendRequest } from '../sessions/append-messages';
 import { SessionBusyError, SessionNotFoundError } from '../sessions/errors';
@@ -8,7 +9,14 @@ import { toRunResource, unixSeconds } from '../sessions/model';
 import type { NewMessage, RunRecord } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import { executeRun } from './execute-run';
-import { type ChatDeps, type ChatTimeouts, loadSessionHistory, nowMs, toChatMessage } from './model';
+import {
+  type ChatDeps,
+  type ChatTimeouts,
+  loadSessionHistory,
+  nowMs,
+  quotasOf,
+  toChatMessage,
+} from './model';
 import { modelLimits } from './model-limits';
 import { runExecuteEnvelope } from './run-execute-job';
 import type { SendMessageRequest, SendMessageResult } from './schemas';
@@ -89,13 +97,16 @@ export const sendMessage = async (
     completed_at: null,
   };
   const userMessage: NewMessage = { role: 'user', content: body.content, run_id: run.id };
+  // The run's concurrent-run slot is held in the same write as the run: refused (429), nothing is written.
+  const slot = runSlotRequest(deps, tenant.id, run.id, quotasOf(deps, tenant).concurrent_runs);
   /** The run, its session reference and the user's message: one transaction, all or nothing. */
   const save = async (): Promise<string> => {
     if (!body.async) {
       // If this invocation dies mid-run (a crash, the function's timeout), this job resumes the run once
       // the invocation is surely over; a run that ended by then makes it a no-op. Sent before the run is
       // written, so no run is ever on record without its recovery (a job whose run was never written is a
-      // no-op too), and after the tokens are held, so a refused turn sends nothing.
+      // no-op too, one read), and after the tokens are held, so a turn refused for its budget or its rate
+      // sends nothing (one refused for a concurrent-run slot, checked with the run's write, sends that no-op).
       await deps.jobs.enqueue(runExecuteEnvelope(tenant.id, run.id, sessionId), {
         delaySeconds: recoveryDelaySeconds(deps.timeouts),
       });
@@ -106,7 +117,7 @@ export const sendMessage = async (
         userMessage,
       ]);
       try {
-        await deps.store.createRun(run, append);
+        await deps.store.createRun(run, append, slot ? { slot } : {});
         return append.messages.at(-1)?.id as string;
       } catch (error) {
         // Another message landed since the session was read: choose ids after it and try again.

@@ -1,7 +1,7 @@
 // Port: persistence of sessions, their messages (in append order) and their runs, isolated per tenant.
 import type { Page, PageRequest } from '../pagination';
 import type { MessageRecord, RunRecord, RunStatus, SessionRecord } from '../sessions/schemas';
-import type { Hold, SettleResult } from './quota-ledger';
+import type { Hold, HoldRequest, ReleaseResult, SettleResult } from './quota-ledger';
 
 /** A page request with a direction: `asc` is oldest first. */
 export interface OrderedPageRequest extends PageRequest {
@@ -31,6 +31,16 @@ export interface AppendMessagesRequest {
    * an append that was replayed, leaves `settled` absent: the caller settles through the ledger.
    */
   readonly settle?: { readonly hold: Hold; readonly used: number };
+  /** The run's concurrent-run slot, given back with its final step where the store can (see `settle`). */
+  readonly releaseSlot?: Hold;
+}
+
+export interface CreateRunOptions {
+  /**
+   * The run's slot on the tenant's `concurrent_runs` gauge, held in the same write as the run: refused
+   * (`QuotaExceededError`, 429), nothing is written.
+   */
+  readonly slot?: HoldRequest;
 }
 
 export interface RunTransition {
@@ -47,6 +57,8 @@ export interface AppendMessagesResult {
   readonly transitioned?: boolean;
   /** What became of `settle` when the store wrote it with the append (`not_held`: the hold was gone). */
   readonly settled?: SettleResult;
+  /** What became of `releaseSlot` when the store wrote it with the append. */
+  readonly slotReleased?: ReleaseResult;
 }
 
 /** The fields a run transition may set. */
@@ -101,7 +113,7 @@ export interface SessionStore {
    * The session must exist (`SessionNotFoundError`). With `append`, the run and those messages are
    * written in one transaction (a stale `expectedLastMessageId`: `SessionBusyError`, nothing written).
    */
-  createRun(run: RunRecord, append?: AppendMessagesRequest): Promise<void>;
+  createRun(run: RunRecord, append?: AppendMessagesRequest, options?: CreateRunOptions): Promise<void>;
   getRun(tenantId: string, runId: string): Promise<RunRecord | undefined>;
   /**
    * Applies the changes only if the run's status is one of `from`, atomically; `RunStateConflictError`

@@ -1,8 +1,8 @@
 // Use case: take one of the tenant's concurrent-run slots before a run starts (or resumes).
 import type { Clock } from '../ports/clock';
-import type { Hold, QuotaLedger } from '../ports/quota-ledger';
+import type { Hold, HoldRequest, QuotaLedger } from '../ports/quota-ledger';
 import { QuotaExceededError } from './errors';
-import { assertHoldId, counterRef, leaseSeconds, unixSeconds } from './ledger-rules';
+import { assertHoldId, counterRef, leaseSeconds, MAX_LEASE_SECONDS, unixSeconds } from './ledger-rules';
 
 export type RunSlot =
   | { readonly unlimited: true; readonly tenantId: string; readonly runId: string }
@@ -46,3 +46,56 @@ export const acquireRunSlot = async (
   });
   return { ...hold, unlimited: false };
 };
+
+/**
+ * A run keeps its slot from creation (queued or inline) to its last transition, through hand-offs and
+ * redeliveries: the longest lease, so only a run whose every delivery died loses its slot to a reclaim.
+ */
+export const RUN_SLOT_LEASE_SECONDS = MAX_LEASE_SECONDS;
+
+/**
+ * The slot of a new run as a hold request, for the store to write with the run (one write for both);
+ * undefined when the tenant's `concurrent_runs` is unlimited. A zero limit refuses at once.
+ *
+ * @example
+ * await deps.store.createRun(run, append, { slot: runSlotRequest(deps, tenant.id, run.id, quotas.concurrent_runs) });
+ */
+export const runSlotRequest = (
+  deps: { readonly clock: Clock },
+  tenantId: string,
+  runId: string,
+  limit: number | null,
+): HoldRequest | undefined => {
+  if (limit === null) return undefined;
+  assertHoldId(runId, 'run_id');
+  const now = deps.clock.now();
+  const nowSeconds = unixSeconds(now);
+  if (limit <= 0) {
+    throw new QuotaExceededError('concurrent_runs', { limit: 0, remaining: 0, resetsAt: null }, nowSeconds);
+  }
+  return {
+    ...counterRef(tenantId, 'concurrent_runs', now),
+    holdId: runId,
+    amount: 1,
+    limit,
+    nowSeconds,
+    leaseSeconds: RUN_SLOT_LEASE_SECONDS,
+  };
+};
+
+/**
+ * The slot a run holds, as its release needs it: the same for every run (one unit, keyed by run id), so
+ * it is never stored. Releasing a run that held none (unlimited then) is a no-op.
+ *
+ * @example
+ * await deps.ledger.release(runSlotHold(tenantId, runId));
+ */
+export const runSlotHold = (tenantId: string, runId: string): Hold => ({
+  tenantId,
+  quota: 'concurrent_runs',
+  window: null,
+  resetsAt: null,
+  holdId: runId,
+  amount: 1,
+  expiresAt: 0,
+});

@@ -9,6 +9,7 @@ export const QUOTA_NAMES = [
   'tokens_per_month',
   'storage_bytes',
   'concurrent_connections',
+  'concurrent_runs',
   'tool_invocations_per_day',
   'max_steps_per_run',
 ] as const;
@@ -22,6 +23,8 @@ export const QuotasSchema = z
     tokens_per_month: limit,
     storage_bytes: limit,
     concurrent_connections: limit,
+    /** Session runs queued or in progress at once (chat completions are not runs). */
+    concurrent_runs: limit,
     tool_invocations_per_day: limit,
     max_steps_per_run: limit,
   })

@@ -32,6 +32,7 @@ export const quotaWindow = (name: QuotaName, now: Date): QuotaWindow => {
       return { window: `${y}-${pad(m + 1)}`, resetsAt: new Date(Date.UTC(y, m + 1, 1)) };
     case 'storage_bytes':
     case 'concurrent_connections':
+    case 'concurrent_runs':
     case 'max_steps_per_run':
       return { window: null, resetsAt: null };
   }

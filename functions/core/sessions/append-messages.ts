@@ -1,7 +1,7 @@
 // Use case: append messages to a session atomically and at most once per caller-supplied append id.
 import { z } from 'zod';
 import { newId, timeOfId } from '../ids';
-import type { SettleResult } from '../ports/quota-ledger';
+import type { ReleaseResult, SettleResult } from '../ports/quota-ledger';
 import type { AppendMessagesRequest, RunTransition } from '../ports/session-store';
 import { InvalidAppendError, SessionBusyError, SessionNotFoundError } from './errors';
 import { type SessionDeps, toMessageResource, unixSeconds } from './model';
@@ -30,6 +30,8 @@ export interface AppendedMessages {
   readonly transitioned?: boolean;
   /** With a settle asked for: what the store wrote with the messages (absent: settle it apart). */
   readonly settled?: SettleResult;
+  /** With a slot release asked for: what the store wrote with the messages (absent: release it apart). */
+  readonly slotReleased?: ReleaseResult;
 }
 
 /** What an append may carry besides its messages. */
@@ -40,6 +42,8 @@ export interface AppendOptions {
   readonly runTransition?: RunTransition;
   /** The settle of the step's token hold, in the same transaction where the store can. */
   readonly settle?: AppendMessagesRequest['settle'];
+  /** The run's concurrent-run slot, released in the same transaction where the store can. */
+  readonly releaseSlot?: AppendMessagesRequest['releaseSlot'];
 }
 
 /**
@@ -69,7 +73,7 @@ export const appendMessages = async (
   input: AppendMessagesInput,
   options: AppendOptions = {},
 ): Promise<AppendedMessages> => {
-  const { known, runTransition, settle } = options;
+  const { known, runTransition, settle, releaseSlot } = options;
   const parsed = AppendMessagesInput.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -93,12 +97,14 @@ export const appendMessages = async (
         ...request,
         ...(runTransition && { runTransition }),
         ...(settle && { settle }),
+        ...(releaseSlot && { releaseSlot }),
       });
       return {
         messages: result.messages.map(toMessageResource),
         replayed: result.replayed,
         ...(runTransition && { transitioned: result.transitioned === true }),
         ...(result.settled && { settled: result.settled }),
+        ...(result.slotReleased && { slotReleased: result.slotReleased }),
       };
     } catch (error) {
       if (!(error instanceof SessionBusyError) || attempt >= MAX_ATTEMPTS) throw error;

@@ -18,7 +18,7 @@ import type { QuotaOverrides } from '../../../functions/core/quotas/schemas';
 import type { SessionRecord } from '../../../functions/core/sessions/schemas';
 import { createBuiltinToolRegistry } from '../../../functions/core/tools/builtin';
 import { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
-import { sessionDeps } from '../../helpers/session-fakes';
+import { InMemorySessionStore, sessionDeps } from '../../helpers/session-fakes';
 import { seedSampleTenant, tenantDeps } from '../../helpers/tenant-fakes';
 
 export interface Turn {
@@ -106,8 +106,8 @@ export const chatSetup = async (
   stored.models = options.models ?? null;
   if (options.defaultModel !== undefined) stored.default_model = options.defaultModel;
   const tenant = structuredClone(stored);
-  const sessions = sessionDeps();
   const ledger = new InMemoryQuotaLedger();
+  const sessions = sessionDeps(new InMemorySessionStore(ledger));
   const llm = new ScriptedChatLlm(turns);
   const jobs = new RecordingJobQueue();
   const deps: ChatDeps = {

@@ -1,0 +1,100 @@
+// Unit: the `concurrent_runs` quota. A run holds a slot from the write that creates it until it ends
+// (completed, failed or cancelled); a run refused for want of a slot writes nothing and queues nothing.
+import { describe, expect, it } from 'vitest';
+import { cancelRun } from '../../../functions/core/chat/cancel-run';
+import { executeRun } from '../../../functions/core/chat/execute-run';
+import { sendMessage } from '../../../functions/core/chat/send-message';
+import { LlmUnavailableError } from '../../../functions/core/llm/errors';
+import { QuotaExceededError } from '../../../functions/core/quotas/errors';
+import type { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
+import { chatSetup } from './fakes';
+
+/** Slots held on the tenant's gauge right now. */
+const slotsHeld = (ledger: InMemoryQuotaLedger) =>
+  [...ledger.counters.entries()]
+    .filter(([key]) => key.includes('concurrent_runs'))
+    .reduce((sum, [, counter]) => sum + counter.holds.size, 0);
+
+describe('concurrent_runs', () => {
+  it('a queued run holds its slot; the next run is refused with 429 and leaves nothing behind', async () => {
+    const setup = await chatSetup([{ text: 'first answer' }], { quotas: { concurrent_runs: 1 } });
+    const { deps, tenant, session, store, jobs, ledger } = setup;
+    const first = await sendMessage(deps, tenant, session.id, { content: 'one', async: true });
+    const messagesBefore = store.messages.get(`${tenant.id}/${session.id}`)?.length;
+    const jobsBefore = jobs.enqueued.length;
+
+    const refused = await sendMessage(deps, tenant, session.id, { content: 'two', async: true }).catch(
+      (error: unknown) => error,
+    );
+
+    expect(first.status).toBe(202);
+    expect(slotsHeld(ledger)).toBe(1);
+    expect(refused).toBeInstanceOf(QuotaExceededError);
+    expect(refused).toMatchObject({ statusCode: 429, code: 'concurrent_runs_exceeded' });
+    expect(store.runs.size).toBe(1);
+    expect(store.messages.get(`${tenant.id}/${session.id}`)?.length).toBe(messagesBefore);
+    expect(jobs.enqueued.length).toBe(jobsBefore);
+  });
+
+  it('the slot comes back when the run completes, so the next run is accepted', async () => {
+    const setup = await chatSetup([{ text: 'first answer' }], { quotas: { concurrent_runs: 1 } });
+    const { deps, tenant, session, ledger } = setup;
+    const first = await sendMessage(deps, tenant, session.id, { content: 'one', async: true });
+    const runId = first.result.run.id;
+
+    const outcome = await executeRun(deps, { tenant, runId });
+    const next = await sendMessage(deps, tenant, session.id, { content: 'two', async: true });
+
+    expect(outcome.status).toBe('completed');
+    expect(next.status).toBe(202);
+    expect(next.result.run.id).not.toBe(runId);
+    expect(slotsHeld(ledger)).toBe(1);
+  });
+
+  it('an inline turn takes and gives back its slot within the request', async () => {
+    const setup = await chatSetup([{ text: 'hello' }], { quotas: { concurrent_runs: 1 } });
+    const { deps, tenant, session, ledger } = setup;
+
+    const answered = await sendMessage(deps, tenant, session.id, { content: 'hi' });
+
+    expect(answered.status).toBe(200);
+    expect(answered.result.run.status).toBe('completed');
+    expect(slotsHeld(ledger)).toBe(0);
+  });
+
+  it('cancelling a run and failing one both give the slot back', async () => {
+    const setup = await chatSetup([{ error: new LlmUnavailableError('upstream 500') }], {
+      quotas: { concurrent_runs: 2 },
+    });
+    const { deps, tenant, session, ledger } = setup;
+    const cancelled = await sendMessage(deps, tenant, session.id, { content: 'one', async: true });
+    const failing = await sendMessage(deps, tenant, session.id, { content: 'two', async: true });
+    const heldByBoth = slotsHeld(ledger);
+
+    await cancelRun(deps, tenant.id, cancelled.result.run.id);
+    const heldAfterCancel = slotsHeld(ledger);
+    const outcome = await executeRun(deps, { tenant, runId: failing.result.run.id });
+
+    expect(heldByBoth).toBe(2);
+    expect(heldAfterCancel).toBe(1);
+    expect(outcome.status).toBe('failed');
+    expect(slotsHeld(ledger)).toBe(0);
+  });
+
+  it('a zero limit refuses every run without a write; null means unlimited and holds nothing', async () => {
+    const none = await chatSetup([], { quotas: { concurrent_runs: 0 } });
+    const unlimited = await chatSetup([], { quotas: { concurrent_runs: null } });
+
+    const refused = await sendMessage(none.deps, none.tenant, none.session.id, {
+      content: 'one',
+      async: true,
+    }).catch((error: unknown) => error);
+    await sendMessage(unlimited.deps, unlimited.tenant, unlimited.session.id, { content: 'a', async: true });
+    await sendMessage(unlimited.deps, unlimited.tenant, unlimited.session.id, { content: 'b', async: true });
+
+    expect(refused).toMatchObject({ statusCode: 429, code: 'concurrent_runs_exceeded' });
+    expect(none.store.runs.size).toBe(0);
+    expect(unlimited.store.runs.size).toBe(2);
+    expect(slotsHeld(unlimited.ledger)).toBe(0);
+  });
+});
