@@ -154,14 +154,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
   const quotas = quotasOf(deps, tenant);
   const maxSteps = Math.min(quotas.max_steps_per_run ?? HARD_MAX_STEPS, HARD_MAX_STEPS);
   const runDeadline = (run.started_at ?? Math.floor(nowMs(deps) / 1000)) * 1000 + deps.timeouts.runBudgetMs;
-  const limits = modelLimits(run.model);
-  const maxTokens = Math.min(DEFAULT_STEP_MAX_TOKENS, limits.maxOutputTokens);
-  const allowed = new Set(allowedTools(tenant, deps.settings));
-  const toolNames = (session.tools ?? [...allowed]).filter(
-    (name) => allowed.has(name) && deps.tools.get(name) !== undefined,
-  );
-  const offered = new Set(toolNames);
-  const tools = toolNames.length > 0 ? deps.tools.toLlmTools(toolNames) : undefined;
+  const { limits, maxTokens, offered, tools } = stepPlan(deps, tenant, session, run.model);
 
   // The run's concurrent-run slot (held since the run was written) goes back when the run ends: with the
   // last step's transaction, or after a failing transition.
@@ -386,6 +379,28 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
   }
   await ensureSaved();
   return fail(maxStepsError(maxSteps));
+};
+
+/**
+ * What every step of a run offers the model: its limits, `max_tokens`, and the tools the tenant may use
+ * among the session's. Shared with the async path of send-message, which reserves the first step's
+ * tokens before the run is queued.
+ *
+ * @example
+ * const { tools, maxTokens } = stepPlan(deps, tenant, session, session.model);
+ */
+export const stepPlan = (deps: ChatDeps, tenant: TenantRecord, session: SessionRecord, model: string) => {
+  const limits = modelLimits(model);
+  const allowed = new Set(allowedTools(tenant, deps.settings));
+  const toolNames = (session.tools ?? [...allowed]).filter(
+    (name) => allowed.has(name) && deps.tools.get(name) !== undefined,
+  );
+  return {
+    limits,
+    maxTokens: Math.min(DEFAULT_STEP_MAX_TOKENS, limits.maxOutputTokens),
+    offered: new Set(toolNames),
+    tools: toolNames.length > 0 ? deps.tools.toLlmTools(toolNames) : undefined,
+  };
 };
 
 const maxStepsError = (maxSteps: number): RunError => ({

@@ -2,13 +2,17 @@
 // when the run finishes before the sync deadline, or continue it on the chat-runs queue (202).
 import { NotFoundError, TenanticError } from '../errors';
 import { runSlotRequest } from '../quotas/acquire-run-slot';
-import { admitRequest, type RequestMeter } from '../quotas/request-meter';
+import { releaseTokens } from '../quotas/release-tokens';
+import type { RequestMeter } from '../quotas/request-meter';
+import { reserveTokens } from '../quotas/reserve-tokens';
 import { appendRequest } from '../sessions/append-messages';
 import { SessionBusyError, SessionNotFoundError } from '../sessions/errors';
 import { toRunResource, unixSeconds } from '../sessions/model';
 import type { NewMessage, RunRecord } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
-import { executeRun } from './execute-run';
+import { buildContext } from './build-context';
+import { executeRun, stepPlan } from './execute-run';
+import { reservationTokens } from './metered-step';
 import {
   type ChatDeps,
   type ChatTimeouts,
@@ -135,10 +139,34 @@ export const sendMessage = async (
     return { status: 202, result: { run: toRunResource(current) } };
   };
   if (body.async) {
-    // Nothing is held for a queued run (its worker reserves per step), so the request is counted alone,
-    // before anything is written.
-    await admitRequest(deps, options.meter);
-    await save();
+    // The budget is checked before anything is written: the first step's worst case is held, with the
+    // request's count, under the id the worker's first step reserves with, which then finds it held.
+    const plan = stepPlan(deps, tenant, session, session.model);
+    const { messages } = buildContext({
+      systemPrompt: session.system_prompt,
+      history: [...found.history, toChatMessage(userMessage)],
+      ...(plan.tools && { tools: plan.tools }),
+      contextTokens: plan.limits.contextTokens,
+      maxTokens: plan.maxTokens,
+    });
+    const reservation = await reserveTokens(deps, {
+      tenantId: tenant.id,
+      limit: quotasOf(deps, tenant).tokens_per_month,
+      tokens: reservationTokens({
+        model: session.model,
+        messages,
+        ...(plan.tools && { tools: plan.tools }),
+        max_tokens: plan.maxTokens,
+      }),
+      reservationId: `${run.id}:step-0`,
+      ...(options.meter && { meter: options.meter }),
+    });
+    try {
+      await save();
+    } catch (error) {
+      await releaseTokens(deps, reservation);
+      throw error;
+    }
     return queue();
   }
 

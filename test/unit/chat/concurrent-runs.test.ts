@@ -7,7 +7,7 @@ import { sendMessage } from '../../../functions/core/chat/send-message';
 import { LlmUnavailableError } from '../../../functions/core/llm/errors';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
 import type { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
-import { chatSetup } from './fakes';
+import { chatSetup, tokenCounter, USAGE } from './fakes';
 
 /** Slots held on the tenant's gauge right now. */
 const slotsHeld = (ledger: InMemoryQuotaLedger) =>
@@ -96,5 +96,34 @@ describe('concurrent_runs', () => {
     expect(none.store.runs.size).toBe(0);
     expect(unlimited.store.runs.size).toBe(2);
     expect(slotsHeld(unlimited.ledger)).toBe(0);
+  });
+});
+
+describe('async runs check the token budget before anything is written', () => {
+  it('an exhausted budget refuses an async message with 429: no run, no message, no job', async () => {
+    const setup = await chatSetup([], { quotas: { tokens_per_month: 10 } });
+    const { deps, tenant, session, store, jobs } = setup;
+
+    const refused = await sendMessage(deps, tenant, session.id, { content: 'hello', async: true }).catch(
+      (error: unknown) => error,
+    );
+
+    expect(refused).toMatchObject({ statusCode: 429, code: 'token_quota_exceeded' });
+    expect(store.runs.size).toBe(0);
+    expect(store.messages.get(`${tenant.id}/${session.id}`)).toEqual([]);
+    expect(jobs.enqueued).toEqual([]);
+  });
+
+  it("the worker's first step finds the hold taken at enqueue time and settles it once", async () => {
+    const setup = await chatSetup([{ text: 'queued answer' }]);
+    const { deps, tenant, session, ledger } = setup;
+    const queued = await sendMessage(deps, tenant, session.id, { content: 'hello', async: true });
+    const heldAtEnqueue = tokenCounter(ledger).reserved;
+
+    const outcome = await executeRun(deps, { tenant, runId: queued.result.run.id });
+
+    expect(heldAtEnqueue).toBeGreaterThan(0);
+    expect(outcome.status).toBe('completed');
+    expect(tokenCounter(ledger)).toEqual({ used: USAGE.total_tokens, reserved: 0 });
   });
 });
