@@ -2,6 +2,7 @@
 // variable fails the cold start with its name, instead of failing a request later.
 import { z } from 'zod';
 import { publishedLimits } from './core/chat/model-limits';
+import { describeConfigIssues } from './core/config-issues';
 import { ModelIdSchema, type ProviderCatalogue, ProviderCatalogueSchema } from './core/llm/catalogue';
 import { PlanNameSchema, PlansSchema } from './core/quotas/schemas';
 import { ENV } from './platform/env';
@@ -71,16 +72,6 @@ export interface RuntimeConfig {
   readonly s3ForcePathStyle: boolean;
 }
 
-/** Each issue as `path: message`; a bad record key says what is wrong with it, not just that it is. */
-const describe = (error: z.ZodError): string =>
-  error.issues
-    .map((issue) => {
-      const message =
-        issue.code === 'invalid_key' ? issue.issues.map((inner) => inner.message).join('; ') : issue.message;
-      return `${issue.path.join('.') || '(root)'}: ${message}`;
-    })
-    .join('; ');
-
 /**
  * Parses the settings every function shares. Call once, at module scope.
  *
@@ -89,7 +80,7 @@ const describe = (error: z.ZodError): string =>
  */
 export const loadConfig = (env: NodeJS.ProcessEnv = process.env): RuntimeConfig => {
   const parsed = BaseConfigSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(`invalid environment: ${describe(parsed.error)}`);
+  if (!parsed.success) throw new ConfigError(`invalid environment: ${describeConfigIssues(parsed.error)}`);
   const data = parsed.data;
   const plans = data[ENV.plans];
   // Object.hasOwn, not `in`: `constructor` is `in` every object, yet names no plan.

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { publishedLimits } from '../../functions/core/chat/model-limits';
+import { describeConfigIssues } from '../../functions/core/config-issues';
 import {
   BaseUrlSchema,
   checkModelsUnique,
@@ -274,16 +275,6 @@ const merge = (base: Record<string, unknown>, override: Record<string, unknown>)
   return result;
 };
 
-/** Each issue as `path: message`; a bad record key says what is wrong with it, not just that it is. */
-const describe = (error: z.ZodError): string =>
-  error.issues
-    .map((issue) => {
-      const message =
-        issue.code === 'invalid_key' ? issue.issues.map((inner) => inner.message).join('; ') : issue.message;
-      return `${issue.path.join('.') || '(root)'}: ${message}`;
-    })
-    .join('; ');
-
 export interface LoadStageConfigOptions {
   /** Directory of `<stage>.json` override files; default `config/stages` of the repository. */
   readonly configDir?: string;
@@ -319,7 +310,7 @@ export const loadStageConfig = (stage: string, options: LoadStageConfigOptions =
     overrides = parsed;
   }
   const result = StageConfigSchema.safeParse(merge(defaultStageConfig(stage), overrides));
-  if (!result.success) throw new StageConfigError(`stage '${stage}': ${describe(result.error)}`);
+  if (!result.success) throw new StageConfigError(`stage '${stage}': ${describeConfigIssues(result.error)}`);
   return result.data;
 };
 

@@ -95,6 +95,28 @@ const fresh = async () => {
   return { store, deps, clock, scan, objects, messageItem, tableName, bucket };
 };
 
+/** A fresh store wired with a quota ledger on its own quotas table, as the functions are wired. */
+const freshWithLedger = async () => {
+  const base = await fresh();
+  const quotasTable = `quotas-it-${count}-${Date.now()}`;
+  await dynamo.createTable(TABLES.quotas, quotasTable);
+  const ledger = new DynamoQuotaLedger(dynamo.documentClient, quotasTable);
+  const store = new DynamoSessionStore(
+    dynamo.documentClient,
+    base.tableName,
+    new S3BlobStore(s3.client, base.bucket),
+    {
+      ledger,
+    },
+  );
+  const deps: SessionDeps = { ...base.deps, store };
+  // DynamoDB Local sweeps items whose TTL has passed: quota items are written in 2099, as the ledger tests do.
+  const clock = manualClock(Date.UTC(2099, 10, 21, 9, 0, 0));
+  const quotaItem = async (key: Record<string, string>) =>
+    (await dynamo.documentClient.send(new GetCommand({ TableName: quotasTable, Key: key }))).Item;
+  return { deps, store, ledger, clock, quotaItem };
+};
+
 const BIG = 33 * 1024;
 const bigText = (seed: string) => `${seed}:${'é'.repeat(BIG / 2)}`; // 2 bytes per é: well past 32 KB
 
@@ -451,19 +473,7 @@ describe('DynamoSessionStore with S3BlobStore', () => {
   });
 
   it("a step's settle lands in its append transaction; a hold already gone records the step and charges nothing", async () => {
-    const { deps, tableName: sessionsTable, bucket } = await fresh();
-    const quotasTable = `quotas-settle-${count}-${Date.now()}`;
-    await dynamo.createTable(TABLES.quotas, quotasTable);
-    const store = new DynamoSessionStore(
-      dynamo.documentClient,
-      sessionsTable,
-      new S3BlobStore(s3.client, bucket),
-      { ledger: new DynamoQuotaLedger(dynamo.documentClient, quotasTable) },
-    );
-    const withLedger: SessionDeps = { ...deps, store };
-    const ledger = new DynamoQuotaLedger(dynamo.documentClient, quotasTable);
-    // DynamoDB Local sweeps items whose TTL has passed: hold in 2099, as the ledger tests do.
-    const clock = manualClock(Date.UTC(2099, 10, 21, 9, 0, 0));
+    const { deps: withLedger, store, ledger, clock, quotaItem } = await freshWithLedger();
     const acme = tenant();
     const session = await createSession(withLedger, acme, {});
     const reserve = (id: string) =>
@@ -492,33 +502,12 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     expect(uncharged.settled).toEqual({ status: 'not_held' });
     const page = await store.listMessages(acme.id, session.id, { limit: 10, order: 'asc' });
     expect(page.items.map((message) => message.content)).toEqual(['one', 'two']);
-    const counter = (
-      await dynamo.documentClient.send(
-        new GetCommand({
-          TableName: quotasTable,
-          Key: quotaCounterKey(acme.id, 'tokens_per_month', '2099-11'),
-        }),
-      )
-    ).Item;
+    const counter = await quotaItem(quotaCounterKey(acme.id, 'tokens_per_month', '2099-11'));
     expect(counter).toMatchObject({ used: 130, reserved: 0, committed: 130 });
   });
 
   it("a run's concurrent-run slot is held in the run's write and given back with its last step", async () => {
-    const { deps, tableName: sessionsTable, bucket } = await fresh();
-    const quotasTable = `quotas-slots-${count}-${Date.now()}`;
-    await dynamo.createTable(TABLES.quotas, quotasTable);
-    const ledger = new DynamoQuotaLedger(dynamo.documentClient, quotasTable);
-    const store = new DynamoSessionStore(
-      dynamo.documentClient,
-      sessionsTable,
-      new S3BlobStore(s3.client, bucket),
-      {
-        ledger,
-      },
-    );
-    const withLedger: SessionDeps = { ...deps, store };
-    // DynamoDB Local sweeps items whose TTL has passed: slots are held in 2099, as the ledger tests do.
-    const clock = manualClock(Date.UTC(2099, 10, 21, 9, 0, 0));
+    const { deps: withLedger, store, clock, quotaItem } = await freshWithLedger();
     const acme = tenant();
     const session = await createSession(withLedger, acme, {});
     const newRun = (id: string) => ({
@@ -584,31 +573,16 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     expect(finished.slotReleased).toEqual({ status: 'released' });
     expect((await store.getRun(acme.id, first.id))?.status).toBe('completed');
     expect((await store.getRun(acme.id, second.id))?.status).toBe('in_progress');
-    const gauge = (
-      await dynamo.documentClient.send(
-        new GetCommand({ TableName: quotasTable, Key: quotaCounterKey(acme.id, 'concurrent_runs', null) }),
-      )
-    ).Item;
+    const gauge = await quotaItem(quotaCounterKey(acme.id, 'concurrent_runs', null));
     expect(gauge).toMatchObject({ reserved: 1, committed: 1 });
     expect(gauge?.[`hold_${second.id}`]).toBeDefined();
     expect(gauge?.[`hold_${first.id}`]).toBeUndefined();
   });
 
   it("a crashed run's slot is reclaimed once its lease is over, by the run its refusal would have turned away", async () => {
-    const { deps, tableName: sessionsTable, bucket } = await fresh();
-    const quotasTable = `quotas-reclaim-${count}-${Date.now()}`;
-    await dynamo.createTable(TABLES.quotas, quotasTable);
-    const store = new DynamoSessionStore(
-      dynamo.documentClient,
-      sessionsTable,
-      new S3BlobStore(s3.client, bucket),
-      {
-        ledger: new DynamoQuotaLedger(dynamo.documentClient, quotasTable),
-      },
-    );
-    const clock = manualClock(Date.UTC(2099, 10, 21, 9, 0, 0));
+    const { deps, store, clock, quotaItem } = await freshWithLedger();
     const acme = tenant();
-    const session = await createSession({ ...deps, store }, acme, {});
+    const session = await createSession(deps, acme, {});
     const run = (id: string) => ({
       id,
       tenant_id: acme.id,
@@ -632,11 +606,7 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     await store.createRun(next, undefined, { slot: runSlotRequest({ clock }, acme.id, next.id, 1)! });
 
     expect((await store.getRun(acme.id, next.id))?.status).toBe('queued');
-    const gauge = (
-      await dynamo.documentClient.send(
-        new GetCommand({ TableName: quotasTable, Key: quotaCounterKey(acme.id, 'concurrent_runs', null) }),
-      )
-    ).Item;
+    const gauge = await quotaItem(quotaCounterKey(acme.id, 'concurrent_runs', null));
     expect(gauge).toMatchObject({ reserved: 1, committed: 1 });
     expect(gauge?.[`hold_${crashed.id}`]).toBeUndefined();
   });
