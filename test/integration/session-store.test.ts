@@ -117,6 +117,27 @@ const freshWithLedger = async () => {
   return { deps, store, ledger, clock, quotaItem };
 };
 
+/** A run of `session` as send-message writes it: queued, or in progress when it starts inline. */
+const runRecord = (
+  tenantId: string,
+  session: { id: string; model: string },
+  id: string,
+  status: 'queued' | 'in_progress',
+) => ({
+  id,
+  tenant_id: tenantId,
+  session_id: session.id,
+  status,
+  model: session.model,
+  steps: [],
+  usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+  error: null,
+  created_at: 0,
+  updated_at: 0,
+  started_at: status === 'queued' ? null : 0,
+  completed_at: null,
+});
+
 const BIG = 33 * 1024;
 const bigText = (seed: string) => `${seed}:${'é'.repeat(BIG / 2)}`; // 2 bytes per é: well past 32 KB
 
@@ -510,20 +531,7 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     const { deps: withLedger, store, clock, quotaItem } = await freshWithLedger();
     const acme = tenant();
     const session = await createSession(withLedger, acme, {});
-    const newRun = (id: string) => ({
-      id,
-      tenant_id: acme.id,
-      session_id: session.id,
-      status: 'in_progress' as const,
-      model: session.model,
-      steps: [],
-      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-      error: null,
-      created_at: 0,
-      updated_at: 0,
-      started_at: 0,
-      completed_at: null,
-    });
+    const newRun = (id: string) => runRecord(acme.id, session, id, 'in_progress');
     const first = newRun(newId('run', Date.now()));
     const second = newRun(newId('run', Date.now() + 1));
     const slotOf = (runId: string, lease?: number) => {
@@ -583,20 +591,7 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     const { deps, store, clock, quotaItem } = await freshWithLedger();
     const acme = tenant();
     const session = await createSession(deps, acme, {});
-    const run = (id: string) => ({
-      id,
-      tenant_id: acme.id,
-      session_id: session.id,
-      status: 'queued' as const,
-      model: session.model,
-      steps: [],
-      usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-      error: null,
-      created_at: 0,
-      updated_at: 0,
-      started_at: null,
-      completed_at: null,
-    });
+    const run = (id: string) => runRecord(acme.id, session, id, 'queued');
     const crashed = run(newId('run', Date.now()));
     const next = run(newId('run', Date.now() + 1));
     const crashedSlot = { ...runSlotRequest({ clock }, acme.id, crashed.id, 1)!, leaseSeconds: 30 };

@@ -21,6 +21,15 @@ const tokens = {
   resetsAt: monthEnd,
 } as const;
 const key = { pk: 'TENANT#ten_1', sk: 'QUOTA#tokens_per_month#2026-11' };
+/** A request counted in the minute 10:15 (60 a minute), on the month's token item. */
+const minute = {
+  tenantId: 'ten_1',
+  quota: 'requests_per_minute',
+  window: '2026-11-21T10:15',
+  resetsAt: nowSeconds + 30,
+  limit: 60,
+  nowSeconds,
+} as const;
 
 const conditionFailed = (item?: Record<string, unknown>) =>
   Object.assign(
@@ -45,15 +54,6 @@ const expectOnlyPlaceholders = (input: ReturnType<typeof lastUpdate>, forbidden:
 beforeEach(() => ddb.reset());
 
 describe('DynamoQuotaLedger.count', () => {
-  const minute = {
-    tenantId: 'ten_1',
-    quota: 'requests_per_minute',
-    window: '2026-11-21T10:15',
-    resetsAt: nowSeconds + 30,
-    limit: 60,
-    nowSeconds,
-  } as const;
-
   it("counts a tenant's first request of a minute on the month's token item, restarting the counter", async () => {
     ddb.on(UpdateCommand).resolves({ Attributes: { rpm_used: 1 } });
 
@@ -186,16 +186,8 @@ describe('DynamoQuotaLedger.hold', () => {
 
   it('with countRequest, counts the request and holds the tokens in the same write', async () => {
     ddb.on(UpdateCommand).resolves({ Attributes: { committed: 41_500, rpm_used: 1 } });
-    const countRequest = {
-      tenantId: 'ten_1',
-      quota: 'requests_per_minute',
-      window: '2026-11-21T10:15',
-      resetsAt: nowSeconds + 30,
-      limit: 60,
-      nowSeconds,
-    } as const;
 
-    const result = await new DynamoQuotaLedger(client, 'quotas').hold({ ...request, countRequest });
+    const result = await new DynamoQuotaLedger(client, 'quotas').hold({ ...request, countRequest: minute });
 
     const input = lastUpdate();
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
@@ -211,14 +203,6 @@ describe('DynamoQuotaLedger.hold', () => {
   });
 
   it('with countRequest, a full minute refuses both (a requests error) and a full budget refuses both (a tokens error)', async () => {
-    const countRequest = {
-      tenantId: 'ten_1',
-      quota: 'requests_per_minute',
-      window: '2026-11-21T10:15',
-      resetsAt: nowSeconds + 30,
-      limit: 60,
-      nowSeconds,
-    } as const;
     ddb.on(UpdateCommand).rejects(
       conditionFailed({
         rpm_minute: { S: '2026-11-21T10:15' },
@@ -227,12 +211,12 @@ describe('DynamoQuotaLedger.hold', () => {
       }),
     );
     const minuteFull = await new DynamoQuotaLedger(client, 'quotas')
-      .hold({ ...request, countRequest })
+      .hold({ ...request, countRequest: minute })
       .catch((caught: unknown) => caught);
     ddb.reset();
     ddb.on(UpdateCommand).rejects(conditionFailed({ committed: { N: '99000' } }));
     const budgetFull = await new DynamoQuotaLedger(client, 'quotas')
-      .hold({ ...request, countRequest })
+      .hold({ ...request, countRequest: minute })
       .catch((caught: unknown) => caught);
 
     expect(minuteFull).toMatchObject({ code: 'rate_limit_exceeded', statusCode: 429 });
