@@ -61,7 +61,7 @@ const describeProviders = (
     }
     return undefined;
   };
-  let catalogue: Record<string, { baseUrl?: string; models: Record<string, unknown> }>;
+  let catalogue: Record<string, { baseUrl?: string; models: Record<string, { fallbacks?: string[] }> }>;
   try {
     catalogue = JSON.parse(literal(ENV.llmProviders) ?? '{}');
   } catch {
@@ -85,10 +85,17 @@ const describeProviders = (
     if (isDefault && overrides[ENV.defaultModel] && !models.includes(overrides[ENV.defaultModel]!)) {
       models.push(overrides[ENV.defaultModel]!);
     }
-    const head = `${name}${isDefault ? ' (default)' : ''}: ${models.join(', ')}`;
+    const fallbacksOf = (model: string) => provider.models[model]?.fallbacks ?? [];
+    const listed = models.map((model) =>
+      fallbacksOf(model).length ? `${model} (then ${fallbacksOf(model).join(', ')})` : model,
+    );
+    const head = `${name}${isDefault ? ' (default)' : ''}: ${listed.join(', ')}`;
+    const offline = models.some((model) => fallbacksOf(model).length)
+      ? 'fallbacks, then offline rule-based fallback'
+      : 'offline rule-based fallback';
     return keyFrom
       ? `${head} at ${url} (key from ${keyFrom})`
-      : `${head}: offline rule-based fallback (no ${isDefault ? `${ENV.llmApiKey} or ` : ''}${names.apiKey} set)`;
+      : `${head}: ${offline} (no ${isDefault ? `${ENV.llmApiKey} or ` : ''}${names.apiKey} set)`;
   });
 };
 

@@ -160,8 +160,8 @@ export const providerEndpoint = async (
 
 /**
  * The LLM client: routes each request to its model's provider (keys read once per container, on that
- * provider's first request), each provider behind its own breakers and retries, then the rule-based
- * provider, whose answers say `degraded` (and `provider: rule-based`).
+ * provider's first request), each provider behind its own breakers and retries, then the model's declared
+ * fallbacks, then the rule-based provider; any answer but the requested model's says `degraded`.
  */
 export const llmClient = (env: NodeJS.ProcessEnv = process.env): LlmClient => {
   if (!llm) {
@@ -175,7 +175,7 @@ export const llmClient = (env: NodeJS.ProcessEnv = process.env): LlmClient => {
       }),
       onConnectError: ({ provider, error }) =>
         createLogger({ service: 'llm' }).error(
-          'could not read the key of an LLM provider; the rule-based provider answers for it',
+          "could not read the key of an LLM provider; its models' fallbacks, else the rule-based provider, answer",
           { provider, error },
         ),
     });

@@ -6,7 +6,9 @@ import { publishedLimits } from '../../functions/core/chat/model-limits';
 import { describeConfigIssues } from '../../functions/core/config-issues';
 import {
   BaseUrlSchema,
+  checkFallbacks,
   checkModelsUnique,
+  FallbacksSchema,
   ModelIdSchema,
   ProviderNameSchema,
   type ProviderSpec,
@@ -41,10 +43,15 @@ const tokens = z.number().int('must be an integer').positive('must be > 0');
 
 /**
  * A model of a provider: the limits are optional for models with published limits (model-limits.ts),
- * and are filled in from there, so the synthesized environment states every model's limits.
+ * and are filled in from there, so the synthesized environment states every model's limits. `fallbacks`
+ * names the catalogue models to try, in order, when this one's provider fails.
  */
 const StageModelSchema = z
-  .object({ contextTokens: tokens.optional(), maxOutputTokens: tokens.optional() })
+  .object({
+    contextTokens: tokens.optional(),
+    maxOutputTokens: tokens.optional(),
+    fallbacks: FallbacksSchema.optional(),
+  })
   .strict();
 
 const StageProviderSchema = z
@@ -63,6 +70,8 @@ const StageProviderSchema = z
       const spec = {
         contextTokens: stated.contextTokens ?? published.contextTokens,
         maxOutputTokens: stated.maxOutputTokens ?? published.maxOutputTokens,
+        // An empty list says nothing: it stays out of the (size-limited) environment.
+        ...(stated.fallbacks?.length ? { fallbacks: stated.fallbacks } : {}),
       };
       if (spec.maxOutputTokens > spec.contextTokens) {
         ctx.addIssue({
@@ -102,6 +111,7 @@ export const StageConfigSchema = z
           .refine((providers) => Object.keys(providers).length > 0, 'must declare at least one provider')
           .superRefine((providers, ctx) => {
             checkModelsUnique(providers, ctx);
+            checkFallbacks(providers, ctx);
             // CloudFormation ids (the key secrets, their outputs) keep only letters and digits.
             const seen = new Map<string, string>();
             for (const name of Object.keys(providers)) {

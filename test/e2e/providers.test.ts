@@ -1,7 +1,8 @@
 // e2e: two LLM providers on the whole local platform, each a fake OpenAI server with its own key. A
 // stage declaring both is synthesized; the developer's TENANTIC_PROVIDER_<NAME>_* variables point them
 // at the fakes. A tenant's requests reach the right upstream with the right key, its default model is
-// used when a request names none, and one provider going down falls back without touching the other.
+// used when a request names none, and one provider going down falls back without touching the other,
+// unless the stage named a model of the other as a fallback: then that model answers, marked degraded.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLocalModel } from '../../local/template-model';
@@ -15,7 +16,10 @@ const LIMITS = { contextTokens: 16_000, maxOutputTokens: 2_000 };
 const LLM = {
   defaultModel: 'alpha-chat',
   providers: {
-    alpha: { baseUrl: 'https://alpha.example/v1', models: { 'alpha-chat': LIMITS, 'alpha-mini': LIMITS } },
+    alpha: {
+      baseUrl: 'https://alpha.example/v1',
+      models: { 'alpha-chat': { ...LIMITS, fallbacks: ['beta-chat'] }, 'alpha-mini': LIMITS },
+    },
     beta: { baseUrl: 'https://beta.example/v1', models: { 'beta-chat': LIMITS } },
   },
 };
@@ -179,7 +183,7 @@ describe('two providers, one stage', () => {
     const betaBefore = beta.chatRequests().length;
 
     const degraded = await openai.chat.completions
-      .create(ask('alpha-chat'))
+      .create(ask('alpha-mini'))
       .withResponse()
       .then(({ data, response }) => ({ data, headers: response.headers }));
     const betaDuringOutage = beta.chatRequests().length;
@@ -195,5 +199,45 @@ describe('two providers, one stage', () => {
     expect(healthy.data.choices[0]?.message.content).toBe('Beta is fine.');
     expect(healthy.headers.get('x-tenantic-provider')).toBe('beta');
     expect(healthy.headers.get('x-tenantic-degraded')).toBeNull();
+  });
+
+  it("answers from the fallback model on the other provider when a model's provider is down", async () => {
+    // The tenant may use alpha-chat only: its fallback is the stage's policy, not a model it asked for.
+    const { openai, key } = await createTenant('fallback-co', { models: ['alpha-chat'] });
+    const betaBefore = beta.chatRequests().length;
+    beta.enqueue(
+      { type: 'text', text: 'Beta stands in.', usage: { prompt_tokens: 9, completion_tokens: 4 } },
+      { type: 'text', text: 'Beta streams in.' },
+    );
+
+    const { data, response } = await openai.chat.completions.create(ask('alpha-chat')).withResponse();
+    const chunks = [];
+    const stream = await openai.chat.completions.create({
+      ...ask('alpha-chat'),
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+    }
+    const usage = await platform.call('/v1/usage', { key });
+
+    expect(data.model).toBe('beta-chat');
+    expect(data.choices[0]?.message.content).toBe('Beta stands in.');
+    expect((data as unknown as { degraded: boolean }).degraded).toBe(true);
+    expect(response.headers.get('x-tenantic-provider')).toBe('beta');
+    expect(response.headers.get('x-tenantic-degraded')).toBe('true');
+    expect(chunks.map((chunk) => chunk.choices[0]?.delta?.content ?? '').join('')).toBe('Beta streams in.');
+    expect(new Set(chunks.map((chunk) => chunk.model))).toEqual(new Set(['beta-chat']));
+    const betaCalls = beta.chatRequests().slice(betaBefore);
+    expect(betaCalls.map((request) => request.body?.model)).toEqual(['beta-chat', 'beta-chat']);
+    expect(betaCalls.every((request) => request.headers.authorization === 'Bearer key-beta')).toBe(true);
+    expect(betaCalls.every((request) => (request.body?.max_tokens as number) <= 32)).toBe(true);
+    // Charged as usual: what the fallback reported, for both calls, and nothing left reserved.
+    const streamed = chunks.find((chunk) => chunk.usage)?.usage?.total_tokens ?? 0;
+    expect(data.usage?.total_tokens).toBe(13);
+    expect(streamed).toBeGreaterThan(0);
+    expect(usage.status).toBe(200);
+    expect(usage.body.tokens_per_month).toMatchObject({ used: 13 + streamed, reserved: 0 });
   });
 });

@@ -148,6 +148,72 @@ describe('loadStageConfig', () => {
     expect(message).toContain(detail);
   });
 
+  const withFallbacks = (fallbacks: unknown) => ({
+    openai: provider({ 'gpt-4o': { fallbacks }, 'gpt-4o-mini': {} }),
+    mistral: provider({ 'mistral-small-latest': {} }),
+  });
+
+  it.each([
+    ['0', ['gpt-5'], "'gpt-5' is not a model of any provider (gpt-4o, gpt-4o-mini, mistral-small-latest)"],
+    ['1', ['gpt-4o-mini', 'gpt-4o'], 'is the model itself'],
+    ['2', ['gpt-4o-mini', 'mistral-small-latest', 'gpt-4o-mini'], "repeats 'gpt-4o-mini'"],
+    ['0', ['rule-based'], "'rule-based' always ends the chain by itself"],
+    ['0', [''], 'must not be empty'],
+  ])(
+    'names llm.providers.openai.models.gpt-4o.fallbacks.%s in bad fallbacks %j',
+    (index, fallbacks, detail) => {
+      const llm = { defaultModel: 'gpt-4o-mini', providers: withFallbacks(fallbacks) };
+      const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', { llm }) }));
+      expect(message).toContain(
+        `stage 'acme': llm.providers.openai.models.gpt-4o.fallbacks.${index}: ${detail}`,
+      );
+    },
+  );
+
+  it('refuses fallbacks that are not a list of model ids', () => {
+    const llm = { defaultModel: 'gpt-4o-mini', providers: withFallbacks('gpt-4o-mini') };
+    const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', { llm }) }));
+    expect(message).toContain("stage 'acme': llm.providers.openai.models.gpt-4o.fallbacks: ");
+  });
+
+  it('keeps fallbacks in order, across providers, and leaves an empty list out of the catalogue', () => {
+    const llm = {
+      defaultModel: 'gpt-4o-mini',
+      providers: {
+        openai: provider({
+          'gpt-4o': { fallbacks: ['mistral-small-latest', 'gpt-4o-mini'] },
+          'gpt-4o-mini': {},
+        }),
+        mistral: provider({ 'mistral-small-latest': { fallbacks: [] } }),
+      },
+    };
+    const config = loadStageConfig('acme', { configDir: withFile('acme', { llm }) });
+    expect(config.llm.providers.openai?.models['gpt-4o']).toEqual({
+      ...publishedLimits('gpt-4o'),
+      fallbacks: ['mistral-small-latest', 'gpt-4o-mini'],
+    });
+    expect(config.llm.providers.mistral?.models['mistral-small-latest']).toEqual(
+      publishedLimits('mistral-small-latest'),
+    );
+  });
+
+  it('counts the fallbacks in the catalogue size the Lambda environment must hold', () => {
+    const models = Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`model-${index}`, {}]));
+    const small = { defaultModel: 'model-0', providers: { big: { models } } };
+    const fallbacks = Object.keys(models);
+    const withAll = Object.fromEntries(
+      fallbacks.map((model) => [model, { fallbacks: fallbacks.filter((other) => other !== model) }]),
+    );
+    const large = { defaultModel: 'model-0', providers: { big: { models: withAll } } };
+
+    const accepted = loadStageConfig('acme', { configDir: withFile('acme', { llm: small }) });
+    const message = errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', { llm: large }) }));
+
+    expect(Object.keys(accepted.llm.providers.big?.models ?? {})).toHaveLength(12);
+    expect(message).toContain("stage 'acme': llm.providers: ");
+    expect(message).toContain('4 KB of environment');
+  });
+
   it.each([
     ['llm.models', { models: ['gpt-4o-mini'] }],
     ['llm.baseUrl', { baseUrl: 'https://api.openai.com/v1' }],

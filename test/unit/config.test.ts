@@ -37,6 +37,24 @@ describe('loadConfig: the LLM provider catalogue', () => {
     expect(config.llm.providers.mistral?.baseUrl).toBe('https://api.mistral.ai/v1');
   });
 
+  it("reads each model's fallbacks, across providers, in order", () => {
+    const config = loadConfig({
+      ...TEST_ENV,
+      TENANTIC_LLM_PROVIDERS: catalogue({
+        openai: {
+          models: { 'gpt-4o-mini': { ...LIMITS, fallbacks: ['mistral-small', 'gpt-4o'] }, 'gpt-4o': LIMITS },
+        },
+        mistral: { models: { 'mistral-small': LIMITS } },
+      }),
+    });
+
+    expect(config.llm.providers.openai?.models['gpt-4o-mini']?.fallbacks).toEqual([
+      'mistral-small',
+      'gpt-4o',
+    ]);
+    expect(config.llm.providers.openai?.models['gpt-4o']?.fallbacks).toBeUndefined();
+  });
+
   it('adds a default model outside the catalogue (a local override) to the default provider', () => {
     const config = loadConfig({ ...TEST_ENV, TENANTIC_DEFAULT_MODEL: 'qwen2.5' });
 
@@ -69,6 +87,15 @@ describe('loadConfig: the LLM provider catalogue', () => {
         TENANTIC_DEFAULT_PROVIDER: 'a',
       },
       /TENANTIC_LLM_PROVIDERS\.b\.models\.m: is also served by provider 'a'/,
+    ],
+    [
+      {
+        ...TEST_ENV,
+        TENANTIC_LLM_PROVIDERS: catalogue({
+          openai: { models: { 'gpt-4o-mini': { ...LIMITS, fallbacks: ['gpt-4o', 'gpt-4o-mini'] } } },
+        }),
+      },
+      /TENANTIC_LLM_PROVIDERS\.openai\.models\.gpt-4o-mini\.fallbacks\.0: 'gpt-4o' is not a model of any provider.*fallbacks\.1: is the model itself/,
     ],
   ])('refuses a bad catalogue, naming the variable (%#)', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

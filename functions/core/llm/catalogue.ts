@@ -1,6 +1,6 @@
 // Core: the stage's catalogue of LLM providers (named upstreams, each with a base URL and its models and
-// their limits). The stage config declares it, the CDK app hands it to the functions as JSON, and the
-// router, the model limits and the tenant checks all read this one shape.
+// their limits and fallbacks). The stage config declares it, the CDK app hands it to the functions as JSON,
+// and the router, the model limits and the tenant checks all read this one shape.
 import { z } from 'zod';
 import { RULE_BASED_PROVIDER } from './rule-based-provider';
 
@@ -12,13 +12,27 @@ export const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 
 const positiveInt = z.number().int('must be an integer').positive('must be > 0');
 
-/** What a model accepts in one call. */
+export const ModelIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(128, 'must be at most 128 characters')
+  .regex(/^\S+$/, 'must not contain whitespace');
+
+/**
+ * The models to ask, in order, when a model's own provider fails: any models of the catalogue (another
+ * provider's too). They are not followed transitively; the rule-based provider always ends the chain.
+ */
+export const FallbacksSchema = z.array(ModelIdSchema);
+
+/** What a model accepts in one call, and what answers when it cannot. */
 export const ModelSpecSchema = z
   .object({
     /** Prompt plus completion tokens. */
     contextTokens: positiveInt,
     /** The most completion tokens one call may ask for. */
     maxOutputTokens: positiveInt,
+    /** Absent: the model's provider fails straight over to the rule-based provider. */
+    fallbacks: FallbacksSchema.optional(),
   })
   .strict()
   .refine((spec) => spec.maxOutputTokens <= spec.contextTokens, {
@@ -31,12 +45,6 @@ export const ProviderNameSchema = z
   .string()
   .regex(PROVIDER_NAME_PATTERN, `must match ${PROVIDER_NAME_PATTERN.source}`)
   .refine((name) => name !== RULE_BASED_PROVIDER, `'${RULE_BASED_PROVIDER}' is the built-in fallback's name`);
-
-export const ModelIdSchema = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(128, 'must be at most 128 characters')
-  .regex(/^\S+$/, 'must not contain whitespace');
 
 /** Base URLs come only from reviewed stage config: https, or http to a loopback host for local upstreams. */
 export const BaseUrlSchema = z.url('must be a URL').refine((value) => {
@@ -86,11 +94,50 @@ export const checkModelsUnique = (
   }
 };
 
+/**
+ * Adds an issue for every fallback that is not a model of the catalogue, is the model itself, or repeats
+ * an earlier one: each would be a link that can never help.
+ */
+export const checkFallbacks = (
+  providers: Readonly<
+    Record<string, { models: Readonly<Record<string, { fallbacks?: readonly string[] | undefined }>> }>
+  >,
+  ctx: z.RefinementCtx,
+  path: readonly (string | number)[] = [],
+): void => {
+  const known = new Set(Object.values(providers).flatMap((provider) => Object.keys(provider.models)));
+  for (const [provider, spec] of Object.entries(providers)) {
+    for (const [model, { fallbacks = [] }] of Object.entries(spec.models)) {
+      fallbacks.forEach((fallback, index) => {
+        const message =
+          fallback === model
+            ? 'is the model itself: a fallback must be another model'
+            : fallbacks.indexOf(fallback) < index
+              ? `repeats '${fallback}'`
+              : known.has(fallback)
+                ? undefined
+                : fallback === RULE_BASED_PROVIDER
+                  ? `'${fallback}' always ends the chain by itself: list only catalogue models`
+                  : `'${fallback}' is not a model of any provider (${[...known].join(', ')})`;
+        if (message)
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, provider, 'models', model, 'fallbacks', index],
+            message,
+          });
+      });
+    }
+  }
+};
+
 /** The catalogue as the functions receive it (environment `TENANTIC_LLM_PROVIDERS`). */
 export const ProviderCatalogueSchema = z
   .record(ProviderNameSchema, ProviderSpecSchema)
   .refine((providers) => Object.keys(providers).length > 0, 'must declare at least one provider')
-  .superRefine((providers, ctx) => checkModelsUnique(providers, ctx));
+  .superRefine((providers, ctx) => {
+    checkModelsUnique(providers, ctx);
+    checkFallbacks(providers, ctx);
+  });
 export type ProviderCatalogue = z.infer<typeof ProviderCatalogueSchema>;
 
 /** Where a model lives. */
@@ -130,6 +177,11 @@ export class ModelCatalogue {
 
   entry(model: string): CatalogueEntry | undefined {
     return this.entries.get(model);
+  }
+
+  /** The models to try after `model`, in order (none when it declares none, or is not in the catalogue). */
+  fallbacksOf(model: string): readonly string[] {
+    return this.entries.get(model)?.spec.fallbacks ?? [];
   }
 
   /** Model id → provider name, for `GET /v1/models`' `owned_by`. */

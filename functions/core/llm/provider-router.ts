@@ -1,16 +1,18 @@
-// Core: an LlmClient that routes each request to the provider of its model, per the stage's catalogue.
-// Each provider is connected lazily (its key read once, on its first request) and gets its own resilient
-// chain (circuit breaker per provider and model, retries, then the rule-based provider), so a failing
-// provider never slows or trips another. A provider without a key answers through the rule-based provider.
+// Core: an LlmClient that routes each request to the provider of its model, per the stage's catalogue, and
+// falls back along the model's declared fallbacks (each on its own provider), then to the rule-based
+// provider. Each provider is connected lazily (its key read once, on the first call that needs it) and
+// guarded once (breakers per provider and model, retries), so a failing provider never slows or trips
+// another. A provider without a key is skipped: the next link of the chain answers.
 import type { LlmClient } from '../ports/llm-client';
-import type { ModelCatalogue } from './catalogue';
+import type { ModelCatalogue, ModelSpec } from './catalogue';
 import type { CircuitBreakerRegistry } from './circuit-breaker';
-import { LlmBadRequestError } from './errors';
-import type { FallbackOptions } from './fallback-llm-client';
-import { createResilientLlmClient } from './resilient-llm-client';
+import { LlmBadRequestError, LlmUnavailableError } from './errors';
+import { type FallbackLink, FallbackLlmClient, type FallbackOptions } from './fallback-llm-client';
+import { guardProvider } from './resilient-llm-client';
 import type { RetryOptions } from './retrying-llm-client';
-import { RuleBasedLlmClient } from './rule-based-provider';
+import { RULE_BASED_PROVIDER, RuleBasedLlmClient } from './rule-based-provider';
 import type { Timing } from './timing';
+import { estimatePromptTokens } from './token-estimate';
 import type { ChatCompletion, ChatDelta, ChatRequest, LlmCallOptions } from './types';
 
 /**
@@ -28,13 +30,35 @@ export interface ProviderRouterOptions {
   readonly retry?: RetryOptions;
   readonly fallback?: FallbackOptions;
   readonly timing?: Timing;
-  /** Connecting failed (a key that could not be read): the request is answered by the rule-based provider. */
+  /** Connecting failed (a key that could not be read): the chain's next link answers the request. */
   readonly onConnectError?: (info: { provider: string; error: unknown }) => void;
 }
 
 /**
+ * A fallback model gets the request the caller's model was checked and charged for, with `max_tokens`
+ * lowered (never raised) to what it may produce and what its context window leaves after the prompt: the
+ * token reservation (prompt bound + max_tokens) then still bounds its usage, and a smaller model is not
+ * sent a request it must refuse as too long. A prompt that alone fills its window skips it.
+ */
+const fitRequest = (model: string, spec: ModelSpec, request: ChatRequest): ChatRequest => {
+  const room = spec.contextTokens - estimatePromptTokens(request);
+  if (room < 1) {
+    throw new LlmUnavailableError(
+      `the conversation does not fit the context window of the fallback model ${model} (${spec.contextTokens} tokens)`,
+      { code: 'llm_fallback_too_small', retryable: false },
+    );
+  }
+  if (request.max_tokens === undefined) return request;
+  const maxTokens = Math.min(request.max_tokens, spec.maxOutputTokens, room);
+  return maxTokens === request.max_tokens ? request : { ...request, max_tokens: maxTokens };
+};
+
+/**
  * Routes by `request.model`. A model outside the catalogue is a 400 `model_not_found` (the use cases check
- * the tenant's models first; this catches a session whose model the stage has since dropped).
+ * the tenant's models first; this catches a session whose model the stage has since dropped). A request for
+ * model M tries M on its provider, then each of M's `fallbacks` on theirs, then the rule-based provider;
+ * any answer but M's own is `degraded`. Fallbacks are the stage's reliability policy: they need not be
+ * among the tenant's models (the tenant asked for M, and the use cases checked M).
  *
  * @example
  * const breakers = new CircuitBreakerRegistry(); // module scope
@@ -46,8 +70,10 @@ export interface ProviderRouterOptions {
  * await llm.complete({ model: 'mistral-small-latest', messages }, { deadlineMs }); // goes to `mistral`
  */
 export class ProviderRoutingLlmClient implements LlmClient {
-  /** The chain of each provider, once connected; a pending or failed connection is not kept here. */
-  private readonly chains = new Map<string, Promise<LlmClient>>();
+  /** Each provider's guarded client once connected (undefined: no key); a failed connection is not kept. */
+  private readonly providers = new Map<string, Promise<LlmClient | undefined>>();
+  /** The fallback chain of each requested model, built on its first request. */
+  private readonly chains = new Map<string, LlmClient>();
   private readonly ruleBased: LlmClient;
 
   constructor(private readonly options: ProviderRouterOptions) {
@@ -66,43 +92,92 @@ export class ProviderRoutingLlmClient implements LlmClient {
     return provider;
   }
 
-  private chainFor(provider: string): Promise<LlmClient> {
-    let chain = this.chains.get(provider);
+  private providerClient(provider: string): Promise<LlmClient | undefined> {
+    let client = this.providers.get(provider);
+    if (!client) {
+      client = this.connectProvider(provider);
+      this.providers.set(provider, client);
+    }
+    return client;
+  }
+
+  private async connectProvider(provider: string): Promise<LlmClient | undefined> {
+    let client: LlmClient | undefined;
+    try {
+      // In a later microtask, so a connector that throws at once still finds its entry in `providers`.
+      client = await Promise.resolve().then(() => this.options.connect(provider));
+    } catch (error) {
+      // Not cached: the next request to this provider tries again; this one goes down the chain.
+      this.providers.delete(provider);
+      this.options.onConnectError?.({ provider, error });
+      return undefined;
+    }
+    if (!client) return undefined;
+    return guardProvider(provider, client, {
+      breakers: this.options.breakers,
+      retry: this.options.retry,
+      timing: this.options.timing,
+    });
+  }
+
+  /** One link: `model` on its provider, connected when the link is first tried. */
+  private link(model: string, fallback: boolean): FallbackLink {
+    const provider = this.providerOf(model);
+    const spec = this.options.catalogue.entry(model)?.spec;
+    const ready = async (request: ChatRequest): Promise<[LlmClient, ChatRequest]> => {
+      const fitted = fallback && spec ? fitRequest(model, spec, request) : request;
+      const client = await this.providerClient(provider);
+      if (!client) {
+        throw new LlmUnavailableError(`the ${provider} provider has no key`, {
+          provider,
+          code: 'llm_provider_unconfigured',
+          retryable: false,
+        });
+      }
+      return [client, fitted];
+    };
+    return {
+      name: `${provider}:${model}`,
+      // The primary link keeps the request as the caller made it.
+      ...(fallback && { model }),
+      client: {
+        complete: async (request, options) => {
+          const [client, fitted] = await ready(request);
+          return client.complete(fitted, options);
+        },
+        stream: async function* (request, options) {
+          const [client, fitted] = await ready(request);
+          yield* client.stream(fitted, options);
+        },
+      },
+    };
+  }
+
+  private chainFor(model: string): LlmClient {
+    let chain = this.chains.get(model);
     if (!chain) {
-      chain = this.connectChain(provider);
-      this.chains.set(provider, chain);
+      // The catalogue schema refuses a fallback outside it; a hand-built catalogue's is skipped, not a 400.
+      const fallbacks = this.options.catalogue
+        .fallbacksOf(model)
+        .filter((fallback) => this.options.catalogue.providerOf(fallback) !== undefined);
+      chain = new FallbackLlmClient(
+        [
+          this.link(model, false),
+          ...fallbacks.map((fallback) => this.link(fallback, true)),
+          { name: RULE_BASED_PROVIDER, client: this.ruleBased },
+        ],
+        this.options.fallback,
+      );
+      this.chains.set(model, chain);
     }
     return chain;
   }
 
-  private async connectChain(provider: string): Promise<LlmClient> {
-    let client: LlmClient | undefined;
-    try {
-      // In a later microtask, so a connector that throws at once still finds its entry in `chains`.
-      client = await Promise.resolve().then(() => this.options.connect(provider));
-    } catch (error) {
-      // Not cached: the next request to this provider tries again; this one gets an honest degraded answer.
-      this.chains.delete(provider);
-      this.options.onConnectError?.({ provider, error });
-      return this.ruleBased;
-    }
-    if (!client) return this.ruleBased;
-    return createResilientLlmClient({
-      links: [{ provider, client }],
-      breakers: this.options.breakers,
-      ...(this.options.retry ? { retry: this.options.retry } : {}),
-      ...(this.options.fallback ? { fallback: this.options.fallback } : {}),
-      ...(this.options.timing ? { timing: this.options.timing } : {}),
-    });
-  }
-
   async complete(request: ChatRequest, options?: LlmCallOptions): Promise<ChatCompletion> {
-    const chain = await this.chainFor(this.providerOf(request.model));
-    return chain.complete(request, options);
+    return this.chainFor(request.model).complete(request, options);
   }
 
   async *stream(request: ChatRequest, options?: LlmCallOptions): AsyncGenerator<ChatDelta> {
-    const chain = await this.chainFor(this.providerOf(request.model));
-    yield* chain.stream(request, options);
+    yield* this.chainFor(request.model).stream(request, options);
   }
 }

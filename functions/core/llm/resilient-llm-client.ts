@@ -38,6 +38,28 @@ export interface ResilientLlmClientOptions {
 }
 
 /**
+ * One provider's client behind a circuit breaker (keyed by the provider and each request's model, so one
+ * guarded client serves all its models) around retries. Breaker outside the retries: a call counts once.
+ *
+ * @example
+ * const guarded = guardProvider('openai', adapter, { breakers, retry: { maxAttempts: 3 } });
+ */
+export const guardProvider = (
+  provider: string,
+  client: LlmClient,
+  options: {
+    breakers: CircuitBreakerRegistry;
+    retry?: RetryOptions | undefined;
+    timing?: Timing | undefined;
+  },
+): LlmClient =>
+  // A fallback chain has already put its link's model (if any) into the request it hands down.
+  new CircuitBreakingLlmClient(
+    new RetryingLlmClient(client, options.retry, options.timing ?? REAL_TIMING),
+    (request) => options.breakers.for(provider, request.model),
+  );
+
+/**
  * Builds circuit breaker → retry → provider for each link, chained by a fallback to the rule-based provider.
  * The breaker sits outside the retries, so a call counts once against its circuit however many attempts it
  * made; and it is keyed by provider and model, so a fallback model of the same provider is still tried
@@ -56,11 +78,7 @@ export const createResilientLlmClient = (options: ResilientLlmClientOptions): Ll
   const links: FallbackLink[] = options.links.map((link) => ({
     name: link.model ? `${link.provider}:${link.model}` : link.provider,
     model: link.model,
-    // The fallback chain has already put the link's model (if any) into the request it hands down.
-    client: new CircuitBreakingLlmClient(
-      new RetryingLlmClient(link.client, options.retry, timing),
-      (request) => breakers.for(link.provider, request.model),
-    ),
+    client: guardProvider(link.provider, link.client, { retry: options.retry, breakers, timing }),
   }));
   if (options.ruleBasedFallback ?? true) {
     links.push({ name: RULE_BASED_PROVIDER, client: new RuleBasedLlmClient({ now: timing.now }) });
