@@ -14,14 +14,7 @@ const call = (path: string, init: CallOptions = {}) => platform.call(path, init)
 const admin = (path: string, init: { method?: string; body?: unknown } = {}) =>
   call(path, { ...init, key: platform.adminKey });
 
-const createTenant = async (name: string, body: Record<string, unknown> = {}) => {
-  const tenant = await admin('/v1/tenants', { method: 'POST', body: { name, ...body } });
-  expect(tenant.status).toBe(201);
-  const key = await admin(`/v1/tenants/${tenant.body.id}/api-keys`, { method: 'POST', body: {} });
-  expect(key.status).toBe(201);
-  const openai = new OpenAI({ apiKey: key.body.key, baseURL: `${platform.httpUrl}/v1`, maxRetries: 0 });
-  return { tenant: tenant.body, key: key.body.key as string, openai };
-};
+const createTenant = (name: string, body: Record<string, unknown> = {}) => platform.createTenant(name, body);
 
 const tokensOf = async (key: string) => (await call('/v1/usage', { key })).body.tokens_per_month;
 

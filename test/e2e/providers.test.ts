@@ -3,7 +3,7 @@
 // at the fakes. A tenant's requests reach the right upstream with the right key, its default model is
 // used when a request names none, and one provider going down falls back without touching the other,
 // unless the stage named a model of the other as a fallback: then that model answers, marked degraded.
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLocalModel } from '../../local/template-model';
 import { configDirWith } from '../helpers/cdk-synth';
@@ -31,14 +31,7 @@ let beta: FakeOpenAiServer;
 const admin = (path: string, init: { method?: string; body?: unknown } = {}) =>
   platform.call(path, { ...init, key: platform.adminKey });
 
-const createTenant = async (name: string, body: Record<string, unknown> = {}) => {
-  const tenant = await admin('/v1/tenants', { method: 'POST', body: { name, ...body } });
-  expect(tenant.status).toBe(201);
-  const key = await admin(`/v1/tenants/${tenant.body.id}/api-keys`, { method: 'POST', body: {} });
-  expect(key.status).toBe(201);
-  const openai = new OpenAI({ apiKey: key.body.key, baseURL: `${platform.httpUrl}/v1`, maxRetries: 0 });
-  return { tenant: tenant.body, key: key.body.key as string, openai };
-};
+const createTenant = (name: string, body: Record<string, unknown> = {}) => platform.createTenant(name, body);
 
 const ask = (model: string): OpenAI.ChatCompletionCreateParamsNonStreaming => ({
   model,

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 import { inject } from 'vitest';
 import type { LocalPlatformModel } from '../../local/model';
 import {
@@ -37,6 +38,13 @@ export interface CallOptions {
   readonly body?: unknown;
 }
 
+export interface TestTenant {
+  // biome-ignore lint/suspicious/noExplicitAny: the tenant resource as the API returned it, for assertions.
+  readonly tenant: any;
+  readonly key: string;
+  readonly openai: OpenAI;
+}
+
 export interface CallResult {
   readonly status: number;
   readonly headers: Headers;
@@ -47,6 +55,11 @@ export interface CallResult {
 export interface TestPlatform {
   /** One HTTP call to the platform, its JSON body parsed. */
   call(path: string, init?: CallOptions): Promise<CallResult>;
+  /**
+   * A tenant (through the admin API) with one API key, and the official openai client on that key.
+   * Throws when either call fails.
+   */
+  createTenant(name: string, body?: Record<string, unknown>): Promise<TestTenant>;
   readonly platform: LocalPlatform;
   readonly httpUrl: string;
   readonly wsUrl: string;
@@ -92,8 +105,20 @@ export const startTestPlatform = async (
     const text = await response.text();
     return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
   };
+  const createTenant = async (name: string, body: Record<string, unknown> = {}): Promise<TestTenant> => {
+    const admin = { method: 'POST', key: platform.adminKey };
+    const tenant = await call('/v1/tenants', { ...admin, body: { name, ...body } });
+    if (tenant.status !== 201)
+      throw new Error(`create tenant ${name}: ${tenant.status} ${JSON.stringify(tenant.body)}`);
+    const key = await call(`/v1/tenants/${tenant.body.id}/api-keys`, { ...admin, body: {} });
+    if (key.status !== 201)
+      throw new Error(`create key for ${name}: ${key.status} ${JSON.stringify(key.body)}`);
+    const openai = new OpenAI({ apiKey: key.body.key, baseURL: `${platform.httpUrl}/v1`, maxRetries: 0 });
+    return { tenant: tenant.body, key: key.body.key as string, openai };
+  };
   return {
     call,
+    createTenant,
     platform,
     httpUrl: platform.httpUrl,
     wsUrl: platform.wsUrl,
