@@ -430,3 +430,45 @@ describe('bad input: a 4xx, no LLM call, nothing charged', () => {
     expect(tokenCounter(setup.ledger)).toEqual({ used: 0, reserved: 0 });
   });
 });
+
+describe('metered admission: the request is counted by its token hold', () => {
+  it('a chat completion is counted and held in one ledger write, with both x-ratelimit header sets', async () => {
+    const setup = await chatSetup([{ text: 'Hi.', usage: USAGE }], { quotas: { requests_per_minute: 5 } });
+
+    const response = await api(setup)(
+      completionEvent({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] }),
+    );
+
+    expect(response.statusCode).toBe(200);
+    expect(setup.ledger.calls).toEqual(['hold+count', 'settle']);
+    expect(response.headers['x-ratelimit-remaining-requests']).toBe('4');
+    expect(response.headers['x-ratelimit-remaining-tokens']).toBeDefined();
+  });
+
+  it('a request refused before any hold (an unknown session) is still counted once', async () => {
+    const setup = await chatSetup([], { quotas: { requests_per_minute: 5 } });
+
+    const response = await api(setup)(sendEvent('ses_01m7yq1we0bh6ky4emv0srek28', { content: 'Hi' }));
+
+    expect(response.statusCode).toBe(404);
+    expect(setup.ledger.calls).toEqual(['count']);
+    expect(response.headers['x-ratelimit-remaining-requests']).toBe('4');
+  });
+
+  it('a full minute refuses the turn with 429 before anything is written or the model is called', async () => {
+    const setup = await chatSetup([{ text: 'never' }], { quotas: { requests_per_minute: 1 } });
+    const send = api(setup);
+    await send(sendEvent(setup.session.id, { content: 'first' }));
+    const runsBefore = setup.store.runs.size;
+    setup.llm.turns.push({ text: 'never either' });
+
+    const refused = await send(sendEvent(setup.session.id, { content: 'second' }));
+
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json.error.code).toBe('rate_limit_exceeded');
+    expect(refused.headers['Retry-After']).toBeDefined();
+    expect(setup.store.runs.size).toBe(runsBefore);
+    expect(setup.llm.requests).toHaveLength(1);
+    expect(tokenCounter(setup.ledger).reserved).toBe(0);
+  });
+});
