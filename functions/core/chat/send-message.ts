@@ -48,6 +48,8 @@ export const sendMessage = async (
   tenant: TenantRecord,
   sessionId: string,
   body: SendMessageRequest,
+  /** `runId`: the id the new run gets (a WebSocket chat chose it to log its first frame and claim its request). */
+  options: { readonly runId?: string } = {},
 ): Promise<SentMessage> => {
   const startedAt = nowMs(deps);
   // The session and its history in one read; the model's context window bounds how much is loaded.
@@ -67,7 +69,7 @@ export const sendMessage = async (
 
   const now = unixSeconds(deps.clock.now());
   const run: RunRecord = {
-    id: deps.ids.newId('run'),
+    id: options.runId ?? deps.ids.newId('run'),
     tenant_id: tenant.id,
     session_id: sessionId,
     // Inline, the run starts at once: created running, it needs no separate transition write.
