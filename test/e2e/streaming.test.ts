@@ -283,7 +283,8 @@ describe('bad input over the WebSocket', () => {
 describe('the dead-letter path and redelivery', () => {
   it('marks a run whose job keeps failing failed (readable reason), and completes it once redriven after the fix', async () => {
     const { tenantId, key, sessionId } = await tenantWithSession('poison-co');
-    // The fault: the tenant's token counter is corrupted, so every reservation of the worker fails.
+    // The fault: the tenant's token counter is corrupted (`reserved` is not a number), so every reservation
+    // the worker tries fails with a store error: the job is retried, then dead-lettered.
     const documents = DynamoDBDocumentClient.from(clients.dynamodb);
     const counter = {
       TableName: tableName(TABLES.quotas.id),
@@ -292,8 +293,8 @@ describe('the dead-letter path and redelivery', () => {
     await documents.send(
       new UpdateCommand({
         ...counter,
-        UpdateExpression: 'SET #committed = :broken',
-        ExpressionAttributeNames: { '#committed': 'committed' },
+        UpdateExpression: 'SET #reserved = :broken',
+        ExpressionAttributeNames: { '#reserved': 'reserved' },
         ExpressionAttributeValues: { ':broken': 'not-a-number' },
       }),
     );
@@ -308,8 +309,8 @@ describe('the dead-letter path and redelivery', () => {
     await documents.send(
       new UpdateCommand({
         ...counter,
-        UpdateExpression: 'SET #committed = :zero',
-        ExpressionAttributeNames: { '#committed': 'committed' },
+        UpdateExpression: 'SET #reserved = :zero',
+        ExpressionAttributeNames: { '#reserved': 'reserved' },
         ExpressionAttributeValues: { ':zero': 0 },
       }),
     );

@@ -105,9 +105,15 @@ export const runFrames = (frames: readonly Frame[], runId: string): Frame[] => {
   return [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 };
 
-/** The text of a run's deltas, concatenated in seq order. */
-export const deltaText = (frames: readonly Frame[], runId: string): string =>
-  runFrames(frames, runId)
-    .filter((frame) => frame.type === 'message.delta')
-    .map((frame) => frame.text as string)
-    .join('');
+/**
+ * The text of a run's deltas, concatenated in seq order, as API.md's client rule says: a `run.started`
+ * with `step` k drops the text held for steps k and later (they are streamed again).
+ */
+export const deltaText = (frames: readonly Frame[], runId: string): string => {
+  let held: Frame[] = [];
+  for (const frame of runFrames(frames, runId)) {
+    if (frame.type === 'run.started') held = held.filter((delta) => delta.step < frame.step);
+    if (frame.type === 'message.delta') held.push(frame);
+  }
+  return held.map((frame) => frame.text as string).join('');
+};

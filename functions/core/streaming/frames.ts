@@ -4,7 +4,11 @@ import type { ErrorEnvelope } from '../errors';
 import type { MessageResource, RunResource, RunStatus } from '../sessions/schemas';
 
 export type RunFrameBody =
-  | { type: 'run.started'; session_id: string; status: RunStatus }
+  /**
+   * `step`: the step the run (re)starts at. Sent again when a worker takes the run up after a failure: the
+   * text a client holds for that step and later ones is streamed again, so it drops it.
+   */
+  | { type: 'run.started'; session_id: string; status: RunStatus; step: number }
   /** `step`: the agent-loop step the text belongs to (a step that ends in tool calls may say something first). */
   | { type: 'message.delta'; step: number; text: string }
   | {

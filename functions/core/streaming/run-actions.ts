@@ -145,6 +145,7 @@ export const acceptChat = async (
     seq: 1,
     session_id: session.id,
     status: 'queued',
+    step: 0,
   };
   try {
     // Logged and subscribed before the job is queued, so the worker finds both when it starts.

@@ -113,6 +113,15 @@ export class RunPublisher implements RunEventSink {
     return watch;
   }
 
+  /** Forgets every subscription of the run (best effort): it ended, so nothing more will be sent. */
+  async unsubscribeAll(): Promise<void> {
+    await Promise.all(
+      [...this.subscribers.keys()].map((connectionId) =>
+        this.deps.streams.unsubscribe(this.tenantId, this.runId, connectionId).catch(() => undefined),
+      ),
+    );
+  }
+
   drain(): Promise<void> {
     return this.enqueue(async () => undefined);
   }

@@ -101,21 +101,25 @@ export const streamRun = async (deps: StreamRunDeps, input: ExecuteRunInput): Pr
   if (run.status === 'failed' && run.error?.code === DEAD_LETTERED_CODE) {
     await streams.reviveRun(tenant.id, runId, DEAD_LETTERED_CODE, nowSeconds());
   }
-  const last = await streams.last(tenant.id, runId);
+  const [last, start] = await Promise.all([streams.last(tenant.id, runId), streams.watch(tenant.id, runId)]);
+  if (start.status === undefined) return { status: 'gone' };
+  const wasFinal = isFinalRunStatus(start.status);
+  // Already ended, and either never streamed (an inline run's recovery job) or its ending already told (a
+  // redelivered job): nothing to stream.
+  if (wasFinal && (last === undefined || isTerminalFrame(last))) return executeRun(chat, { tenant, runId });
   const publisher = new RunPublisher(
     { streams, notifier: deps.notifier, ...(deps.log && { log: deps.log }) },
     tenant.id,
     runId,
     last?.seq ?? 0,
   );
-  const start = await publisher.refresh();
-  if (start.status === undefined) return { status: 'gone' };
-  const wasFinal = isFinalRunStatus(start.status);
-  // Already ended, and either never streamed (an inline run's recovery job) or its ending already told (a
-  // redelivered job): nothing to stream.
-  if (wasFinal && (last === undefined || isTerminalFrame(last))) return executeRun(chat, { tenant, runId });
-  if (!wasFinal && (last === undefined || isTerminalFrame(last))) {
-    await publisher.publish([{ type: 'run.started', session_id: run.session_id, status: 'in_progress' }]);
+  await publisher.refresh();
+  if (!wasFinal && last?.type !== 'run.started') {
+    // A first start, a redriven run, or a retry after a worker died mid-step: `step` tells the client to
+    // drop the text it holds for that step and later ones, since they are streamed again.
+    await publisher.publish([
+      { type: 'run.started', session_id: run.session_id, status: 'in_progress', step: run.steps.length },
+    ]);
   }
 
   const cancel = new AbortController();
@@ -183,6 +187,8 @@ export const streamRun = async (deps: StreamRunDeps, input: ExecuteRunInput): Pr
   const ending = outcomeFrames(outcome);
   if (ending.length > 0) await publisher.publish(ending);
   await publisher.drain();
+  // The run is over: a later resume subscribes again (and is replayed from the log).
+  await publisher.unsubscribeAll();
   deps.onPublished?.(publisher);
   return outcome;
 };
