@@ -2,10 +2,15 @@
 import { silenceExperimentalWarnings } from '../local/process-warnings';
 import { runChatBench } from './chat';
 import { runFoundationBench } from './foundation';
+import { runStreamBench } from './stream';
 
 silenceExperimentalWarnings();
 
-const BENCHES: Record<string, () => Promise<void>> = { foundation: runFoundationBench, chat: runChatBench };
+const BENCHES: Record<string, () => Promise<void>> = {
+  foundation: runFoundationBench,
+  chat: runChatBench,
+  stream: runStreamBench,
+};
 
 const names = process.argv.slice(2);
 for (const name of names.length > 0 ? names : Object.keys(BENCHES)) {

@@ -41,6 +41,8 @@ export interface StartLocalPlatformOptions {
   readonly log?: LogSink;
   readonly rootDir?: string;
   readonly maxEnvironmentsPerFunction?: number;
+  /** Concurrent pollers per queue (default 2); benchmarks raise it to run many jobs at once. */
+  readonly pollersPerSource?: number;
 }
 
 export interface LocalPlatform {
@@ -223,6 +225,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       },
       invoke,
       region: endpoints.region,
+      ...(options.pollersPerSource ? { pollersPerSource: options.pollersPerSource } : {}),
       onError: (error, source) =>
         process.stderr.write(`[sqs-poller ${source.queue}] ${String((error as Error)?.message ?? error)}\n`),
     });

@@ -1,6 +1,7 @@
 // Handlers: production wiring, built once per cold start: runtime config, SDK clients and adapters.
 import { dynamoDocumentClient, s3, secretsManager, sqs } from '../adapters/aws-clients';
 import { DynamoQuotaLedger } from '../adapters/dynamodb/quota-ledger';
+import { DynamoRunStreamStore } from '../adapters/dynamodb/run-stream-store';
 import { DynamoSessionStore } from '../adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../adapters/dynamodb/tenant-store';
 import { DynamoTicketStore } from '../adapters/dynamodb/ticket-store';
@@ -13,6 +14,7 @@ import { SqsJobQueue } from '../adapters/sqs/job-queue';
 import { loadConfig, type RuntimeConfig, requireEnv } from '../config';
 import { type ChatDeps, DEFAULT_CHAT_TIMEOUTS } from '../core/chat/model';
 import { declareModelLimits } from '../core/chat/model-limits';
+import { InternalError } from '../core/errors';
 import { ModelCatalogue } from '../core/llm/catalogue';
 import { CircuitBreakerRegistry } from '../core/llm/circuit-breaker';
 import { ProviderRoutingLlmClient } from '../core/llm/provider-router';
@@ -21,6 +23,7 @@ import { systemClock } from '../core/ports/clock';
 import { randomIds } from '../core/ports/id-generator';
 import type { JobQueue } from '../core/ports/job-queue';
 import type { LlmClient } from '../core/ports/llm-client';
+import type { RunStreamStore } from '../core/ports/run-stream-store';
 import type { SessionStore } from '../core/ports/session-store';
 import type { TenantStore } from '../core/ports/tenant-store';
 import type { TicketStore } from '../core/ports/ticket-store';
@@ -215,3 +218,37 @@ export const ticketStore = (): TicketStore => {
   );
   return tickets;
 };
+
+let streams: RunStreamStore | undefined;
+
+/** Runs' event logs and subscriptions (sessions table) and `client_request_id` claims (idempotency table). */
+export const runStreamStore = (): RunStreamStore => {
+  if (!streams) {
+    const env = requireEnv([ENV.sessionsTable, ENV.idempotencyTable]);
+    streams = new DynamoRunStreamStore(
+      dynamoDocumentClient(),
+      env[ENV.sessionsTable],
+      env[ENV.idempotencyTable],
+    );
+  }
+  return streams;
+};
+
+/** Functions that record and queue runs but never call the model (ws-default) hold no LLM key. */
+const noLlm: LlmClient = {
+  complete: () => Promise.reject(new InternalError('llm_not_wired', 'this function does not call the LLM')),
+  // biome-ignore lint/correctness/useYield: it refuses before yielding anything.
+  stream: async function* () {
+    throw new InternalError('llm_not_wired', 'this function does not call the LLM');
+  },
+};
+
+/** The chat use cases' ports without the LLM: enough to record a run and queue it. */
+export const queueingChatDeps = (): ChatDeps => ({
+  ...sessionDeps(),
+  ledger: quotaLedger(),
+  llm: noLlm,
+  tools: toolRegistry(),
+  jobs: chatRunsQueue(),
+  timeouts: DEFAULT_CHAT_TIMEOUTS,
+});

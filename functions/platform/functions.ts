@@ -98,12 +98,17 @@ export const FUNCTIONS = {
   },
   'ws-default': {
     entry: 'functions/handlers/ws/default.ts',
-    description: 'WebSocket actions: ping, and an error frame for anything unknown',
+    description: 'WebSocket actions: ping, chat (queues a streamed run), resume, cancel; errors as frames',
     timeoutSeconds: 10,
     memoryMb: 512,
     // tenants: the key's standing is re-checked per frame. It answers on the caller's own connection id,
-    // which the event carries, so it never reads the connections table.
-    tables: { tenants: 'read' },
+    // which the event carries, so it never reads the connections table. sessions: the run, the user's
+    // message, the run's event log and subscriptions; quotas: requests_per_minute and the token budget;
+    // idempotency: `client_request_id` claims; chatRuns: the run's job. It never calls the LLM (no key).
+    tables: { tenants: 'read', sessions: 'readWrite', quotas: 'readWrite', idempotency: 'readWrite' },
+    queues: { chatRuns: 'send' },
+    // A user message too large for an item goes to the files bucket.
+    bucket: 'readWrite',
     wsManagement: true,
   },
   'chat-worker': {

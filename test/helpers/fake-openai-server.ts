@@ -27,6 +27,8 @@ export type ScriptedResponse =
       finishReason?: 'stop' | 'length' | 'content_filter';
       model?: string;
       stallAfterPieces?: number;
+      /** Paces this answer's streamed pieces at this rate (overrides the server's `piecesPerSecond`). */
+      piecesPerSecond?: number;
     }
   /** The assistant calls tools (several: parallel calls), optionally after some text. */
   | { type: 'tool_calls'; calls: ScriptedToolCall[]; text?: string; usage?: ScriptedUsage; model?: string }
@@ -61,6 +63,8 @@ export interface RecordedRequest {
    * LLM's time, which the chat benchmark subtracts from the end-to-end time); undefined until finished.
    */
   durationMs?: number;
+  /** When the first streamed text piece was written (epoch ms, sub-ms precision): the LLM's first token. */
+  firstPieceAt?: number;
 }
 
 export interface FakeOpenAiServerOptions {
@@ -177,6 +181,7 @@ export const startFakeOpenAiServer = async (
     script: Extract<ScriptedResponse, { type: 'text' | 'tool_calls' | 'cut' }>,
     body: Record<string, unknown>,
     gone: AbortSignal,
+    recorded?: RecordedRequest,
   ) => {
     const id = `chatcmpl-fake-${++sequence}`;
     const created = Math.floor(Date.now() / 1000);
@@ -184,7 +189,8 @@ export const startFakeOpenAiServer = async (
     const includeUsage = Boolean(
       (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage,
     );
-    const pace = options.piecesPerSecond ? 1000 / options.piecesPerSecond : 0;
+    const rate = (script.type === 'text' && script.piecesPerSecond) || options.piecesPerSecond;
+    const pace = rate ? 1000 / rate : 0;
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`;
     const delta = (value: Record<string, unknown>, finishReason: string | null = null) =>
@@ -221,6 +227,9 @@ export const startFakeOpenAiServer = async (
         return;
       }
       await sleep(pace, gone);
+      if (recorded && recorded.firstPieceAt === undefined) {
+        recorded.firstPieceAt = performance.timeOrigin + performance.now();
+      }
       res.write(delta({ content: piece }));
       sent += 1;
     }
@@ -416,7 +425,7 @@ export const startFakeOpenAiServer = async (
       );
       return;
     }
-    if (body.stream === true) await streamAnswer(res, script, body, gone.signal);
+    if (body.stream === true) await streamAnswer(res, script, body, gone.signal, record);
     else jsonAnswer(res, script, body);
   };
 

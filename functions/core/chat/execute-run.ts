@@ -42,6 +42,8 @@ export interface ExecuteRunInput {
   readonly signal?: AbortSignal;
   /** Live deltas of each step (the WebSocket path); steps are then streamed rather than completed. */
   readonly onDelta?: (delta: ChatDelta, step: number) => void | Promise<void>;
+  /** A step's messages once they are on record (the WebSocket's tool.call / tool.result frames). */
+  readonly onStepRecorded?: (messages: readonly MessageResource[], step: number) => void | Promise<void>;
   /** Already read by the caller: saves reads on the inline path. */
   readonly run?: RunRecord;
   readonly session?: SessionRecord;
@@ -369,6 +371,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       input.signal?.removeEventListener('abort', onCallerAbort);
     }
 
+    if (recorded.appended.length > 0) await input.onStepRecorded?.(recorded.appended, index);
     if (recorded.cancelled) return finalOutcome(deps, tenant.id, runId);
     if (recorded.run) run = recorded.run;
     if (run.status === 'failed') return { status: 'failed', run: toRunResource(run) };

@@ -59,6 +59,8 @@ export interface SentMessage {
 export interface SendMessageOptions {
   /** The request's `requests_per_minute` count: inline, written with the first step's reservation. */
   readonly meter?: RequestMeter;
+  /** The id the new run gets (a WebSocket chat chose it to log its first frame and claim its request). */
+  readonly runId?: string;
 }
 
 export const sendMessage = async (
@@ -86,7 +88,7 @@ export const sendMessage = async (
 
   const now = unixSeconds(deps.clock.now());
   const run: RunRecord = {
-    id: deps.ids.newId('run'),
+    id: options.runId ?? deps.ids.newId('run'),
     tenant_id: tenant.id,
     session_id: sessionId,
     // Inline, the run starts at once: created running, it needs no separate transition write.

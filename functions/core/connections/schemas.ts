@@ -1,6 +1,7 @@
 // Core: the WebSocket vocabulary of shared/API.md (client actions, server frames) and the connection record.
 import { z } from 'zod';
 import type { ErrorEnvelope } from '../errors';
+import type { RunFrame } from '../streaming/frames';
 
 /** API Gateway cuts every WebSocket connection after 2 hours, so no record needs to outlive that. */
 export const MAX_CONNECTION_SECONDS = 2 * 60 * 60;
@@ -27,14 +28,17 @@ export const ChatFrameSchema = z
   .object({
     action: z.literal('chat'),
     session_id: id,
-    content: z.string().min(1),
+    content: z.string().refine((text) => text.trim().length > 0, 'must not be empty'),
     client_request_id: id.optional(),
   })
   .strict();
+export type ChatFrame = z.infer<typeof ChatFrameSchema>;
 export const CancelFrameSchema = z.object({ action: z.literal('cancel'), run_id: id }).strict();
+export type CancelFrame = z.infer<typeof CancelFrameSchema>;
 export const ResumeFrameSchema = z
   .object({ action: z.literal('resume'), run_id: id, after_seq: z.number().int().nonnegative() })
   .strict();
+export type ResumeFrame = z.infer<typeof ResumeFrameSchema>;
 
 /** A client → server frame, told apart by `action`. */
 export const ClientFrameSchema = z.discriminatedUnion('action', [
@@ -47,8 +51,8 @@ export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type ClientAction = ClientFrame['action'];
 export const CLIENT_ACTIONS: readonly ClientAction[] = ['chat', 'cancel', 'resume', 'ping'];
 
-/** Server → client frames that exist in this version; run frames join this union with the runs issue. */
-export type ServerFrame = { type: 'pong' } | ({ type: 'error' } & ErrorEnvelope);
+/** Server → client frames: `pong`, an error, and a run's frames (each with `run_id` and `seq`). */
+export type ServerFrame = { type: 'pong' } | ({ type: 'error' } & ErrorEnvelope) | RunFrame;
 
 /** A WebSocket ticket lives this long: enough to open a socket right after asking for it, no more. */
 export const TICKET_TTL_SECONDS = 60;

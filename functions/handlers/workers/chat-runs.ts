@@ -1,13 +1,45 @@
 // Handler: consumer of the chat-runs queue; dispatches each job envelope by type, reports partial failures.
+// Runs are streamed to their WebSocket subscribers as they go (core/streaming/stream-run.ts).
+import { ApiGatewayConnectionNotifier } from '../../adapters/apigw-management/connection-notifier';
+import { apiGatewayManagement } from '../../adapters/aws-clients';
+import { requireEnv } from '../../config';
 import { runExecuteJob } from '../../core/chat/run-execute-job';
 import { createJobRegistry, type JobRegistry } from '../../core/jobs/registry';
+import type { ConnectionNotifier } from '../../core/ports/connection-notifier';
+import { markRunDeadLettered, type StreamRunDeps, streamRun } from '../../core/streaming/stream-run';
 import { createLogger } from '../../observability/logger';
-import { chatDeps, tenantStore } from '../wiring';
+import { ENV } from '../../platform/env';
+import { chatDeps, runStreamStore, tenantStore } from '../wiring';
 import { queueRetry } from './job-retry';
 import { createJobWorker, type JobWorkerDeps } from './job-worker';
 
-/** `run.execute`: continue a run from its persisted steps (see core/chat/run-execute-job.ts). */
-export const CHAT_RUN_JOBS: JobRegistry = createJobRegistry([runExecuteJob(chatDeps, tenantStore)]);
+const logger = createLogger({ service: 'chat-worker' });
+
+let notifier: ConnectionNotifier | undefined;
+const connectionNotifier = (): ConnectionNotifier => {
+  notifier ??= new ApiGatewayConnectionNotifier(
+    apiGatewayManagement(requireEnv([ENV.wsManagementEndpoint])[ENV.wsManagementEndpoint]),
+  );
+  return notifier;
+};
+
+const streaming = async (): Promise<StreamRunDeps> => ({
+  chat: await chatDeps(),
+  streams: runStreamStore(),
+  notifier: connectionNotifier(),
+  log: (message, fields) => logger.warn(message, fields),
+});
+
+/**
+ * `run.execute`: continue a run from its persisted steps (see core/chat/run-execute-job.ts), streaming its
+ * frames; on its last failed delivery the run is marked failed before SQS dead-letters the message.
+ */
+export const CHAT_RUN_JOBS: JobRegistry = createJobRegistry([
+  runExecuteJob(chatDeps, tenantStore, undefined, {
+    execute: async (chat, input) => streamRun({ ...(await streaming()), chat }, input),
+    onFinalFailure: markRunDeadLettered(streaming),
+  }),
+]);
 
 export type ChatRunsWorkerDeps = JobWorkerDeps;
 
@@ -15,6 +47,6 @@ export const createChatRunsHandler = (deps: ChatRunsWorkerDeps) => createJobWork
 
 export const handler = createChatRunsHandler({
   registry: CHAT_RUN_JOBS,
-  logger: createLogger({ service: 'chat-worker' }),
+  logger,
   retry: queueRetry('chatRuns'),
 });

@@ -1,0 +1,294 @@
+// Adapter: RunStreamStore on DynamoDB. The log and the subscriptions live in the run's own partition of
+// the sessions table, next to the run item, so one Query reads the run's status and its subscribers:
+//   run           pk TENANT#<t>#RUN#<r>  sk RUN               (written by DynamoSessionStore)
+//   frame         pk TENANT#<t>#RUN#<r>  sk EVT#<seq, 10 digits>  frame (JSON), ttl
+//   subscription  pk TENANT#<t>#RUN#<r>  sk SUB#<connection id>   after_seq, ttl
+// and the request claims in the idempotency table:
+//   claim         pk WSCHAT#<t>#<client_request_id>  run_id, ttl
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { MAX_CONNECTION_SECONDS } from '../../core/connections/schemas';
+import type { RunStreamStore, RunSubscription, RunWatch } from '../../core/ports/run-stream-store';
+import type { RunStatus } from '../../core/sessions/schemas';
+import { RunSeqConflictError } from '../../core/streaming/errors';
+import type { RunFrame } from '../../core/streaming/frames';
+import { cancellationCodes, errorName, translateDynamoError } from './errors';
+
+/** A run's frames stay resumable this long after they were written. */
+export const RUN_LOG_TTL_SECONDS = 24 * 60 * 60;
+/** A repeated `client_request_id` finds its run for this long (a client retrying after a drop). */
+export const REQUEST_CLAIM_TTL_SECONDS = 24 * 60 * 60;
+
+const runPk = (tenantId: string, runId: string) => `TENANT#${tenantId}#RUN#${runId}`;
+const frameSk = (seq: number) => `EVT#${String(seq).padStart(10, '0')}`;
+const subSk = (connectionId: string) => `SUB#${connectionId}`;
+const claimPk = (tenantId: string, clientRequestId: string) => `WSCHAT#${tenantId}#${clientRequestId}`;
+
+export class DynamoRunStreamStore implements RunStreamStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly sessionsTable: string,
+    private readonly idempotencyTable: string,
+    private readonly nowSeconds: () => number = () => Math.floor(Date.now() / 1000),
+  ) {}
+
+  async append(tenantId: string, runId: string, frames: readonly RunFrame[]): Promise<void> {
+    const ttl = this.nowSeconds() + RUN_LOG_TTL_SECONDS;
+    const puts = frames.map((frame) => ({
+      TableName: this.sessionsTable,
+      Item: { pk: runPk(tenantId, runId), sk: frameSk(frame.seq), frame: JSON.stringify(frame), ttl },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }));
+    try {
+      if (puts.length === 1) await this.client.send(new PutCommand(puts[0] as (typeof puts)[number]));
+      else if (puts.length > 1) {
+        await this.client.send(new TransactWriteCommand({ TransactItems: puts.map((Put) => ({ Put })) }));
+      }
+    } catch (error) {
+      const codes = cancellationCodes(error);
+      if (
+        errorName(error) === 'ConditionalCheckFailedException' ||
+        codes?.includes('ConditionalCheckFailed')
+      ) {
+        throw new RunSeqConflictError(runId, { cause: error });
+      }
+      throw translateDynamoError(error);
+    }
+  }
+
+  async readAfter(tenantId: string, runId: string, afterSeq: number): Promise<RunFrame[]> {
+    const frames: RunFrame[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.query({
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+        ExpressionAttributeValues: {
+          ':pk': runPk(tenantId, runId),
+          ':from': frameSk(afterSeq + 1),
+          ':to': 'EVT#9999999999',
+        },
+        ConsistentRead: true,
+        ...(start && { ExclusiveStartKey: start }),
+      });
+      for (const item of page.Items ?? []) frames.push(JSON.parse(item.frame as string) as RunFrame);
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return frames;
+  }
+
+  async last(tenantId: string, runId: string): Promise<RunFrame | undefined> {
+    const page = await this.query({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :evt)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: { ':pk': runPk(tenantId, runId), ':evt': 'EVT#' },
+      ScanIndexForward: false,
+      Limit: 1,
+      ConsistentRead: true,
+    });
+    const item = page.Items?.[0];
+    return item ? (JSON.parse(item.frame as string) as RunFrame) : undefined;
+  }
+
+  async subscribe(tenantId: string, runId: string, subscription: RunSubscription): Promise<void> {
+    await this.write(
+      new PutCommand({
+        TableName: this.sessionsTable,
+        Item: {
+          pk: runPk(tenantId, runId),
+          sk: subSk(subscription.connectionId),
+          connection_id: subscription.connectionId,
+          after_seq: subscription.afterSeq,
+          ttl: this.nowSeconds() + MAX_CONNECTION_SECONDS,
+        },
+      }),
+    );
+  }
+
+  async unsubscribe(tenantId: string, runId: string, connectionId: string): Promise<void> {
+    await this.write(
+      new DeleteCommand({
+        TableName: this.sessionsTable,
+        Key: { pk: runPk(tenantId, runId), sk: subSk(connectionId) },
+      }),
+    );
+  }
+
+  async watch(tenantId: string, runId: string): Promise<RunWatch> {
+    // 'RUN' sorts before 'SUB#' and after every 'EVT#': the range holds the run item and the subscriptions.
+    const now = this.nowSeconds();
+    let status: RunStatus | undefined;
+    const subscriptions: RunSubscription[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.query({
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :run AND :subs',
+        ExpressionAttributeNames: {
+          '#pk': 'pk',
+          '#sk': 'sk',
+          '#status': 'status',
+          '#conn': 'connection_id',
+          '#after': 'after_seq',
+          '#ttl': 'ttl',
+        },
+        ExpressionAttributeValues: { ':pk': runPk(tenantId, runId), ':run': 'RUN', ':subs': 'SUB#\uffff' },
+        ProjectionExpression: '#sk, #status, #conn, #after, #ttl',
+        ConsistentRead: true,
+        ...(start && { ExclusiveStartKey: start }),
+      });
+      for (const item of page.Items ?? []) {
+        if (item.sk === 'RUN') status = item.status as RunStatus;
+        else if (
+          typeof item.connection_id === 'string' &&
+          !(typeof item.ttl === 'number' && item.ttl <= now)
+        ) {
+          subscriptions.push({ connectionId: item.connection_id, afterSeq: Number(item.after_seq) || 0 });
+        }
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return { status, subscriptions };
+  }
+
+  async findRequest(tenantId: string, clientRequestId: string): Promise<string | undefined> {
+    try {
+      const result = await this.client.send(
+        new GetCommand({
+          TableName: this.idempotencyTable,
+          Key: { pk: claimPk(tenantId, clientRequestId) },
+          ConsistentRead: true,
+        }),
+      );
+      const item = result.Item;
+      if (!item || (typeof item.ttl === 'number' && item.ttl <= this.nowSeconds())) return undefined;
+      return item.run_id as string;
+    } catch (error) {
+      throw translateDynamoError(error);
+    }
+  }
+
+  async claimRequest(
+    tenantId: string,
+    clientRequestId: string,
+    runId: string,
+  ): Promise<{ readonly claimed: true } | { readonly claimed: false; readonly runId: string }> {
+    const now = this.nowSeconds();
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.idempotencyTable,
+          Item: {
+            pk: claimPk(tenantId, clientRequestId),
+            run_id: runId,
+            ttl: now + REQUEST_CLAIM_TTL_SECONDS,
+          },
+          // An expired claim DynamoDB has not deleted yet may be taken over.
+          ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':now': now },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { claimed: true };
+    } catch (error) {
+      if (errorName(error) !== 'ConditionalCheckFailedException') throw translateDynamoError(error);
+      const held = (error as { Item?: { run_id?: { S?: string } | string } }).Item?.run_id;
+      const existing = typeof held === 'string' ? held : held?.S;
+      return {
+        claimed: false,
+        runId: existing ?? ((await this.findRequest(tenantId, clientRequestId)) as string),
+      };
+    }
+  }
+
+  async reviveRun(tenantId: string, runId: string, code: string, nowSeconds: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.sessionsTable,
+          Key: { pk: runPk(tenantId, runId), sk: 'RUN' },
+          UpdateExpression: 'SET #status = :queued, #updated = :now REMOVE #error, #started, #completed',
+          ConditionExpression: '#status = :failed AND #error.#code = :code',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#updated': 'updated_at',
+            '#error': 'error',
+            '#code': 'code',
+            '#started': 'started_at',
+            '#completed': 'completed_at',
+          },
+          ExpressionAttributeValues: {
+            ':queued': 'queued',
+            ':failed': 'failed',
+            ':code': code,
+            ':now': nowSeconds,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') return false;
+      throw translateDynamoError(error);
+    }
+  }
+
+  async discard(tenantId: string, runId: string, clientRequestId?: string): Promise<void> {
+    if (clientRequestId !== undefined) {
+      try {
+        await this.client.send(
+          new DeleteCommand({
+            TableName: this.idempotencyTable,
+            Key: { pk: claimPk(tenantId, clientRequestId) },
+            ConditionExpression: '#run = :run',
+            ExpressionAttributeNames: { '#run': 'run_id' },
+            ExpressionAttributeValues: { ':run': runId },
+          }),
+        );
+      } catch (error) {
+        if (errorName(error) !== 'ConditionalCheckFailedException') throw translateDynamoError(error);
+      }
+    }
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.query({
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+        ExpressionAttributeValues: { ':pk': runPk(tenantId, runId) },
+        ProjectionExpression: '#pk, #sk',
+        ConsistentRead: true,
+        ...(start && { ExclusiveStartKey: start }),
+      });
+      for (const item of page.Items ?? []) {
+        // The run item is the session store's: only what this store wrote is removed.
+        if (item.sk === 'RUN') continue;
+        await this.write(
+          new DeleteCommand({ TableName: this.sessionsTable, Key: { pk: item.pk, sk: item.sk } }),
+        );
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+
+  private async query(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {
+    try {
+      return await this.client.send(new QueryCommand({ TableName: this.sessionsTable, ...input }));
+    } catch (error) {
+      throw translateDynamoError(error);
+    }
+  }
+
+  private async write(command: PutCommand | DeleteCommand): Promise<void> {
+    try {
+      await this.client.send(command as PutCommand);
+    } catch (error) {
+      throw translateDynamoError(error);
+    }
+  }
+}
