@@ -283,8 +283,10 @@ describe('bad input over the WebSocket', () => {
 describe('the dead-letter path and redelivery', () => {
   it('marks a run whose job keeps failing failed (readable reason), and completes it once redriven after the fix', async () => {
     const { tenantId, key, sessionId } = await tenantWithSession('poison-co');
-    // The fault: the tenant's token counter is corrupted (`reserved` is not a number), so every reservation
-    // the worker tries fails with a store error: the job is retried, then dead-lettered.
+    // The fault: the tenant's token counter is corrupted (`used` is not a number). The chat's admission
+    // holds tokens without touching `used`, but every step the worker records settles into it, so each
+    // attempt fails with a store error: the job is retried, then dead-lettered. Until the fix the model
+    // answers with the fake's fallback text, which is never recorded.
     const documents = DynamoDBDocumentClient.from(clients.dynamodb);
     const counter = {
       TableName: tableName(TABLES.quotas.id),
@@ -293,12 +295,11 @@ describe('the dead-letter path and redelivery', () => {
     await documents.send(
       new UpdateCommand({
         ...counter,
-        UpdateExpression: 'SET #reserved = :broken',
-        ExpressionAttributeNames: { '#reserved': 'reserved' },
+        UpdateExpression: 'SET #used = :broken',
+        ExpressionAttributeNames: { '#used': 'used' },
         ExpressionAttributeValues: { ':broken': 'not-a-number' },
       }),
     );
-    fake.enqueue({ type: 'text', text: 'Back on track.' });
     const client = await connect(key);
     client.send({ action: 'chat', session_id: sessionId, content: 'Will this work?' });
     const runId = (await client.waitFor((frame) => frame.type === 'run.started')).run_id as string;
@@ -309,16 +310,19 @@ describe('the dead-letter path and redelivery', () => {
     await documents.send(
       new UpdateCommand({
         ...counter,
-        UpdateExpression: 'SET #reserved = :zero',
-        ExpressionAttributeNames: { '#reserved': 'reserved' },
+        UpdateExpression: 'SET #used = :zero',
+        ExpressionAttributeNames: { '#used': 'used' },
         ExpressionAttributeValues: { ':zero': 0 },
       }),
     );
+    fake.enqueue({ type: 'text', text: 'Back on track.' });
     const { moved } = await redriveLocally(clients.sqs, queues);
-    const completed = await client.waitFor(
-      (frame) => frame.run_id === runId && frame.type === 'run.completed',
-      60_000,
-    );
+    const completed = await client
+      .waitFor((frame) => frame.run_id === runId && frame.type === 'run.completed', 60_000)
+      .catch((error) => {
+        console.error(platform.logs.filter((l) => /run\.execute|error|ERROR|warn|fail/i.test(l)).slice(-30).join('\n'));
+        throw error;
+      });
 
     const after = await call(`/v1/runs/${runId}`, { key });
     expect(failed).toMatchObject({ type: 'run.failed', error: { code: 'run_dead_lettered' } });

@@ -98,16 +98,16 @@ const toUpdateInput = (parts: Required<UpdateParts>) => ({
 /** Adds `amount` to reserved and committed under `committed <= limit - amount` (no arithmetic needed). */
 const holdParts = (request: HoldRequest, attribute: string, expiresAt: number): UpdateParts => ({
   set: ['#hold = :hold'],
-  add: ['#reserved :amount', '#committed :amount', '#used :zero'],
+  // `used` is left alone: only a settle writes it (a missing `used` reads as 0).
+  add: ['#reserved :amount', '#committed :amount'],
   conditions: [
     'attribute_not_exists(#hold)',
     'attribute_not_exists(#committed) OR #committed <= :committedBefore',
   ],
-  names: { '#hold': attribute, '#reserved': 'reserved', '#committed': 'committed', '#used': 'used' },
+  names: { '#hold': attribute, '#reserved': 'reserved', '#committed': 'committed' },
   values: {
     ':hold': { amount: request.amount, expires_at: expiresAt },
     ':amount': request.amount,
-    ':zero': 0,
     ':committedBefore': request.limit - request.amount,
   },
 });

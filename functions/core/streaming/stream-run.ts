@@ -10,7 +10,7 @@ import type { RunStreamStore } from '../ports/run-stream-store';
 import { runSlotHold } from '../quotas/acquire-run-slot';
 import { toRunResource } from '../sessions/model';
 import { isFinalRunStatus } from '../sessions/run-transitions';
-import type { MessageResource, RunError } from '../sessions/schemas';
+import type { MessageResource, RunError, RunRecord } from '../sessions/schemas';
 import { DEFAULT_FLUSH_INTERVAL_MS, DeltaCoalescer } from './coalescer';
 import { isTerminalFrame, type RunFrameBody } from './frames';
 import { RunPublisher } from './run-publisher';
@@ -100,8 +100,11 @@ export const streamRun = async (deps: StreamRunDeps, input: ExecuteRunInput): Pr
 
   const run = input.run ?? (await chat.store.getRun(tenant.id, runId));
   if (!run) return { status: 'gone' };
+  // What the loop is handed: the run as read, unless reviving it changed it (then the loop reads it).
+  let known: RunRecord | undefined = run;
   if (run.status === 'failed' && run.error?.code === DEAD_LETTERED_CODE) {
     await streams.reviveRun(tenant.id, runId, DEAD_LETTERED_CODE, nowSeconds());
+    known = undefined;
   }
   const [last, start] = await Promise.all([streams.last(tenant.id, runId), streams.watch(tenant.id, runId)]);
   if (start.status === undefined) return { status: 'gone' };
@@ -161,8 +164,10 @@ export const streamRun = async (deps: StreamRunDeps, input: ExecuteRunInput): Pr
 
   let outcome: ExecuteRunOutcome;
   try {
+    const { run: _asCalled, ...rest } = input;
     outcome = await executeRun(chat, {
-      ...input,
+      ...rest,
+      ...(known && { run: known }),
       signal: input.signal ? AbortSignal.any([input.signal, cancel.signal]) : cancel.signal,
       onDelta,
       onStepRecorded: async (messages, index) => {

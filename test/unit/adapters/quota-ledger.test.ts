@@ -164,7 +164,7 @@ describe('DynamoQuotaLedger.hold', () => {
     expect(input).toMatchObject({
       Key: key,
       UpdateExpression:
-        'SET #ttl = :ttl, #hold = :hold ADD #reserved :amount, #committed :amount, #used :zero',
+        'SET #ttl = :ttl, #hold = :hold ADD #reserved :amount, #committed :amount',
       ConditionExpression:
         '(attribute_not_exists(#hold)) AND (attribute_not_exists(#committed) OR #committed <= :committedBefore)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -193,7 +193,7 @@ describe('DynamoQuotaLedger.hold', () => {
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
     expect(input.Key).toEqual(key);
     expect(input.UpdateExpression).toBe(
-      'SET #ttl = :ttl, #hold = :hold, #rpmMinute = :rpmMinute, #rpmUsed = :rpmOne ADD #reserved :amount, #committed :amount, #used :zero',
+      'SET #ttl = :ttl, #hold = :hold, #rpmMinute = :rpmMinute, #rpmUsed = :rpmOne ADD #reserved :amount, #committed :amount',
     );
     expect(input.ConditionExpression).toContain('#committed <= :committedBefore');
     expect(input.ConditionExpression).toContain('#rpmMinute < :rpmMinute');
