@@ -70,7 +70,12 @@ export const runStreamBench = async (): Promise<void> => {
       body: {
         name: 'stream-bench',
         plan: 'pro',
-        quotas: { requests_per_minute: null, tokens_per_month: null, concurrent_connections: null },
+        quotas: {
+          requests_per_minute: null,
+          tokens_per_month: null,
+          concurrent_connections: null,
+          concurrent_runs: null,
+        },
       },
     });
     const { key } = (
