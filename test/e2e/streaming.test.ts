@@ -320,7 +320,12 @@ describe('the dead-letter path and redelivery', () => {
     const completed = await client
       .waitFor((frame) => frame.run_id === runId && frame.type === 'run.completed', 60_000)
       .catch((error) => {
-        console.error(platform.logs.filter((l) => /run\.execute|error|ERROR|warn|fail/i.test(l)).slice(-30).join('\n'));
+        console.error(
+          platform.logs
+            .filter((l) => /run\.execute|error|ERROR|warn|fail/i.test(l))
+            .slice(-30)
+            .join('\n'),
+        );
         throw error;
       });
 

@@ -163,8 +163,7 @@ describe('DynamoQuotaLedger.hold', () => {
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
     expect(input).toMatchObject({
       Key: key,
-      UpdateExpression:
-        'SET #ttl = :ttl, #hold = :hold ADD #reserved :amount, #committed :amount',
+      UpdateExpression: 'SET #ttl = :ttl, #hold = :hold ADD #reserved :amount, #committed :amount',
       ConditionExpression:
         '(attribute_not_exists(#hold)) AND (attribute_not_exists(#committed) OR #committed <= :committedBefore)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
