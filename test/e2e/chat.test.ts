@@ -5,6 +5,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../helpers/fake-openai-server';
 import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { pollUntil } from '../helpers/poll';
 
 let platform: TestPlatform;
 let fake: FakeOpenAiServer;
@@ -17,20 +18,6 @@ const admin = (path: string, init: { method?: string; body?: unknown } = {}) =>
 const createTenant = (name: string, body: Record<string, unknown> = {}) => platform.createTenant(name, body);
 
 const tokensOf = async (key: string) => (await call('/v1/usage', { key })).body.tokens_per_month;
-
-/** Bounded wait: polls until `done` or the attempts run out (no timing assertion). */
-const waitFor = async <T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  attempts = 120,
-): Promise<T> => {
-  let value = await read();
-  for (let attempt = 0; attempt < attempts && !done(value); attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    value = await read();
-  }
-  return value;
-};
 
 beforeAll(async () => {
   fake = await startFakeOpenAiServer();
@@ -261,7 +248,7 @@ describe('sessions and runs', () => {
       key,
       body: { content: 'Take your time', async: true },
     });
-    const run = await waitFor(
+    const run = await pollUntil(
       () => call(`/v1/runs/${sent.body.run.id}`, { key }),
       (response) => ['completed', 'failed', 'cancelled'].includes(response.body?.status),
     );

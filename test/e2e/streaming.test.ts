@@ -14,6 +14,7 @@ import { createEmulatorClients, type EmulatorClients, queueUrlOnEndpoint } from 
 import { redriveLocally } from '../../local/dead-letters';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../helpers/fake-openai-server';
 import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { pollUntil } from '../helpers/poll';
 import { connectWithTicket, deltaText, type Frame, runFrames, type WsClient } from '../helpers/ws-client';
 
 let platform: TestPlatform;
@@ -81,20 +82,6 @@ const chatRunsQueues = async () => {
 
 const tableName = (id: string) =>
   platform.platform.model.tables.find((table) => table.logicalId.includes(id))!.name;
-
-/** Bounded wait: polls until `done` or the attempts run out (no timing assertion). */
-const waitFor = async <T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  attempts = 240,
-): Promise<T> => {
-  let value = await read();
-  for (let attempt = 0; attempt < attempts && !done(value); attempt += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-    value = await read();
-  }
-  return value;
-};
 
 beforeAll(async () => {
   fake = await startFakeOpenAiServer({ fallback: { type: 'text', text: 'Fallback answer.' } });
@@ -217,7 +204,7 @@ describe('a chat streamed over the WebSocket', () => {
     const runId = (await client.waitFor((f) => f.type === 'run.started')).run_id as string;
     await client.waitFor(isEnd(runId));
     client.send(frame);
-    await waitFor(
+    await pollUntil(
       async () => client.frames.filter((f) => f.type === 'run.completed').length,
       (count) => count >= 2,
       40,
@@ -258,13 +245,13 @@ describe('bad input over the WebSocket', () => {
     client.send({ action: 'chat', session_id: 'ses_unknown', content: 'Hello?' });
     await client.waitFor((frame) => frame.type === 'error');
     client.send({ action: 'chat', session_id: sessionId, content: '   ' });
-    await waitFor(
+    await pollUntil(
       async () => client.frames.length,
       (count) => count >= 2,
       40,
     );
     client.send('{"action":"chat",');
-    await waitFor(
+    await pollUntil(
       async () => client.frames.length,
       (count) => count >= 3,
       40,
@@ -356,7 +343,7 @@ describe('the dead-letter path and redelivery', () => {
         MessageBody: JSON.stringify(runExecuteEnvelope(tenantId, runId, sessionId)),
       }),
     );
-    await waitFor(
+    await pollUntil(
       async () =>
         platform.logs.filter((line) => line.includes('run.execute finished') && line.includes(runId)),
       (lines) => lines.length >= 2,
