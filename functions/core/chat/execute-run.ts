@@ -180,7 +180,10 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
     }
   };
 
-  for (let index = steps.length; index < maxSteps; index += 1) {
+  // The caller's history is what the session held before this invocation's first step: later steps read
+  // the session again, which then holds that step's messages.
+  const firstIndex = steps.length;
+  for (let index = firstIndex; index < maxSteps; index += 1) {
     const now = nowMs(deps);
     if (input.handoffAtMs !== undefined && now >= input.handoffAtMs - MIN_STEP_MS) {
       await ensureSaved();
@@ -197,7 +200,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
     }
 
     const history =
-      index === run.steps.length && input.history
+      index === firstIndex && input.history
         ? [...input.history]
         : await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
     if (!saved && pending) history.push(pending.userMessage);

@@ -63,6 +63,10 @@ describe('POST /v1/sessions/{id}/messages', () => {
       usage: { total_tokens: 2 * USAGE.total_tokens },
     });
     expect(response.json.run.steps[0]).not.toHaveProperty('reservation');
+    // The second step sees the whole turn: the question, the tool call and its result, in order.
+    const second = setup.llm.requests[1]?.messages.map((message) => message.role);
+    expect(second?.slice(-3)).toEqual(['user', 'assistant', 'tool']);
+    expect(setup.llm.requests[1]?.messages.at(-3)?.content).toBe('What is 6*7?');
     // Only the recovery job, delayed past the function's own timeout (chat-api's is 29 s).
     expect(setup.jobs.enqueued.map((job) => job.id)).toEqual([response.json.run.id]);
     expect(setup.jobs.delays[0]).toBeGreaterThan(29);
