@@ -12,7 +12,7 @@ import type { TokenReservation } from '../quotas/reserve-tokens';
 import { settleTokens } from '../quotas/settle-tokens';
 import { appendMessages } from '../sessions/append-messages';
 import { RunNotFoundError, RunStateConflictError } from '../sessions/errors';
-import { allowedTools, toMessageResource, toRunResource } from '../sessions/model';
+import { allowedTools, sumUsage, toMessageResource, toRunResource } from '../sessions/model';
 import { isFinalRunStatus } from '../sessions/run-transitions';
 import type {
   MessageResource,
@@ -415,16 +415,6 @@ const maxStepsError = (maxSteps: number): RunError => ({
   message: `The run reached the tenant's limit of ${maxSteps} step(s) without a final answer`,
   param: null,
 });
-
-const sumUsage = (steps: readonly RunStep[]) =>
-  steps.reduce(
-    (total, step) => ({
-      prompt_tokens: total.prompt_tokens + step.usage.prompt_tokens,
-      completion_tokens: total.completion_tokens + step.usage.completion_tokens,
-      total_tokens: total.total_tokens + step.usage.total_tokens,
-    }),
-    { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-  );
 
 /** The run as another writer left it (cancelled, or finished by a concurrent delivery). */
 const finalOutcome = async (deps: ChatDeps, tenantId: string, runId: string): Promise<ExecuteRunOutcome> => {

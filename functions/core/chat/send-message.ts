@@ -7,8 +7,8 @@ import type { RequestMeter } from '../quotas/request-meter';
 import { reserveTokens } from '../quotas/reserve-tokens';
 import { appendRequest } from '../sessions/append-messages';
 import { SessionBusyError, SessionNotFoundError } from '../sessions/errors';
-import { toRunResource, unixSeconds } from '../sessions/model';
-import type { NewMessage, RunRecord } from '../sessions/schemas';
+import { newRunRecord, toRunResource, unixSeconds } from '../sessions/model';
+import type { NewMessage } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import { buildContext } from './build-context';
 import { executeRun, stepPlan } from './execute-run';
@@ -86,22 +86,15 @@ export const sendMessage = async (
     throw new NotFoundError('file_not_found', `No file with id '${firstFile}'`, { param: 'file_ids[0]' });
   }
 
-  const now = unixSeconds(deps.clock.now());
-  const run: RunRecord = {
+  const run = newRunRecord({
     id: options.runId ?? deps.ids.newId('run'),
-    tenant_id: tenant.id,
-    session_id: sessionId,
+    tenantId: tenant.id,
+    sessionId,
+    model: session.model,
     // Inline, the run starts at once: created running, it needs no separate transition write.
     status: body.async ? 'queued' : 'in_progress',
-    model: session.model,
-    steps: [],
-    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-    error: null,
-    created_at: now,
-    updated_at: now,
-    started_at: body.async ? null : now,
-    completed_at: null,
-  };
+    now: unixSeconds(deps.clock.now()),
+  });
   const userMessage: NewMessage = { role: 'user', content: body.content, run_id: run.id };
   // The run's concurrent-run slot is held in the same write as the run: refused (429), nothing is written.
   const slot = runSlotRequest(deps, tenant.id, run.id, quotasOf(deps, tenant).concurrent_runs);

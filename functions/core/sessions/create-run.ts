@@ -1,7 +1,7 @@
 // Use case: record a queued run on a session, on the session's model.
 import { SessionNotFoundError } from './errors';
-import { type SessionDeps, toRunResource, unixSeconds } from './model';
-import type { RunRecord, RunResource } from './schemas';
+import { newRunRecord, type SessionDeps, toRunResource, unixSeconds } from './model';
+import type { RunResource } from './schemas';
 
 /**
  * @example
@@ -15,21 +15,14 @@ export const createRun = async (
 ): Promise<RunResource> => {
   const session = await deps.store.getSession(tenantId, sessionId);
   if (!session) throw new SessionNotFoundError(sessionId);
-  const now = unixSeconds(deps.clock.now());
-  const run: RunRecord = {
+  const run = newRunRecord({
     id: deps.ids.newId('run'),
-    tenant_id: tenantId,
-    session_id: sessionId,
-    status: 'queued',
+    tenantId,
+    sessionId,
     model: options.model ?? session.model,
-    steps: [],
-    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-    error: null,
-    created_at: now,
-    updated_at: now,
-    started_at: null,
-    completed_at: null,
-  };
+    status: 'queued',
+    now: unixSeconds(deps.clock.now()),
+  });
   await deps.store.createRun(run);
   return toRunResource(run);
 };

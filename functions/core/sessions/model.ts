@@ -10,8 +10,10 @@ import type {
   MessageResource,
   RunRecord,
   RunResource,
+  RunStep,
   SessionRecord,
   SessionResource,
+  Usage,
 } from './schemas';
 
 /** What a stage lets sessions use; from the runtime config. */
@@ -32,6 +34,51 @@ export interface SessionDeps {
 }
 
 export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+
+/**
+ * A run's usage: the sum of its steps'.
+ *
+ * @example
+ * sumUsage(run.steps).total_tokens;
+ */
+export const sumUsage = (steps: readonly RunStep[]): Usage =>
+  steps.reduce(
+    (total, step) => ({
+      prompt_tokens: total.prompt_tokens + step.usage.prompt_tokens,
+      completion_tokens: total.completion_tokens + step.usage.completion_tokens,
+      total_tokens: total.total_tokens + step.usage.total_tokens,
+    }),
+    { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+  );
+
+/**
+ * A new run of a session on `model`, with no steps yet: `queued`, or `in_progress` from `now` when it
+ * starts at once (inline, so it needs no separate transition write).
+ *
+ * @example
+ * const run = newRunRecord({ id: ids.newId('run'), tenantId, sessionId, model, status: 'queued', now });
+ */
+export const newRunRecord = (input: {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly sessionId: string;
+  readonly model: string;
+  readonly status: 'queued' | 'in_progress';
+  readonly now: number;
+}): RunRecord => ({
+  id: input.id,
+  tenant_id: input.tenantId,
+  session_id: input.sessionId,
+  status: input.status,
+  model: input.model,
+  steps: [],
+  usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+  error: null,
+  created_at: input.now,
+  updated_at: input.now,
+  started_at: input.status === 'in_progress' ? input.now : null,
+  completed_at: null,
+});
 
 /** The tools a tenant may use: its own list, or the stage's. */
 export const allowedTools = (tenant: TenantRecord, settings: SessionSettings): readonly string[] =>

@@ -1,6 +1,6 @@
 // Use case: move a run to a new status with one conditional write, only along RUN_TRANSITIONS.
 import type { RunChanges } from '../ports/session-store';
-import { type SessionDeps, toRunResource, unixSeconds } from './model';
+import { type SessionDeps, sumUsage, toRunResource, unixSeconds } from './model';
 import { isFinalRunStatus, RUN_TRANSITIONS } from './run-transitions';
 import type { RunError, RunResource, RunStatus, RunStep, Usage } from './schemas';
 
@@ -12,16 +12,6 @@ export interface RunStatusChange {
   /** For `failed`: the error envelope's body. */
   readonly error?: RunError;
 }
-
-const sumUsage = (steps: readonly RunStep[]): Usage =>
-  steps.reduce(
-    (total, step) => ({
-      prompt_tokens: total.prompt_tokens + step.usage.prompt_tokens,
-      completion_tokens: total.completion_tokens + step.usage.completion_tokens,
-      total_tokens: total.total_tokens + step.usage.total_tokens,
-    }),
-    { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-  );
 
 /**
  * The check and the write are one conditional update, so two workers racing to complete a run cannot both
