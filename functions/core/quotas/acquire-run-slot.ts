@@ -29,21 +29,9 @@ export const acquireRunSlot = async (
 ): Promise<RunSlot> => {
   assertHoldId(input.runId, 'run_id');
   const lease = leaseSeconds(input.leaseSeconds);
-  if (input.limit === null) return { unlimited: true, tenantId: input.tenantId, runId: input.runId };
-  const now = deps.clock.now();
-  const nowSeconds = unixSeconds(now);
-  const ref = counterRef(input.tenantId, 'concurrent_runs', now);
-  if (input.limit <= 0) {
-    throw new QuotaExceededError('concurrent_runs', { limit: 0, remaining: 0, resetsAt: null }, nowSeconds);
-  }
-  const { hold } = await deps.ledger.hold({
-    ...ref,
-    holdId: input.runId,
-    amount: 1,
-    limit: input.limit,
-    nowSeconds,
-    leaseSeconds: lease,
-  });
+  const request = runSlotRequest(deps, input.tenantId, input.runId, input.limit);
+  if (!request) return { unlimited: true, tenantId: input.tenantId, runId: input.runId };
+  const { hold } = await deps.ledger.hold({ ...request, leaseSeconds: lease });
   return { ...hold, unlimited: false };
 };
 
