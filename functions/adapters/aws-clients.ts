@@ -1,12 +1,17 @@
 // Adapters: one lazily created SDK v3 client per service, shared by every adapter in a function.
 // Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables, which the local platform
-// sets to its emulators; in the cloud they are unset and the regional endpoints are used.
+// sets to its emulators; in the cloud they are unset and the regional endpoints are used. Every client
+// counts its requests for the invocation's tally (observability/aws-requests) and skips the SDK's own
+// request logging, which we never turn on but whose sensitive-data filter would otherwise walk every
+// input and output.
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { MiddlewareStack } from '@smithy/types';
+import { countAwsRequests } from '../observability/aws-requests';
 import { ENV } from '../platform/env';
 
 let documentClient: DynamoDBDocumentClient | undefined;
@@ -15,29 +20,54 @@ let s3Client: S3Client | undefined;
 let secretsClient: SecretsManagerClient | undefined;
 const managementClients = new Map<string, ApiGatewayManagementApiClient>();
 
+/**
+ * Our set-up of every SDK client: its requests counted under `service`, and without the SDK's logger
+ * middleware (it filters each call's input and output for a logger that is a no-op unless one is given).
+ */
+const instrument = <Input extends object, Output extends object>(
+  stack: MiddlewareStack<Input, Output>,
+  service: string,
+): void => {
+  stack.remove('loggerMiddleware');
+  countAwsRequests(stack, service);
+};
+
 /** DynamoDB with native JS values; `undefined` attributes are dropped rather than rejected. */
 export const dynamoDocumentClient = (): DynamoDBDocumentClient => {
-  documentClient ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  if (!documentClient) {
+    const client = new DynamoDBClient({});
+    instrument(client.middlewareStack, 'dynamodb');
+    documentClient = DynamoDBDocumentClient.from(client, {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  }
   return documentClient;
 };
 
 export const sqs = (): SQSClient => {
-  sqsClient ??= new SQSClient({});
+  if (!sqsClient) {
+    sqsClient = new SQSClient({});
+    instrument(sqsClient.middlewareStack, 'sqs');
+  }
   return sqsClient;
 };
 
 export const s3 = (): S3Client => {
-  s3Client ??= new S3Client({
-    forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true',
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  if (!s3Client) {
+    s3Client = new S3Client({
+      forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true',
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+    instrument(s3Client.middlewareStack, 's3');
+  }
   return s3Client;
 };
 
 export const secretsManager = (): SecretsManagerClient => {
-  secretsClient ??= new SecretsManagerClient({});
+  if (!secretsClient) {
+    secretsClient = new SecretsManagerClient({});
+    instrument(secretsClient.middlewareStack, 'secretsmanager');
+  }
   return secretsClient;
 };
 
@@ -48,6 +78,7 @@ export const apiGatewayManagement = (endpoint: string): ApiGatewayManagementApiC
     // maxAttempts 1: ApiGatewayConnectionNotifier owns the (short, jittered) throttling retry; the SDK's
     // own retries inside each of its tries would turn 3 tries into 9 requests and ~5 s on live traffic.
     client = new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 1 });
+    instrument(client.middlewareStack, 'apigateway');
     managementClients.set(endpoint, client);
   }
   return client;

@@ -1,5 +1,7 @@
 // Middleware: binds a logger to the request (request id, route key, later the tenant id) and writes one
-// access log line per request with its status and latency.
+// access log line per request with its status, latency and the AWS requests it made (per service: how
+// many, and milliseconds on the wire).
+import { awsRequestTally, startAwsRequestTally } from '../observability/aws-requests';
 import { createLogger, type Logger } from '../observability/logger';
 import type { HttpMiddleware, HttpRequest } from './types';
 
@@ -13,11 +15,20 @@ const defaults: Required<RequestContextOptions> = {
   now: () => performance.now(),
 };
 
+const roundedTally = () =>
+  Object.fromEntries(
+    Object.entries(awsRequestTally()).map(([service, tally]) => [
+      service,
+      { ...tally, ms: Math.round(tally.ms * 10) / 10 },
+    ]),
+  );
+
 export const requestContext = (options: RequestContextOptions = {}): HttpMiddleware => {
   const { logger, now } = { ...defaults, ...options };
 
   const requestContextBefore = (request: HttpRequest) => {
     const { event, context } = request;
+    startAwsRequestTally();
     request.internal.http = {
       startedAt: now(),
       log: logger.child({
@@ -44,6 +55,7 @@ export const requestContext = (options: RequestContextOptions = {}): HttpMiddlew
       status,
       latency_ms: Math.round((now() - http.startedAt) * 10) / 10,
       principal: http.principal?.principal,
+      aws_requests: roundedTally(),
     });
   };
 

@@ -5,7 +5,7 @@
 // Concurrency: each 200-operation test keeps at most 50 writes in flight. DynamoDB Local is exact under
 // about 50 concurrent writers to one item; beyond that it starts refusing connections, which would test
 // the emulator rather than the ledger. The real service serialises writes to an item the same way.
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoUsageReader, quotaCounterKey } from '../../functions/adapters/dynamodb/usage-reader';
@@ -20,6 +20,7 @@ import { admitRequest, RequestMeter } from '../../functions/core/quotas/request-
 import { reserveTokens } from '../../functions/core/quotas/reserve-tokens';
 import { settleTokens } from '../../functions/core/quotas/settle-tokens';
 import { TABLES } from '../../functions/platform/tables';
+import { countedDocumentClient, dynamoRequestsOf } from '../helpers/dynamo-requests';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-local';
 
 await vi.hoisted(() => import('../helpers/test-env'));
@@ -500,22 +501,11 @@ describe('account-api rate limit on DynamoDB Local', () => {
 describe('DynamoDB requests per operation', () => {
   it('reserve, settle, release and a rate-limit count are one request each; a reservation that must first reclaim a stale hold is three', async () => {
     const { tableName } = await freshLedger();
-    const sent: string[] = [];
-    const client = DynamoDBDocumentClient.from(local.client);
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        sent.push(context.commandName ?? 'unknown');
-        return next(args);
-      },
-      { step: 'initialize', name: 'countRequests' },
-    );
+    const client = countedDocumentClient(local.client);
     const ledger = new DynamoQuotaLedger(client, tableName);
     const clock = manualClock(NOW);
-    const measure = async (run: () => Promise<unknown>) => {
-      sent.length = 0;
-      await run().catch(() => undefined);
-      return sent.length;
-    };
+    const measure = async (run: () => Promise<unknown>) =>
+      (await dynamoRequestsOf(() => run().catch(() => undefined))).length;
 
     const reservation = await reserveTokens(
       { ledger, clock },

@@ -2,13 +2,7 @@
 // S3BlobStore on s3rver, driven by the use cases.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import {
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  ScanCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore, messageBlobKey } from '../../functions/adapters/dynamodb/session-store';
@@ -34,6 +28,7 @@ import type { SessionDeps } from '../../functions/core/sessions/model';
 import { updateRunStatus } from '../../functions/core/sessions/update-run-status';
 import type { TenantRecord } from '../../functions/core/tenants/schemas';
 import { TABLES } from '../../functions/platform/tables';
+import { countedDocumentClient, dynamoRequestsOf } from '../helpers/dynamo-requests';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-local';
 import { type S3Local, startS3Local } from '../helpers/s3-local';
 import { sessionSettings } from '../helpers/session-fakes';
@@ -656,16 +651,8 @@ describe('DynamoDB requests per operation (the Chat issue budgets at most 5 per 
       region: 'eu-west-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    const sent: string[] = [];
-    counted.middlewareStack.add(
-      (next, context) => (args) => {
-        sent.push(String(context.commandName));
-        return next(args);
-      },
-      { step: 'initialize', name: 'countRequests' },
-    );
     const store = new DynamoSessionStore(
-      DynamoDBDocumentClient.from(counted, { marshallOptions: { removeUndefinedValues: true } }),
+      countedDocumentClient(counted),
       tableName,
       new S3BlobStore(s3.client, bucket),
     );
@@ -673,11 +660,7 @@ describe('DynamoDB requests per operation (the Chat issue budgets at most 5 per 
     const deps: SessionDeps = { store, clock, ids: randomIds(clock), settings: sessionSettings };
     const acme = tenant();
     const session = await createSession(deps, acme, {});
-    const measure = async (operation: () => Promise<unknown>) => {
-      sent.length = 0;
-      await operation();
-      return [...sent];
-    };
+    const measure = dynamoRequestsOf;
 
     const append = await measure(() =>
       appendMessages(deps, acme.id, session.id, {
@@ -696,9 +679,9 @@ describe('DynamoDB requests per operation (the Chat issue budgets at most 5 per 
     const transition = await measure(() => updateRunStatus(deps, acme.id, runId, { status: 'in_progress' }));
     counted.destroy();
 
-    expect(append).toEqual(['GetItemCommand', 'TransactWriteItemsCommand']);
-    expect(list.sort()).toEqual(['GetItemCommand', 'QueryCommand']);
-    expect(create).toEqual(['GetItemCommand', 'TransactWriteItemsCommand']);
-    expect(transition).toEqual(['UpdateItemCommand']);
+    expect(append).toEqual(['GetItem', 'TransactWriteItems']);
+    expect(list).toEqual(['GetItem', 'Query']);
+    expect(create).toEqual(['GetItem', 'TransactWriteItems']);
+    expect(transition).toEqual(['UpdateItem']);
   });
 });

@@ -1,0 +1,86 @@
+// Observability: how many requests each AWS service got during the current invocation, and how long they
+// were on the wire. SDK middleware on every client counts each attempt as it goes out (a retried call
+// counts twice, as AWS bills it); the HTTP access log reports the figures per request, and the local
+// Lambda runtime reads them after each invocation, which is how the benchmarks count DynamoDB requests.
+//
+// A Lambda execution environment serves one invocation at a time, so one tally per environment is exact:
+// it is started afresh when an invocation starts. It lives on a global symbol so that every copy of this
+// module in a process or thread (a bundle, the local runtime's worker) shares the same figures.
+import type {
+  DeserializeHandler,
+  DeserializeHandlerArguments,
+  HandlerExecutionContext,
+  MiddlewareStack,
+} from '@smithy/types';
+
+export interface ServiceTally {
+  /** Requests sent (each retry attempt counts). */
+  requests: number;
+  /** Milliseconds from a request being sent to its response arriving, summed (overlapping calls add up). */
+  ms: number;
+  /** Requests per operation (`GetItem`, `TransactWriteItems`, ...). */
+  operations: Record<string, number>;
+}
+
+export type AwsRequestTally = Record<string, ServiceTally>;
+
+const TALLY = Symbol.for('tenantic.awsRequestTally');
+type TallyHolder = { [TALLY]?: AwsRequestTally };
+
+const holder = globalThis as TallyHolder;
+
+/** Starts a new tally for the invocation that is beginning. */
+export const startAwsRequestTally = (): void => {
+  holder[TALLY] = {};
+};
+
+/**
+ * The figures since the invocation began (a copy).
+ *
+ * @example
+ * awsRequestTally(); // { dynamodb: { requests: 3, ms: 7.4, operations: { BatchGetItem: 1, UpdateItem: 2 } } }
+ */
+export const awsRequestTally = (): AwsRequestTally =>
+  Object.fromEntries(
+    Object.entries(holder[TALLY] ?? {}).map(([service, tally]) => [
+      service,
+      { ...tally, operations: { ...tally.operations } },
+    ]),
+  );
+
+const record = (service: string, operation: string, ms: number): void => {
+  const tallies = holder[TALLY] ?? {};
+  holder[TALLY] = tallies;
+  const tally = tallies[service] ?? { requests: 0, ms: 0, operations: {} };
+  tallies[service] = tally;
+  tally.requests += 1;
+  tally.ms += ms;
+  tally.operations[operation] = (tally.operations[operation] ?? 0) + 1;
+};
+
+/**
+ * Adds the counting middleware to an SDK client's stack, innermost (after retries and signing, around the
+ * HTTP exchange itself), so it sees every attempt and times only the wire.
+ *
+ * @example
+ * const client = new DynamoDBClient({});
+ * countAwsRequests(client.middlewareStack, 'dynamodb');
+ */
+export const countAwsRequests = <Input extends object, Output extends object>(
+  stack: MiddlewareStack<Input, Output>,
+  service: string,
+): void => {
+  stack.add(
+    (next: DeserializeHandler<Input, Output>, context: HandlerExecutionContext) =>
+      async (args: DeserializeHandlerArguments<Input>) => {
+        const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
+        const started = performance.now();
+        try {
+          return await next(args);
+        } finally {
+          record(service, operation, performance.now() - started);
+        }
+      },
+    { step: 'deserialize', priority: 'low', name: 'tenanticAwsRequestTally', override: true },
+  );
+};

@@ -1,0 +1,91 @@
+import { Readable } from 'node:stream';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  awsRequestTally,
+  countAwsRequests,
+  startAwsRequestTally,
+} from '../../../functions/observability/aws-requests';
+
+/** A DynamoDB client whose HTTP exchanges are answered from a script (status codes in order), offline. */
+const scriptedClient = (statuses: number[]) => {
+  const seen: string[] = [];
+  const client = new DynamoDBClient({
+    region: 'eu-west-1',
+    endpoint: 'http://dynamodb.invalid',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    requestHandler: {
+      handle: async (request: { headers: Record<string, string> }) => {
+        seen.push(String(request.headers['x-amz-target']));
+        const statusCode = statuses.shift() ?? 200;
+        const body =
+          statusCode === 200
+            ? '{}'
+            : JSON.stringify({
+                __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+                message: 'boom',
+              });
+        return {
+          response: {
+            statusCode,
+            reason: '',
+            headers: { 'content-type': 'application/x-amz-json-1.0' },
+            body: Readable.from([Buffer.from(body)]),
+          },
+        };
+      },
+    } as never,
+  });
+  countAwsRequests(client.middlewareStack, 'dynamodb');
+  return { client, seen };
+};
+
+const get = new GetItemCommand({ TableName: 'things', Key: { pk: { S: 'a' } } });
+const put = new PutItemCommand({ TableName: 'things', Item: { pk: { S: 'a' } } });
+
+describe('AWS request tally', () => {
+  beforeEach(() => startAwsRequestTally());
+
+  it('counts each request per service and operation, with its time on the wire', async () => {
+    const { client, seen } = scriptedClient([]);
+    await client.send(get);
+    await client.send(put);
+    await client.send(get);
+
+    const tally = awsRequestTally();
+    expect(tally.dynamodb?.requests).toBe(seen.length);
+    expect(tally.dynamodb?.operations).toEqual({ GetItem: 2, PutItem: 1 });
+    expect(tally.dynamodb?.ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('counts every attempt of a retried call, as AWS bills them', async () => {
+    const { client, seen } = scriptedClient([500, 500, 200]);
+    await client.send(get);
+
+    expect(seen).toHaveLength(3);
+    expect(awsRequestTally().dynamodb).toMatchObject({ requests: 3, operations: { GetItem: 3 } });
+  });
+
+  it('starts from nothing for each invocation, and hands out copies', async () => {
+    const { client } = scriptedClient([]);
+    await client.send(get);
+    const before = awsRequestTally();
+    startAwsRequestTally();
+
+    expect(awsRequestTally()).toEqual({});
+    expect(before.dynamodb?.requests).toBe(1);
+    before.dynamodb!.requests = 99;
+    await client.send(get);
+    expect(awsRequestTally().dynamodb?.requests).toBe(1);
+  });
+
+  it('shares one tally between copies of the module (a bundle and the local runtime)', async () => {
+    vi.resetModules();
+    const copy = await import('../../../functions/observability/aws-requests');
+    expect(copy.awsRequestTally).not.toBe(awsRequestTally);
+    const { client } = scriptedClient([]);
+    await client.send(get);
+
+    expect(copy.awsRequestTally().dynamodb?.requests).toBe(1);
+  });
+});
