@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import type { AwsRequestTally } from '../functions/observability/aws-requests';
 import type { InvokeRequest, LambdaErrorPayload, WorkerData, WorkerMessage } from './lambda-worker';
 import type { LocalFunction } from './model';
 
@@ -22,6 +23,21 @@ export type InvokeResult =
 /** Where a function's log lines go; the platform prints them tagged with the function id. */
 export type LogSink = (functionId: string, stream: 'stdout' | 'stderr', line: string) => void;
 
+/** What the runtime saw of one finished invocation (Lambda's REPORT line, plus the AWS requests made). */
+export interface InvocationReport {
+  readonly functionId: string;
+  readonly requestId: string;
+  readonly ok: boolean;
+  readonly coldStart: boolean;
+  /** From the event being handed to the worker to its answer arriving. */
+  readonly durationMs: number;
+  /** Per service, counted by the function's SDK middleware; empty when the environment died. */
+  readonly awsRequests: AwsRequestTally;
+}
+
+/** Told about every finished invocation (the benchmarks count AWS requests with it). */
+export type InvocationObserver = (report: InvocationReport) => void;
+
 export interface LambdaRuntimeOptions {
   readonly functions: readonly LocalFunction[];
   /** The full environment of one function's execution environments (Lambda passes nothing else in). */
@@ -34,6 +50,7 @@ export interface LambdaRuntimeOptions {
   readonly log?: LogSink;
   /** Name prefix for functionName (Lambda's physical names), e.g. `tenantic-dev-`. */
   readonly functionNamePrefix?: string;
+  readonly onInvoked?: InvocationObserver;
 }
 
 export interface LambdaRuntime {
@@ -62,6 +79,7 @@ interface Pending {
   readonly resolve: (result: InvokeResult) => void;
   readonly coldStart: boolean;
   readonly timer: NodeJS.Timeout;
+  readonly startedAt: number;
 }
 
 class ExecutionEnvironment {
@@ -79,6 +97,7 @@ class ExecutionEnvironment {
     env: Readonly<Record<string, string>>,
     private readonly log: LogSink,
     private readonly onDead: (environment: ExecutionEnvironment) => void,
+    private readonly onInvoked: InvocationObserver | undefined,
   ) {
     this.worker = new Worker(WORKER_URL, {
       // Workers do not inherit the loader hooks; tsx makes the .ts handler modules importable.
@@ -141,7 +160,7 @@ class ExecutionEnvironment {
         });
         void this.discard();
       }, timeoutMs);
-      this.pending = { awsRequestId, resolve: resolveInvoke, coldStart, timer };
+      this.pending = { awsRequestId, resolve: resolveInvoke, coldStart, timer, startedAt: performance.now() };
       const request: InvokeRequest = {
         type: 'invoke',
         awsRequestId,
@@ -165,6 +184,7 @@ class ExecutionEnvironment {
     const pending = this.pending;
     if (!pending || !('awsRequestId' in message) || message.awsRequestId !== pending.awsRequestId) return;
     this.finish();
+    this.report(pending, message.type === 'result', message.awsRequests);
     if (message.type === 'result') {
       pending.resolve({
         ok: true,
@@ -189,7 +209,19 @@ class ExecutionEnvironment {
     if (!pending) return;
     this.log(this.fn.id, 'stderr', `${pending.awsRequestId} ${error.errorMessage}`);
     this.finish();
+    this.report(pending, false, {});
     pending.resolve({ ok: false, error, coldStart: pending.coldStart, requestId: pending.awsRequestId });
+  }
+
+  private report(pending: Pending, ok: boolean, awsRequests: AwsRequestTally): void {
+    this.onInvoked?.({
+      functionId: this.fn.id,
+      requestId: pending.awsRequestId,
+      ok,
+      coldStart: pending.coldStart,
+      durationMs: performance.now() - pending.startedAt,
+      awsRequests,
+    });
   }
 
   private finish(): void {
@@ -336,8 +368,13 @@ export const createLambdaRuntime = (options: LambdaRuntimeOptions): LambdaRuntim
     pool = new FunctionPool(
       fn,
       (owner) =>
-        new ExecutionEnvironment(fn, workerData, options.environmentFor(fn), log, (environment) =>
-          owner.remove(environment),
+        new ExecutionEnvironment(
+          fn,
+          workerData,
+          options.environmentFor(fn),
+          log,
+          (environment) => owner.remove(environment),
+          options.onInvoked,
         ),
       max,
       log,

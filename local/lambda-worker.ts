@@ -1,6 +1,11 @@
 // Local platform: the inside of one Lambda execution environment (a worker thread). Imports the handler
 // module once (the cold start), then runs one invocation at a time with a Lambda-like context.
 import { parentPort, workerData } from 'node:worker_threads';
+import {
+  type AwsRequestTally,
+  awsRequestTally,
+  startAwsRequestTally,
+} from '../functions/observability/aws-requests';
 
 export interface WorkerData {
   readonly moduleUrl: string;
@@ -26,8 +31,18 @@ export interface LambdaErrorPayload {
 export type WorkerMessage =
   | { readonly type: 'ready'; readonly initMs: number }
   | { readonly type: 'initError'; readonly error: LambdaErrorPayload }
-  | { readonly type: 'result'; readonly awsRequestId: string; readonly payload: string | undefined }
-  | { readonly type: 'error'; readonly awsRequestId: string; readonly error: LambdaErrorPayload };
+  | {
+      readonly type: 'result';
+      readonly awsRequestId: string;
+      readonly payload: string | undefined;
+      readonly awsRequests: AwsRequestTally;
+    }
+  | {
+      readonly type: 'error';
+      readonly awsRequestId: string;
+      readonly error: LambdaErrorPayload;
+      readonly awsRequests: AwsRequestTally;
+    };
 
 type Handler = (
   event: unknown,
@@ -114,6 +129,8 @@ const start = async (): Promise<void> => {
     return;
   }
   port.on('message', async (request: InvokeRequest) => {
+    // The function's SDK clients count their requests on a process-wide tally (one invocation at a time).
+    startAwsRequestTally();
     try {
       const result = await run(handler, request);
       // Lambda serializes the response as JSON: what JSON drops (undefined, functions) is lost here too.
@@ -126,12 +143,18 @@ const start = async (): Promise<void> => {
             errorType: 'Function.ResponseSizeTooLarge',
             errorMessage: `Response payload size exceeded maximum allowed payload size (${RESPONSE_LIMIT_BYTES} bytes).`,
           },
+          awsRequests: awsRequestTally(),
         });
         return;
       }
-      post({ type: 'result', awsRequestId: request.awsRequestId, payload });
+      post({ type: 'result', awsRequestId: request.awsRequestId, payload, awsRequests: awsRequestTally() });
     } catch (error) {
-      post({ type: 'error', awsRequestId: request.awsRequestId, error: toErrorPayload(error) });
+      post({
+        type: 'error',
+        awsRequestId: request.awsRequestId,
+        error: toErrorPayload(error),
+        awsRequests: awsRequestTally(),
+      });
     }
   });
   post({ type: 'ready', initMs: performance.now() - started });

@@ -8,7 +8,13 @@ import { createEmulatorClients } from './clients';
 import { type EmulatorEndpoints, type EmulatorPorts, emulatorEnv, startEmulators } from './emulators';
 import { resolveFunctionEnv } from './function-env';
 import { startHttpServer } from './http-server';
-import { consoleLogSink, createLambdaRuntime, type LambdaRuntime, type LogSink } from './lambda-runtime';
+import {
+  consoleLogSink,
+  createLambdaRuntime,
+  type InvocationObserver,
+  type LambdaRuntime,
+  type LogSink,
+} from './lambda-runtime';
 import type { LocalPlatformModel } from './model';
 import { type CachedModel, loadCachedModel, type ModelSource } from './model-cache';
 import { provision } from './provision';
@@ -39,6 +45,8 @@ export interface StartLocalPlatformOptions {
   /** Extra variables for every function (OPENAI_API_KEY, OPENAI_BASE_URL, TENANTIC_DEFAULT_MODEL ...). */
   readonly functionEnvOverrides?: Readonly<Record<string, string>>;
   readonly log?: LogSink;
+  /** Told about every finished function invocation, with the AWS requests it made (benchmarks count them). */
+  readonly onInvoked?: InvocationObserver;
   readonly rootDir?: string;
   readonly maxEnvironmentsPerFunction?: number;
   /** Concurrent pollers per queue (default 2); benchmarks raise it to run many jobs at once. */
@@ -191,6 +199,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       region: endpoints.region,
       functionNamePrefix: `tenantic-${stage}-`,
       log: options.log ?? consoleLogSink,
+      ...(options.onInvoked ? { onInvoked: options.onInvoked } : {}),
       ...(options.maxEnvironmentsPerFunction
         ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
         : {}),

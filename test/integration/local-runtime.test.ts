@@ -2,7 +2,7 @@
 // timeout by discarding the environment, and reports errors the way Lambda does.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { invokeOnce } from '../../local/invoke';
-import type { InvokeResult } from '../../local/lambda-runtime';
+import type { InvocationReport, InvokeResult } from '../../local/lambda-runtime';
 import { localBucketName } from '../../local/provision';
 import { buildFixtureModel } from '../helpers/fixture-model';
 import { type FixturePlatform, startFixturePlatform } from '../helpers/fixture-platform';
@@ -50,6 +50,30 @@ describe('local Lambda runtime', () => {
     expect(echo.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(fixture.platform.endpoints.dynamodb);
     // Nothing from the host's environment leaks in.
     expect(echo.env.HOME).toBeNull();
+  });
+
+  it('reports each finished invocation with the AWS requests its SDK clients counted', async () => {
+    const reports: InvocationReport[] = [];
+    const own = await startFixturePlatform({ onInvoked: (report) => reports.push(report) });
+    try {
+      expect(payload(await own.platform.runtime.invoke('echo', { dynamoReads: 3 }))).toEqual({ read: 3 });
+      expect(payload(await own.platform.runtime.invoke('echo', { dynamoReads: 1 }))).toEqual({ read: 1 });
+      await own.platform.runtime.invoke('echo', { rawPath: '/boom' });
+    } finally {
+      await own.stop();
+    }
+
+    expect(
+      reports.map((report) => [report.functionId, report.ok, report.awsRequests.dynamodb?.operations]),
+    ).toEqual([
+      ['echo', true, { GetItem: 3 }],
+      ['echo', true, { GetItem: 1 }],
+      ['echo', false, undefined],
+    ]);
+    expect(reports[0]?.coldStart).toBe(true);
+    expect(reports[1]?.coldStart).toBe(false);
+    expect(reports[0]?.awsRequests.dynamodb?.ms).toBeGreaterThan(0);
+    expect(reports[0]?.durationMs).toBeGreaterThanOrEqual(reports[0]?.awsRequests.dynamodb?.ms ?? 0);
   });
 
   it('times out at the catalogue timeout and starts a fresh environment afterwards', async () => {
