@@ -1,19 +1,26 @@
 // Benchmark: platform overhead per chat turn (end-to-end time minus the LLM's own time, as a fixed-latency
-// fake upstream measured it) and DynamoDB requests per simple turn, counted by a proxy in front of
-// DynamoDB Local, for `POST /v1/chat/completions` and an inline `POST /v1/sessions/{id}/messages`.
+// fake upstream measured it) and DynamoDB requests per simple turn, counted by the functions' own SDK
+// middleware, for `POST /v1/chat/completions` and an inline `POST /v1/sessions/{id}/messages`; and, for
+// scale, the floor this machine sets: a route that makes no AWS request, and one DynamoDB Local request.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startEmulators } from '../local/emulators';
+import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type EmulatorEndpoints, startEmulators } from '../local/emulators';
+import type { InvocationReport } from '../local/lambda-runtime';
 import { startLocalPlatform } from '../local/platform';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../test/helpers/fake-openai-server';
-import { machine, percentile, writeSection } from './report';
+import { machine, percentile, watchCpuSteal, writeSection } from './report';
 
 const LLM_LATENCY_MS = 50;
-/** Enough for the JVM's JIT to compile DynamoDB Local's request path before anything is measured. */
+/** Before each row: the row's own route and data shape, warm. */
 const WARM_UP_TURNS = 100;
+/**
+ * Before anything is measured, this many completions and as many first turns of a session: DynamoDB Local's
+ * JIT keeps getting faster for thousands of requests (a lone UpdateItem: p50 2.8 ms after 300 requests,
+ * 1.8 ms after 6,000, on this machine), and the service it stands in for is always warm.
+ */
+const JVM_WARM_UP_TURNS = Number(process.env.BENCH_CHAT_JVM_WARM_UP) || 600;
 const TURNS = Number(process.env.BENCH_CHAT_TURNS) || 200;
 const TARGET_P99_MS = 25;
 const TARGET_DYNAMO_REQUESTS = 5;
@@ -21,89 +28,41 @@ const TARGET_DYNAMO_REQUESTS = 5;
 const SIMPLE_ROWS = 2;
 
 /**
- * The functions run in worker threads of the local Lambda runtime, where SDK middleware in this process
- * cannot see their clients; a proxy in front of DynamoDB Local counts every request they send instead,
- * by its X-Amz-Target (the operation), which is what SDK middleware would have counted.
+ * Counts what the platform's functions asked of DynamoDB, from the tally their SDK middleware keeps per
+ * invocation (functions/observability/aws-requests), which the local Lambda runtime hands over after each
+ * invocation: every function of a turn (authorizer, route, workers) is included.
  */
-interface CountingProxy {
-  readonly url: string;
-  readonly counts: Map<string, number>;
-  /** Milliseconds DynamoDB Local took per request (request start → response end), since the last reset. */
-  readonly durations: number[];
-  total(): number;
+interface DynamoCounter {
+  readonly requests: number[];
+  readonly ms: number[];
+  readonly operations: Map<string, number>;
+  readonly observe: (report: InvocationReport) => void;
   reset(): void;
-  close(): Promise<void>;
 }
 
-/** `BENCH_TRACE=1`: print each request of the first measured turn of every row (operation, table, key). */
-const TRACE = process.env.BENCH_TRACE === '1';
-
-const describeRequest = (operation: string, body: string): string => {
-  try {
-    const parsed = JSON.parse(body) as Record<string, unknown>;
-    const tables =
-      (parsed.TableName as string | undefined) ??
-      JSON.stringify(Object.keys((parsed.RequestItems as object | undefined) ?? {})).slice(0, 80);
-    const detail = JSON.stringify(parsed.Key ?? parsed.KeyConditionExpression ?? parsed.TransactItems ?? '');
-    return `${operation} ${tables} ${detail.slice(0, 160)}`;
-  } catch {
-    return operation;
-  }
-};
-
-const startCountingProxy = async (
-  target: string,
-): Promise<CountingProxy & { trace: string[] | undefined }> => {
-  const upstream = new URL(target);
-  const counts = new Map<string, number>();
-  const durations: number[] = [];
-  const proxy = { trace: undefined as string[] | undefined };
-  const server: Server = createServer((req, res) => {
-    const started = performance.now();
-    res.on('finish', () => durations.push(performance.now() - started));
-    const operation = String(req.headers['x-amz-target'] ?? 'unknown').replace(/^DynamoDB_\d+\./, '');
-    counts.set(operation, (counts.get(operation) ?? 0) + 1);
-    if (proxy.trace) {
-      const trace = proxy.trace;
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => trace.push(describeRequest(operation, Buffer.concat(chunks).toString('utf8'))));
-    }
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return Object.assign(proxy, {
-    url: `http://127.0.0.1:${port}`,
-    counts,
-    durations,
-    total: () => [...counts.values()].reduce((sum, count) => sum + count, 0),
-    reset: () => {
-      counts.clear();
-      durations.length = 0;
+const dynamoCounter = (): DynamoCounter => {
+  const counter = {
+    requests: [] as number[],
+    ms: [] as number[],
+    operations: new Map<string, number>(),
+    observe: (report: InvocationReport) => {
+      const tally = report.awsRequests.dynamodb;
+      if (!tally) return;
+      counter.requests.push(tally.requests);
+      counter.ms.push(tally.ms);
+      for (const [operation, count] of Object.entries(tally.operations))
+        counter.operations.set(operation, (counter.operations.get(operation) ?? 0) + count);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  });
+    reset: () => {
+      counter.requests.length = 0;
+      counter.ms.length = 0;
+      counter.operations.clear();
+    },
+  };
+  return counter;
 };
+
+const sum = (values: readonly number[]): number => values.reduce((total, value) => total + value, 0);
 
 interface TurnFigures {
   readonly route: string;
@@ -124,7 +83,7 @@ interface TurnFigures {
 const measure = async (
   route: string,
   fake: FakeOpenAiServer,
-  proxy: CountingProxy & { trace: string[] | undefined },
+  counter: DynamoCounter,
   turn: () => Promise<void>,
   /** Runs before each turn, outside the timing and the count (e.g. creating the turn's session). */
   prepare: () => Promise<void> = async () => {},
@@ -144,24 +103,19 @@ const measure = async (
   for (let i = 0; i < TURNS; i += 1) {
     await prepare();
     fake.reset();
-    proxy.reset();
-    if (TRACE && i === 0) proxy.trace = [];
+    counter.reset();
     const started = performance.now();
     await turn();
     const elapsed = performance.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 5));
-    if (proxy.trace) {
-      process.stderr.write(`${route}: one turn's DynamoDB requests\n  ${proxy.trace.join('\n  ')}\n`);
-      proxy.trace = undefined;
-    }
     const calls = fake.chatRequests();
     const llmMs = calls.reduce((sum, call) => sum + (call.durationMs ?? 0), 0);
     llmCalls += calls.length;
     endToEnd.push(elapsed);
     overheads.push(elapsed - llmMs);
-    dynamo.push(proxy.total());
-    dynamoMs.push(proxy.durations.reduce((sum, ms) => sum + ms, 0));
-    for (const [operation, count] of proxy.counts)
+    dynamo.push(sum(counter.requests));
+    dynamoMs.push(sum(counter.ms));
+    for (const [operation, count] of counter.operations)
       operations.set(operation, (operations.get(operation) ?? 0) + count);
   }
   return {
@@ -196,7 +150,49 @@ const expectOk = async (response: Response, what: string): Promise<unknown> => {
   return text ? JSON.parse(text) : undefined;
 };
 
+/**
+ * One DynamoDB Local request at a time from an SDK client in this process (an UpdateItem that adds to a
+ * counter, like a quota hold), after the same warm-up as the turns: what a single round trip costs here.
+ */
+const dynamoRoundTrips = async (endpoints: EmulatorEndpoints): Promise<{ p50: number; p99: number }> => {
+  const client = new DynamoDBClient({
+    endpoint: endpoints.dynamodb,
+    region: endpoints.region,
+    credentials: { ...endpoints.credentials },
+  });
+  const TableName = 'bench-round-trips';
+  await client.send(
+    new CreateTableCommand({
+      TableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+    }),
+  );
+  const update = () =>
+    client.send(
+      new UpdateItemCommand({
+        TableName,
+        Key: { pk: { S: 'counter' } },
+        UpdateExpression: 'ADD used :n',
+        ExpressionAttributeValues: { ':n': { N: '1' } },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+  for (let i = 0; i < WARM_UP_TURNS * 3; i += 1) await update();
+  const times: number[] = [];
+  for (let i = 0; i < TURNS * 3; i += 1) {
+    const started = performance.now();
+    await update();
+    times.push(performance.now() - started);
+  }
+  client.destroy();
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+};
+
 export const runChatBench = async (): Promise<void> => {
+  const host = machine();
+  const steal = watchCpuSteal();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tenantic-bench-chat-'));
   const fake = await startFakeOpenAiServer({
     latencyMs: LLM_LATENCY_MS,
@@ -205,13 +201,14 @@ export const runChatBench = async (): Promise<void> => {
   // In memory, with the JVM's full JIT: the emulator as fast as it gets here, so that what is left of the
   // overhead is the platform's own.
   const emulators = await startEmulators({ steadyState: true });
-  const proxy = await startCountingProxy(emulators.endpoints.dynamodb);
+  const counter = dynamoCounter();
   const platform = await startLocalPlatform({
     stage: 'dev',
     port: 0,
     wsPort: 0,
     dataDir,
-    emulators: { ...emulators.endpoints, dynamodb: proxy.url },
+    emulators: emulators.endpoints,
+    onInvoked: counter.observe,
     functionEnvOverrides: {
       OPENAI_API_KEY: 'bench',
       OPENAI_BASE_URL: fake.baseURL,
@@ -220,6 +217,7 @@ export const runChatBench = async (): Promise<void> => {
     log: () => {},
   });
   let figures: TurnFigures[];
+  let floor: { readonly platform: TurnFigures; readonly dynamo: { p50: number; p99: number } };
   try {
     const adminHeaders = { authorization: `Bearer ${platform.adminKey}`, 'content-type': 'application/json' };
     const tenant = (await expectOk(
@@ -272,12 +270,24 @@ export const runChatBench = async (): Promise<void> => {
         'session message',
       );
     };
+    for (let i = 0; i < JVM_WARM_UP_TURNS; i += 1) {
+      await completion();
+      await newSession();
+      await message();
+    }
+    const staticRoute = async () => {
+      await expectOk(await fetch(`${platform.httpUrl}/openapi.json`), 'openapi document');
+    };
+    floor = {
+      platform: await measure('GET /openapi.json', fake, counter, staticRoute),
+      dynamo: await dynamoRoundTrips(emulators.endpoints),
+    };
     figures = [
-      await measure('POST /v1/chat/completions', fake, proxy, completion),
+      await measure('POST /v1/chat/completions', fake, counter, completion),
       await measure(
         'POST /v1/sessions/{id}/messages (inline, first turn of a session)',
         fake,
-        proxy,
+        counter,
         message,
         newSession,
       ),
@@ -288,13 +298,12 @@ export const runChatBench = async (): Promise<void> => {
       await measure(
         `POST /v1/sessions/{id}/messages (inline, one session, turns ${WARM_UP_TURNS + 1}–${WARM_UP_TURNS + TURNS})`,
         fake,
-        proxy,
+        counter,
         message,
       ),
     );
   } finally {
     await platform.stop();
-    await proxy.close();
     await emulators.stop();
     await fake.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -305,12 +314,14 @@ export const runChatBench = async (): Promise<void> => {
   const body = [
     '## Chat',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}. The machine is shared and noisy ` +
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${host}; ${steal.stolen()}. The machine is shared and noisy ` +
       "(other sessions' builds and test suites may run at the same time, and DynamoDB Local is a JVM on the same " +
       '2 cores): read the latencies as an upper bound for this machine, not as what Lambda would show.',
     '',
     `Local platform (its own DynamoDB Local, in memory and with the JVM's full JIT; SQS/S3 emulators; functions in the local Lambda runtime's worker ` +
-      `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. ${WARM_UP_TURNS} warm-up ` +
+      `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. First ${JVM_WARM_UP_TURNS} ` +
+      `completions and ${JVM_WARM_UP_TURNS} first turns of a session warm DynamoDB Local's JIT up (it keeps ` +
+      `getting faster for thousands of requests; the service it stands in for is always warm); then per row ${WARM_UP_TURNS} warm-up ` +
       `turns, then ${TURNS} sequential turns per row, each a one-line user message with a short answer. A ` +
       '"simple turn" is the first two rows: a chat completion, or the first message of a fresh session (created ' +
       'before the turn, outside its timing and count); the last row shows how a session with a growing history ' +
@@ -318,16 +329,15 @@ export const runChatBench = async (): Promise<void> => {
     '',
     '- **Overhead** = end-to-end time at the client − the time the fake upstream measured for the LLM ' +
       'request(s) of that turn (from the request arriving to its response being flushed).',
-    '- **DynamoDB requests** are counted at the emulator boundary: the functions run in worker threads, ' +
-      'where SDK middleware in the benchmark process cannot reach their clients, so the platform is given ' +
-      'the endpoint of a counting HTTP proxy in front of DynamoDB Local, which counts each request by its ' +
-      '`X-Amz-Target` (a call the SDK retried would count twice). Median per turn, every function of the ' +
-      'turn included (authorizer, handler). The proxy also times each request (sent to answered): their sum ' +
-      'per turn is the wait on DynamoDB Local, and the overhead without it is what the platform code and the ' +
-      'local runtime (HTTP emulation, worker threads) cost. DynamoDB Local is a JVM with SQLite on the same two ' +
-      'cores; the service itself answers a single-item request in single-digit milliseconds. The delayed ' +
-      "recovery job each inline turn queues (one GetItem, 35 s later) lands in later turns' counts: the " +
-      '`GetItem` fractions.',
+    "- **DynamoDB requests** are counted by SDK middleware on the functions' own clients " +
+      '(`functions/observability/aws-requests.ts`: every attempt, at the wire), which keep a tally per ' +
+      'invocation; the local Lambda runtime hands it over after each invocation, and a turn counts every ' +
+      'function it invoked (authorizer, route, workers). Median per turn. The same tally times each request on ' +
+      'the wire: their sum per turn is the wait on DynamoDB Local, and the overhead without it is what the ' +
+      'platform code and the local runtime (HTTP emulation, worker threads, SDK serialisation and signing) ' +
+      'cost. The access log line of every HTTP request carries the same figures (`aws_requests`), in the ' +
+      'cloud too. The delayed recovery job each inline turn queues (one GetItem, 35 s later) lands in later ' +
+      "turns' counts: the `GetItem` fractions.",
     '',
     '| route | end-to-end p50 | overhead p50 | overhead p99 | of which DynamoDB Local, p50 | overhead without it, p50 / p99 | LLM calls / turn | DynamoDB requests / turn | operations / turn |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
@@ -335,6 +345,16 @@ export const runChatBench = async (): Promise<void> => {
       (f) =>
         `| ${f.route} | ${ms(f.endToEndP50)} | ${ms(f.overheadP50)} | ${ms(f.overheadP99)} | ${ms(f.dynamoMsP50)} | ${ms(f.ownP50)} / ${ms(f.ownP99)} | ${f.llmCallsPerTurn.toFixed(1)} | ${f.dynamoPerTurn} | ${f.dynamoOperations} |`,
     ),
+    '',
+    'What this machine allows, measured in the same run and after the same warm-up: the local platform with ' +
+      'nothing to do (a public route that makes no AWS request and calls no LLM), and one DynamoDB Local ' +
+      'request on its own (an SDK client in the benchmark process, an UpdateItem that adds to a counter, ' +
+      `${TURNS * 3} in a row). A turn's overhead cannot be below the first plus its sequential DynamoDB round trips.`,
+    '',
+    '| floor | p50 | p99 |',
+    '| --- | ---: | ---: |',
+    `| ${floor.platform.route}: the local HTTP API and Lambda runtime alone | ${ms(floor.platform.overheadP50)} | ${ms(floor.platform.overheadP99)} |`,
+    `| one DynamoDB Local request (UpdateItem) | ${ms(floor.dynamo.p50)} | ${ms(floor.dynamo.p99)} |`,
     '',
     `Targets (issue 3): overhead p99 ≤ ${TARGET_P99_MS} ms; at most ${TARGET_DYNAMO_REQUESTS} DynamoDB requests per simple turn.`,
     '',

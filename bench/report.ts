@@ -17,6 +17,42 @@ export const machine = (): string =>
     .map((load) => load.toFixed(1))
     .join(' / ')} at the start (figures on a loaded machine are upper bounds)`;
 
+/** The kernel's CPU counters (jiffies): total, and the part the hypervisor gave to other guests (steal). */
+const cpuCounters = (): { total: number; steal: number } | undefined => {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]
+      ?.trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    if (!fields || fields.length < 8 || fields.some(Number.isNaN)) return undefined;
+    return { total: fields.reduce((sum, value) => sum + value, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Starts watching how much CPU time the host took away (Linux's `steal`): on a shared VM this, more than
+ * the load average, says whether latencies are the code's or the neighbours'. `stolen()` describes the
+ * share since the start, or says it cannot be known here.
+ *
+ * @example
+ * const steal = watchCpuSteal(); await measure(); steal.stolen(); // '3.1% of CPU time stolen by the host'
+ */
+export const watchCpuSteal = (): { stolen(): string } => {
+  const start = cpuCounters();
+  return {
+    stolen: () => {
+      const end = cpuCounters();
+      if (!start || !end || end.total <= start.total) return 'CPU steal unknown (no /proc/stat)';
+      const share = ((end.steal - start.steal) / (end.total - start.total)) * 100;
+      return `${share.toFixed(1)}% of CPU time stolen by the host during the run`;
+    },
+  };
+};
+
 export const writeSection = (name: string, body: string): void => {
   const start = `<!-- bench:${name} -->`;
   const end = `<!-- /bench:${name} -->`;

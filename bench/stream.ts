@@ -8,7 +8,7 @@ import { startEmulators } from '../local/emulators';
 import { startLocalPlatform } from '../local/platform';
 import { startFakeOpenAiServer } from '../test/helpers/fake-openai-server';
 import { connectWithTicket, type Frame, runFrames, type WsClient } from '../test/helpers/ws-client';
-import { machine, percentile, writeSection } from './report';
+import { machine, percentile, watchCpuSteal, writeSection } from './report';
 
 const TOKENS_PER_SECOND = 50;
 const FIRST_DELTA_RUNS = Number(process.env.BENCH_STREAM_RUNS) || 50;
@@ -27,6 +27,8 @@ const TARGET_POSTS_PER_1000 = 150;
 const words = (count: number) => Array.from({ length: count }, (_, index) => ` w${index}`).join('');
 
 export const runStreamBench = async (): Promise<void> => {
+  const host = machine();
+  const steal = watchCpuSteal();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tenantic-bench-stream-'));
   const fake = await startFakeOpenAiServer({ piecesPerSecond: TOKENS_PER_SECOND });
   const emulators = await startEmulators({ dataDir: path.join(dataDir, 'emulators') });
@@ -187,7 +189,7 @@ export const runStreamBench = async (): Promise<void> => {
     lines.push(
       '## Streaming over WebSocket',
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}. The machine is shared and noisy: ` +
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${host}; ${steal.stolen()}. The machine is shared and noisy: ` +
         'read the latencies as an upper bound for this machine, not as what Lambda would show.',
       '',
       `Local platform (own DynamoDB Local, SQS/S3 emulators, functions in the local Lambda runtime's worker ` +
