@@ -80,11 +80,16 @@ export class InMemorySessionStore implements SessionStore {
       if (run.tenant_id === tenantId && run.session_id === sessionId) this.runs.delete(runId);
   }
 
-  async listMessages(tenantId: string, sessionId: string, page: OrderedPageRequest) {
-    this.calls.push('listMessages');
+  async listMessages(
+    tenantId: string,
+    sessionId: string,
+    page: OrderedPageRequest,
+    options: { readonly sessionChecked?: boolean } = {},
+  ) {
+    this.calls.push(options.sessionChecked ? 'listMessages(sessionChecked)' : 'listMessages');
     const id = key(tenantId, sessionId);
     const session = this.sessions.get(id);
-    if (!session || session.deleting) throw new SessionNotFoundError(sessionId);
+    if (!options.sessionChecked && (!session || session.deleting)) throw new SessionNotFoundError(sessionId);
     return this.page(this.messages.get(id) ?? [], page, MESSAGE_ID_PATTERN);
   }
 

@@ -672,6 +672,9 @@ describe('DynamoDB requests per operation (the Chat issue budgets at most 5 per 
       }),
     );
     const list = await measure(() => listMessages(deps, acme.id, session.id, { limit: 20, order: 'asc' }));
+    const laterHistoryPage = await measure(() =>
+      store.listMessages(acme.id, session.id, { limit: 20, order: 'desc' }, { sessionChecked: true }),
+    );
     let runId = '';
     const create = await measure(async () => {
       runId = (await createRun(deps, acme.id, session.id)).id;
@@ -681,6 +684,7 @@ describe('DynamoDB requests per operation (the Chat issue budgets at most 5 per 
 
     expect(append).toEqual(['GetItem', 'TransactWriteItems']);
     expect(list).toEqual(['GetItem', 'Query']);
+    expect(laterHistoryPage).toEqual(['Query']);
     expect(create).toEqual(['GetItem', 'TransactWriteItems']);
     expect(transition).toEqual(['UpdateItem']);
   });

@@ -301,11 +301,12 @@ export class DynamoSessionStore implements SessionStore {
     tenantId: string,
     sessionId: string,
     page: OrderedPageRequest,
+    options: { readonly sessionChecked?: boolean } = {},
   ): Promise<Page<MessageRecord>> {
     const afterId = page.cursor === undefined ? undefined : decodeCursor(page.cursor, MESSAGE_ID_PATTERN);
-    // Both reads at once: the session check costs no extra latency.
+    // Both reads at once: the session check costs no extra latency (and no read when the caller just made it).
     const [session, messages] = await Promise.all([
-      this.getSession(tenantId, sessionId),
+      options.sessionChecked ? true : this.getSession(tenantId, sessionId),
       queryPage(
         this.client,
         {

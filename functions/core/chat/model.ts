@@ -113,11 +113,13 @@ export const loadSessionHistory = async (
     }
     const cursor = result.nextCursor;
     if (!cursor || tokens > contextTokens || page + 1 >= MAX_HISTORY_PAGES) break;
-    result = await deps.store.listMessages(tenantId, sessionId, {
-      limit: HISTORY_PAGE,
-      order: 'desc',
-      cursor,
-    });
+    // The session was read with the first page: the later pages need no check of their own.
+    result = await deps.store.listMessages(
+      tenantId,
+      sessionId,
+      { limit: HISTORY_PAGE, order: 'desc', cursor },
+      { sessionChecked: true },
+    );
   }
   return { session: first.session, history: newestFirst.reverse() };
 };

@@ -93,8 +93,16 @@ export interface SessionStore {
   listSessions(tenantId: string, page: OrderedPageRequest): Promise<Page<SessionRecord>>;
   /** Removes the session, its messages, runs and offloaded content; `SessionNotFoundError` if absent. */
   deleteSession(tenantId: string, sessionId: string): Promise<void>;
-  /** Messages in append order (or reversed); the session must exist (`SessionNotFoundError`). */
-  listMessages(tenantId: string, sessionId: string, page: OrderedPageRequest): Promise<Page<MessageRecord>>;
+  /**
+   * Messages in append order (or reversed); the session must exist (`SessionNotFoundError`), which costs a
+   * read of its own unless the caller has just read it (`sessionChecked`: a history's later pages).
+   */
+  listMessages(
+    tenantId: string,
+    sessionId: string,
+    page: OrderedPageRequest,
+    options?: { readonly sessionChecked?: boolean },
+  ): Promise<Page<MessageRecord>>;
   /**
    * The session (undefined when absent or being deleted) with its first page of messages, newest first:
    * one read where `getSession` + `listMessages` take two. Continue with `listMessages` and the cursor.

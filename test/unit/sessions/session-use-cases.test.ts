@@ -1,5 +1,6 @@
 // Session, message and run use cases through the in-memory store: rules, isolation and transitions.
 import { describe, expect, it } from 'vitest';
+import { loadSessionHistory } from '../../../functions/core/chat/model';
 import { idPattern, newId } from '../../../functions/core/ids';
 import { encodeCursor } from '../../../functions/core/pagination';
 import { appendMessages, MAX_APPEND_MESSAGES } from '../../../functions/core/sessions/append-messages';
@@ -434,5 +435,34 @@ describe('runs', () => {
     await expect(
       updateRunStatus(deps, tenant().id, newId('run', 0), { status: 'in_progress' }),
     ).rejects.toMatchObject({ statusCode: 404 });
+  });
+});
+
+describe('loadSessionHistory', () => {
+  it('pages back through a long history newest first, checking the session once', async () => {
+    const deps = sessionDeps();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const turns = 130;
+    for (let turn = 0; turn < turns; turn += 1) {
+      await appendMessages(deps, acme.id, session.id, {
+        append_id: `turn-${turn}`,
+        messages: [
+          { role: 'user', content: `question ${turn}` },
+          { role: 'assistant', content: `answer ${turn}` },
+        ],
+      });
+    }
+    deps.store.calls.length = 0;
+
+    const found = await loadSessionHistory(deps, acme.id, session.id, 1_000_000);
+
+    expect(found?.history).toHaveLength(turns * 2);
+    expect(found?.history[0]).toMatchObject({ role: 'user', content: 'question 0' });
+    expect(found?.history.at(-1)).toMatchObject({ role: 'assistant', content: `answer ${turns - 1}` });
+    // The first read brings the session with its newest page; the older pages skip the session check.
+    expect(deps.store.calls[0]).toBe('readSessionWithHistory');
+    expect(deps.store.calls.slice(1).length).toBeGreaterThan(0);
+    expect(new Set(deps.store.calls.slice(1))).toEqual(new Set(['listMessages(sessionChecked)']));
   });
 });
