@@ -22,7 +22,10 @@ export const ENV = {
   llmBaseUrl: 'OPENAI_BASE_URL',
   /** Local: the default provider's key; absent (and no secret ARN) means the rule-based provider answers. */
   llmApiKey: 'OPENAI_API_KEY',
-  /** Longest single upstream LLM call in ms (default 20000); each call is also bounded by its deadline. */
+  /**
+   * Longest wait on the upstream LLM in ms (default 20000): a whole call, or in a stream the first chunk and
+   * every pause between chunks (a long answer that keeps coming is not cut). Each call's deadline bounds both.
+   */
   llmTimeoutMs: 'TENANTIC_LLM_TIMEOUT_MS',
   corsOrigins: 'TENANTIC_CORS_ORIGINS',
   maxBodyBytes: 'TENANTIC_MAX_BODY_BYTES',

@@ -250,6 +250,41 @@ describe('failures, retries and deadlines', () => {
     expect(error).toBeInstanceOf(LlmTimeoutError);
   }, 10_000);
 
+  it('lets a stream run past the timeout while its chunks keep coming; the timeout is the longest pause', async () => {
+    const timeoutMs = 400;
+    const patient = new OpenAiLlmClient(clientFor(server), { provider: 'openai', timeoutMs });
+    const words = Array.from({ length: 12 }, (_, index) => `w${index}`);
+    // 12 pieces 100 ms apart: about 1.2 s in all, three times the timeout, never 400 ms without a chunk.
+    server.enqueue({ type: 'text', text: words.join(' '), piecesPerSecond: 10 });
+    const started = Date.now();
+    const deltas: ChatDelta[] = [];
+
+    for await (const delta of patient.stream(ask('hi'), { deadlineMs: Date.now() + 10_000 }))
+      deltas.push(delta);
+
+    // The scenario itself: the stream lasted longer than the timeout.
+    expect(Date.now() - started).toBeGreaterThan(timeoutMs);
+    expect(textOf(deltas)).toBe(words.join(' '));
+    expect(deltas.at(-1)).toMatchObject({ type: 'finish', finish_reason: 'stop' });
+  }, 10_000);
+
+  it('times out a stream that pauses longer than the timeout, long before the deadline', async () => {
+    const timeoutMs = 400;
+    const patient = new OpenAiLlmClient(clientFor(server), { provider: 'openai', timeoutMs });
+    server.enqueue({ type: 'text', text: 'a b c d e', stallAfterPieces: 2 });
+    const seen: string[] = [];
+
+    // The deadline is 30 s away and the test gives up at 20 s: only the pause's timeout can end it.
+    const error = await (async () => {
+      for await (const delta of patient.stream(ask('hi'), { deadlineMs: Date.now() + 30_000 })) {
+        if (delta.type === 'text') seen.push(delta.text);
+      }
+    })().catch((e: unknown) => e);
+
+    expect(seen).toEqual(['a', ' b']);
+    expect(error).toBeInstanceOf(LlmTimeoutError);
+  }, 20_000);
+
   it('refuses to start a call when the deadline leaves no time', async () => {
     const error = await llm.complete(ask('hi'), { deadlineMs: Date.now() + 100 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LlmTimeoutError);

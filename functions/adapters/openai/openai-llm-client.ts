@@ -33,7 +33,10 @@ import type { LlmClient } from '../../core/ports/llm-client';
 export interface OpenAiLlmClientOptions {
   /** Name reported in answers and errors, and the circuit breaker's key (default `openai`). */
   provider?: string;
-  /** Longest any single call may take (default 60 s); the deadline usually cuts it shorter. */
+  /**
+   * Longest wait for an answer (default 60 s): a whole call, or in a stream the first chunk and every
+   * pause between two chunks, so a long answer that keeps coming is not cut. The deadline bounds both.
+   */
   timeoutMs?: number;
   /** Kept free before the deadline so the caller can still record the failure (default 250 ms). */
   safetyMarginMs?: number;
@@ -214,13 +217,14 @@ export class OpenAiLlmClient implements LlmClient {
   /**
    * One call's time limit and cancellation: min(configured timeout, deadline - now - margin), enforced by
    * our own timer too, because the SDK's timeout stops at the response headers and a stream can stall later.
+   * A stream calls `touch` on every chunk: the timeout then counts from the last chunk, the deadline stays.
    */
   private startCall(options: LlmCallOptions) {
-    const left =
+    const left = () =>
       options.deadlineMs === undefined
         ? Number.POSITIVE_INFINITY
         : options.deadlineMs - this.now() - this.safetyMarginMs;
-    if (left <= 0) {
+    if (left() <= 0) {
       throw new LlmTimeoutError(`no time left before the deadline to call ${this.provider}`, {
         provider: this.provider,
         beforeCall: true,
@@ -228,13 +232,14 @@ export class OpenAiLlmClient implements LlmClient {
     }
     if (options.signal?.aborted)
       throw new LlmAbortedError(`the call to ${this.provider} was aborted`, { provider: this.provider });
-    const timeout = Math.max(1, Math.floor(Math.min(this.timeoutMs, left)));
+    const timeout = Math.max(1, Math.floor(Math.min(this.timeoutMs, left())));
     const controller = new AbortController();
     let cutoff: Cutoff;
-    const timer = setTimeout(() => {
+    const expire = () => {
       cutoff ??= 'timeout';
       controller.abort();
-    }, timeout);
+    };
+    let timer = setTimeout(expire, timeout);
     const onCallerAbort = () => {
       cutoff ??= 'caller';
       controller.abort();
@@ -243,6 +248,11 @@ export class OpenAiLlmClient implements LlmClient {
     return {
       requestOptions: { timeout, maxRetries: 0, signal: controller.signal },
       cutoff: () => cutoff,
+      touch: () => {
+        if (cutoff) return;
+        clearTimeout(timer);
+        timer = setTimeout(expire, Math.max(1, Math.floor(Math.min(this.timeoutMs, left()))));
+      },
       end: () => {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onCallerAbort);
@@ -337,6 +347,7 @@ export class OpenAiLlmClient implements LlmClient {
       }
       try {
         for await (const chunk of chunks) {
+          call.touch();
           id ||= chunk.id;
           model = chunk.model || model;
           usage = this.toUsage(chunk.usage) ?? usage;
