@@ -5,6 +5,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
+import { DynamoRunStreamStore } from '../../functions/adapters/dynamodb/run-stream-store';
 import { DynamoSessionStore, messageBlobKey } from '../../functions/adapters/dynamodb/session-store';
 import { quotaCounterKey } from '../../functions/adapters/dynamodb/usage-reader';
 import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
@@ -219,7 +220,7 @@ describe('DynamoSessionStore with S3BlobStore', () => {
   });
 
   it('deleting a session leaves no item and no object behind, and spares the other session', async () => {
-    const { deps, scan, objects } = await fresh();
+    const { deps, scan, objects, tableName } = await fresh();
     const acme = tenant();
     const doomed = await createSession(deps, acme, { title: 'doomed' });
     const kept = await createSession(deps, acme, { title: 'kept' });
@@ -239,12 +240,24 @@ describe('DynamoSessionStore with S3BlobStore', () => {
       messages: [{ role: 'user', content: bigText('kept') }],
     });
     const keptRun = await createRun(deps, acme.id, kept.id);
-    const keptItems = (await scan()).filter((item) => JSON.stringify(item).includes(kept.id));
+    // Streamed runs keep their event log (the answer's text) and subscriptions in the run's partition.
+    const streams = new DynamoRunStreamStore(dynamo.documentClient, tableName, 'unused-idempotency');
+    for (const run of [runs[0] as (typeof runs)[number], keptRun]) {
+      await streams.append(acme.id, run.id, [
+        { type: 'run.started', seq: 1, run_id: run.id, session_id: run.session_id, status: 'in_progress' },
+        { type: 'message.delta', seq: 2, run_id: run.id, step: 0, text: 'the secret answer' },
+      ] as never);
+      await streams.subscribe(acme.id, run.id, { connectionId: `conn-${run.id}`, afterSeq: 0 });
+    }
+    const isOf = (ids: string[]) => (item: Record<string, unknown>) =>
+      ids.some((id) => JSON.stringify(item).includes(id));
+    const keptItems = (await scan()).filter(isOf([kept.id, keptRun.id]));
+    expect(keptItems.filter(isOf([keptRun.id])).length).toBeGreaterThanOrEqual(4);
 
     await deleteSession(deps, acme.id, doomed.id);
 
     const after = await scan();
-    expect(after.filter((item) => JSON.stringify(item).includes(doomed.id))).toEqual([]);
+    expect(after.filter(isOf([doomed.id, ...runs.map((run) => run.id)]))).toEqual([]);
     expect(after).toHaveLength(keptItems.length);
     expect(await objects(`tenants/${acme.id}/sessions/${doomed.id}/`)).toEqual([]);
     expect(await objects()).toHaveLength(1);

@@ -263,32 +263,23 @@ export class DynamoSessionStore implements SessionStore {
       }
       throw translateDynamoError(error);
     }
-    let startKey: Item | undefined;
-    do {
-      const result = await this.guard(() =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-            ExpressionAttributeValues: { ':pk': sessionPk(tenantId, sessionId) },
-            ProjectionExpression: '#pk, #sk',
-            ConsistentRead: true,
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
+    for await (const page of this.partitionKeyPages(sessionPk(tenantId, sessionId))) {
       const keys: Item[] = [];
-      for (const item of result.Items ?? []) {
-        const sk = item.sk as string;
+      const runIds: string[] = [];
+      for (const key of page) {
+        const sk = key.sk as string;
         if (sk === 'SESSION') continue;
-        keys.push({ pk: item.pk, sk });
-        if (sk.startsWith('LINK#RUN#')) keys.push(runKey(tenantId, sk.slice('LINK#RUN#'.length)));
-        if (sk.startsWith(LEGACY_RUN_REF)) keys.push(runKey(tenantId, sk.slice(LEGACY_RUN_REF.length)));
+        keys.push(key);
+        if (sk.startsWith('LINK#RUN#')) runIds.push(sk.slice('LINK#RUN#'.length));
+        if (sk.startsWith(LEGACY_RUN_REF)) runIds.push(sk.slice(LEGACY_RUN_REF.length));
+      }
+      // A run's partition holds the run and, for a streamed run, its event log (the answer's text) and
+      // subscriptions: all of it goes with the session rather than waiting for the log's TTL.
+      for (const runId of runIds) {
+        for await (const runPage of this.partitionKeyPages(runKey(tenantId, runId).pk)) keys.push(...runPage);
       }
       await this.batchDelete(keys);
-      startKey = result.LastEvaluatedKey;
-    } while (startKey);
+    }
     await this.blobs.deletePrefix(sessionBlobPrefix(tenantId, sessionId));
     await this.guard(() =>
       this.client.send(
@@ -733,6 +724,28 @@ export class DynamoSessionStore implements SessionStore {
   }
 
   /** BatchWrite in chunks of 25, asking again (with jittered back-off) for what DynamoDB left unprocessed. */
+  /** The item keys of one partition, a page at a time. */
+  private async *partitionKeyPages(pk: string): AsyncGenerator<Item[]> {
+    let startKey: Item | undefined;
+    do {
+      const result = await this.guard(() =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: '#pk = :pk',
+            ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+            ExpressionAttributeValues: { ':pk': pk },
+            ProjectionExpression: '#pk, #sk',
+            ConsistentRead: true,
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      yield (result.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+  }
+
   private async batchDelete(keys: Item[]): Promise<void> {
     for (let start = 0; start < keys.length; start += BATCH_WRITE_SIZE) {
       let pending = keys.slice(start, start + BATCH_WRITE_SIZE).map((Key) => ({ DeleteRequest: { Key } }));
