@@ -1,12 +1,14 @@
 // Middleware: enforces each route's `auth` from the route table, using the authorizer's context.
 // API Gateway caches authorizer answers, so a tenant key is re-checked here on every request (one
 // BatchGet of the key and its tenant): a revoked key or a suspended tenant stops working at once.
+// A route may read what it needs first (its prefetch) at the same time, so the re-check costs no round
+// trip of its own; nothing of that read is used unless the key stands.
 import { NotFoundError, PermissionDeniedError } from '../core/errors';
 import type { TenantStore } from '../core/ports/tenant-store';
 import { checkApiKeyStanding } from '../core/tenants/authenticate-api-key';
 import { authFailureError, isAuthFailure } from '../core/tenants/errors';
 import { HTTP_ROUTES, type RouteAuth, routeKeyOf } from '../platform/routes';
-import type { AuthorizerContext, HttpEvent, HttpMiddleware, HttpRequest } from './types';
+import type { AuthorizerContext, HttpEvent, HttpMiddleware, HttpRequest, Prefetched } from './types';
 import { state } from './types';
 
 export interface AuthenticateOptions {
@@ -14,6 +16,11 @@ export interface AuthenticateOptions {
   store?: TenantStore;
   /** Route key → auth; defaults to the platform route table. */
   routeAuth?: ReadonlyMap<string, RouteAuth>;
+  /**
+   * A read to start alongside the re-check, for routes whose first read depends only on the authorizer's
+   * tenant id and the path: only ever a read (the key may turn out revoked). Undefined: nothing to read.
+   */
+  prefetch?: (event: HttpEvent, tenantId: string) => Promise<unknown> | undefined;
 }
 
 const defaultRouteAuth: ReadonlyMap<string, RouteAuth> = new Map(
@@ -62,8 +69,16 @@ export const authenticate = (options: AuthenticateOptions = {}): HttpMiddleware 
       throw new PermissionDeniedError('tenant_key_required', 'This route needs a tenant API key');
     }
     if (!options.store) throw new Error('authenticate: tenant routes need a TenantStore');
+    // Settled at once, so a prefetch nobody awaits (the key failed) never rejects unhandled.
+    const prefetched: Promise<Prefetched> | undefined = options
+      .prefetch?.(request.event, principal.tenantId)
+      ?.then(
+        (value) => ({ ok: true, value }),
+        () => ({ ok: false }),
+      );
     const standing = await checkApiKeyStanding(options.store, principal.tenantId, principal.keyId);
     if (!standing.ok) throw authFailureError(standing.reason);
+    if (prefetched) http.prefetched = prefetched;
     http.tenant = standing.tenant;
     http.log = http.log.child({ tenant_id: standing.tenant.id, key_id: standing.key.id });
   };

@@ -25,7 +25,7 @@ import { type RateLimitOptions, rateLimit } from './rate-limit';
 import { requestContext } from './request-context';
 import { HttpReply, jsonResponse, noContent } from './responses';
 import { securityHeaders } from './security-headers';
-import type { AuthorizerContext, HttpEvent, HttpResponse, HttpState } from './types';
+import type { AuthorizerContext, HttpEvent, HttpResponse, HttpState, Prefetched } from './types';
 import { validate } from './validate';
 
 /** What an operation receives: validated input, and the tenant on tenant routes. */
@@ -39,7 +39,15 @@ export interface OperationInput<Op extends OperationId> {
   event: HttpEvent;
   /** On routes counted with their first token hold: hand it to the use case (see RequestMeter). */
   meter?: RequestMeter;
+  /** What the operation's prefetch (HttpHandlerOptions.prefetch) read while the key was re-checked. */
+  prefetched?: Promise<Prefetched>;
 }
+
+/** A read an operation can start before its key is re-checked: tenant id and raw path parameters only. */
+export type Prefetch = (input: {
+  readonly tenantId: string;
+  readonly pathParameters: Readonly<Record<string, string | undefined>>;
+}) => Promise<unknown>;
 
 /** An operation answers its contract's result, or an HttpReply when status, headers or framing vary. */
 export type Operation<Op extends OperationId> = (
@@ -57,6 +65,11 @@ export interface HttpHandlerOptions {
   maxBodyBytes?: number;
   corsOrigins?: readonly string[];
   logger?: Logger;
+  /**
+   * Per operation, a read to run alongside the key's re-check (see authenticate): its result reaches the
+   * operation as `prefetched`. Before validation, so it must treat the path parameters as untrusted.
+   */
+  prefetch?: { readonly [Op in OperationId]?: Prefetch };
 }
 
 const operationByRouteKey = new Map<string, OperationId>(
@@ -106,6 +119,7 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
       log: http.log,
       event,
       ...(http.meter && { meter: http.meter }),
+      ...(http.prefetched && { prefetched: http.prefetched }),
     } as OperationInput<OperationId>);
     if (result instanceof HttpReply) return result.toResponse();
     const { status } = CONTRACTS[op];
@@ -125,7 +139,16 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
       }),
     )
     .use(errorHandler({ logger }))
-    .use(authenticate({ ...(options.store && { store: options.store }) }))
+    .use(
+      authenticate({
+        ...(options.store && { store: options.store }),
+        prefetch: (event, tenantId) => {
+          const op = operationByRouteKey.get(event.routeKey);
+          const prefetch = op && operations[op] ? options.prefetch?.[op] : undefined;
+          return prefetch?.({ tenantId, pathParameters: event.pathParameters ?? {} });
+        },
+      }),
+    )
     .use(jsonBody({ ...(options.maxBodyBytes && { maxBytes: options.maxBodyBytes }) }))
     .use(validate({ schemasFor: contractFor }))
     .use(rateLimit(options.rateLimit ?? { plans: {}, defaultPlan: '' }))

@@ -34,7 +34,12 @@ export interface HttpState {
   meter?: RequestMeter;
   /** Headers every response to this request carries, errors included (the rate-limit headers). */
   responseHeaders?: Record<string, string>;
+  /** What the route's prefetch read while the key was re-checked; settled, never rejecting. */
+  prefetched?: Promise<Prefetched>;
 }
+
+/** A prefetch's outcome: its value, or that it failed (the operation then reads for itself). */
+export type Prefetched = { readonly ok: true; readonly value: unknown } | { readonly ok: false };
 
 export type HttpRequest = Request<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>;
 

@@ -61,7 +61,28 @@ export interface SendMessageOptions {
   readonly meter?: RequestMeter;
   /** The id the new run gets (a WebSocket chat chose it to log its first frame and claim its request). */
   readonly runId?: string;
+  /**
+   * The session with its history, when the caller already read it (`loadSessionHistory` for this tenant
+   * and session, in this request: the HTTP route reads it while the key is re-checked).
+   */
+  readonly loaded?: SessionHistory;
 }
+
+export type SessionHistory = NonNullable<Awaited<ReturnType<typeof loadSessionHistory>>>;
+
+/**
+ * What a turn reads first: the session and as much of its history as its model's context window takes
+ * (undefined when there is no such session).
+ *
+ * @example
+ * const loaded = await loadSessionContext(deps, tenant.id, sessionId);
+ */
+export const loadSessionContext = (
+  deps: Pick<ChatDeps, 'store'>,
+  tenantId: string,
+  sessionId: string,
+): Promise<SessionHistory | undefined> =>
+  loadSessionHistory(deps, tenantId, sessionId, (read) => modelLimits(read.model).contextTokens);
 
 export const sendMessage = async (
   deps: ChatDeps,
@@ -72,12 +93,7 @@ export const sendMessage = async (
 ): Promise<SentMessage> => {
   const startedAt = nowMs(deps);
   // The session and its history in one read; the model's context window bounds how much is loaded.
-  const found = await loadSessionHistory(
-    deps,
-    tenant.id,
-    sessionId,
-    (read) => modelLimits(read.model).contextTokens,
-  );
+  const found = options.loaded ?? (await loadSessionContext(deps, tenant.id, sessionId));
   if (!found) throw new SessionNotFoundError(sessionId);
   const { session } = found;
   const [firstFile] = body.file_ids ?? [];

@@ -3,7 +3,7 @@
 import { cancelRun } from '../../core/chat/cancel-run';
 import { createChatCompletion } from '../../core/chat/create-chat-completion';
 import type { ChatDeps } from '../../core/chat/model';
-import { sendMessage } from '../../core/chat/send-message';
+import { loadSessionContext, type SessionHistory, sendMessage } from '../../core/chat/send-message';
 import type { QuotaLedger } from '../../core/ports/quota-ledger';
 import type { TenantStore } from '../../core/ports/tenant-store';
 import { createSession } from '../../core/sessions/create-session';
@@ -13,9 +13,10 @@ import { getSession } from '../../core/sessions/get-session';
 import { listMessages } from '../../core/sessions/list-messages';
 import { listSessions } from '../../core/sessions/list-sessions';
 import type { SessionDeps } from '../../core/sessions/model';
+import { SessionIdSchema } from '../../core/sessions/schemas';
 import { type HttpHandlerOptions, httpHandler } from '../../middleware/http-handler';
 import { HttpReply } from '../../middleware/responses';
-import { header } from '../../middleware/types';
+import { header, type Prefetched } from '../../middleware/types';
 import { chatDeps, quotaLedger, runtimeConfig, sessionDeps, tenantStore } from '../wiring';
 
 export interface ChatApiDeps extends SessionDeps {
@@ -29,6 +30,18 @@ export interface ChatApiDeps extends SessionDeps {
 // The HTTP API buffers a Lambda's answer, so `stream: true` gets OpenAI's SSE framing all at once;
 // live tokens are the WebSocket API's job.
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache' };
+
+/** The prefetched session, if the prefetch read this very tenant's session (else the use case reads it). */
+const prefetchedSession = async (
+  prefetched: Promise<Prefetched> | undefined,
+  tenantId: string,
+  sessionId: string,
+): Promise<SessionHistory | undefined> => {
+  const outcome = await prefetched;
+  if (!outcome?.ok) return undefined;
+  const read = outcome.value as { tenantId: string; sessionId: string; loaded: SessionHistory } | undefined;
+  return read?.tenantId === tenantId && read.sessionId === sessionId ? read.loaded : undefined;
+};
 
 const chatOf = async (deps: ChatApiDeps): Promise<ChatDeps> => {
   if (!deps.chat) throw new Error('chat-api: the chat routes need ChatApiDeps.chat');
@@ -48,9 +61,11 @@ export const createChatApi = (
       listMessages: ({ tenant, path, query }) => listMessages(deps, tenant.id, path.id, query),
       getRun: ({ tenant, path }) => getRun(deps, tenant.id, path.id),
       cancelRun: ({ tenant, path }) => cancelRun(deps, tenant.id, path.id),
-      sendMessage: async ({ tenant, path, body, meter }) => {
+      sendMessage: async ({ tenant, path, body, meter, prefetched }) => {
+        const loaded = await prefetchedSession(prefetched, tenant.id, path.id);
         const { status, result } = await sendMessage(await chatOf(deps), tenant, path.id, body, {
           ...(meter && { meter }),
+          ...(loaded && { loaded }),
         });
         return status === 200 ? result : HttpReply.json(status, result);
       },
@@ -68,6 +83,16 @@ export const createChatApi = (
     {
       service: 'chat-api',
       store: deps.tenants,
+      // A turn's first read (the session and its history) needs only the tenant id and the session id:
+      // it runs while the key is re-checked, so the re-check adds no round trip to the turn.
+      prefetch: {
+        sendMessage: async ({ tenantId, pathParameters }) => {
+          const sessionId = SessionIdSchema.safeParse(pathParameters.id);
+          if (!sessionId.success) return undefined;
+          const loaded = await loadSessionContext(await chatOf(deps), tenantId, sessionId.data);
+          return loaded && { tenantId, sessionId: sessionId.data, loaded };
+        },
+      },
       rateLimit: {
         ledger: deps.ledger,
         plans: deps.settings.tenants.plans,

@@ -173,6 +173,60 @@ describe('POST /v1/sessions/{id}/messages', () => {
   });
 });
 
+describe("the key re-check runs beside the turn's first read", () => {
+  it('reads the session while the key is re-checked, and uses that read', async () => {
+    const setup = await chatSetup([{ text: 'Hi there' }]);
+    // The key check waits until the session has been read: it would never finish if the two ran in turn.
+    let sessionRead = () => {};
+    const read = new Promise<void>((resolve) => {
+      sessionRead = resolve;
+    });
+    const readSession = setup.store.readSessionWithHistory.bind(setup.store);
+    setup.store.readSessionWithHistory = async (...args) => {
+      sessionRead();
+      return readSession(...args);
+    };
+    const checkKey = setup.tenants.store.getApiKeyWithTenant.bind(setup.tenants.store);
+    setup.tenants.store.getApiKeyWithTenant = async (...args) => {
+      await read;
+      return checkKey(...args);
+    };
+    setup.store.calls.length = 0;
+
+    const response = await api(setup)(sendEvent(setup.session.id, { content: 'Hello' }));
+
+    expect(response.statusCode).toBe(200);
+    expect(response.json.message).toMatchObject({ content: 'Hi there' });
+    // One read of the session for the whole turn: the prefetched one.
+    expect(setup.store.calls.filter((call) => call === 'readSessionWithHistory')).toHaveLength(1);
+  });
+
+  it('a revoked key gets 401 and nothing is written, though its session was read', async () => {
+    const setup = await chatSetup([{ text: 'never' }]);
+    await setup.tenants.store.revokeApiKey(setup.sample.tenantId, setup.sample.keyId, 1);
+    const runsBefore = setup.store.runs.size;
+
+    const response = await api(setup)(sendEvent(setup.session.id, { content: 'Hello' }));
+
+    expect(response.statusCode).toBe(401);
+    expect(response.json.error).toMatchObject({ type: 'authentication_error' });
+    expect(setup.llm.requests).toHaveLength(0);
+    expect(setup.store.runs.size).toBe(runsBefore);
+    expect(setup.jobs.enqueued).toEqual([]);
+    expect(tokenCounter(setup.ledger)).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('a session id that is no id is refused by validation (404, as any unknown session), never read', async () => {
+    const setup = await chatSetup([{ text: 'never' }]);
+    setup.store.calls.length = 0;
+
+    const response = await api(setup)(sendEvent('not-a-session', { content: 'Hello' }));
+
+    expect(response.statusCode).toBe(404);
+    expect(setup.store.calls).toEqual([]);
+  });
+});
+
 describe('POST /v1/runs/{id}/cancel', () => {
   it('cancels a queued run, and refuses (409) to cancel it again', async () => {
     const setup = await chatSetup();
