@@ -184,7 +184,6 @@ class ExecutionEnvironment {
     const pending = this.pending;
     if (!pending || !('awsRequestId' in message) || message.awsRequestId !== pending.awsRequestId) return;
     this.finish();
-    this.report(pending, message.type === 'result', message.awsRequests);
     if (message.type === 'result') {
       pending.resolve({
         ok: true,
@@ -202,6 +201,7 @@ class ExecutionEnvironment {
         requestId: pending.awsRequestId,
       });
     }
+    this.report(pending, message.type === 'result', message.awsRequests);
   }
 
   private fail(error: LambdaErrorPayload): void {
@@ -209,19 +209,24 @@ class ExecutionEnvironment {
     if (!pending) return;
     this.log(this.fn.id, 'stderr', `${pending.awsRequestId} ${error.errorMessage}`);
     this.finish();
-    this.report(pending, false, {});
     pending.resolve({ ok: false, error, coldStart: pending.coldStart, requestId: pending.awsRequestId });
+    this.report(pending, false, {});
   }
 
+  /** Tells the observer, after the invocation has been answered; an observer's failure is only logged. */
   private report(pending: Pending, ok: boolean, awsRequests: AwsRequestTally): void {
-    this.onInvoked?.({
-      functionId: this.fn.id,
-      requestId: pending.awsRequestId,
-      ok,
-      coldStart: pending.coldStart,
-      durationMs: performance.now() - pending.startedAt,
-      awsRequests,
-    });
+    try {
+      this.onInvoked?.({
+        functionId: this.fn.id,
+        requestId: pending.awsRequestId,
+        ok,
+        coldStart: pending.coldStart,
+        durationMs: performance.now() - pending.startedAt,
+        awsRequests,
+      });
+    } catch (error) {
+      this.log(this.fn.id, 'stderr', `the invocation observer failed: ${String(error)}`);
+    }
   }
 
   private finish(): void {

@@ -129,7 +129,7 @@ const start = async (): Promise<void> => {
     return;
   }
   port.on('message', async (request: InvokeRequest) => {
-    // The function's SDK clients count their requests on a process-wide tally (one invocation at a time).
+    // The function's SDK clients count their requests on this thread's tally (one invocation at a time).
     startAwsRequestTally();
     try {
       const result = await run(handler, request);

@@ -1,11 +1,14 @@
-// Observability: how many requests each AWS service got during the current invocation, and how long they
-// were on the wire. SDK middleware on every client counts each attempt as it goes out (a retried call
-// counts twice, as AWS bills it); the HTTP access log reports the figures per request, and the local
-// Lambda runtime reads them after each invocation, which is how the benchmarks count DynamoDB requests.
+// Observability: how many requests each AWS service got during the current invocation, and how long each
+// took to answer (request sent → response headers). SDK middleware on every client counts each attempt
+// (a retried call counts twice, as AWS receives it); the HTTP access log reports the figures per request,
+// and the local Lambda runtime reads them after each invocation, which is how the benchmarks count
+// DynamoDB requests.
 //
-// A Lambda execution environment serves one invocation at a time, so one tally per environment is exact:
-// it is started afresh when an invocation starts. It lives on a global symbol so that every copy of this
-// module in a process or thread (a bundle, the local runtime's worker) shares the same figures.
+// A Lambda execution environment serves one invocation at a time, so one tally per environment serves:
+// it is started afresh when an invocation starts, and a request is counted in the tally of the invocation
+// that sent it (one still in flight when the next invocation starts does not land in the new one). It
+// lives on a global symbol so that every copy of this module in a thread (a bundle, the local runtime's
+// worker) shares the same figures.
 import type {
   DeserializeHandler,
   DeserializeHandlerArguments,
@@ -16,7 +19,7 @@ import type {
 export interface ServiceTally {
   /** Requests sent (each retry attempt counts). */
   requests: number;
-  /** Milliseconds from a request being sent to its response arriving, summed (overlapping calls add up). */
+  /** Milliseconds from a request being sent to its response headers, summed (overlapping calls add up). */
   ms: number;
   /** Requests per operation (`GetItem`, `TransactWriteItems`, ...). */
   operations: Record<string, number>;
@@ -48,9 +51,14 @@ export const awsRequestTally = (): AwsRequestTally =>
     ]),
   );
 
-const record = (service: string, operation: string, ms: number): void => {
+/** The current invocation's tally, to record into. */
+const currentTallies = (): AwsRequestTally => {
   const tallies = holder[TALLY] ?? {};
   holder[TALLY] = tallies;
+  return tallies;
+};
+
+const record = (tallies: AwsRequestTally, service: string, operation: string, ms: number): void => {
   const tally = tallies[service] ?? { requests: 0, ms: 0, operations: {} };
   tallies[service] = tally;
   tally.requests += 1;
@@ -60,7 +68,7 @@ const record = (service: string, operation: string, ms: number): void => {
 
 /**
  * Adds the counting middleware to an SDK client's stack, innermost (after retries and signing, around the
- * HTTP exchange itself), so it sees every attempt and times only the wire.
+ * HTTP exchange itself), so it sees every attempt and times it up to the response headers.
  *
  * @example
  * const client = new DynamoDBClient({});
@@ -74,11 +82,12 @@ export const countAwsRequests = <Input extends object, Output extends object>(
     (next: DeserializeHandler<Input, Output>, context: HandlerExecutionContext) =>
       async (args: DeserializeHandlerArguments<Input>) => {
         const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
+        const tallies = currentTallies();
         const started = performance.now();
         try {
           return await next(args);
         } finally {
-          record(service, operation, performance.now() - started);
+          record(tallies, service, operation, performance.now() - started);
         }
       },
     { step: 'deserialize', priority: 'low', name: 'tenanticAwsRequestTally', override: true },

@@ -93,9 +93,10 @@ const setup = async (documentClient = dynamo.documentClient) => {
     jobs: { enqueue: async () => undefined },
     timeouts: DEFAULT_CHAT_TIMEOUTS,
   };
+  const logs = memoryLogger();
   const api = createChatApi(
     { ...deps, tenants, ledger, chat: () => chat },
-    { logger: memoryLogger().logger, maxBodyBytes: 64 * 1024 },
+    { logger: logs.logger, maxBodyBytes: 64 * 1024 },
   );
   const complete = async (maxTokens: number) => {
     const event = loadEvent('chat-api', 'chat-completion');
@@ -132,7 +133,7 @@ const setup = async (documentClient = dynamo.documentClient) => {
     const response = (await api(event, lambdaContext())) as { statusCode: number; body: string };
     return JSON.parse(response.body).id as string;
   };
-  return { complete, counter, llm, send, createSession };
+  return { complete, counter, llm, send, createSession, logLines: logs.lines };
 };
 
 /** Runs `tasks` with at most `limit` in flight (DynamoDB Local is exact up to about 50 writers). */
@@ -173,7 +174,7 @@ describe('chat completions against a small token budget', () => {
 
 describe('DynamoDB requests per simple turn (counted by SDK middleware; the figure is for BENCHMARKS.md)', () => {
   it('a chat completion and an inline session turn through the whole chat-api stack', async () => {
-    const { complete, send, createSession } = await setup(
+    const { complete, send, createSession, logLines } = await setup(
       countedDocumentClient(
         new DynamoDBClient({
           endpoint: dynamo.endpoint,
@@ -199,5 +200,18 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
     expect(completion.length).toBeLessThanOrEqual(3);
     expect(turn.filter((name) => name === 'GetItem')).toEqual([]);
     expect(turn.filter((name) => name === 'Query')).toHaveLength(1);
+    // Each request's access log line reports what it asked of DynamoDB: the same figures.
+    const access = logLines.filter((line) => line.message === 'request').slice(-2);
+    expect(access.map((line) => line.route_key)).toEqual([
+      'POST /v1/chat/completions',
+      'POST /v1/sessions/{id}/messages',
+    ]);
+    const operationsOf = (line: (typeof access)[number]) =>
+      Object.entries(
+        (line.aws_requests as { dynamodb: { operations: Record<string, number> } }).dynamodb.operations,
+      )
+        .flatMap(([operation, count]) => Array.from({ length: count }, () => operation))
+        .sort();
+    expect(access.map(operationsOf)).toEqual([completion, turn]);
   });
 });

@@ -77,6 +77,8 @@ const runRefKey = (tenantId: string, sessionId: string, runId: string) => ({
   sk: `LINK#RUN#${runId}`,
 });
 const LEGACY_RUN_REF = 'RUN#';
+/** Runs whose partitions a session delete clears at once. */
+const RUN_DELETE_CONCURRENCY = 4;
 const runKey = (tenantId: string, runId: string) => ({ pk: `TENANT#${tenantId}#RUN#${runId}`, sk: 'RUN' });
 
 /** Where an offloaded message body lives: under its session, so deleting the session finds it by prefix. */
@@ -274,9 +276,16 @@ export class DynamoSessionStore implements SessionStore {
         if (sk.startsWith(LEGACY_RUN_REF)) runIds.push(sk.slice(LEGACY_RUN_REF.length));
       }
       // A run's partition holds the run and, for a streamed run, its event log (the answer's text) and
-      // subscriptions: all of it goes with the session rather than waiting for the log's TTL.
-      for (const runId of runIds) {
-        for await (const runPage of this.partitionKeyPages(runKey(tenantId, runId).pk)) keys.push(...runPage);
+      // subscriptions: all of it goes with the session rather than waiting for the log's TTL. Runs first,
+      // a page at a time, then the links that name them: a delete cut short is finished by the next one.
+      for (let next = 0; next < runIds.length; next += RUN_DELETE_CONCURRENCY) {
+        await Promise.all(
+          runIds.slice(next, next + RUN_DELETE_CONCURRENCY).map(async (runId) => {
+            for await (const runPage of this.partitionKeyPages(runKey(tenantId, runId).pk)) {
+              await this.batchDelete(runPage);
+            }
+          }),
+        );
       }
       await this.batchDelete(keys);
     }
@@ -723,7 +732,6 @@ export class DynamoSessionStore implements SessionStore {
     return found;
   }
 
-  /** BatchWrite in chunks of 25, asking again (with jittered back-off) for what DynamoDB left unprocessed. */
   /** The item keys of one partition, a page at a time. */
   private async *partitionKeyPages(pk: string): AsyncGenerator<Item[]> {
     let startKey: Item | undefined;
@@ -746,6 +754,7 @@ export class DynamoSessionStore implements SessionStore {
     } while (startKey);
   }
 
+  /** BatchWrite in chunks of 25, asking again (with jittered back-off) for what DynamoDB left unprocessed. */
   private async batchDelete(keys: Item[]): Promise<void> {
     for (let start = 0; start < keys.length; start += BATCH_WRITE_SIZE) {
       let pending = keys.slice(start, start + BATCH_WRITE_SIZE).map((Key) => ({ DeleteRequest: { Key } }));

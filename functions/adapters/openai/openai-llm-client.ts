@@ -232,7 +232,10 @@ export class OpenAiLlmClient implements LlmClient {
     }
     if (options.signal?.aborted)
       throw new LlmAbortedError(`the call to ${this.provider} was aborted`, { provider: this.provider });
-    const timeout = Math.max(1, Math.floor(Math.min(this.timeoutMs, left())));
+    const limit = () => Math.max(1, Math.floor(Math.min(this.timeoutMs, left())));
+    const timeout = limit();
+    /** The limit the running timer was set to (what a timeout reports). */
+    let current = timeout;
     const controller = new AbortController();
     let cutoff: Cutoff;
     const expire = () => {
@@ -251,13 +254,14 @@ export class OpenAiLlmClient implements LlmClient {
       touch: () => {
         if (cutoff) return;
         clearTimeout(timer);
-        timer = setTimeout(expire, Math.max(1, Math.floor(Math.min(this.timeoutMs, left()))));
+        current = limit();
+        timer = setTimeout(expire, current);
       },
       end: () => {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onCallerAbort);
       },
-      fail: (error: unknown) => toLlmError(error, this.provider, cutoff, this.now(), timeout),
+      fail: (error: unknown) => toLlmError(error, this.provider, cutoff, this.now(), current),
     };
   }
 
@@ -378,6 +382,8 @@ export class OpenAiLlmClient implements LlmClient {
             };
           }
           if (choice.finish_reason) finishReason = FINISH_REASONS[choice.finish_reason] ?? 'stop';
+          // The time our consumer took with this chunk's deltas is not the provider's pause.
+          call.touch();
         }
       } catch (error) {
         throw call.fail(error);

@@ -83,7 +83,7 @@ export interface RunChanges {
  * const store: SessionStore = new DynamoSessionStore(documentClient, tableName, new S3BlobStore(s3, bucket));
  * await store.createSession(record);
  * const page = await store.listMessages(tenantId, record.id, { limit: 20, order: 'asc' });
- * await store.deleteSession(tenantId, record.id); // messages, runs and offloaded content go too
+ * await store.deleteSession(tenantId, record.id); // messages, runs (event logs too) and offloaded content go too
  */
 export interface SessionStore {
   /** Fails with `SessionBusyError` if the id exists (a retry gets a new id). */
@@ -91,7 +91,10 @@ export interface SessionStore {
   /** Undefined when absent, another tenant's, or being deleted. */
   getSession(tenantId: string, sessionId: string): Promise<SessionRecord | undefined>;
   listSessions(tenantId: string, page: OrderedPageRequest): Promise<Page<SessionRecord>>;
-  /** Removes the session, its messages, runs and offloaded content; `SessionNotFoundError` if absent. */
+  /**
+   * Removes the session, its messages, runs (with their event logs and subscriptions) and offloaded
+   * content; `SessionNotFoundError` if absent.
+   */
   deleteSession(tenantId: string, sessionId: string): Promise<void>;
   /**
    * Messages in append order (or reversed); the session must exist (`SessionNotFoundError`), which costs a

@@ -8,7 +8,7 @@ import {
 } from '../../../functions/observability/aws-requests';
 
 /** A DynamoDB client whose HTTP exchanges are answered from a script (status codes in order), offline. */
-const scriptedClient = (statuses: number[]) => {
+const scriptedClient = (statuses: number[], gate?: Promise<void>) => {
   const seen: string[] = [];
   const client = new DynamoDBClient({
     region: 'eu-west-1',
@@ -17,6 +17,7 @@ const scriptedClient = (statuses: number[]) => {
     requestHandler: {
       handle: async (request: { headers: Record<string, string> }) => {
         seen.push(String(request.headers['x-amz-target']));
+        await gate;
         const statusCode = statuses.shift() ?? 200;
         const body =
           statusCode === 200
@@ -55,10 +56,9 @@ describe('AWS request tally', () => {
     const tally = awsRequestTally();
     expect(tally.dynamodb?.requests).toBe(seen.length);
     expect(tally.dynamodb?.operations).toEqual({ GetItem: 2, PutItem: 1 });
-    expect(tally.dynamodb?.ms).toBeGreaterThanOrEqual(0);
   });
 
-  it('counts every attempt of a retried call, as AWS bills them', async () => {
+  it('counts every attempt of a retried call, as AWS receives them', async () => {
     const { client, seen } = scriptedClient([500, 500, 200]);
     await client.send(get);
 
@@ -77,6 +77,31 @@ describe('AWS request tally', () => {
     before.dynamodb!.requests = 99;
     await client.send(get);
     expect(awsRequestTally().dynamodb?.requests).toBe(1);
+  });
+
+  it("counts a request in the tally of the invocation that sent it, not the next one's", async () => {
+    let open = () => {};
+    const { client, seen } = scriptedClient(
+      [],
+      new Promise<void>((resolve) => {
+        open = resolve;
+      }),
+    );
+    const inFlight = client.send(get);
+    // Sent (the HTTP handler has it), not yet answered: a new invocation starts.
+    await vi.waitFor(() => expect(seen).toHaveLength(1));
+    startAwsRequestTally();
+    open();
+    await inFlight;
+
+    expect(awsRequestTally()).toEqual({});
+  });
+
+  it('times each request up to its answer', async () => {
+    const { client } = scriptedClient([], new Promise<void>((resolve) => setTimeout(resolve, 30)));
+    await client.send(get);
+
+    expect(awsRequestTally().dynamodb?.ms).toBeGreaterThan(0);
   });
 
   it('shares one tally between copies of the module (a bundle and the local runtime)', async () => {
