@@ -62,10 +62,11 @@ export interface SendMessageOptions {
   /** The id the new run gets (a WebSocket chat chose it to log its first frame and claim its request). */
   readonly runId?: string;
   /**
-   * The session with its history, when the caller already read it (`loadSessionHistory` for this tenant
-   * and session, in this request: the HTTP route reads it while the key is re-checked).
+   * The session with its history, when the caller already read it (`loadSessionContext` for this tenant
+   * and session, in this request: the HTTP route reads it while the key is re-checked); null when that
+   * read found no such session.
    */
-  readonly loaded?: SessionHistory;
+  readonly loaded?: SessionHistory | null;
 }
 
 export type SessionHistory = NonNullable<Awaited<ReturnType<typeof loadSessionHistory>>>;
@@ -93,7 +94,8 @@ export const sendMessage = async (
 ): Promise<SentMessage> => {
   const startedAt = nowMs(deps);
   // The session and its history in one read; the model's context window bounds how much is loaded.
-  const found = options.loaded ?? (await loadSessionContext(deps, tenant.id, sessionId));
+  const found =
+    options.loaded === undefined ? await loadSessionContext(deps, tenant.id, sessionId) : options.loaded;
   if (!found) throw new SessionNotFoundError(sessionId);
   const { session } = found;
   const [firstFile] = body.file_ids ?? [];

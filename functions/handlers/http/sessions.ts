@@ -31,15 +31,20 @@ export interface ChatApiDeps extends SessionDeps {
 // live tokens are the WebSocket API's job.
 const SSE_HEADERS = { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache' };
 
-/** The prefetched session, if the prefetch read this very tenant's session (else the use case reads it). */
+/**
+ * The prefetched session (null: the read found none), if the prefetch read this very tenant's session;
+ * undefined when the use case must read it itself.
+ */
 const prefetchedSession = async (
   prefetched: Promise<Prefetched> | undefined,
   tenantId: string,
   sessionId: string,
-): Promise<SessionHistory | undefined> => {
+): Promise<SessionHistory | null | undefined> => {
   const outcome = await prefetched;
   if (!outcome?.ok) return undefined;
-  const read = outcome.value as { tenantId: string; sessionId: string; loaded: SessionHistory } | undefined;
+  const read = outcome.value as
+    | { tenantId: string; sessionId: string; loaded: SessionHistory | null }
+    | undefined;
   return read?.tenantId === tenantId && read.sessionId === sessionId ? read.loaded : undefined;
 };
 
@@ -65,7 +70,7 @@ export const createChatApi = (
         const loaded = await prefetchedSession(prefetched, tenant.id, path.id);
         const { status, result } = await sendMessage(await chatOf(deps), tenant, path.id, body, {
           ...(meter && { meter }),
-          ...(loaded && { loaded }),
+          ...(loaded !== undefined && { loaded }),
         });
         return status === 200 ? result : HttpReply.json(status, result);
       },
@@ -90,7 +95,7 @@ export const createChatApi = (
           const sessionId = SessionIdSchema.safeParse(pathParameters.id);
           if (!sessionId.success) return undefined;
           const loaded = await loadSessionContext(await chatOf(deps), tenantId, sessionId.data);
-          return loaded && { tenantId, sessionId: sessionId.data, loaded };
+          return { tenantId, sessionId: sessionId.data, loaded: loaded ?? null };
         },
       },
       rateLimit: {

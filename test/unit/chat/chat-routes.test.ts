@@ -216,6 +216,18 @@ describe("the key re-check runs beside the turn's first read", () => {
     expect(tokenCounter(setup.ledger)).toEqual({ used: 0, reserved: 0 });
   });
 
+  it('an unknown session is a 404 after one read: the prefetched one', async () => {
+    const setup = await chatSetup([{ text: 'never' }]);
+    setup.store.calls.length = 0;
+
+    const response = await api(setup)(sendEvent(setup.deps.ids.newId('ses'), { content: 'Hello' }));
+
+    expect(response.statusCode).toBe(404);
+    expect(response.json.error).toMatchObject({ code: 'session_not_found' });
+    expect(setup.store.calls).toEqual(['readSessionWithHistory']);
+    expect(setup.llm.requests).toHaveLength(0);
+  });
+
   it('a session id that is no id is refused by validation (404, as any unknown session), never read', async () => {
     const setup = await chatSetup([{ text: 'never' }]);
     setup.store.calls.length = 0;
