@@ -32,7 +32,16 @@ const instrument = <Input extends object, Output extends object>(
   countAwsRequests(stack, service);
 };
 
-/** DynamoDB with native JS values; `undefined` attributes are dropped rather than rejected. */
+/**
+ * A DynamoDB client set up as every function's: requests counted, native JS values, `undefined`
+ * attributes dropped rather than rejected. For a client of one's own (a test's, on its own endpoint).
+ */
+export const instrumentedDocumentClient = (client: DynamoDBClient): DynamoDBDocumentClient => {
+  instrument(client.middlewareStack, 'dynamodb');
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+};
+
+/** The functions' shared DynamoDB client (see instrumentedDocumentClient). */
 export const dynamoDocumentClient = (): DynamoDBDocumentClient => {
   if (!documentClient) {
     const client = new DynamoDBClient({});

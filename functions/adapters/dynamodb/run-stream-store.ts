@@ -20,13 +20,13 @@ import type { RunStatus } from '../../core/sessions/schemas';
 import { RunSeqConflictError } from '../../core/streaming/errors';
 import type { RunFrame } from '../../core/streaming/frames';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
+import { runPk } from './session-store';
 
 /** A run's frames stay resumable this long after they were written. */
 export const RUN_LOG_TTL_SECONDS = 24 * 60 * 60;
 /** A repeated `client_request_id` finds its run for this long (a client retrying after a drop). */
 export const REQUEST_CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
-const runPk = (tenantId: string, runId: string) => `TENANT#${tenantId}#RUN#${runId}`;
 const frameSk = (seq: number) => `EVT#${String(seq).padStart(10, '0')}`;
 const subSk = (connectionId: string) => `SUB#${connectionId}`;
 const claimPk = (tenantId: string, clientRequestId: string) => `WSCHAT#${tenantId}#${clientRequestId}`;

@@ -79,7 +79,9 @@ const runRefKey = (tenantId: string, sessionId: string, runId: string) => ({
 const LEGACY_RUN_REF = 'RUN#';
 /** Runs whose partitions a session delete clears at once. */
 const RUN_DELETE_CONCURRENCY = 4;
-const runKey = (tenantId: string, runId: string) => ({ pk: `TENANT#${tenantId}#RUN#${runId}`, sk: 'RUN' });
+/** A run's partition: the run item, and (RunStreamStore) its event log and subscriptions. */
+export const runPk = (tenantId: string, runId: string) => `TENANT#${tenantId}#RUN#${runId}`;
+const runKey = (tenantId: string, runId: string) => ({ pk: runPk(tenantId, runId), sk: 'RUN' });
 
 /** Where an offloaded message body lives: under its session, so deleting the session finds it by prefix. */
 export const sessionBlobPrefix = (tenantId: string, sessionId: string) =>
@@ -281,7 +283,7 @@ export class DynamoSessionStore implements SessionStore {
       for (let next = 0; next < runIds.length; next += RUN_DELETE_CONCURRENCY) {
         await Promise.all(
           runIds.slice(next, next + RUN_DELETE_CONCURRENCY).map(async (runId) => {
-            for await (const runPage of this.partitionKeyPages(runKey(tenantId, runId).pk)) {
+            for await (const runPage of this.partitionKeyPages(runPk(tenantId, runId))) {
               await this.batchDelete(runPage);
             }
           }),
