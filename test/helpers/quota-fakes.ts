@@ -8,6 +8,7 @@ import type {
   HoldResult,
   QuotaLedger,
   ReleaseResult,
+  RenewResult,
   SettleResult,
 } from '../../functions/core/ports/quota-ledger';
 import { QuotaExceededError, type QuotaStanding } from '../../functions/core/quotas/errors';
@@ -113,5 +114,13 @@ export class InMemoryQuotaLedger implements QuotaLedger {
     counter.holds.delete(hold.holdId);
     counter.reserved -= hold.amount;
     return { status: 'released' };
+  }
+
+  async renew(hold: Hold, expiresAt: number): Promise<RenewResult> {
+    this.calls.push('renew');
+    const held = this.counter(hold).holds.get(hold.holdId);
+    if (held?.amount !== hold.amount) return { status: 'not_held' };
+    held.expiresAt = expiresAt;
+    return { status: 'renewed' };
   }
 }

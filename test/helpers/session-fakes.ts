@@ -131,7 +131,12 @@ export class InMemorySessionStore implements SessionStore {
       if (!transition.from.includes(run.status))
         throw new RunStateConflictError(transition.runId, run.status, transition.changes.status);
     }
+    const { newRun } = request;
+    if (newRun && this.runs.has(key(newRun.tenant_id, newRun.id))) {
+      throw new Error(`InMemorySessionStore: run ${newRun.id} exists`);
+    }
     this.writeAppend(request);
+    if (newRun) this.runs.set(key(newRun.tenant_id, newRun.id), structuredClone(newRun));
     if (transition) {
       this.calls.pop();
       await this.transitionRun(request.tenantId, transition.runId, transition.from, transition.changes);
@@ -143,7 +148,7 @@ export class InMemorySessionStore implements SessionStore {
     return {
       messages: request.messages,
       replayed: false,
-      transitioned: transition !== undefined,
+      transitioned: transition !== undefined || newRun !== undefined,
       ...(slotReleased && { slotReleased }),
     };
   }

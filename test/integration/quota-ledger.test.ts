@@ -9,7 +9,7 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoUsageReader, quotaCounterKey } from '../../functions/adapters/dynamodb/usage-reader';
-import { acquireRunSlot } from '../../functions/core/quotas/acquire-run-slot';
+import { acquireRunSlot, renewRunSlot } from '../../functions/core/quotas/acquire-run-slot';
 import { checkRateLimit } from '../../functions/core/quotas/check-rate-limit';
 import { countToolInvocation } from '../../functions/core/quotas/count-tool-invocation';
 import { QuotaExceededError } from '../../functions/core/quotas/errors';
@@ -429,6 +429,26 @@ describe('run slots, tool invocations and unlimited quotas', () => {
 
     expect([first.status, again.status]).toEqual(['released', 'not_held']);
     expect(await item('concurrent_runs', null)).toMatchObject({ reserved: 4, committed: 4 });
+  });
+
+  it('a renewed slot outlives its first lease; one left to it is reclaimed after it', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const take = (runId: string) =>
+      acquireRunSlot({ ledger, clock }, { tenantId: TENANT, runId, limit: 2, leaseSeconds: 35 });
+    await take('run_renewed');
+    await take('run_crashed');
+
+    const renewed = await renewRunSlot({ ledger, clock }, TENANT, 'run_renewed');
+    clock.advance(60_000);
+    await take('run_next');
+
+    expect(renewed).toEqual({ status: 'renewed' });
+    const gauge = await item('concurrent_runs', null);
+    expect(gauge).toMatchObject({ reserved: 2, committed: 2 });
+    expect(gauge?.hold_run_crashed).toBeUndefined();
+    await expect(take('run_last')).rejects.toBeInstanceOf(QuotaExceededError);
+    // A slot already given back cannot be renewed into existence.
+    expect(await renewRunSlot({ ledger, clock }, TENANT, 'run_crashed')).toEqual({ status: 'not_held' });
   });
 
   it('tool invocations stop at the daily limit and start again the next day', async () => {

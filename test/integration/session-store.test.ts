@@ -501,6 +501,49 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     expect((await store.getRun(acme.id, run.id))?.status).toBe('cancelled');
   });
 
+  it("an inline turn's first step writes its run, the question and the answer at once; a replay writes nothing", async () => {
+    const { deps, store, scan } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const runId = newId('run', Date.now());
+    const run = { ...runRecord(acme.id, session, runId, 'in_progress'), status: 'completed' as const };
+    const turn = () =>
+      appendMessages(
+        deps,
+        acme.id,
+        session.id,
+        {
+          append_id: `${runId}:step-0`,
+          messages: [
+            { role: 'user', content: 'Hello', run_id: runId },
+            { role: 'assistant', content: 'Hi', run_id: runId },
+          ],
+        },
+        { known: { lastMessageId: null }, newRun: run },
+      );
+
+    const written = await turn();
+    const itemsAfterTurn = (await scan()).length;
+    const replayed = await turn();
+
+    expect(written).toMatchObject({ replayed: false, transitioned: true });
+    expect(replayed).toMatchObject({ replayed: true, transitioned: false });
+    expect(replayed.messages.map((message) => message.id)).toEqual(
+      written.messages.map((message) => message.id),
+    );
+    expect((await store.getRun(acme.id, runId))?.status).toBe('completed');
+    const page = await store.listMessages(acme.id, session.id, { limit: 10, order: 'asc' });
+    expect(page.items.map((message) => [message.role, message.content])).toEqual([
+      ['user', 'Hello'],
+      ['assistant', 'Hi'],
+    ]);
+    expect((await scan()).length).toBe(itemsAfterTurn);
+    // The run is the session's: deleting the session takes it too.
+    await deleteSession(deps, acme.id, session.id);
+    expect(await store.getRun(acme.id, runId)).toBeUndefined();
+    expect(await scan()).toEqual([]);
+  });
+
   it("a step's settle lands in its append transaction; a hold already gone records the step and charges nothing", async () => {
     const { deps: withLedger, store, ledger, clock, quotaItem } = await freshWithLedger();
     const acme = tenant();

@@ -21,6 +21,7 @@ import type {
   HoldResult,
   QuotaLedger,
   ReleaseResult,
+  RenewResult,
   SettleResult,
 } from '../../core/ports/quota-ledger';
 import { QuotaExceededError, type QuotaStanding } from '../../core/quotas/errors';
@@ -461,6 +462,32 @@ export class DynamoQuotaLedger implements QuotaLedger {
   async release(hold: Hold): Promise<ReleaseResult> {
     const released = await this.applyToHold(releaseUpdate(this.tableName, hold));
     return released ? { status: 'released' } : { status: 'not_held' };
+  }
+
+  /**
+   * Sets the hold's `expires_at`, while it is the same hold. The item's TTL is left as it is: it was set
+   * when the hold was taken to outlive the longest lease by the item's grace (a week), which a renewal to
+   * at most MAX_LEASE_SECONDS from now stays well inside.
+   */
+  async renew(hold: Hold, expiresAt: number): Promise<RenewResult> {
+    try {
+      await this.update({
+        Key: quotaCounterKey(hold.tenantId, hold.quota, hold.window),
+        UpdateExpression: 'SET #hold.#exp = :exp',
+        ConditionExpression: '#hold.#amount = :amount',
+        ExpressionAttributeNames: {
+          '#hold': holdAttribute(hold.holdId),
+          '#exp': 'expires_at',
+          '#amount': 'amount',
+        },
+        ExpressionAttributeValues: { ':exp': expiresAt, ':amount': hold.amount },
+        ReturnValuesOnConditionCheckFailure: 'NONE',
+      });
+      return { status: 'renewed' };
+    } catch (error) {
+      if (isConditionFailure(error)) return { status: 'not_held' };
+      throw translateDynamoError(error);
+    }
   }
 
   /** One write that only applies while the hold is still there; false when it is not. */

@@ -399,7 +399,7 @@ export class DynamoSessionStore implements SessionStore {
       return {
         messages: request.messages,
         replayed: false,
-        transitioned: request.runTransition !== undefined,
+        transitioned: request.runTransition !== undefined || request.newRun !== undefined,
         ...(settle && { settled: settle.settled }),
         ...(release && { slotReleased: { status: 'released' as const } }),
       };
@@ -519,6 +519,10 @@ export class DynamoSessionStore implements SessionStore {
         Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
       })),
     ];
+    if (request.newRun && request.runTransition) {
+      throw new Error('DynamoSessionStore: an append writes a new run or transitions one, not both');
+    }
+    if (request.newRun) transactItems.push(...this.newRunItems(request.newRun));
     const transition = request.runTransition;
     if (transition && transition.from.length > 0) {
       transactItems.push({
@@ -554,20 +558,7 @@ export class DynamoSessionStore implements SessionStore {
     ];
     const runItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
       ...sessionItems,
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...runKey(run.tenant_id, run.id), entity: 'run', ...withoutNulls(run) },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...runRefKey(run.tenant_id, run.session_id, run.id), entity: 'run_ref', run_id: run.id },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
+      ...this.newRunItems(run),
     ];
     const slotIndex = runItems.length;
     let withSlot = slot !== undefined;
@@ -619,6 +610,26 @@ export class DynamoSessionStore implements SessionStore {
         throw translateDynamoError(error);
       }
     }
+  }
+
+  /** A new run's item and the session's reference to it, each only if absent. */
+  private newRunItems(run: RunRecord): NonNullable<TransactWriteCommandInput['TransactItems']> {
+    return [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...runKey(run.tenant_id, run.id), entity: 'run', ...withoutNulls(run) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...runRefKey(run.tenant_id, run.session_id, run.id), entity: 'run_ref', run_id: run.id },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ];
   }
 
   async getRun(tenantId: string, runId: string): Promise<RunRecord | undefined> {

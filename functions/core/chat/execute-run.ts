@@ -27,7 +27,7 @@ import { updateRunStatus } from '../sessions/update-run-status';
 import type { TenantRecord } from '../tenants/schemas';
 import { buildContext } from './build-context';
 import { meteredLlmStep } from './metered-step';
-import { type ChatDeps, HARD_MAX_STEPS, loadHistory, nowMs, quotasOf } from './model';
+import { type ChatDeps, HARD_MAX_STEPS, loadHistory, nowMs, quotasOf, toChatMessage } from './model';
 import { DEFAULT_STEP_MAX_TOKENS, modelLimits } from './model-limits';
 
 export interface ExecuteRunInput {
@@ -48,16 +48,38 @@ export interface ExecuteRunInput {
   readonly run?: RunRecord;
   readonly session?: SessionRecord;
   /**
-   * Inline start: `run` and the user's message are not on record yet. The first step reserves its tokens,
-   * then `save` writes both (one transaction) and returns the session's new last message id. Whatever
-   * refuses the turn before that (an exhausted budget, a message too long for the context) is thrown with
-   * nothing written.
+   * Inline start: `run` and the user's message are not on record yet. The first step takes the run's
+   * concurrent-run slot beside its token reservation (one round trip), and its transaction writes the
+   * run, the user's message and the step together: a simple turn makes one write. Whatever refuses the
+   * turn before that (a budget, a rate, a slot, a message too long for the context) is thrown with
+   * nothing written; if the invocation dies before that write, nothing is on record to resume (the client
+   * saw no answer and asks again) and the two holds, taken with leases that only outlive the invocation,
+   * come back by themselves.
    */
-  readonly pending?: { readonly userMessage: ChatMessage; readonly save: () => Promise<string> };
+  readonly pending?: PendingTurn;
   /** The session's history as the caller just read it with `session`: the first step reads none. */
   readonly history?: ChatMessage[];
   /** The request's admission (inline): counted by the first step's reservation, in the same write. */
   readonly meter?: RequestMeter;
+}
+
+export interface PendingTurn {
+  /** The user's message as it is recorded (with the run's id). */
+  readonly userMessage: NewMessage;
+  /** The run's concurrent-run slot, taken beside the first reservation (absent: unlimited runs). */
+  readonly slot?: { readonly take: () => Promise<unknown>; readonly giveBack: () => Promise<unknown> };
+  /** The lease of the first step's reservation: long enough to outlive this invocation, no longer. */
+  readonly leaseSeconds: number;
+  /**
+   * Runs before the run is first on record unfinished (a first step that calls tools), beside the tools:
+   * the run's recovery job is queued and its slot's lease made a run's.
+   */
+  readonly beforeUnfinished: () => Promise<void>;
+  /**
+   * Records the run and the user's message alone, after `beforeUnfinished`'s work (a hand-off, or a failure,
+   * before any step is on record); returns the session's new last message id.
+   */
+  readonly save: () => Promise<string>;
 }
 
 export type ExecuteRunOutcome =
@@ -138,8 +160,13 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
 
   const pending = input.pending;
   let saved = pending === undefined;
-  /** The session's last message id when this invocation wrote it: the next append needs no session read. */
-  let lastMessageId: string | null | undefined;
+  /** The first step's reservation (and the slot beside it) was granted: the turn was admitted. */
+  let admitted = false;
+  /**
+   * The session's last message id when this invocation knows it (it wrote it, or the inline turn's caller
+   * just read it): the next append needs no session read.
+   */
+  let lastMessageId: string | null | undefined = pending ? session.last_message_id : undefined;
   const ensureSaved = async () => {
     if (saved || !pending) return;
     lastMessageId = await pending.save();
@@ -203,7 +230,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       index === firstIndex && input.history
         ? [...input.history]
         : await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
-    if (!saved && pending) history.push(pending.userMessage);
+    if (!saved && pending) history.push(toChatMessage(pending.userMessage));
     const lastAllowed = index === maxSteps - 1;
     let messages: ChatMessage[];
     try {
@@ -254,21 +281,34 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               : input.handoffAtMs + DEADLINE_SLACK_MS,
           ),
           signal: abort.signal,
-          ...(!saved && { onReserved: ensureSaved }),
+          ...(!saved &&
+            pending && {
+              leaseSeconds: pending.leaseSeconds,
+              ...(pending.slot && { alongside: pending.slot }),
+              onReserved: async () => {
+                admitted = true;
+              },
+            }),
           ...(input.meter && { meter: input.meter }),
           ...(input.onDelta && { onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index) }),
         },
         async (completion, usage, reservation, settledWith) => {
+          // An inline turn's first step: the run and the user's message are written with it.
+          const first = saved ? undefined : pending;
           const calls = completion.message.tool_calls ?? [];
-          const results = await Promise.all(
-            calls.map((call) =>
-              toolResult(deps, call, offered, {
-                tenantId: tenant.id,
-                ...(input.signal && { signal: input.signal }),
-              }),
+          const [results] = await Promise.all([
+            Promise.all(
+              calls.map((call) =>
+                toolResult(deps, call, offered, {
+                  tenantId: tenant.id,
+                  ...(input.signal && { signal: input.signal }),
+                }),
+              ),
             ),
-          );
-          const newMessages: NewMessage[] = [
+            // A step that calls tools leaves the run unfinished on record: its recovery comes first.
+            first && calls.length > 0 ? first.beforeUnfinished() : undefined,
+          ]);
+          const stepMessages: NewMessage[] = [
             {
               role: 'assistant',
               content: completion.message.content ?? (calls.length > 0 ? null : ''),
@@ -305,47 +345,55 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
             };
             return { step, final, changes };
           };
-          const proposed = stepOf(newMessages[0]);
+          const proposed = stepOf(stepMessages[0]);
+          const recordOf = (changes: RunChanges): RunRecord => ({
+            ...(run as RunRecord),
+            status: changes.status,
+            updated_at: changes.updated_at,
+            completed_at: changes.completed_at ?? null,
+            steps: changes.steps ?? [],
+            usage: changes.usage ?? sumUsage(changes.steps ?? []),
+            error: changes.error ?? null,
+          });
           try {
-            // The step's messages and the run's progress in one transaction.
+            // The step's messages and the run's progress in one transaction (the first inline step: the
+            // run itself and the user's message too).
             const appended = await appendMessages(
               deps,
               tenant.id,
               session.id,
-              { append_id: stepId, messages: newMessages },
+              {
+                append_id: stepId,
+                messages: first ? [first.userMessage, ...stepMessages] : stepMessages,
+              },
               {
                 ...(lastMessageId !== undefined && { known: { lastMessageId } }),
-                runTransition: { runId, from: ['in_progress'], changes: proposed.changes },
+                ...(first
+                  ? { newRun: recordOf(proposed.changes) }
+                  : { runTransition: { runId, from: ['in_progress'], changes: proposed.changes } }),
                 // The step's charge lands with the step: no separate settle write; the last step gives the
                 // run's slot back in the same write.
                 ...(!reservation.unlimited && { settle: { hold: reservation, used: usage.total_tokens } }),
                 ...(slot && proposed.changes.status !== 'in_progress' && { releaseSlot: slot }),
               },
             );
+            if (first) saved = true;
             if (appended.settled) settledWith(appended.settled);
-            const ends = (appended.transitioned ? proposed : stepOf(appended.messages[0])).changes.status;
+            const recordedStep = appended.messages.slice(first ? 1 : 0);
+            const ends = (appended.transitioned ? proposed : stepOf(recordedStep[0])).changes.status;
             if (ends !== 'in_progress' && !appended.slotReleased) await releaseSlot();
             lastMessageId = appended.replayed ? undefined : (appended.messages.at(-1)?.id ?? undefined);
             if (appended.transitioned) {
               steps.push(proposed.step);
-              const { changes } = proposed;
-              const updated: RunRecord = {
-                ...(run as RunRecord),
-                status: changes.status,
-                updated_at: changes.updated_at,
-                completed_at: changes.completed_at ?? null,
-                steps: changes.steps ?? [],
-                usage: changes.usage ?? sumUsage(changes.steps ?? []),
-                error: changes.error ?? null,
-              };
-              return { run: updated, appended: appended.messages, final: proposed.final, cancelled: false };
+              const updated = recordOf(proposed.changes);
+              return { run: updated, appended: recordedStep, final: proposed.final, cancelled: false };
             }
             // A replayed append means an earlier attempt of this step got this far: its messages stand,
             // and the run's progress is recorded from them.
-            const actual = stepOf(appended.messages[0]);
+            const actual = stepOf(recordedStep[0]);
             const updated = await deps.store.transitionRun(tenant.id, runId, ['in_progress'], actual.changes);
             steps.push(actual.step);
-            return { run: updated, appended: appended.messages, final: actual.final, cancelled: false };
+            return { run: updated, appended: recordedStep, final: actual.final, cancelled: false };
           } catch (error) {
             // Cancelled while the step ran: the tokens were spent (settled below), the run stays cancelled.
             if (error instanceof RunStateConflictError) {
@@ -357,8 +405,13 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       );
       recorded = result.persisted;
     } catch (error) {
-      // Refused before anything was written (429, or the first write itself failed): nothing to undo.
-      if (!saved) throw error;
+      if (!saved) {
+        // Refused before the call (a 429: the budget, the rate, the slot): nothing written, nothing held.
+        if (!admitted) throw error;
+        // The inline turn's first step failed or was cut short before its write: the run and the user's
+        // message go on record now, so the hand-off resumes from them and a failure is recorded as any.
+        await ensureSaved();
+      }
       const aborted = error instanceof LlmAbortedError || error instanceof LlmTimeoutError;
       if (aborted && input.handoffAtMs !== undefined && nowMs(deps) >= input.handoffAtMs - MIN_STEP_MS) {
         return { status: 'handoff', run: toRunResource({ ...run, steps }) };

@@ -36,6 +36,14 @@ export interface MeteredStepInput {
   readonly onReserved?: (reservation: TokenReservation) => Promise<void>;
   /** The request's admission, when not yet counted: the reservation's write counts it too. */
   readonly meter?: RequestMeter;
+  /** The reservation's lease (default in ledger-rules.ts): how long a crashed caller's hold blocks the budget. */
+  readonly leaseSeconds?: number;
+  /**
+   * Taken at the same time as the reservation, so both cost one round trip (an inline run's
+   * concurrent-run slot). If either is refused, the other is given back and the refusal thrown (the
+   * reservation's first, as a refused reservation is what a retry must wait out).
+   */
+  readonly alongside?: { readonly take: () => Promise<unknown>; readonly giveBack: () => Promise<unknown> };
 }
 
 export interface MeteredStepResult<Persisted> {
@@ -113,13 +121,25 @@ export const meteredLlmStep = async <Persisted = undefined>(
     settledWith: (result: SettleResult) => void,
   ) => Promise<Persisted>,
 ): Promise<MeteredStepResult<Persisted>> => {
-  const reservation = await reserveTokens(deps, {
-    tenantId: input.tenantId,
-    limit: input.tokenLimit,
-    tokens: reservationTokens(input.request),
-    ...(input.reservationId && { reservationId: input.reservationId }),
-    ...(input.meter && { meter: input.meter }),
-  });
+  const [reserved, beside] = await Promise.allSettled([
+    reserveTokens(deps, {
+      tenantId: input.tenantId,
+      limit: input.tokenLimit,
+      tokens: reservationTokens(input.request),
+      ...(input.reservationId && { reservationId: input.reservationId }),
+      ...(input.meter && { meter: input.meter }),
+      ...(input.leaseSeconds !== undefined && { leaseSeconds: input.leaseSeconds }),
+    }),
+    input.alongside?.take(),
+  ]);
+  if (reserved.status === 'rejected' || beside.status === 'rejected') {
+    await Promise.all([
+      reserved.status === 'fulfilled' ? releaseTokens(deps, reserved.value) : undefined,
+      beside.status === 'fulfilled' ? input.alongside?.giveBack() : undefined,
+    ]);
+    throw reserved.status === 'rejected' ? reserved.reason : (beside as PromiseRejectedResult).reason;
+  }
+  const reservation = reserved.value;
   if (input.onReserved) {
     try {
       await input.onReserved(reservation);

@@ -1,7 +1,8 @@
 // Use case: `POST /v1/sessions/{id}/messages`: record the user's message and a run, then answer inline
 // when the run finishes before the sync deadline, or continue it on the chat-runs queue (202).
 import { NotFoundError, TenanticError } from '../errors';
-import { runSlotRequest } from '../quotas/acquire-run-slot';
+import type { HoldRequest } from '../ports/quota-ledger';
+import { acquireRunSlot, renewRunSlot, runSlotHold, runSlotRequest } from '../quotas/acquire-run-slot';
 import { releaseTokens } from '../quotas/release-tokens';
 import type { RequestMeter } from '../quotas/request-meter';
 import { reserveTokens } from '../quotas/reserve-tokens';
@@ -11,7 +12,7 @@ import { newRunRecord, toRunResource, unixSeconds } from '../sessions/model';
 import type { NewMessage } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import { buildContext } from './build-context';
-import { executeRun, stepPlan } from './execute-run';
+import { executeRun, type PendingTurn, stepPlan } from './execute-run';
 import { reservationTokens } from './metered-step';
 import {
   type ChatDeps,
@@ -45,12 +46,13 @@ export interface SentMessage {
 }
 
 /**
- * Checks before any write (unknown session → 404, unknown files → 404). Inline, the first step reserves
- * its tokens before anything is written, so a refusal (429, a message too long for the context) leaves
- * nothing behind; then one transaction writes the run and the user message (append id `<runId>:user`),
- * after a delayed recovery job is queued. The loop stops at `timeouts.syncDeadlineMs`, aborting an LLM
- * call in flight; what it did is on record and the queued job resumes from there. A run that fails
- * inline answers with its error (502/504 for the model).
+ * Checks before any write (unknown session → 404, unknown files → 404). Inline, the first step holds its
+ * tokens (counting the request) and the run's slot at once, before anything is written, so a refusal
+ * (429, a message too long for the context) leaves nothing behind; the step's transaction then writes
+ * the run, the user's message and the answer together. A run left unfinished on record (a first step
+ * that calls tools, a hand-off, a failure) has a delayed recovery job queued first. The loop stops at
+ * `timeouts.syncDeadlineMs`, aborting an LLM call in flight; what it did is on record and the queued job
+ * resumes from there. A run that fails inline answers with its error (502/504 for the model).
  *
  * @example
  * const { status, result } = await sendMessage(deps, tenant, sessionId, { content: 'What is 2+2?' });
@@ -114,20 +116,12 @@ export const sendMessage = async (
     now: unixSeconds(deps.clock.now()),
   });
   const userMessage: NewMessage = { role: 'user', content: body.content, run_id: run.id };
-  // The run's concurrent-run slot is held in the same write as the run: refused (429), nothing is written.
-  const slot = runSlotRequest(deps, tenant.id, run.id, quotasOf(deps, tenant).concurrent_runs);
-  /** The run, its session reference and the user's message: one transaction, all or nothing. */
-  const save = async (): Promise<string> => {
-    if (!body.async) {
-      // If this invocation dies mid-run (a crash, the function's timeout), this job resumes the run once
-      // the invocation is surely over; a run that ended by then makes it a no-op. Sent before the run is
-      // written, so no run is ever on record without its recovery (a job whose run was never written is a
-      // no-op too, one read), and after the tokens are held, so a turn refused for its budget or its rate
-      // sends nothing (one refused for a concurrent-run slot, checked with the run's write, sends that no-op).
-      await deps.jobs.enqueue(runExecuteEnvelope(tenant.id, run.id, sessionId), {
-        delaySeconds: recoveryDelaySeconds(deps.timeouts),
-      });
-    }
+  const slotLimit = quotasOf(deps, tenant).concurrent_runs;
+  /**
+   * The run and the user's message in one transaction, all or nothing (append id `<runId>:user`); with
+   * `slot`, the run's concurrent-run slot is held in the same write (refused: 429, nothing written).
+   */
+  const record = async (slot: HoldRequest | undefined): Promise<string> => {
     let lastMessageId = session.last_message_id;
     for (let attempt = 1; ; attempt += 1) {
       const append = appendRequest(tenant.id, sessionId, `${run.id}:user`, lastMessageId, deps.clock.now(), [
@@ -175,13 +169,54 @@ export const sendMessage = async (
       ...(options.meter && { meter: options.meter }),
     });
     try {
-      await save();
+      await record(runSlotRequest(deps, tenant.id, run.id, slotLimit));
     } catch (error) {
       await releaseTokens(deps, reservation);
       throw error;
     }
     return queue();
   }
+
+  // Inline, the holds outlive this invocation and no more: if it dies before its first write, nothing is
+  // on record to resume, and they come back by themselves soon after.
+  const inlineLease = recoveryDelaySeconds(deps.timeouts);
+  let slotTaken = false;
+  const beforeUnfinished = async () => {
+    // The recovery job resumes the run if this invocation dies mid-run (a crash, the function's timeout),
+    // once the invocation is surely over; a run that ended by then makes it a no-op (one read). The slot
+    // then lasts as long as a queued run's. The slot is unheld only when the turn handed off before taking
+    // it (then `record` takes it), or after a reclaim, impossible within its lease.
+    await Promise.all([
+      deps.jobs.enqueue(runExecuteEnvelope(tenant.id, run.id, sessionId), { delaySeconds: inlineLease }),
+      slotTaken ? renewRunSlot(deps, tenant.id, run.id) : undefined,
+    ]);
+  };
+  const pending: PendingTurn = {
+    userMessage,
+    leaseSeconds: inlineLease,
+    ...(slotLimit !== null && {
+      slot: {
+        take: async () => {
+          await acquireRunSlot(deps, {
+            tenantId: tenant.id,
+            runId: run.id,
+            limit: slotLimit,
+            leaseSeconds: inlineLease,
+          });
+          slotTaken = true;
+        },
+        giveBack: async () => {
+          slotTaken = false;
+          await deps.ledger.release(runSlotHold(tenant.id, run.id));
+        },
+      },
+    }),
+    beforeUnfinished,
+    save: async () => {
+      await beforeUnfinished();
+      return record(slotTaken ? undefined : runSlotRequest(deps, tenant.id, run.id, slotLimit));
+    },
+  };
 
   let outcome: Awaited<ReturnType<typeof executeRun>>;
   try {
@@ -191,16 +226,19 @@ export const sendMessage = async (
       run,
       session,
       history: found.history,
-      pending: { userMessage: toChatMessage({ ...userMessage, content: body.content }), save },
+      pending,
       handoffAtMs: startedAt + deps.timeouts.syncDeadlineMs,
       ...(options.meter && { meter: options.meter }),
     });
   } catch (error) {
+    // Anything but a refusal, with the run on record: the worker retries from the steps on record.
+    const refused = error instanceof TenanticError && error.statusCode < 500;
+    if (!refused && (await deps.store.getRun(tenant.id, run.id))) return queue();
     // Refused (4xx: nothing was written, or the run is on record as failed), or the store failed before
-    // the run was on record: answer with it. Otherwise the worker retries from the steps on record.
-    if (error instanceof TenanticError && error.statusCode < 500) throw error;
-    if (!(await deps.store.getRun(tenant.id, run.id))) throw error;
-    return queue();
+    // the run was on record: answer with it, and give the slot back now rather than when its lease ends
+    // (a no-op if the failed run gave it back already).
+    if (slotTaken) await deps.ledger.release(runSlotHold(tenant.id, run.id)).catch(() => undefined);
+    throw error;
   }
   switch (outcome.status) {
     case 'completed':

@@ -62,6 +62,8 @@ export type SettleResult =
 
 export type ReleaseResult = { readonly status: 'released' } | { readonly status: 'not_held' };
 
+export type RenewResult = { readonly status: 'renewed' } | { readonly status: 'not_held' };
+
 /**
  * Implementations make every operation one conditional write (a refused hold may add one reclaim of
  * expired holds and one retry) and throw `QuotaExceededError` when a limit would be passed. On a
@@ -86,4 +88,10 @@ export interface QuotaLedger {
   settle(hold: Hold, used: number): Promise<SettleResult>;
   /** Gives a hold back in one write; idempotent per hold id. */
   release(hold: Hold): Promise<ReleaseResult>;
+  /**
+   * Moves a live hold's lease end to `expiresAt` (unix seconds) in one write: a holder that first asked
+   * for a short lease (it might crash before its work is on record) asks for a longer one once it is.
+   * `not_held` when the hold is gone (settled, released, or reclaimed after its lease).
+   */
+  renew(hold: Hold, expiresAt: number): Promise<RenewResult>;
 }

@@ -26,6 +26,12 @@ export interface AppendMessagesRequest {
    */
   readonly runTransition?: RunTransition;
   /**
+   * Instead of `runTransition`: the run itself, first written with these messages (an inline turn's
+   * first step: the run, the user's message and the step land together, or nothing does). Its id must be
+   * new; a replayed append writes nothing (`transitioned` false), as the first attempt wrote the run.
+   */
+  readonly newRun?: RunRecord;
+  /**
    * The settle of the token hold whose call produced these messages, written in the same transaction
    * when the store can (the step and its charge land together, in one write). A store that cannot, or
    * an append that was replayed, leaves `settled` absent: the caller settles through the ledger.
@@ -53,7 +59,7 @@ export interface AppendMessagesResult {
   readonly messages: readonly MessageRecord[];
   /** True when this append id had already been applied: nothing was written this time. */
   readonly replayed: boolean;
-  /** True when `runTransition` was applied with the append. */
+  /** True when `runTransition` was applied (or `newRun` written) with the append. */
   readonly transitioned?: boolean;
   /** What became of `settle` when the store wrote it with the append (`not_held`: the hold was gone). */
   readonly settled?: SettleResult;

@@ -1,6 +1,6 @@
 // Use case: take one of the tenant's concurrent-run slots before a run starts (or resumes).
 import type { Clock } from '../ports/clock';
-import type { Hold, HoldRequest, QuotaLedger } from '../ports/quota-ledger';
+import type { Hold, HoldRequest, QuotaLedger, RenewResult } from '../ports/quota-ledger';
 import { QuotaExceededError } from './errors';
 import { assertHoldId, counterRef, leaseSeconds, MAX_LEASE_SECONDS, unixSeconds } from './ledger-rules';
 
@@ -87,3 +87,18 @@ export const runSlotHold = (tenantId: string, runId: string): Hold => ({
   amount: 1,
   expiresAt: 0,
 });
+
+/**
+ * Gives a run's slot the full run lease from now. An inline turn takes its slot with a lease that only
+ * outlives its own invocation (a crash before the run is on record leaves nothing to resume it, so the
+ * slot must come back soon); once the run is on record unfinished, its slot must last as a queued run's.
+ *
+ * @example
+ * await renewRunSlot(deps, tenantId, runId); // { status: 'renewed' }
+ */
+export const renewRunSlot = (
+  deps: { readonly ledger: QuotaLedger; readonly clock: Clock },
+  tenantId: string,
+  runId: string,
+): Promise<RenewResult> =>
+  deps.ledger.renew(runSlotHold(tenantId, runId), unixSeconds(deps.clock.now()) + RUN_SLOT_LEASE_SECONDS);

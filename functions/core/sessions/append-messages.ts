@@ -26,7 +26,7 @@ export interface AppendedMessages {
   readonly messages: MessageResource[];
   /** True when this append id had been applied before: the first append's messages, nothing new written. */
   readonly replayed: boolean;
-  /** With a run transition asked for: true when it was written with the messages. */
+  /** With a run transition (or a new run) asked for: true when it was written with the messages. */
   readonly transitioned?: boolean;
   /** With a settle asked for: what the store wrote with the messages (absent: settle it apart). */
   readonly settled?: SettleResult;
@@ -40,6 +40,8 @@ export interface AppendOptions {
   readonly known?: { readonly lastMessageId: string | null };
   /** Written in the same transaction (see `AppendMessagesRequest.runTransition`). */
   readonly runTransition?: RunTransition;
+  /** The run, first written with these messages (see `AppendMessagesRequest.newRun`). */
+  readonly newRun?: AppendMessagesRequest['newRun'];
   /** The settle of the step's token hold, in the same transaction where the store can. */
   readonly settle?: AppendMessagesRequest['settle'];
   /** The run's concurrent-run slot, released in the same transaction where the store can. */
@@ -73,7 +75,7 @@ export const appendMessages = async (
   input: AppendMessagesInput,
   options: AppendOptions = {},
 ): Promise<AppendedMessages> => {
-  const { known, runTransition, settle, releaseSlot } = options;
+  const { known, runTransition, newRun, settle, releaseSlot } = options;
   const parsed = AppendMessagesInput.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -96,13 +98,14 @@ export const appendMessages = async (
       const result = await deps.store.appendMessages({
         ...request,
         ...(runTransition && { runTransition }),
+        ...(newRun && { newRun }),
         ...(settle && { settle }),
         ...(releaseSlot && { releaseSlot }),
       });
       return {
         messages: result.messages.map(toMessageResource),
         replayed: result.replayed,
-        ...(runTransition && { transitioned: result.transitioned === true }),
+        ...((runTransition || newRun) && { transitioned: result.transitioned === true }),
         ...(result.settled && { settled: result.settled }),
         ...(result.slotReleased && { slotReleased: result.slotReleased }),
       };

@@ -9,6 +9,7 @@ const { createChatApi } = await import('../../../functions/handlers/http/session
 const { lambdaContext, loadEvent, memoryLogger } = await import('../../helpers/tenant-fakes');
 const { chatSetup, tokenCounter, USAGE } = await import('./fakes');
 const { runExecuteJob } = await import('../../../functions/core/chat/run-execute-job');
+const { recoveryDelaySeconds } = await import('../../../functions/core/chat/send-message');
 const { LlmAbortedError } = await import('../../../functions/core/llm/errors');
 const { createLogger } = await import('../../../functions/observability/logger');
 
@@ -72,15 +73,72 @@ describe('POST /v1/sessions/{id}/messages', () => {
     expect(setup.jobs.delays[0]).toBeGreaterThan(29);
   });
 
-  it('the recovery job completes a run whose inline invocation died, charging the step once', async () => {
-    const setup = await chatSetup([{ before: () => new Promise<void>(() => undefined), text: 'never' }]);
-    // The invocation hangs in the model call for good: as far as the run can tell, it died there.
+  it('a simple turn writes once, the run with both messages, and queues no job', async () => {
+    const setup = await chatSetup([{ text: 'Hi.' }], { quotas: { concurrent_runs: 2 } });
+    setup.store.calls.length = 0;
+    setup.ledger.calls.length = 0;
+
+    const response = await api(setup)(sendEvent(setup.session.id, { content: 'Hello' }));
+
+    expect(response.statusCode).toBe(200);
+    expect(setup.store.calls).toEqual(['readSessionWithHistory', 'appendMessages']);
+    // The request's count with the token hold, and the run's slot, at once; then the step's charge.
+    expect(setup.ledger.calls.slice(0, 2).sort()).toEqual(['hold', 'hold+count']);
+    expect(setup.jobs.enqueued).toEqual([]);
+    const run = await setup.store.getRun(setup.tenant.id, response.json.run.id);
+    expect(run).toMatchObject({ status: 'completed', usage: { total_tokens: USAGE.total_tokens } });
+    const history = await setup.store.listMessages(setup.tenant.id, setup.session.id, {
+      limit: 10,
+      order: 'asc',
+    });
+    expect(history.items.map((message) => [message.role, message.content, message.run_id])).toEqual([
+      ['user', 'Hello', run?.id],
+      ['assistant', 'Hi.', run?.id],
+    ]);
+    expect(tokenCounter(setup.ledger)).toEqual({ used: USAGE.total_tokens, reserved: 0 });
+  });
+
+  it('a turn whose invocation dies in its first call leaves nothing on record, and its holds lapse soon', async () => {
+    const setup = await chatSetup([{ before: () => new Promise<void>(() => undefined), text: 'never' }], {
+      quotas: { concurrent_runs: 1 },
+    });
+    // The invocation hangs in the model call for good: as far as the platform can tell, it died there.
     void api(setup)(sendEvent(setup.session.id, { content: 'Hello' }));
-    await vi.waitFor(() => expect(setup.store.runs.size).toBe(1));
+    await vi.waitFor(() => expect(setup.llm.requests).toHaveLength(1));
+
+    expect(setup.store.runs.size).toBe(0);
+    expect(setup.jobs.enqueued).toEqual([]);
+    const now = Math.floor(setup.clock.now().getTime() / 1000);
+    const holds = [...setup.ledger.counters.values()].flatMap((counter) => [...counter.holds.values()]);
+    // The token hold and the run's slot: both lapse once chat-api's own timeout has surely passed.
+    expect(holds).toHaveLength(2);
+    for (const hold of holds) {
+      expect(hold.expiresAt - now).toBeGreaterThan(29);
+      expect(hold.expiresAt - now).toBeLessThanOrEqual(recoveryDelaySeconds(setup.deps.timeouts));
+    }
+
+    // Once they lapse, the tenant's one slot is free for the retried turn.
+    setup.clock.advance(recoveryDelaySeconds(setup.deps.timeouts) * 1000);
+    setup.llm.turns.push({ text: 'Hi.' });
+    const retried = await api(setup)(sendEvent(setup.session.id, { content: 'Hello' }));
+    expect(retried.statusCode).toBe(200);
+    // Charged once; the lapsed token hold awaits its lazy reclaim (usage reports already leave it out).
+    expect(tokenCounter(setup.ledger).used).toBe(USAGE.total_tokens);
+  });
+
+  it('the recovery job completes a run whose invocation died after its first step, charging each step once', async () => {
+    const setup = await chatSetup([
+      { calls: [{ name: 'calculator', arguments: '{"expression":"6*7"}' }] },
+      { before: () => new Promise<void>(() => undefined), text: 'never' },
+    ]);
+    void api(setup)(sendEvent(setup.session.id, { content: 'What is 6*7?' }));
+    await vi.waitFor(() => expect(setup.llm.requests).toHaveLength(2));
+    // The first step called a tool, so its write left the run unfinished: its recovery job came first.
     const [recovery] = setup.jobs.enqueued;
     const runId = recovery?.id as string;
+    expect(setup.jobs.delays).toEqual([recoveryDelaySeconds(setup.deps.timeouts)]);
     expect((await setup.store.getRun(setup.tenant.id, runId))?.status).toBe('in_progress');
-    setup.llm.turns.push({ text: 'Recovered.' });
+    setup.llm.turns.push({ text: 'Recovered: 42.' });
 
     await runExecuteJob(
       () => setup.deps,
@@ -93,20 +151,23 @@ describe('POST /v1/sessions/{id}/messages', () => {
 
     const run = await setup.store.getRun(setup.tenant.id, runId);
     expect(run?.status).toBe('completed');
+    expect(run?.steps).toHaveLength(2);
     const history = await setup.store.listMessages(setup.tenant.id, setup.session.id, {
       limit: 10,
       order: 'asc',
     });
-    expect(history.items.map((message) => [message.role, message.content])).toEqual([
-      ['user', 'Hello'],
-      ['assistant', 'Recovered.'],
-    ]);
+    expect(history.items.map((message) => message.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    expect(JSON.parse(history.items[2]?.content as string)).toMatchObject({ result: 42 });
+    expect(history.items[3]?.content).toBe('Recovered: 42.');
     expect(tokenCounter(setup.ledger)).toEqual({ used: run?.usage.total_tokens, reserved: 0 });
   });
 
-  it('the recovery job of a turn that finished inline does nothing', async () => {
-    const setup = await chatSetup([{ text: 'Hi.' }]);
-    const response = await api(setup)(sendEvent(setup.session.id, { content: 'Hello' }));
+  it('the recovery job of a run that finished inline does nothing', async () => {
+    const setup = await chatSetup([
+      { calls: [{ name: 'calculator', arguments: '{"expression":"6*7"}' }] },
+      { text: '42.' },
+    ]);
+    const response = await api(setup)(sendEvent(setup.session.id, { content: 'What is 6*7?' }));
     const before = tokenCounter(setup.ledger);
     const calls = setup.llm.requests.length;
 
@@ -126,7 +187,7 @@ describe('POST /v1/sessions/{id}/messages', () => {
       limit: 10,
       order: 'asc',
     });
-    expect(history.items).toHaveLength(2);
+    expect(history.items).toHaveLength(4);
     expect((await setup.store.getRun(setup.tenant.id, response.json.run.id))?.status).toBe('completed');
   });
 

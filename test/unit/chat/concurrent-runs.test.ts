@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { cancelRun } from '../../../functions/core/chat/cancel-run';
 import { executeRun } from '../../../functions/core/chat/execute-run';
 import { sendMessage } from '../../../functions/core/chat/send-message';
-import { LlmUnavailableError } from '../../../functions/core/llm/errors';
+import { LlmAbortedError, LlmUnavailableError } from '../../../functions/core/llm/errors';
+import { RUN_SLOT_LEASE_SECONDS } from '../../../functions/core/quotas/acquire-run-slot';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
 import type { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 import { chatSetup, tokenCounter, USAGE } from './fakes';
@@ -60,6 +61,70 @@ describe('concurrent_runs', () => {
     expect(answered.status).toBe(200);
     expect(answered.result.run.status).toBe('completed');
     expect(slotsHeld(ledger)).toBe(0);
+  });
+
+  it('an inline turn refused for its slot gives its token hold back, and one refused for its budget its slot', async () => {
+    const busy = await chatSetup([{ text: 'never' }], { quotas: { concurrent_runs: 1 } });
+    await sendMessage(busy.deps, busy.tenant, busy.session.id, { content: 'queued', async: true });
+    const heldByQueued = tokenCounter(busy.ledger);
+    const poor = await chatSetup([{ text: 'never' }], {
+      quotas: { concurrent_runs: 1, tokens_per_month: 50 },
+    });
+
+    const noSlot = await sendMessage(busy.deps, busy.tenant, busy.session.id, { content: 'inline' }).catch(
+      (error: unknown) => error,
+    );
+    const noBudget = await sendMessage(poor.deps, poor.tenant, poor.session.id, { content: 'inline' }).catch(
+      (error: unknown) => error,
+    );
+
+    expect(noSlot).toMatchObject({ statusCode: 429, code: 'concurrent_runs_exceeded' });
+    expect(tokenCounter(busy.ledger)).toEqual(heldByQueued);
+    expect(busy.store.runs.size).toBe(1);
+    expect(noBudget).toMatchObject({ statusCode: 429, code: 'token_quota_exceeded' });
+    expect(slotsHeld(poor.ledger)).toBe(0);
+    for (const setup of [busy, poor]) expect(setup.llm.requests).toHaveLength(0);
+    expect(poor.store.runs.size).toBe(0);
+    expect([...busy.jobs.enqueued, ...poor.jobs.enqueued]).toHaveLength(1);
+  });
+
+  it('an inline turn whose first call fails is on record as failed, with its slot and tokens given back', async () => {
+    const setup = await chatSetup([{ error: new LlmUnavailableError('upstream 500') }], {
+      quotas: { concurrent_runs: 1 },
+    });
+    const { deps, tenant, session, ledger, store } = setup;
+
+    const failed = await sendMessage(deps, tenant, session.id, { content: 'hi' }).catch(
+      (error: unknown) => error,
+    );
+
+    expect(failed).toBeInstanceOf(LlmUnavailableError);
+    const [run] = [...store.runs.values()];
+    expect(run?.status).toBe('failed');
+    expect(store.messages.get(`${tenant.id}/${session.id}`)?.map((message) => message.role)).toEqual([
+      'user',
+    ]);
+    expect(slotsHeld(ledger)).toBe(0);
+    expect(tokenCounter(ledger)).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('an inline turn handed off mid-call keeps its slot for the queued rest, with a run-long lease', async () => {
+    const setup = await chatSetup([], {
+      quotas: { concurrent_runs: 1 },
+      timeouts: { syncDeadlineMs: 5_000 },
+    });
+    const { deps, tenant, session, ledger, clock } = setup;
+    setup.llm.turns.push({ before: () => clock.advance(5_000), error: new LlmAbortedError() });
+
+    const handedOff = await sendMessage(deps, tenant, session.id, { content: 'think hard' });
+
+    expect(handedOff.status).toBe(202);
+    const slots = [...ledger.counters.entries()]
+      .filter(([key]) => key.includes('concurrent_runs'))
+      .flatMap(([, counter]) => [...counter.holds.values()]);
+    expect(slots).toHaveLength(1);
+    const now = Math.floor(clock.now().getTime() / 1000);
+    expect((slots[0]?.expiresAt ?? 0) - now).toBe(RUN_SLOT_LEASE_SECONDS);
   });
 
   it('cancelling a run and failing one both give the slot back', async () => {
