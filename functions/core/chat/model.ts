@@ -25,9 +25,10 @@ export interface ChatTimeouts {
   /** `POST /v1/chat/completions` has no queue to fall back on: its model call must end by then. */
   readonly completionDeadlineMs: number;
   /**
-   * The delay of an inline turn's recovery job (SQS allows at most 900 s). It must pass chat-api's own
-   * timeout, so the job never resumes a run that a live invocation is still running; by default
-   * `send-message.ts` derives it from `syncDeadlineMs`.
+   * The delay of an inline turn's recovery job (SQS allows at most 900 s), and the lease of the holds
+   * its first step takes (tokens, slot). It must pass chat-api's own timeout, so the job never resumes a
+   * run that a live invocation is still running, and a hold never lapses under a live invocation; by
+   * default `send-message.ts` derives it from `syncDeadlineMs`.
    */
   readonly recoveryDelaySeconds?: number;
 }

@@ -50,8 +50,9 @@ export const runExecuteJob = (
     RunExecutePayload,
     async (job, { logger, signal }) => {
       const chat = await deps();
-      // Most jobs are the recovery jobs of inline runs that finished long ago: one read settles them. A
-      // dead-lettered run is the exception: its redriven job takes it up again (see streamRun).
+      // Most jobs are the recovery jobs of inline runs that went on after their first step and finished long
+      // ago: one read settles them. A dead-lettered run is the exception: its redriven job takes it up
+      // again (see streamRun).
       const run = await chat.store.getRun(job.tenant_id, job.id);
       if (!run || (isFinalRunStatus(run.status) && run.error?.code !== DEAD_LETTERED_RUN_CODE)) {
         logger.info('run.execute: nothing to do', { run_id: job.id, status: run?.status ?? 'gone' });
