@@ -319,7 +319,7 @@ export const runChatBench = async (): Promise<void> => {
       "(other sessions' builds and test suites may run at the same time, and DynamoDB Local is a JVM on the same " +
       '2 cores): read the latencies as an upper bound for this machine, not as what Lambda would show.',
     '',
-    `Local platform (its own DynamoDB Local, in memory and with the JVM's full JIT; SQS/S3 emulators; functions in the local Lambda runtime's worker ` +
+    `Local platform (its own DynamoDB Local, in memory, with the JVM's full JIT and its throughput garbage collector; SQS/S3 emulators; functions in the local Lambda runtime's worker ` +
       `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. First ${JVM_WARM_UP_TURNS} ` +
       `completions and ${JVM_WARM_UP_TURNS} first turns of a session warm DynamoDB Local's JIT up (it keeps ` +
       `getting faster for thousands of requests; the service it stands in for is always warm); then per row ${WARM_UP_TURNS} warm-up ` +
@@ -333,7 +333,7 @@ export const runChatBench = async (): Promise<void> => {
     "- **DynamoDB requests** are counted by SDK middleware on the functions' own clients " +
       '(`functions/observability/aws-requests.ts`: every attempt, at the wire), which keep a tally per ' +
       'invocation; the local Lambda runtime hands it over after each invocation, and a turn counts every ' +
-      'function it invoked (authorizer, route, workers). Median per turn. The same tally times each request on ' +
+      'function it invoked (authorizer, route, workers). Median per turn. The same tally times each request up ' +
       'to the response headers: their sum per turn is the wait on DynamoDB Local, and the overhead without it is what the ' +
       'platform code and the local runtime (HTTP emulation, worker threads, SDK serialisation and signing) ' +
       'cost. The access log line of every HTTP request carries the same figures (`aws_requests`), in the ' +
