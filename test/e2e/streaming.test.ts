@@ -185,7 +185,16 @@ describe('a chat streamed over the WebSocket', () => {
     expect(end.type).toBe('run.cancelled');
     expect(run.body.status).toBe('cancelled');
     expect(conflict.error).toMatchObject({ type: 'conflict_error', code: 'run_not_cancellable' });
-    expect(await storedAssistant(key, sessionId)).toEqual([]);
+    // The text the client saw before the cancel stays in the session, and what the provider streamed is
+    // charged as the cancelled run reports it.
+    const streamed = deltaText(client.frames, runId);
+    expect(streamed.length).toBeGreaterThan(0);
+    expect(
+      (await storedAssistant(key, sessionId)).map((message: { content: string }) => message.content),
+    ).toEqual([streamed]);
+    expect(run.body.usage.completion_tokens).toBeGreaterThan(0);
+    const usage = (await call('/v1/usage', { key })).body.tokens_per_month;
+    expect(usage.used).toBe(run.body.usage.total_tokens);
   });
 
   it('never starts a second run for a repeated client_request_id, even sent twice at once', async () => {

@@ -3,7 +3,7 @@
 // the run is cancelled. Every write is keyed by the run and step, so a redelivered job repeats nothing.
 import { TenanticError } from '../errors';
 import { isLlmError, LlmAbortedError, LlmTimeoutError } from '../llm/errors';
-import type { ChatDelta, ChatMessage, ToolCall } from '../llm/types';
+import type { ChatDelta, ChatMessage, ToolCall, Usage } from '../llm/types';
 import type { RunChanges } from '../ports/session-store';
 import { runSlotHold } from '../quotas/acquire-run-slot';
 import { QuotaExceededError } from '../quotas/errors';
@@ -290,7 +290,21 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               },
             }),
           ...(input.meter && { meter: input.meter }),
-          ...(input.onDelta && { onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index) }),
+          ...(input.onDelta && {
+            onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index),
+            ...(saved && {
+              onCutShort: (partial: { text: string; usage: Usage }, reservation: TokenReservation) =>
+                recordCutShort(
+                  deps,
+                  { tenantId: tenant.id, sessionId: session.id, runId, index, steps },
+                  partial,
+                  {
+                    reservation,
+                    ...(lastMessageId !== undefined && { lastMessageId }),
+                  },
+                ),
+            }),
+          }),
         },
         async (completion, usage, reservation, settledWith) => {
           // An inline turn's first step: the run and the user's message are written with it.
@@ -460,6 +474,68 @@ export const stepPlan = (deps: ChatDeps, tenant: TenantRecord, session: SessionR
     offered: new Set(toolNames),
     tools: toolNames.length > 0 ? deps.tools.toLlmTools(toolNames) : undefined,
   };
+};
+
+/**
+ * The `onCutShort` of a streamed step: if its run was cancelled mid-call, the text its client saw is kept
+ * as the step's answer, and the tokens the provider streamed are charged, by our estimate, in the same
+ * transaction that records the step and its usage on the cancelled run (so `used` still equals the usage
+ * runs report). Any other end of the call (a timeout, the function's end, a failure) leaves the run as it
+ * is: false, and the hold is released, as the step is repeated or the run fails.
+ */
+const recordCutShort = async (
+  deps: ChatDeps,
+  at: {
+    readonly tenantId: string;
+    readonly sessionId: string;
+    readonly runId: string;
+    readonly index: number;
+    readonly steps: readonly RunStep[];
+  },
+  partial: { text: string; usage: Usage },
+  known: { readonly reservation: TokenReservation; readonly lastMessageId?: string | null },
+): Promise<boolean> => {
+  const { reservation } = known;
+  const step: RunStep = {
+    index: at.index,
+    type: 'message_creation',
+    usage: partial.usage,
+    created_at: Math.floor(nowMs(deps) / 1000),
+    ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
+  };
+  try {
+    const appended = await appendMessages(
+      deps,
+      at.tenantId,
+      at.sessionId,
+      {
+        append_id: `${at.runId}:step-${at.index}`,
+        messages: [{ role: 'assistant', content: partial.text, run_id: at.runId }],
+      },
+      {
+        ...(known.lastMessageId !== undefined && { known: { lastMessageId: known.lastMessageId } }),
+        runTransition: {
+          runId: at.runId,
+          from: ['cancelled'],
+          changes: {
+            status: 'cancelled',
+            updated_at: step.created_at,
+            steps: [...at.steps, step],
+            usage: sumUsage([...at.steps, step]),
+          },
+        },
+        ...(!reservation.unlimited && { settle: { hold: reservation, used: partial.usage.total_tokens } }),
+      },
+    );
+    if (!appended.transitioned) return false;
+    if (!reservation.unlimited && !appended.settled) {
+      await settleTokens(deps, reservation, partial.usage.total_tokens);
+    }
+    return true;
+  } catch {
+    // Not cancelled (RunStateConflictError), or the write failed: nothing is recorded, nothing charged.
+    return false;
+  }
 };
 
 const maxStepsError = (maxSteps: number): RunError => ({

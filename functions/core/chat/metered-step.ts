@@ -44,6 +44,16 @@ export interface MeteredStepInput {
    * reservation's first, as a refused reservation is what a retry must wait out).
    */
   readonly alongside?: { readonly take: () => Promise<unknown>; readonly giveBack: () => Promise<unknown> };
+  /**
+   * A streamed call that failed after some output (a cancel, a cut): the provider bills what it streamed.
+   * Given that partial answer (its text) and our estimate of its usage, returns true when it recorded
+   * them and charged the hold (a cancelled run keeps what its client saw); false releases the hold, as for
+   * any failed call (the step will be repeated, or the run fails, and nothing is reported as used).
+   */
+  readonly onCutShort?: (
+    partial: { text: string; usage: Usage },
+    reservation: TokenReservation,
+  ) => Promise<boolean>;
 }
 
 export interface MeteredStepResult<Persisted> {
@@ -96,13 +106,20 @@ export const usageOf = (request: ChatRequest, completion: ChatCompletion): Usage
   return { prompt_tokens: prompt, completion_tokens: answer, total_tokens: prompt + answer };
 };
 
+/** Our estimate of a call cut short after `outputTokens` of output: the whole prompt, and that output. */
+const partialUsage = (request: ChatRequest, outputTokens: number): Usage => {
+  const prompt = estimatePromptTokens(request);
+  return { prompt_tokens: prompt, completion_tokens: outputTokens, total_tokens: prompt + outputTokens };
+};
+
 /**
  * Reserve → call → `persist` → settle, where `persist` may write the settle itself (the agent loop does,
  * in the step's transaction) and say so through `settledWith`. `persist` runs before the settle on purpose: if the process dies
  * between them, the step is on record with its usage and its reservation is still held under the same id,
  * so the resumed run settles it (settling twice is a no-op); the other order could charge a step twice.
- * A failed call releases the reservation; a failed `persist` leaves it held for the resumed step (or,
- * if none comes, for the ledger to reclaim uncharged when its lease ends).
+ * A failed call releases the reservation, unless it streamed output that `onCutShort` records and charges;
+ * a failed `persist` leaves it held for the resumed step (or, if none comes, for the ledger to reclaim
+ * uncharged when its lease ends).
  *
  * @example
  * const { completion, usage } = await meteredLlmStep(deps, {
@@ -149,6 +166,9 @@ export const meteredLlmStep = async <Persisted = undefined>(
     }
   }
   let completion: ChatCompletion;
+  /** What a stream relayed before it ended: answer text, and tool-call fragments (billed too). */
+  let streamedText = '';
+  let streamedCalls = '';
   try {
     const options = {
       ...(input.deadlineMs !== undefined && { deadlineMs: input.deadlineMs }),
@@ -158,6 +178,8 @@ export const meteredLlmStep = async <Persisted = undefined>(
       const onDelta = input.onDelta;
       const relayed = async function* (deltas: AsyncIterable<ChatDelta>) {
         for await (const delta of deltas) {
+          if (delta.type === 'text') streamedText += delta.text;
+          else if (delta.type === 'tool_call') streamedCalls += `${delta.name ?? ''}${delta.arguments ?? ''}`;
           await onDelta(delta);
           yield delta;
         }
@@ -170,7 +192,15 @@ export const meteredLlmStep = async <Persisted = undefined>(
       completion = await deps.llm.complete(input.request, options);
     }
   } catch (error) {
-    await releaseTokens(deps, reservation);
+    const output = estimateTextTokens(streamedText) + estimateTextTokens(streamedCalls);
+    const charged =
+      output > 0 && input.onCutShort
+        ? await input.onCutShort(
+            { text: streamedText, usage: partialUsage(input.request, output) },
+            reservation,
+          )
+        : false;
+    if (!charged) await releaseTokens(deps, reservation);
     throw error;
   }
   const usage = usageOf(input.request, completion);

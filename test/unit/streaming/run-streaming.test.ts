@@ -7,6 +7,7 @@ import { RunNotCancellableError } from '../../../functions/core/chat/errors';
 import { ConnectionThrottledError } from '../../../functions/core/connections/errors';
 import type { ServerFrame } from '../../../functions/core/connections/schemas';
 import { LlmAbortedError } from '../../../functions/core/llm/errors';
+import { estimateTextTokens } from '../../../functions/core/llm/token-estimate';
 import type { ChatDelta, ChatRequest, LlmCallOptions } from '../../../functions/core/llm/types';
 import type { UsageReader } from '../../../functions/core/ports/usage-reader';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
@@ -159,7 +160,7 @@ describe('acceptChat and the streamed worker run', () => {
   });
 
   it('notices a cancel within a poll interval, aborts the call and ends with run.cancelled', async () => {
-    const { actions, context, session, tenant, worker, notifier, store, deps } = await setup();
+    const { actions, context, session, tenant, worker, notifier, store, deps, ledger } = await setup();
     let firstDelta: () => void = () => undefined;
     const streaming = new Promise<void>((resolve) => {
       firstDelta = resolve;
@@ -184,7 +185,44 @@ describe('acceptChat and the streamed worker run', () => {
     expect(outcome.status).toBe('cancelled');
     expect(frames.at(-1)?.type).toBe('run.cancelled');
     expect(textOf(frames)).toBe('partial');
-    expect((await store.getRun(tenant.id, runId))?.status).toBe('cancelled');
+    // What the client saw stays in the session, and what the provider streamed is charged, by estimate,
+    // exactly as the cancelled run reports it.
+    const run = await store.getRun(tenant.id, runId);
+    expect(run?.status).toBe('cancelled');
+    expect(run?.steps).toHaveLength(1);
+    expect(run?.usage.completion_tokens).toBe(estimateTextTokens('partial'));
+    expect(run?.usage.prompt_tokens).toBeGreaterThan(0);
+    expect(tokenCounter(ledger)).toEqual({ used: run?.usage.total_tokens, reserved: 0 });
+    const history = await store.listMessages(tenant.id, session.id, { limit: 10, order: 'asc' });
+    expect(history.items.map((message) => [message.role, message.content])).toEqual([
+      ['user', 'Go on'],
+      ['assistant', 'partial'],
+    ]);
+  });
+
+  it('a call cut short by anything but a cancel charges nothing and keeps nothing of it', async () => {
+    const { actions, context, session, tenant, worker, store, deps, ledger } = await setup();
+    const stop = new AbortController();
+    deps.llm.stream = async function* (
+      _request: ChatRequest,
+      options?: LlmCallOptions,
+    ): AsyncGenerator<ChatDelta> {
+      yield { type: 'text', text: 'partial' };
+      // The function is about to time out: the worker's own signal ends the call.
+      stop.abort();
+      if (!options?.signal?.aborted) throw new Error('the call was not aborted');
+      throw new LlmAbortedError();
+    };
+    const { runId } = await acceptChat(actions, context, { session_id: session.id, content: 'Go on' });
+
+    const failed = await streamRun(worker, { tenant, runId, signal: stop.signal }).catch((error) => error);
+
+    expect(failed).toBeInstanceOf(LlmAbortedError);
+    const run = await store.getRun(tenant.id, runId);
+    expect(run).toMatchObject({ status: 'in_progress', steps: [] });
+    expect(tokenCounter(ledger)).toEqual({ used: 0, reserved: 0 });
+    const history = await store.listMessages(tenant.id, session.id, { limit: 10, order: 'asc' });
+    expect(history.items.map((message) => message.role)).toEqual(['user']);
   });
 });
 
