@@ -132,6 +132,9 @@ export class InMemorySessionStore implements SessionStore {
         throw new RunStateConflictError(transition.runId, run.status, transition.changes.status);
     }
     const { newRun } = request;
+    if (newRun && transition) {
+      throw new Error('InMemorySessionStore: an append writes a new run or transitions one, not both');
+    }
     if (newRun && this.runs.has(key(newRun.tenant_id, newRun.id))) {
       throw new Error(`InMemorySessionStore: run ${newRun.id} exists`);
     }

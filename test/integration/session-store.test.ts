@@ -12,7 +12,7 @@ import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
 import { newId } from '../../functions/core/ids';
 import { encodeCursor } from '../../functions/core/pagination';
 import { randomIds } from '../../functions/core/ports/id-generator';
-import { runSlotHold, runSlotRequest } from '../../functions/core/quotas/acquire-run-slot';
+import { acquireRunSlot, runSlotHold, runSlotRequest } from '../../functions/core/quotas/acquire-run-slot';
 import { QuotaExceededError } from '../../functions/core/quotas/errors';
 import { reserveTokens } from '../../functions/core/quotas/reserve-tokens';
 import { settleTokens } from '../../functions/core/quotas/settle-tokens';
@@ -542,6 +542,63 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     await deleteSession(deps, acme.id, session.id);
     expect(await store.getRun(acme.id, runId)).toBeUndefined();
     expect(await scan()).toEqual([]);
+  });
+
+  it("an inline turn's first write settles its hold and gives back its slot; a slot already gone still records it", async () => {
+    const { deps: withLedger, store, ledger, clock, quotaItem } = await freshWithLedger();
+    const acme = tenant();
+    const session = await createSession(withLedger, acme, {});
+    const turn = async (runId: string, releaseGoneSlot: boolean) => {
+      const tokens = await reserveTokens(
+        { ledger, clock },
+        { tenantId: acme.id, limit: 10_000, tokens: 500, reservationId: `${runId}:step-0` },
+      );
+      await acquireRunSlot({ ledger, clock }, { tenantId: acme.id, runId, limit: 2, leaseSeconds: 35 });
+      if (releaseGoneSlot) await ledger.release(runSlotHold(acme.id, runId));
+      if (tokens.unlimited) throw new Error('expected a hold');
+      const last = (await store.getSession(acme.id, session.id))?.last_message_id ?? null;
+      return appendMessages(
+        withLedger,
+        acme.id,
+        session.id,
+        {
+          append_id: `${runId}:step-0`,
+          messages: [
+            { role: 'user', content: 'Hello', run_id: runId },
+            { role: 'assistant', content: 'Hi', run_id: runId },
+          ],
+        },
+        {
+          known: { lastMessageId: last },
+          newRun: { ...runRecord(acme.id, session, runId, 'in_progress'), status: 'completed' },
+          settle: { hold: tokens, used: 120 },
+          releaseSlot: runSlotHold(acme.id, runId),
+        },
+      );
+    };
+    const first = newId('run', Date.now());
+    const second = newId('run', Date.now() + 1);
+
+    const whole = await turn(first, false);
+    const slotGone = await turn(second, true);
+
+    expect(whole).toMatchObject({ transitioned: true, settled: { status: 'settled', charged: 120 } });
+    expect(whole.slotReleased).toEqual({ status: 'released' });
+    expect(slotGone).toMatchObject({ transitioned: true, settled: { status: 'settled', charged: 120 } });
+    expect(slotGone.slotReleased).toEqual({ status: 'not_held' });
+    for (const runId of [first, second])
+      expect((await store.getRun(acme.id, runId))?.status).toBe('completed');
+    const page = await store.listMessages(acme.id, session.id, { limit: 10, order: 'asc' });
+    expect(page.items).toHaveLength(4);
+    expect(await quotaItem(quotaCounterKey(acme.id, 'tokens_per_month', '2099-11'))).toMatchObject({
+      used: 240,
+      reserved: 0,
+      committed: 240,
+    });
+    expect(await quotaItem(quotaCounterKey(acme.id, 'concurrent_runs', null))).toMatchObject({
+      reserved: 0,
+      committed: 0,
+    });
   });
 
   it("a step's settle lands in its append transaction; a hold already gone records the step and charges nothing", async () => {

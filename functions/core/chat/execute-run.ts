@@ -2,15 +2,16 @@
 // → the step's messages and usage on record, until the model answers, the steps or the time run out, or
 // the run is cancelled. Every write is keyed by the run and step, so a redelivered job repeats nothing.
 import { TenanticError } from '../errors';
-import { isLlmError, LlmAbortedError, LlmTimeoutError } from '../llm/errors';
+import { isLlmError, LlmAbortedError, LlmTimeoutError, LlmUnavailableError } from '../llm/errors';
 import type { ChatDelta, ChatMessage, ToolCall, Usage } from '../llm/types';
 import type { RunChanges } from '../ports/session-store';
 import { runSlotHold } from '../quotas/acquire-run-slot';
 import { QuotaExceededError } from '../quotas/errors';
+import { releaseTokens } from '../quotas/release-tokens';
 import type { RequestMeter } from '../quotas/request-meter';
 import type { TokenReservation } from '../quotas/reserve-tokens';
 import { settleTokens } from '../quotas/settle-tokens';
-import { appendMessages } from '../sessions/append-messages';
+import { appendMessages, MAX_APPEND_MESSAGES } from '../sessions/append-messages';
 import { RunNotFoundError, RunStateConflictError } from '../sessions/errors';
 import { allowedTools, sumUsage, toMessageResource, toRunResource } from '../sessions/model';
 import { isFinalRunStatus } from '../sessions/run-transitions';
@@ -26,7 +27,7 @@ import type {
 import { updateRunStatus } from '../sessions/update-run-status';
 import type { TenantRecord } from '../tenants/schemas';
 import { buildContext } from './build-context';
-import { meteredLlmStep } from './metered-step';
+import { type Alongside, meteredLlmStep } from './metered-step';
 import { type ChatDeps, HARD_MAX_STEPS, loadHistory, nowMs, quotasOf, toChatMessage } from './model';
 import { DEFAULT_STEP_MAX_TOKENS, modelLimits } from './model-limits';
 
@@ -67,7 +68,7 @@ export interface PendingTurn {
   /** The user's message as it is recorded (with the run's id). */
   readonly userMessage: NewMessage;
   /** The run's concurrent-run slot, taken beside the first reservation (absent: unlimited runs). */
-  readonly slot?: { readonly take: () => Promise<unknown>; readonly giveBack: () => Promise<unknown> };
+  readonly slot?: Alongside;
   /** The lease of the first step's reservation: long enough to outlive this invocation, no longer. */
   readonly leaseSeconds: number;
   /**
@@ -90,6 +91,12 @@ export type ExecuteRunOutcome =
   | { readonly status: 'handoff'; readonly run: RunResource }
   /** The run or its session is gone (deleted): nothing to do. */
   | { readonly status: 'gone' };
+
+/**
+ * A step's messages are one append (its tool calls' results, its answer, and an inline turn's question):
+ * this many calls still fit.
+ */
+export const MAX_TOOL_CALLS_PER_STEP = MAX_APPEND_MESSAGES - 2;
 
 /** A step is not started with less time than this left before the inline deadline. */
 const MIN_STEP_MS = 1_000;
@@ -185,7 +192,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
   const runDeadline = (run.started_at ?? Math.floor(nowMs(deps) / 1000)) * 1000 + deps.timeouts.runBudgetMs;
   const { limits, maxTokens, offered, tools } = stepPlan(deps, tenant, session, run.model);
 
-  // The run's concurrent-run slot (held since the run was written) goes back when the run ends: with the
+  // The run's concurrent-run slot (held since its admission) goes back when the run ends: with the
   // last step's transaction, or after a failing transition.
   const slot = quotas.concurrent_runs === null ? undefined : runSlotHold(tenant.id, runId);
   const releaseSlot = async () => {
@@ -292,17 +299,24 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
           ...(input.meter && { meter: input.meter }),
           ...(input.onDelta && {
             onDelta: (delta: ChatDelta) => input.onDelta?.(delta, index),
+            // A stream cut short by a cancel: the text its client saw is the step's answer, and what the
+            // provider streamed is charged (anything else that ends a call mid-stream charges nothing).
             ...(saved && {
-              onCutShort: (partial: { text: string; usage: Usage }, reservation: TokenReservation) =>
-                recordCutShort(
+              onCutShort: async (partial: { text: string; usage: Usage }, reservation: TokenReservation) =>
+                input.signal?.aborted === true &&
+                (await recordOnCancelledRun(
                   deps,
-                  { tenantId: tenant.id, sessionId: session.id, runId, index, steps },
-                  partial,
+                  { tenantId: tenant.id, sessionId: session.id, runId },
                   {
-                    reservation,
-                    ...(lastMessageId !== undefined && { lastMessageId }),
+                    index,
+                    type: 'message_creation',
+                    usage: partial.usage,
+                    created_at: Math.floor(nowMs(deps) / 1000),
+                    steps,
                   },
-                ),
+                  [{ role: 'assistant', content: partial.text, run_id: runId }],
+                  { reservation, ...(lastMessageId !== undefined && { lastMessageId }) },
+                )),
             }),
           }),
         },
@@ -310,6 +324,15 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
           // An inline turn's first step: the run and the user's message are written with it.
           const first = saved ? undefined : pending;
           const calls = completion.message.tool_calls ?? [];
+          if (calls.length > MAX_TOOL_CALLS_PER_STEP) {
+            // More than one write can record: the answer is unusable, and the run fails as for any bad
+            // answer of the model (the hold goes back: nothing of the step is recorded).
+            await releaseTokens(deps, reservation);
+            throw new LlmUnavailableError(
+              `The model asked for ${calls.length} tool calls in one step; at most ${MAX_TOOL_CALLS_PER_STEP} are run`,
+              { code: 'too_many_tool_calls', retryable: false },
+            );
+          }
           const [results] = await Promise.all([
             Promise.all(
               calls.map((call) =>
@@ -337,14 +360,14 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
             })),
           ];
           // Still calling tools on the last step it may take: the run fails, with this step on record.
-          const stepOf = (first: { tool_calls?: readonly ToolCall[] | null } | undefined) => {
-            const final = !first?.tool_calls?.length;
+          const stepOf = (answer: { tool_calls?: readonly ToolCall[] | null } | undefined) => {
+            const final = !answer?.tool_calls?.length;
             const exhausted = !final && lastAllowed;
             const step: RunStep = {
               index,
               type: final ? 'message_creation' : 'tool_calls',
               usage,
-              ...(!final && { tool_call_ids: (first?.tool_calls ?? []).map((call) => call.id) }),
+              ...(!final && { tool_call_ids: (answer?.tool_calls ?? []).map((call) => call.id) }),
               ...(completion.degraded && { degraded: true }),
               created_at: Math.floor(nowMs(deps) / 1000),
               ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
@@ -409,8 +432,24 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
             steps.push(actual.step);
             return { run: updated, appended: recordedStep, final: actual.final, cancelled: false };
           } catch (error) {
-            // Cancelled while the step ran: the tokens were spent (settled below), the run stays cancelled.
+            // Cancelled while the step ran: the tokens were spent, so the step goes on the cancelled run with
+            // its charge; the run stays cancelled.
             if (error instanceof RunStateConflictError) {
+              if (
+                error.current === 'cancelled' &&
+                (await recordOnCancelledRun(
+                  deps,
+                  { tenantId: tenant.id, sessionId: session.id, runId },
+                  { ...proposed.step, steps },
+                  stepMessages,
+                  { reservation, ...(lastMessageId !== undefined && { lastMessageId }) },
+                ))
+              ) {
+                if (!reservation.unlimited) {
+                  const charged = Math.min(usage.total_tokens, reservation.amount);
+                  settledWith({ status: 'settled', charged, overrun: usage.total_tokens - charged });
+                }
+              }
               return { run: undefined, appended: [], final: proposed.final, cancelled: true };
             }
             throw error;
@@ -477,59 +516,47 @@ export const stepPlan = (deps: ChatDeps, tenant: TenantRecord, session: SessionR
 };
 
 /**
- * The `onCutShort` of a streamed step: if its run was cancelled mid-call, the text its client saw is kept
- * as the step's answer, and the tokens the provider streamed are charged, by our estimate, in the same
- * transaction that records the step and its usage on the cancelled run (so `used` still equals the usage
- * runs report). Any other end of the call (a timeout, the function's end, a failure) leaves the run as it
- * is: false, and the hold is released, as the step is repeated or the run fails.
+ * Records a step on a run that was cancelled while the step's call ran: the tokens were spent, so the
+ * step's messages (what its client saw) and usage go on the cancelled run, and its hold is settled to
+ * that usage, in one transaction where the store can (so `used` still equals the usage runs report).
+ * False when the run is not cancelled (a timeout, the function's end, a failure: the step is repeated or
+ * the run fails, and its hold is released) or the write failed: then nothing is recorded or charged.
  */
-const recordCutShort = async (
+const recordOnCancelledRun = async (
   deps: ChatDeps,
-  at: {
-    readonly tenantId: string;
-    readonly sessionId: string;
-    readonly runId: string;
-    readonly index: number;
-    readonly steps: readonly RunStep[];
-  },
-  partial: { text: string; usage: Usage },
+  at: { readonly tenantId: string; readonly sessionId: string; readonly runId: string },
+  step: RunStep & { readonly steps: readonly RunStep[] },
+  messages: NewMessage[],
   known: { readonly reservation: TokenReservation; readonly lastMessageId?: string | null },
 ): Promise<boolean> => {
   const { reservation } = known;
-  const step: RunStep = {
-    index: at.index,
-    type: 'message_creation',
-    usage: partial.usage,
-    created_at: Math.floor(nowMs(deps) / 1000),
-    ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
-  };
+  const { steps, ...recorded } = step;
+  const all = [
+    ...steps,
+    {
+      ...recorded,
+      ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
+    },
+  ];
   try {
     const appended = await appendMessages(
       deps,
       at.tenantId,
       at.sessionId,
-      {
-        append_id: `${at.runId}:step-${at.index}`,
-        messages: [{ role: 'assistant', content: partial.text, run_id: at.runId }],
-      },
+      { append_id: `${at.runId}:step-${step.index}`, messages },
       {
         ...(known.lastMessageId !== undefined && { known: { lastMessageId: known.lastMessageId } }),
         runTransition: {
           runId: at.runId,
           from: ['cancelled'],
-          changes: {
-            status: 'cancelled',
-            updated_at: step.created_at,
-            steps: [...at.steps, step],
-            usage: sumUsage([...at.steps, step]),
-          },
+          changes: { status: 'cancelled', updated_at: step.created_at, steps: all, usage: sumUsage(all) },
         },
-        ...(!reservation.unlimited && { settle: { hold: reservation, used: partial.usage.total_tokens } }),
+        ...(!reservation.unlimited && { settle: { hold: reservation, used: step.usage.total_tokens } }),
       },
     );
     if (!appended.transitioned) return false;
     if (!reservation.unlimited && !appended.settled) {
-      await settleTokens(deps, reservation, partial.usage.total_tokens);
+      await settleTokens(deps, reservation, step.usage.total_tokens);
     }
     return true;
   } catch {

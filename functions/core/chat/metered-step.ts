@@ -17,6 +17,12 @@ export interface MeteredStepDeps {
   readonly clock: Clock;
 }
 
+/** Something taken beside a reservation, in the same round trip, and given back if either is refused. */
+export interface Alongside {
+  readonly take: () => Promise<unknown>;
+  readonly giveBack: () => Promise<unknown>;
+}
+
 export interface MeteredStepInput {
   readonly tenantId: string;
   /** The tenant's `tokens_per_month` (null: unlimited, nothing written). */
@@ -30,8 +36,9 @@ export interface MeteredStepInput {
   /** When given, the call streams and each delta is handed over as it arrives (the WebSocket's live text). */
   readonly onDelta?: (delta: ChatDelta) => void | Promise<void>;
   /**
-   * Runs once the tokens are held and before the call: the first writes of an inline turn go here, so a
-   * refused reservation (429) leaves nothing written. If it throws, the reservation is released.
+   * Runs once the tokens (and `alongside`) are held and before the call: whatever must follow an
+   * admission and precede the call (the agent loop notes the turn was admitted). If it throws, the
+   * reservation is released.
    */
   readonly onReserved?: (reservation: TokenReservation) => Promise<void>;
   /** The request's admission, when not yet counted: the reservation's write counts it too. */
@@ -43,7 +50,7 @@ export interface MeteredStepInput {
    * concurrent-run slot). If either is refused, the other is given back and the refusal thrown (the
    * reservation's first, as a refused reservation is what a retry must wait out).
    */
-  readonly alongside?: { readonly take: () => Promise<unknown>; readonly giveBack: () => Promise<unknown> };
+  readonly alongside?: Alongside;
   /**
    * A streamed call that failed after some output (a cancel, a cut): the provider bills what it streamed.
    * Given that partial answer (its text) and our estimate of its usage, returns true when it recorded
@@ -150,7 +157,8 @@ export const meteredLlmStep = async <Persisted = undefined>(
     input.alongside?.take(),
   ]);
   if (reserved.status === 'rejected' || beside.status === 'rejected') {
-    await Promise.all([
+    // The refusal is the answer even if a give-back fails (the hold then lapses at the end of its lease).
+    await Promise.allSettled([
       reserved.status === 'fulfilled' ? releaseTokens(deps, reserved.value) : undefined,
       beside.status === 'fulfilled' ? input.alongside?.giveBack() : undefined,
     ]);

@@ -54,8 +54,15 @@ export const runExecuteJob = (
       // ago: one read settles them. A dead-lettered run is the exception: its redriven job takes it up
       // again (see streamRun).
       const run = await chat.store.getRun(job.tenant_id, job.id);
-      if (!run || (isFinalRunStatus(run.status) && run.error?.code !== DEAD_LETTERED_RUN_CODE)) {
-        logger.info('run.execute: nothing to do', { run_id: job.id, status: run?.status ?? 'gone' });
+      if (!run) {
+        // Never written (an inline turn that died between queuing its recovery and its first write, with
+        // its slot renewed to a run's lease), or deleted with its session: the slot, if any, goes back.
+        const released = await chat.ledger.release(runSlotHold(job.tenant_id, job.id));
+        logger.info('run.execute: nothing to do', { run_id: job.id, status: 'gone', slot: released.status });
+        return;
+      }
+      if (isFinalRunStatus(run.status) && run.error?.code !== DEAD_LETTERED_RUN_CODE) {
+        logger.info('run.execute: nothing to do', { run_id: job.id, status: run.status });
         return;
       }
       const tenant = await tenants().getTenant(job.tenant_id);

@@ -9,6 +9,7 @@ import { reserveTokens } from '../quotas/reserve-tokens';
 import { appendRequest } from '../sessions/append-messages';
 import { SessionBusyError, SessionNotFoundError } from '../sessions/errors';
 import { newRunRecord, toRunResource, unixSeconds } from '../sessions/model';
+import { isFinalRunStatus } from '../sessions/run-transitions';
 import type { NewMessage } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import { buildContext } from './build-context';
@@ -181,15 +182,26 @@ export const sendMessage = async (
   // on record to resume, and they come back by themselves soon after.
   const inlineLease = recoveryDelaySeconds(deps.timeouts);
   let slotTaken = false;
+  /** Set before the run may first be on record unfinished: from then on, a failure must look it up. */
+  let mayBeUnfinished = false;
+  let recoveryQueued: Promise<void> | undefined;
   const beforeUnfinished = async () => {
+    mayBeUnfinished = true;
     // The recovery job resumes the run if this invocation dies mid-run (a crash, the function's timeout),
-    // once the invocation is surely over; a run that ended by then makes it a no-op (one read). The slot
-    // then lasts as long as a queued run's. The slot is unheld only when the turn handed off before taking
-    // it (then `record` takes it), or after a reclaim, impossible within its lease.
-    await Promise.all([
+    // once the invocation is surely over; a run that ended by then makes it a no-op (one read), and one
+    // never written gives its slot back. The slot then lasts as long as a queued run's. It is unheld only
+    // when the turn handed off before taking it (then `record` takes it), or after a reclaim, impossible
+    // within its lease. Done once per turn (a failed attempt may be tried again).
+    recoveryQueued ??= Promise.all([
       deps.jobs.enqueue(runExecuteEnvelope(tenant.id, run.id, sessionId), { delaySeconds: inlineLease }),
       slotTaken ? renewRunSlot(deps, tenant.id, run.id) : undefined,
-    ]);
+    ]).then(() => undefined);
+    try {
+      await recoveryQueued;
+    } catch (error) {
+      recoveryQueued = undefined;
+      throw error;
+    }
   };
   const pending: PendingTurn = {
     userMessage,
@@ -231,12 +243,17 @@ export const sendMessage = async (
       ...(options.meter && { meter: options.meter }),
     });
   } catch (error) {
-    // Anything but a refusal, with the run on record: the worker retries from the steps on record.
     const refused = error instanceof TenanticError && error.statusCode < 500;
-    if (!refused && (await deps.store.getRun(tenant.id, run.id))) return queue();
-    // Refused (4xx: nothing was written, or the run is on record as failed), or the store failed before
-    // the run was on record: answer with it, and give the slot back now rather than when its lease ends
-    // (a no-op if the failed run gave it back already).
+    // A refusal before the run could be on record unfinished (at admission, or a message too long for
+    // the context) has written nothing: no read needed.
+    const current = refused && !mayBeUnfinished ? undefined : await deps.store.getRun(tenant.id, run.id);
+    // A failure (5xx) with the run on record: the queue (or the record, if it ended) has the rest.
+    if (current && !refused) return queue();
+    // Refused with the run on record unfinished (its recovery job queued first): the refusal is the
+    // answer, and the run keeps its slot for the job that takes it up.
+    if (current && !isFinalRunStatus(current.status)) throw error;
+    // Nothing on record, or the run ended: the slot goes back now rather than when its lease ends (a
+    // no-op if the run's end gave it back already).
     if (slotTaken) await deps.ledger.release(runSlotHold(tenant.id, run.id)).catch(() => undefined);
     throw error;
   }

@@ -36,8 +36,10 @@ export const acquireRunSlot = async (
 };
 
 /**
- * A run keeps its slot from creation (queued or inline) to its last transition, through hand-offs and
- * redeliveries: the longest lease, so only a run whose every delivery died loses its slot to a reclaim.
+ * A run keeps its slot from its admission to its last transition, through hand-offs and redeliveries: the
+ * longest lease, so only a run whose every delivery died loses its slot to a reclaim. (An inline turn
+ * first takes it with a lease just past its invocation, renewed to this once the run is on record
+ * unfinished: see `renewRunSlot`.)
  */
 export const RUN_SLOT_LEASE_SECONDS = MAX_LEASE_SECONDS;
 

@@ -187,8 +187,17 @@ describe('executeRun', () => {
 
     expect(outcome.status).toBe('cancelled');
     expect(setup.llm.requests).toHaveLength(1);
-    expect((await setup.store.getRun(setup.tenant.id, runId))?.status).toBe('cancelled');
+    // The step is on the cancelled run with its usage, as charged: used equals what the run reports.
+    const run = await setup.store.getRun(setup.tenant.id, runId);
+    expect(run?.status).toBe('cancelled');
+    expect(run?.steps.map((step) => step.type)).toEqual(['tool_calls']);
+    expect(run?.usage.total_tokens).toBe(USAGE.total_tokens);
     expect(tokenCounter(setup.ledger)).toEqual({ used: USAGE.total_tokens, reserved: 0 });
+    const history = await setup.store.listMessages(setup.tenant.id, setup.session.id, {
+      limit: 10,
+      order: 'asc',
+    });
+    expect(history.items.map((message) => message.role)).toEqual(['user', 'assistant', 'tool']);
   });
 
   it('releases the reservation and fails the run when the model fails', async () => {

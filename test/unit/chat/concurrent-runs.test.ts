@@ -2,11 +2,13 @@
 // (completed, failed or cancelled); a run refused for want of a slot writes nothing and queues nothing.
 import { describe, expect, it } from 'vitest';
 import { cancelRun } from '../../../functions/core/chat/cancel-run';
-import { executeRun } from '../../../functions/core/chat/execute-run';
+import { executeRun, MAX_TOOL_CALLS_PER_STEP } from '../../../functions/core/chat/execute-run';
+import { runExecuteEnvelope, runExecuteJob } from '../../../functions/core/chat/run-execute-job';
 import { sendMessage } from '../../../functions/core/chat/send-message';
 import { LlmAbortedError, LlmUnavailableError } from '../../../functions/core/llm/errors';
-import { RUN_SLOT_LEASE_SECONDS } from '../../../functions/core/quotas/acquire-run-slot';
+import { acquireRunSlot, RUN_SLOT_LEASE_SECONDS } from '../../../functions/core/quotas/acquire-run-slot';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
+import { createLogger } from '../../../functions/observability/logger';
 import type { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 import { chatSetup, tokenCounter, USAGE } from './fakes';
 
@@ -106,6 +108,66 @@ describe('concurrent_runs', () => {
     ]);
     expect(slotsHeld(ledger)).toBe(0);
     expect(tokenCounter(ledger)).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('a first step asking for more tool calls than one write holds fails the run, charging nothing', async () => {
+    const calls = Array.from({ length: MAX_TOOL_CALLS_PER_STEP + 1 }, () => ({
+      name: 'calculator',
+      arguments: '{"expression":"1+1"}',
+    }));
+    const setup = await chatSetup([{ calls }], { quotas: { concurrent_runs: 1 } });
+    const { deps, tenant, session, ledger, store, jobs } = setup;
+
+    const failed = await sendMessage(deps, tenant, session.id, { content: 'hi' }).catch(
+      (error: unknown) => error,
+    );
+
+    expect(failed).toMatchObject({ statusCode: 502, code: 'too_many_tool_calls' });
+    const [run] = [...store.runs.values()];
+    expect(run).toMatchObject({ status: 'failed', error: { code: 'too_many_tool_calls' } });
+    expect(slotsHeld(ledger)).toBe(0);
+    expect(tokenCounter(ledger)).toEqual({ used: 0, reserved: 0 });
+    // Its recovery job, queued once before the run went on record, finds it failed.
+    expect(jobs.enqueued).toHaveLength(1);
+  });
+
+  it('a first step whose write fails after its tools is on record, queued once for recovery and once to go on', async () => {
+    const setup = await chatSetup(
+      [{ calls: [{ name: 'calculator', arguments: '{"expression":"6*7"}' }] }, { text: '42.' }],
+      { quotas: { concurrent_runs: 1 } },
+    );
+    const { deps, tenant, session, store, jobs } = setup;
+    const append = store.appendMessages.bind(store);
+    let failures = 1;
+    store.appendMessages = async (request) => {
+      if (failures-- > 0) throw new Error('the store is briefly unavailable');
+      return append(request);
+    };
+
+    const answered = await sendMessage(deps, tenant, session.id, { content: 'What is 6*7?' });
+
+    expect(answered.status).toBe(202);
+    expect((await store.getRun(tenant.id, answered.result.run.id))?.status).toBe('in_progress');
+    expect(jobs.delays).toEqual([expect.any(Number), undefined]);
+  });
+
+  it("a recovery job whose run was never written gives the run's slot back", async () => {
+    const setup = await chatSetup([], { quotas: { concurrent_runs: 1 } });
+    const { deps, tenant, session, ledger } = setup;
+    const runId = deps.ids.newId('run');
+    // An inline turn that died after queuing its recovery and renewing its slot, before its first write.
+    await acquireRunSlot(deps, { tenantId: tenant.id, runId, limit: 1 });
+
+    await runExecuteJob(
+      () => deps,
+      () => setup.tenants.store,
+    ).run(runExecuteEnvelope(tenant.id, runId, session.id) as never, {
+      logger: createLogger({}, { level: 'error' }),
+      messageId: 'm',
+      receiveCount: 1,
+    });
+
+    expect(slotsHeld(ledger)).toBe(0);
   });
 
   it('an inline turn handed off mid-call keeps its slot for the queued rest, with a run-long lease', async () => {
