@@ -134,6 +134,15 @@ const runRecord = (
   completed_at: null,
 });
 
+/** An inline turn's first step as the agent loop appends it: the user's question and the answer. */
+const firstStep = (runId: string) => ({
+  append_id: `${runId}:step-0`,
+  messages: [
+    { role: 'user' as const, content: 'Hello', run_id: runId },
+    { role: 'assistant' as const, content: 'Hi', run_id: runId },
+  ],
+});
+
 const BIG = 33 * 1024;
 const bigText = (seed: string) => `${seed}:${'é'.repeat(BIG / 2)}`; // 2 bytes per é: well past 32 KB
 
@@ -508,19 +517,10 @@ describe('DynamoSessionStore with S3BlobStore', () => {
     const runId = newId('run', Date.now());
     const run = { ...runRecord(acme.id, session, runId, 'in_progress'), status: 'completed' as const };
     const turn = () =>
-      appendMessages(
-        deps,
-        acme.id,
-        session.id,
-        {
-          append_id: `${runId}:step-0`,
-          messages: [
-            { role: 'user', content: 'Hello', run_id: runId },
-            { role: 'assistant', content: 'Hi', run_id: runId },
-          ],
-        },
-        { known: { lastMessageId: null }, newRun: run },
-      );
+      appendMessages(deps, acme.id, session.id, firstStep(runId), {
+        known: { lastMessageId: null },
+        newRun: run,
+      });
 
     const written = await turn();
     const itemsAfterTurn = (await scan()).length;
@@ -557,24 +557,12 @@ describe('DynamoSessionStore with S3BlobStore', () => {
       if (releaseGoneSlot) await ledger.release(runSlotHold(acme.id, runId));
       if (tokens.unlimited) throw new Error('expected a hold');
       const last = (await store.getSession(acme.id, session.id))?.last_message_id ?? null;
-      return appendMessages(
-        withLedger,
-        acme.id,
-        session.id,
-        {
-          append_id: `${runId}:step-0`,
-          messages: [
-            { role: 'user', content: 'Hello', run_id: runId },
-            { role: 'assistant', content: 'Hi', run_id: runId },
-          ],
-        },
-        {
-          known: { lastMessageId: last },
-          newRun: { ...runRecord(acme.id, session, runId, 'in_progress'), status: 'completed' },
-          settle: { hold: tokens, used: 120 },
-          releaseSlot: runSlotHold(acme.id, runId),
-        },
-      );
+      return appendMessages(withLedger, acme.id, session.id, firstStep(runId), {
+        known: { lastMessageId: last },
+        newRun: { ...runRecord(acme.id, session, runId, 'in_progress'), status: 'completed' },
+        settle: { hold: tokens, used: 120 },
+        releaseSlot: runSlotHold(acme.id, runId),
+      });
     };
     const first = newId('run', Date.now());
     const second = newId('run', Date.now() + 1);
