@@ -76,7 +76,7 @@ export const buildContext = (input: BuildContextInput): BuiltContext => {
     const unit = units[index] as ChatMessage[];
     const cost = unit.reduce((sum, message) => sum + estimateMessageTokens(message), 0);
     if (used + cost > budget) break;
-    kept.unshift(unit);
+    kept.push(unit);
     used += cost;
   }
   if (units.length > 0 && kept.length === 0) {
@@ -85,7 +85,8 @@ export const buildContext = (input: BuildContextInput): BuiltContext => {
         `with ${input.maxTokens} kept for the answer`,
     );
   }
-  const messages = [...system, ...kept.flat()];
+  // Kept newest first; the call sees them oldest first.
+  const messages = [...system, ...kept.reverse().flat()];
   const total = units.reduce((sum, unit) => sum + unit.length, 0);
   return { messages, dropped: total - (messages.length - system.length), promptTokens: fixed + used };
 };

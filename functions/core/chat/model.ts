@@ -81,9 +81,14 @@ export const toChatMessage = (
   }
 };
 
-/** Pages of history are read newest first and stop once they exceed what any context could hold. */
-const HISTORY_PAGE = 100;
-const MAX_HISTORY_PAGES = 20;
+/**
+ * History is read newest first, in pages that double (the first, read with the session, is small: most
+ * sessions are short; a long one then takes a few reads, not dozens), and stops once it exceeds what any
+ * context could hold.
+ */
+export const FIRST_HISTORY_PAGE = 100;
+const MAX_HISTORY_PAGE = 800;
+export const MAX_HISTORY_MESSAGES = 2_000;
 
 /**
  * The session and its recent history, oldest first: enough to fill `contextTokens`, never the whole of a
@@ -100,25 +105,26 @@ export const loadSessionHistory = async (
   /** Or, when the caller learns the model from the session itself, how to get it from the session. */
   contextWindow: number | ((session: SessionRecord) => number),
 ): Promise<{ session: SessionRecord; history: ChatMessage[] } | undefined> => {
-  const first = await deps.store.readSessionWithHistory(tenantId, sessionId, HISTORY_PAGE);
+  const first = await deps.store.readSessionWithHistory(tenantId, sessionId, FIRST_HISTORY_PAGE);
   if (!first) return undefined;
   const contextTokens = typeof contextWindow === 'number' ? contextWindow : contextWindow(first.session);
   const newestFirst: ChatMessage[] = [];
   let tokens = 0;
   let result = first.messages;
-  for (let page = 0; ; page += 1) {
+  for (let page = FIRST_HISTORY_PAGE; ; page = Math.min(page * 2, MAX_HISTORY_PAGE)) {
     for (const record of result.items) {
       const message = toChatMessage(record);
       newestFirst.push(message);
       tokens += estimateMessageTokens(message);
     }
     const cursor = result.nextCursor;
-    if (!cursor || tokens > contextTokens || page + 1 >= MAX_HISTORY_PAGES) break;
+    const room = MAX_HISTORY_MESSAGES - newestFirst.length;
+    if (!cursor || tokens > contextTokens || room <= 0) break;
     // The session was read with the first page: the later pages need no check of their own.
     result = await deps.store.listMessages(
       tenantId,
       sessionId,
-      { limit: HISTORY_PAGE, order: 'desc', cursor },
+      { limit: Math.min(page * 2, MAX_HISTORY_PAGE, room), order: 'desc', cursor },
       { sessionChecked: true },
     );
   }

@@ -63,8 +63,23 @@ export const estimateTextTokens = (text: string): number => {
   return tokens;
 };
 
+/**
+ * A turn estimates the same history messages several times (filling the history, fitting the context,
+ * reserving the call): each message object's estimate is kept while the object lives, and only as long
+ * as its content is the same (messages are not changed in place, but a changed one is counted again).
+ */
+const estimated = new WeakMap<ChatMessage, { readonly content: string | null; readonly tokens: number }>();
+
 /** Tokens of one message, framing included. */
 export const estimateMessageTokens = (message: ChatMessage): number => {
+  const known = estimated.get(message);
+  if (known && known.content === message.content) return known.tokens;
+  const tokens = countMessageTokens(message);
+  estimated.set(message, { content: message.content, tokens });
+  return tokens;
+};
+
+const countMessageTokens = (message: ChatMessage): number => {
   let tokens = TOKENS_PER_MESSAGE + estimateTextTokens(message.content ?? '');
   if ('name' in message && message.name) tokens += TOKENS_PER_NAME + estimateTextTokens(message.name);
   if (message.role === 'tool') tokens += estimateTextTokens(message.tool_call_id);

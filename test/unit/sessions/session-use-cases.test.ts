@@ -1,6 +1,10 @@
 // Session, message and run use cases through the in-memory store: rules, isolation and transitions.
 import { describe, expect, it } from 'vitest';
-import { loadSessionHistory } from '../../../functions/core/chat/model';
+import {
+  FIRST_HISTORY_PAGE,
+  loadSessionHistory,
+  MAX_HISTORY_MESSAGES,
+} from '../../../functions/core/chat/model';
 import { idPattern, newId } from '../../../functions/core/ids';
 import { encodeCursor } from '../../../functions/core/pagination';
 import { appendMessages, MAX_APPEND_MESSAGES } from '../../../functions/core/sessions/append-messages';
@@ -464,5 +468,31 @@ describe('loadSessionHistory', () => {
     expect(deps.store.calls[0]).toBe('readSessionWithHistory');
     expect(deps.store.calls.slice(1).length).toBeGreaterThan(0);
     expect(new Set(deps.store.calls.slice(1))).toEqual(new Set(['listMessages(sessionChecked)']));
+  });
+
+  it('reads a long history in growing pages, and never more than its newest messages up to the cap', async () => {
+    const deps = sessionDeps();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const turns = MAX_HISTORY_MESSAGES / 2 + 200;
+    for (let turn = 0; turn < turns; turn += 1) {
+      await appendMessages(deps, acme.id, session.id, {
+        append_id: `turn-${turn}`,
+        messages: [
+          { role: 'user', content: `question ${turn}` },
+          { role: 'assistant', content: `answer ${turn}` },
+        ],
+      });
+    }
+    deps.store.calls.length = 0;
+
+    const found = await loadSessionHistory(deps, acme.id, session.id, 10_000_000);
+
+    expect(found?.history).toHaveLength(MAX_HISTORY_MESSAGES);
+    const oldestKept = turns - MAX_HISTORY_MESSAGES / 2;
+    expect(found?.history[0]).toMatchObject({ role: 'user', content: `question ${oldestKept}` });
+    expect(found?.history.at(-1)).toMatchObject({ role: 'assistant', content: `answer ${turns - 1}` });
+    // Pages of the first page's size would take twenty reads; growing pages take a handful.
+    expect(deps.store.calls.length).toBeLessThan(MAX_HISTORY_MESSAGES / FIRST_HISTORY_PAGE / 2);
   });
 });
