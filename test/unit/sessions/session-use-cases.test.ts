@@ -442,22 +442,28 @@ describe('runs', () => {
   });
 });
 
+/** A session of `turns` question-and-answer pairs, with the store's call log cleared. */
+const sessionWithTurns = async (turns: number) => {
+  const deps = sessionDeps();
+  const acme = tenant();
+  const session = await createSession(deps, acme, {});
+  for (let turn = 0; turn < turns; turn += 1) {
+    await appendMessages(deps, acme.id, session.id, {
+      append_id: `turn-${turn}`,
+      messages: [
+        { role: 'user', content: `question ${turn}` },
+        { role: 'assistant', content: `answer ${turn}` },
+      ],
+    });
+  }
+  deps.store.calls.length = 0;
+  return { deps, acme, session };
+};
+
 describe('loadSessionHistory', () => {
   it('pages back through a long history newest first, checking the session once', async () => {
-    const deps = sessionDeps();
-    const acme = tenant();
-    const session = await createSession(deps, acme, {});
     const turns = 130;
-    for (let turn = 0; turn < turns; turn += 1) {
-      await appendMessages(deps, acme.id, session.id, {
-        append_id: `turn-${turn}`,
-        messages: [
-          { role: 'user', content: `question ${turn}` },
-          { role: 'assistant', content: `answer ${turn}` },
-        ],
-      });
-    }
-    deps.store.calls.length = 0;
+    const { deps, acme, session } = await sessionWithTurns(turns);
 
     const found = await loadSessionHistory(deps, acme.id, session.id, 1_000_000);
 
@@ -471,20 +477,8 @@ describe('loadSessionHistory', () => {
   });
 
   it('reads a long history in growing pages, and never more than its newest messages up to the cap', async () => {
-    const deps = sessionDeps();
-    const acme = tenant();
-    const session = await createSession(deps, acme, {});
     const turns = MAX_HISTORY_MESSAGES / 2 + 200;
-    for (let turn = 0; turn < turns; turn += 1) {
-      await appendMessages(deps, acme.id, session.id, {
-        append_id: `turn-${turn}`,
-        messages: [
-          { role: 'user', content: `question ${turn}` },
-          { role: 'assistant', content: `answer ${turn}` },
-        ],
-      });
-    }
-    deps.store.calls.length = 0;
+    const { deps, acme, session } = await sessionWithTurns(turns);
 
     const found = await loadSessionHistory(deps, acme.id, session.id, 10_000_000);
 
