@@ -470,24 +470,19 @@ export class DynamoQuotaLedger implements QuotaLedger {
    * at most MAX_LEASE_SECONDS from now stays well inside.
    */
   async renew(hold: Hold, expiresAt: number): Promise<RenewResult> {
-    try {
-      await this.update({
-        Key: quotaCounterKey(hold.tenantId, hold.quota, hold.window),
-        UpdateExpression: 'SET #hold.#exp = :exp',
-        ConditionExpression: '#hold.#amount = :amount',
-        ExpressionAttributeNames: {
-          '#hold': holdAttribute(hold.holdId),
-          '#exp': 'expires_at',
-          '#amount': 'amount',
-        },
-        ExpressionAttributeValues: { ':exp': expiresAt, ':amount': hold.amount },
-        ReturnValuesOnConditionCheckFailure: 'NONE',
-      });
-      return { status: 'renewed' };
-    } catch (error) {
-      if (isConditionFailure(error)) return { status: 'not_held' };
-      throw translateDynamoError(error);
-    }
+    const renewed = await this.applyToHold({
+      TableName: this.tableName,
+      Key: quotaCounterKey(hold.tenantId, hold.quota, hold.window),
+      UpdateExpression: 'SET #hold.#exp = :exp',
+      ConditionExpression: '#hold.#amount = :amount',
+      ExpressionAttributeNames: {
+        '#hold': holdAttribute(hold.holdId),
+        '#exp': 'expires_at',
+        '#amount': 'amount',
+      },
+      ExpressionAttributeValues: { ':exp': expiresAt, ':amount': hold.amount },
+    });
+    return renewed ? { status: 'renewed' } : { status: 'not_held' };
   }
 
   /** One write that only applies while the hold is still there; false when it is not. */
