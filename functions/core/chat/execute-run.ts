@@ -4,6 +4,7 @@
 import { TenanticError } from '../errors';
 import { isLlmError, LlmAbortedError, LlmTimeoutError, LlmUnavailableError } from '../llm/errors';
 import type { ChatDelta, ChatMessage, ToolCall, Usage } from '../llm/types';
+import type { SettleResult } from '../ports/quota-ledger';
 import type { RunChanges } from '../ports/session-store';
 import { runSlotHold } from '../quotas/acquire-run-slot';
 import { QuotaExceededError } from '../quotas/errors';
@@ -103,6 +104,10 @@ const MIN_STEP_MS = 1_000;
 /** Abort an inline call at the hand-off time, but give the LLM client a later deadline so a slow upstream
  * is aborted (our decision, no fallback) rather than timed out (its fault: the rule-based answer). */
 const DEADLINE_SLACK_MS = 1_000;
+
+/** What a step keeps of its hold, so a run resumed after a crash can settle it (never shown). */
+const heldBy = (reservation: TokenReservation): Pick<RunStep, 'reservation'> =>
+  reservation.unlimited ? {} : { reservation: { ...reservation } as Record<string, unknown> };
 
 const errorOf = (error: TenanticError): RunError => {
   const { error: body } = error.toJSON();
@@ -306,17 +311,17 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
                 input.signal?.aborted === true &&
                 (await recordOnCancelledRun(
                   deps,
-                  { tenantId: tenant.id, sessionId: session.id, runId },
+                  { tenantId: tenant.id, sessionId: session.id, runId, steps },
                   {
                     index,
                     type: 'message_creation',
                     usage: partial.usage,
                     created_at: Math.floor(nowMs(deps) / 1000),
-                    steps,
+                    ...heldBy(reservation),
                   },
                   [{ role: 'assistant', content: partial.text, run_id: runId }],
                   { reservation, ...(lastMessageId !== undefined && { lastMessageId }) },
-                )),
+                )) !== undefined,
             }),
           }),
         },
@@ -370,7 +375,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
               ...(!final && { tool_call_ids: (answer?.tool_calls ?? []).map((call) => call.id) }),
               ...(completion.degraded && { degraded: true }),
               created_at: Math.floor(nowMs(deps) / 1000),
-              ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
+              ...heldBy(reservation),
             };
             const changes: RunChanges = {
               status: final ? 'completed' : exhausted ? 'failed' : 'in_progress',
@@ -435,21 +440,17 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
             // Cancelled while the step ran: the tokens were spent, so the step goes on the cancelled run with
             // its charge; the run stays cancelled.
             if (error instanceof RunStateConflictError) {
-              if (
-                error.current === 'cancelled' &&
-                (await recordOnCancelledRun(
-                  deps,
-                  { tenantId: tenant.id, sessionId: session.id, runId },
-                  { ...proposed.step, steps },
-                  stepMessages,
-                  { reservation, ...(lastMessageId !== undefined && { lastMessageId }) },
-                ))
-              ) {
-                if (!reservation.unlimited) {
-                  const charged = Math.min(usage.total_tokens, reservation.amount);
-                  settledWith({ status: 'settled', charged, overrun: usage.total_tokens - charged });
-                }
-              }
+              const settled =
+                error.current === 'cancelled'
+                  ? await recordOnCancelledRun(
+                      deps,
+                      { tenantId: tenant.id, sessionId: session.id, runId, steps },
+                      proposed.step,
+                      stepMessages,
+                      { reservation, ...(lastMessageId !== undefined && { lastMessageId }) },
+                    )
+                  : undefined;
+              if (settled) settledWith(settled);
               return { run: undefined, appended: [], final: proposed.final, cancelled: true };
             }
             throw error;
@@ -519,25 +520,25 @@ export const stepPlan = (deps: ChatDeps, tenant: TenantRecord, session: SessionR
  * Records a step on a run that was cancelled while the step's call ran: the tokens were spent, so the
  * step's messages (what its client saw) and usage go on the cancelled run, and its hold is settled to
  * that usage, in one transaction where the store can (so `used` still equals the usage runs report).
- * False when the run is not cancelled (a timeout, the function's end, a failure: the step is repeated or
- * the run fails, and its hold is released) or the write failed: then nothing is recorded or charged.
+ * Returns what became of the hold; undefined when the run is not cancelled (a timeout, the function's
+ * end, a failure: the step is repeated or the run fails, and its hold is released) or the write failed:
+ * then nothing is recorded or charged.
  */
 const recordOnCancelledRun = async (
   deps: ChatDeps,
-  at: { readonly tenantId: string; readonly sessionId: string; readonly runId: string },
-  step: RunStep & { readonly steps: readonly RunStep[] },
+  at: {
+    readonly tenantId: string;
+    readonly sessionId: string;
+    readonly runId: string;
+    /** The run's steps before this one. */
+    readonly steps: readonly RunStep[];
+  },
+  step: RunStep,
   messages: NewMessage[],
   known: { readonly reservation: TokenReservation; readonly lastMessageId?: string | null },
-): Promise<boolean> => {
+): Promise<SettleResult | undefined> => {
   const { reservation } = known;
-  const { steps, ...recorded } = step;
-  const all = [
-    ...steps,
-    {
-      ...recorded,
-      ...(!reservation.unlimited && { reservation: { ...reservation } as Record<string, unknown> }),
-    },
-  ];
+  const all = [...at.steps, step];
   try {
     const appended = await appendMessages(
       deps,
@@ -554,14 +555,11 @@ const recordOnCancelledRun = async (
         ...(!reservation.unlimited && { settle: { hold: reservation, used: step.usage.total_tokens } }),
       },
     );
-    if (!appended.transitioned) return false;
-    if (!reservation.unlimited && !appended.settled) {
-      await settleTokens(deps, reservation, step.usage.total_tokens);
-    }
-    return true;
+    if (!appended.transitioned) return undefined;
+    return appended.settled ?? (await settleTokens(deps, reservation, step.usage.total_tokens));
   } catch {
     // Not cancelled (RunStateConflictError), or the write failed: nothing is recorded, nothing charged.
-    return false;
+    return undefined;
   }
 };
 
