@@ -37,6 +37,8 @@ interface DynamoCounter {
   readonly requests: number[];
   readonly ms: number[];
   readonly operations: Map<string, number>;
+  /** Milliseconds waited per operation since the last reset, summed over the invocations. */
+  readonly operationMs: Map<string, number>;
   readonly observe: (report: InvocationReport) => void;
   reset(): void;
 }
@@ -46,6 +48,7 @@ const dynamoCounter = (): DynamoCounter => {
     requests: [] as number[],
     ms: [] as number[],
     operations: new Map<string, number>(),
+    operationMs: new Map<string, number>(),
     observe: (report: InvocationReport) => {
       const tally = report.awsRequests.dynamodb;
       if (!tally) return;
@@ -53,11 +56,14 @@ const dynamoCounter = (): DynamoCounter => {
       counter.ms.push(tally.ms);
       for (const [operation, count] of Object.entries(tally.operations))
         counter.operations.set(operation, (counter.operations.get(operation) ?? 0) + count);
+      for (const [operation, ms] of Object.entries(tally.operationMs))
+        counter.operationMs.set(operation, (counter.operationMs.get(operation) ?? 0) + ms);
     },
     reset: () => {
       counter.requests.length = 0;
       counter.ms.length = 0;
       counter.operations.clear();
+      counter.operationMs.clear();
     },
   };
   return counter;
@@ -79,6 +85,12 @@ interface TurnFigures {
   readonly llmCallsPerTurn: number;
   readonly dynamoPerTurn: number;
   readonly dynamoOperations: string;
+  /** Per operation, p50 and p99 over the turns of the time waited on it in a turn (calls side by side add up). */
+  readonly operationWaits: readonly {
+    readonly operation: string;
+    readonly p50: number;
+    readonly p99: number;
+  }[];
 }
 
 const measure = async (
@@ -101,6 +113,7 @@ const measure = async (
   const dynamo: number[] = [];
   const dynamoMs: number[] = [];
   const operations = new Map<string, number>();
+  const operationMs = new Map<string, number[]>();
   for (let i = 0; i < TURNS; i += 1) {
     await prepare();
     fake.reset();
@@ -118,6 +131,11 @@ const measure = async (
     dynamoMs.push(sum(counter.ms));
     for (const [operation, count] of counter.operations)
       operations.set(operation, (operations.get(operation) ?? 0) + count);
+    for (const [operation, ms] of counter.operationMs) {
+      const waits = operationMs.get(operation) ?? [];
+      waits.push(ms);
+      operationMs.set(operation, waits);
+    }
   }
   return {
     route,
@@ -140,6 +158,15 @@ const measure = async (
       .sort((a, b) => b[1] - a[1])
       .map(([operation, count]) => `${operation} ${(count / TURNS).toFixed(1)}`)
       .join(', '),
+    // Operations most turns make (not the odd recovery or reclaim), the costliest first; a turn without
+    // the operation waited 0 ms on it.
+    operationWaits: [...operationMs.entries()]
+      .filter(([, waits]) => waits.length >= TURNS / 2)
+      .map(([operation, waits]) => {
+        const all = [...waits, ...Array.from({ length: TURNS - waits.length }, () => 0)];
+        return { operation, p50: percentile(all, 50), p99: percentile(all, 99) };
+      })
+      .sort((a, b) => b.p99 - a.p99),
   };
 };
 
@@ -346,6 +373,16 @@ export const runChatBench = async (): Promise<void> => {
     ...figures.map(
       (f) =>
         `| ${f.route} | ${ms(f.endToEndP50)} | ${ms(f.overheadP50)} | ${ms(f.overheadP99)} | ${ms(f.dynamoMsP50)} | ${ms(f.ownP50)} / ${ms(f.ownP99)} | ${f.llmCallsPerTurn.toFixed(1)} | ${f.dynamoPerTurn} | ${f.dynamoOperations} |`,
+    ),
+    '',
+    'Where the wait on DynamoDB Local goes, per operation (p50 / p99 over the turns of the milliseconds a turn ' +
+      'waited on it; calls made side by side, such as the admission and the slot, add up):',
+    '',
+    '| route | wait per operation, p50 / p99 |',
+    '| --- | --- |',
+    ...figures.map(
+      (f) =>
+        `| ${f.route} | ${f.operationWaits.map((w) => `${w.operation} ${ms(w.p50)} / ${ms(w.p99)}`).join(', ')} |`,
     ),
     '',
     'What this machine allows, measured in the same run and after the same warm-up: the local platform with ' +

@@ -15,11 +15,17 @@ const defaults: Required<RequestContextOptions> = {
   now: () => performance.now(),
 };
 
+const tenths = (ms: number) => Math.round(ms * 10) / 10;
+
 const roundedTally = () =>
   Object.fromEntries(
-    Object.entries(awsRequestTally()).map(([service, tally]) => [
+    Object.entries(awsRequestTally()).map(([service, { operationMs, ...tally }]) => [
       service,
-      { ...tally, ms: Math.round(tally.ms * 10) / 10 },
+      {
+        ...tally,
+        ms: tenths(tally.ms),
+        operation_ms: Object.fromEntries(Object.entries(operationMs).map(([name, ms]) => [name, tenths(ms)])),
+      },
     ]),
   );
 

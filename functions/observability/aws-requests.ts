@@ -23,6 +23,8 @@ export interface ServiceTally {
   ms: number;
   /** Requests per operation (`GetItem`, `TransactWriteItems`, ...). */
   operations: Record<string, number>;
+  /** Milliseconds per operation, summed like `ms`: which of a request's calls the wait was on. */
+  operationMs: Record<string, number>;
 }
 
 export type AwsRequestTally = Record<string, ServiceTally>;
@@ -41,13 +43,15 @@ export const startAwsRequestTally = (): void => {
  * The figures since the invocation began (a copy).
  *
  * @example
- * awsRequestTally(); // { dynamodb: { requests: 3, ms: 7.4, operations: { BatchGetItem: 1, UpdateItem: 2 } } }
+ * awsRequestTally();
+ * // { dynamodb: { requests: 3, ms: 7.4, operations: { BatchGetItem: 1, UpdateItem: 2 },
+ * //   operationMs: { BatchGetItem: 1.9, UpdateItem: 5.5 } } }
  */
 export const awsRequestTally = (): AwsRequestTally =>
   Object.fromEntries(
     Object.entries(holder[TALLY] ?? {}).map(([service, tally]) => [
       service,
-      { ...tally, operations: { ...tally.operations } },
+      { ...tally, operations: { ...tally.operations }, operationMs: { ...tally.operationMs } },
     ]),
   );
 
@@ -59,11 +63,12 @@ const currentTallies = (): AwsRequestTally => {
 };
 
 const record = (tallies: AwsRequestTally, service: string, operation: string, ms: number): void => {
-  const tally = tallies[service] ?? { requests: 0, ms: 0, operations: {} };
+  const tally = tallies[service] ?? { requests: 0, ms: 0, operations: {}, operationMs: {} };
   tallies[service] = tally;
   tally.requests += 1;
   tally.ms += ms;
   tally.operations[operation] = (tally.operations[operation] ?? 0) + 1;
+  tally.operationMs[operation] = (tally.operationMs[operation] ?? 0) + ms;
 };
 
 /**

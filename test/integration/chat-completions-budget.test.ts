@@ -213,5 +213,17 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
         .flatMap(([operation, count]) => Array.from({ length: count }, () => operation))
         .sort();
     expect(access.map(operationsOf)).toEqual([completion, turn]);
+    // ...and which operations the time on the wire went to, adding up to the total.
+    for (const line of access) {
+      const { ms, operations, operation_ms } = (
+        line.aws_requests as {
+          dynamodb: { ms: number; operations: Record<string, number>; operation_ms: Record<string, number> };
+        }
+      ).dynamodb;
+      expect(Object.keys(operation_ms).sort()).toEqual(Object.keys(operations).sort());
+      const summed = Object.values(operation_ms).reduce((total, value) => total + value, 0);
+      // Each figure is rounded to a tenth of a millisecond in the log line.
+      expect(Math.abs(summed - ms)).toBeLessThanOrEqual(0.05 * (Object.keys(operation_ms).length + 1));
+    }
   });
 });

@@ -104,6 +104,19 @@ describe('AWS request tally', () => {
     expect(awsRequestTally().dynamodb?.ms).toBeGreaterThan(0);
   });
 
+  it('splits the time on the wire by operation, adding up to the total', async () => {
+    const { client } = scriptedClient([], new Promise<void>((resolve) => setTimeout(resolve, 20)));
+    await client.send(get);
+    await client.send(put);
+    await client.send(get);
+
+    const tally = awsRequestTally().dynamodb!;
+    expect(Object.keys(tally.operationMs).sort()).toEqual(Object.keys(tally.operations).sort());
+    expect(tally.operationMs.GetItem).toBeGreaterThan(0);
+    const summed = Object.values(tally.operationMs).reduce((total, ms) => total + ms, 0);
+    expect(summed).toBeCloseTo(tally.ms, 6);
+  });
+
   it('shares one tally between copies of the module (a bundle and the local runtime)', async () => {
     vi.resetModules();
     const copy = await import('../../../functions/observability/aws-requests');
