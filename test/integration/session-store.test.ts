@@ -523,7 +523,7 @@ describe('DynamoSessionStore with S3BlobStore', () => {
       });
 
     const written = await turn();
-    const itemsAfterTurn = (await scan()).length;
+    const afterTurn = await scan();
     const replayed = await turn();
 
     expect(written).toMatchObject({ replayed: false, transitioned: true });
@@ -537,11 +537,45 @@ describe('DynamoSessionStore with S3BlobStore', () => {
       ['user', 'Hello'],
       ['assistant', 'Hi'],
     ]);
-    expect((await scan()).length).toBe(itemsAfterTurn);
+    expect((await scan()).length).toBe(afterTurn.length);
+    // The run's ref is the append's marker: the turn wrote the session's update, the ref, two messages and
+    // the run, and no separate marker.
+    expect(afterTurn.filter((item) => String(item.sk).startsWith('APPEND#'))).toEqual([]);
+    expect(afterTurn.find((item) => item.sk === `LINK#RUN#${runId}`)).toMatchObject({
+      append_id: `${runId}:step-0`,
+      message_ids: written.messages.map((message) => message.id),
+    });
     // The run is the session's: deleting the session takes it too.
     await deleteSession(deps, acme.id, session.id);
     expect(await store.getRun(acme.id, runId)).toBeUndefined();
     expect(await scan()).toEqual([]);
+  });
+
+  it('a run written by another append is no replay of this one: refused, and nothing more is written', async () => {
+    const { deps, store, scan } = await fresh();
+    const acme = tenant();
+    const session = await createSession(deps, acme, {});
+    const runId = newId('run', Date.now());
+    const run = runRecord(acme.id, session, runId, 'in_progress');
+    // The hand-off path wrote the run with the user's message under its own append id...
+    await store.createRun(
+      run,
+      appendRequest(acme.id, session.id, `${runId}:user`, null, new Date(), [
+        { role: 'user', content: 'Hello', run_id: runId },
+      ]),
+    );
+    const before = await scan();
+    const last = (await store.getSession(acme.id, session.id))?.last_message_id ?? null;
+
+    // ...so a first step that would write the same run again must not be taken for a replay of it.
+    const outcome = await appendMessages(deps, acme.id, session.id, firstStep(runId), {
+      known: { lastMessageId: last },
+      newRun: { ...run, status: 'completed' },
+    }).catch((error: unknown) => error);
+
+    expect(outcome).toBeInstanceOf(Error);
+    expect(await scan()).toEqual(before);
+    expect((await store.getRun(acme.id, runId))?.status).toBe('in_progress');
   });
 
   it("an inline turn's first write settles its hold and gives back its slot; a slot already gone still records it", async () => {

@@ -5,6 +5,8 @@
 //   run ref  pk TENANT#<t>#SESSION#<s>  sk LINK#RUN#<run id> (so deleting the session finds its runs;
 //            it sorts before MSG#, so the session item and its newest messages are one contiguous key
 //            range that one Query reads. Refs written before that change are under RUN#<run id>.)
+//            An append that writes a new run uses the run's ref as its append marker (append_id,
+//            message_ids): one item fewer in the transaction that records a turn.
 //   run      pk TENANT#<t>#RUN#<r>      sk RUN               (readable by run id alone, consistently)
 // The tenant id is in every key, so another tenant's id is simply absent. A session being deleted carries
 // `deleting` and has left the listing index; every write to it is conditioned on its absence.
@@ -51,6 +53,7 @@ import { cancellationItem } from './quota-items';
 import { type DynamoQuotaLedger, holdTransactUpdate, releaseUpdate, settleUpdate } from './quota-ledger';
 
 type Item = Record<string, unknown>;
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 const SESSIONS_INDEX = 'gsi1';
 /** Well under DynamoDB's 400 KB item limit, with room for the other attributes. */
@@ -382,7 +385,11 @@ export class DynamoSessionStore implements SessionStore {
 
   async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
     const { tenantId, sessionId, appendId } = request;
-    const { transactItems, offloaded } = await this.prepareAppend(request);
+    if (request.newRun && request.runTransition) {
+      throw new Error('DynamoSessionStore: an append writes a new run or transitions one, not both');
+    }
+    const { transactItems, offloaded, markerKey } = await this.prepareAppend(request, request.newRun);
+    if (request.newRun) transactItems.push(this.newRunItem(request.newRun));
     const runIndex =
       request.runTransition && request.runTransition.from.length > 0 ? transactItems.length - 1 : -1;
     const ledgerTable = this.ledger?.tableName;
@@ -430,7 +437,10 @@ export class DynamoSessionStore implements SessionStore {
       }
       // Nothing was written, so the bodies put above belong to no message.
       if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
-      if (codes?.[1] === 'ConditionalCheckFailed') return this.replayAppend(tenantId, sessionId, appendId);
+      if (codes?.[1] === 'ConditionalCheckFailed') {
+        const replayed = await this.replayAppend(markerKey, tenantId, sessionId, appendId);
+        if (replayed) return replayed;
+      }
       const transition = request.runTransition;
       if (transition && failed(runIndex)) {
         const current = await this.getRun(tenantId, transition.runId);
@@ -452,10 +462,17 @@ export class DynamoSessionStore implements SessionStore {
     }
   }
 
-  /** Uploads the bodies too large for an item, and returns the transaction items of the append. */
-  private async prepareAppend(request: AppendMessagesRequest): Promise<{
+  /**
+   * Uploads the bodies too large for an item, and returns the transaction items of the append: the session
+   * update, the append's marker (the new run's ref when the append writes `newRun`), then the messages.
+   */
+  private async prepareAppend(
+    request: AppendMessagesRequest,
+    newRun?: RunRecord,
+  ): Promise<{
     transactItems: NonNullable<TransactWriteCommandInput['TransactItems']>;
     offloaded: string[];
+    markerKey: Item;
   }> {
     const { tenantId, sessionId, appendId } = request;
     const uploads: { key: string; json: string }[] = [];
@@ -479,6 +496,15 @@ export class DynamoSessionStore implements SessionStore {
       throw error;
     }
     const last = request.messages.at(-1)?.id ?? request.expectedLastMessageId;
+    const markerKey = newRun
+      ? runRefKey(tenantId, sessionId, newRun.id)
+      : appendKey(tenantId, sessionId, appendId);
+    const marker = {
+      ...markerKey,
+      ...(newRun ? { entity: 'run_ref', run_id: newRun.id, append_id: appendId } : { entity: 'append' }),
+      message_ids: request.messages.map((message) => message.id),
+      created_at: request.updatedAt,
+    };
     const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
       {
         Update: {
@@ -503,26 +529,11 @@ export class DynamoSessionStore implements SessionStore {
           },
         },
       },
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: {
-            ...appendKey(tenantId, sessionId, appendId),
-            entity: 'append',
-            message_ids: request.messages.map((message) => message.id),
-            created_at: request.updatedAt,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
+      { Put: { TableName: this.tableName, Item: marker, ConditionExpression: 'attribute_not_exists(pk)' } },
       ...items.map((Item) => ({
         Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' },
       })),
     ];
-    if (request.newRun && request.runTransition) {
-      throw new Error('DynamoSessionStore: an append writes a new run or transitions one, not both');
-    }
-    if (request.newRun) transactItems.push(...this.newRunItems(request.newRun));
     const transition = request.runTransition;
     if (transition && transition.from.length > 0) {
       transactItems.push({
@@ -533,7 +544,7 @@ export class DynamoSessionStore implements SessionStore {
         },
       });
     }
-    return { transactItems, offloaded };
+    return { transactItems, offloaded, markerKey };
   }
 
   async createRun(
@@ -545,7 +556,7 @@ export class DynamoSessionStore implements SessionStore {
     if (slot && !this.ledger) throw new Error('DynamoSessionStore: a run slot needs the ledger option');
     // With an append, its session update (conditioned on the session and its last message) replaces the
     // plain existence check, so the run and its first messages land in one transaction or not at all.
-    const prepared = append ? await this.prepareAppend(append) : undefined;
+    const prepared = append ? await this.prepareAppend(append, run) : undefined;
     const sessionItems: NonNullable<TransactWriteCommandInput['TransactItems']> = prepared?.transactItems ?? [
       {
         ConditionCheck: {
@@ -558,7 +569,9 @@ export class DynamoSessionStore implements SessionStore {
     ];
     const runItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
       ...sessionItems,
-      ...this.newRunItems(run),
+      // With an append, the run's ref is already there, as the append's marker.
+      ...(prepared ? [] : [this.runRefItem(run)]),
+      this.newRunItem(run),
     ];
     const slotIndex = runItems.length;
     let withSlot = slot !== undefined;
@@ -612,24 +625,26 @@ export class DynamoSessionStore implements SessionStore {
     }
   }
 
-  /** A new run's item and the session's reference to it, each only if absent. */
-  private newRunItems(run: RunRecord): NonNullable<TransactWriteCommandInput['TransactItems']> {
-    return [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...runKey(run.tenant_id, run.id), entity: 'run', ...withoutNulls(run) },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
+  /** A new run's item, only if absent. */
+  private newRunItem(run: RunRecord): TransactItem {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { ...runKey(run.tenant_id, run.id), entity: 'run', ...withoutNulls(run) },
+        ConditionExpression: 'attribute_not_exists(pk)',
       },
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: { ...runRefKey(run.tenant_id, run.session_id, run.id), entity: 'run_ref', run_id: run.id },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
+    };
+  }
+
+  /** The session's reference to a run written without an append, only if absent. */
+  private runRefItem(run: RunRecord): TransactItem {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: { ...runRefKey(run.tenant_id, run.session_id, run.id), entity: 'run_ref', run_id: run.id },
+        ConditionExpression: 'attribute_not_exists(pk)',
       },
-    ];
+    };
   }
 
   async getRun(tenantId: string, runId: string): Promise<RunRecord | undefined> {
@@ -683,21 +698,20 @@ export class DynamoSessionStore implements SessionStore {
     return Item;
   }
 
-  /** The messages a repeated append id wrote the first time. */
+  /**
+   * The messages a repeated append id wrote the first time, from its marker; undefined when the marker
+   * belongs to another append (a run's ref written by a different append than this one).
+   */
   private async replayAppend(
+    markerKey: Item,
     tenantId: string,
     sessionId: string,
     appendId: string,
-  ): Promise<AppendMessagesResult> {
+  ): Promise<AppendMessagesResult | undefined> {
     const { Item } = await this.guard(() =>
-      this.client.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: appendKey(tenantId, sessionId, appendId),
-          ConsistentRead: true,
-        }),
-      ),
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: markerKey, ConsistentRead: true })),
     );
+    if (Item?.entity === 'run_ref' && Item.append_id !== appendId) return undefined;
     const ids = (Item?.message_ids as string[] | undefined) ?? [];
     const found = await this.batchGet(ids.map((id) => messageKey(tenantId, sessionId, id)));
     const byId = new Map(found.map((item) => [item.id as string, item]));
