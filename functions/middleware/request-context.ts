@@ -1,6 +1,6 @@
 // Middleware: binds a logger to the request (request id, route key, later the tenant id) and writes one
 // access log line per request with its status, latency and the AWS requests it made (per service: how
-// many, and milliseconds on the wire).
+// many, and milliseconds on the wire, in all and per operation).
 import { awsRequestTally, startAwsRequestTally } from '../observability/aws-requests';
 import { createLogger, type Logger } from '../observability/logger';
 import type { HttpMiddleware, HttpRequest } from './types';
