@@ -3,10 +3,13 @@
 import type {
   CounterRef,
   CountRequest,
+  GrowRequest,
+  GrowResult,
   Hold,
   HoldRequest,
   HoldResult,
   QuotaLedger,
+  ReleaseOptions,
   ReleaseResult,
   RenewResult,
   SettleResult,
@@ -107,13 +110,36 @@ export class InMemoryQuotaLedger implements QuotaLedger {
     return { status: 'settled', charged, overrun: used - charged };
   }
 
-  async release(hold: Hold): Promise<ReleaseResult> {
-    this.calls.push('release');
+  async release(hold: Hold, options: ReleaseOptions = {}): Promise<ReleaseResult> {
+    this.calls.push(options.uncount ? 'release+uncount' : 'release');
     const counter = this.counter(hold);
     if (counter.holds.get(hold.holdId)?.amount !== hold.amount) return { status: 'not_held' };
     counter.holds.delete(hold.holdId);
     counter.reserved -= hold.amount;
+    if (options.uncount) {
+      const minute = this.counter(options.uncount);
+      minute.used = Math.max(0, minute.used - 1);
+    }
     return { status: 'released' };
+  }
+
+  async grow(hold: Hold, request: GrowRequest): Promise<GrowResult> {
+    this.calls.push('grow');
+    const counter = this.counter(hold);
+    const held = counter.holds.get(hold.holdId);
+    if (held?.amount !== hold.amount) return { status: 'not_held' };
+    const delta = request.amount - hold.amount;
+    const standing = () => ({
+      limit: request.limit,
+      remaining: request.limit - counter.used - counter.reserved,
+      resetsAt: hold.resetsAt,
+    });
+    if (counter.used + counter.reserved + delta > request.limit) {
+      throw new QuotaExceededError(hold.quota, standing(), request.nowSeconds, { requested: request.amount });
+    }
+    held.amount = request.amount;
+    counter.reserved += delta;
+    return { status: 'grown', hold: { ...hold, amount: request.amount }, standing: standing() };
   }
 
   async renew(hold: Hold, expiresAt: number): Promise<RenewResult> {

@@ -357,6 +357,88 @@ describe('idempotent settle and release', () => {
   });
 });
 
+describe('growing a hold, and giving back a request admitted ahead of its checks', () => {
+  it('grow raises a hold within the limit, refuses past it (the hold unchanged), and a retried grow adds once', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    await reserveTokens({ ledger, clock }, { tenantId: TENANT, limit: 1_000, tokens: 500 });
+    const reservation = await reserveTokens(
+      { ledger, clock },
+      { tenantId: TENANT, limit: 1_000, tokens: 200, reservationId: 'run_1:step-0' },
+    );
+    if (reservation.unlimited) throw new Error('expected a hold');
+    const nowSeconds = Math.floor(clock.now().getTime() / 1000);
+
+    const grown = await ledger.grow(reservation, { amount: 450, limit: 1_000, nowSeconds });
+    const retried = await ledger.grow(reservation, { amount: 450, limit: 1_000, nowSeconds });
+    expect(grown).toMatchObject({ status: 'grown', hold: { amount: 450 }, standing: { remaining: 50 } });
+    expect(retried).toMatchObject({ status: 'grown', hold: { amount: 450 } });
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({ reserved: 950, committed: 950 });
+
+    if (grown.status !== 'grown') throw new Error('expected a grown hold');
+    // 50 tokens are left: growing by 51 would pass the limit.
+    await expect(ledger.grow(grown.hold, { amount: 501, limit: 1_000, nowSeconds })).rejects.toBeInstanceOf(
+      QuotaExceededError,
+    );
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({ reserved: 950, committed: 950 });
+
+    // The grown hold settles and releases like any: by its new amount.
+    expect(
+      await settleTokens({ ledger }, { ...grown.hold, unlimited: false, standing: grown.standing }, 300),
+    ).toEqual({
+      status: 'settled',
+      charged: 300,
+      overrun: 0,
+    });
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({
+      used: 300,
+      reserved: 500,
+      committed: 800,
+    });
+    expect(await ledger.grow(grown.hold, { amount: 600, limit: 1_000, nowSeconds })).toEqual({
+      status: 'not_held',
+    });
+  });
+
+  it('a release that uncounts takes the request back with the hold, once, and only in its own minute', async () => {
+    const { ledger, clock, item } = await freshLedger();
+    const admit = async (reservationId: string) => {
+      // What the hold's write counts: the same minute as the meter's own take below.
+      const count = new RequestMeter(TENANT, 10).take(clock);
+      const meter = new RequestMeter(TENANT, 10);
+      const reservation = await reserveTokens(
+        { ledger, clock },
+        { tenantId: TENANT, limit: 1_000, tokens: 100, reservationId, meter },
+      );
+      if (reservation.unlimited || !count) throw new Error('expected a counted hold');
+      return { reservation, count };
+    };
+    await admit('res_kept');
+    const speculative = await admit('res_undone');
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({ rpm_used: 2, committed: 200 });
+
+    const first = await ledger.release(speculative.reservation, { uncount: speculative.count });
+    const retried = await ledger.release(speculative.reservation, { uncount: speculative.count });
+
+    expect([first.status, retried.status]).toEqual(['released', 'not_held']);
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({
+      rpm_used: 1,
+      reserved: 100,
+      committed: 100,
+    });
+
+    // Counted in one minute, given back in the next: that minute's count is not the request's to take.
+    const late = await admit('res_late');
+    clock.advance(60_000);
+    await checkRateLimit({ ledger, clock }, { tenantId: TENANT, limit: 10 });
+    expect(await ledger.release(late.reservation, { uncount: late.count })).toEqual({ status: 'released' });
+    expect(await item('tokens_per_month', '2099-11')).toMatchObject({
+      rpm_used: 1,
+      reserved: 100,
+      committed: 100,
+    });
+  });
+});
+
 describe("a crashed caller's reservation", () => {
   it('blocks the budget until its lease ends, then is reclaimed by the next refused reservation', async () => {
     const { ledger, clock, item, usage } = await freshLedger();

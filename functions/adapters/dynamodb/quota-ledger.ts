@@ -16,10 +16,13 @@ import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } f
 import type {
   CounterRef,
   CountRequest,
+  GrowRequest,
+  GrowResult,
   Hold,
   HoldRequest,
   HoldResult,
   QuotaLedger,
+  ReleaseOptions,
   ReleaseResult,
   RenewResult,
   SettleResult,
@@ -459,9 +462,100 @@ export class DynamoQuotaLedger implements QuotaLedger {
     return (await this.applyToHold(update)) ? settled : { status: 'not_held' };
   }
 
-  async release(hold: Hold): Promise<ReleaseResult> {
+  async release(hold: Hold, options: ReleaseOptions = {}): Promise<ReleaseResult> {
+    const { uncount } = options;
+    if (uncount) {
+      if (uncount.tenantId !== hold.tenantId || monthRefOf(uncount).window !== hold.window) {
+        throw new Error(
+          'DynamoQuotaLedger: a request is uncounted only with a hold on the same month of tokens',
+        );
+      }
+      // The count goes back with the hold, in its minute only: a later minute counts afresh without it.
+      const update = releaseUpdate(this.tableName, hold);
+      try {
+        await this.update({
+          ...update,
+          UpdateExpression: `${update.UpdateExpression}, #rpmUsed :minusOne`,
+          ConditionExpression: `${update.ConditionExpression} AND #rpmMinute = :rpmMinute AND #rpmUsed >= :one`,
+          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...REQUEST_NAMES },
+          ExpressionAttributeValues: {
+            ...update.ExpressionAttributeValues,
+            ':minusOne': -1,
+            ':one': 1,
+            ':rpmMinute': uncount.window,
+          },
+        });
+        return { status: 'released' };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw translateDynamoError(error);
+        const item = conditionFailureItem(error);
+        const held = holdsOf(item).find((stored) => stored.attribute === holdAttribute(hold.holdId));
+        // The hold is gone (an earlier attempt gave it back, and the count with it): nothing to do.
+        if (held?.amount !== hold.amount) return { status: 'not_held' };
+        // The minute has moved on: its count is gone already, so only the hold goes back.
+      }
+    }
     const released = await this.applyToHold(releaseUpdate(this.tableName, hold));
     return released ? { status: 'released' } : { status: 'not_held' };
+  }
+
+  /**
+   * Raises the hold's amount by the difference, under `committed <= limit - difference`. A refusal
+   * reclaims expired holds and tries again, as `hold` does; the hold stays as it was when refused.
+   */
+  async grow(hold: Hold, request: GrowRequest): Promise<GrowResult> {
+    const delta = request.amount - hold.amount;
+    if (!Number.isSafeInteger(delta) || delta < 0 || request.amount > request.limit) {
+      throw new Error(`DynamoQuotaLedger: cannot grow a hold of ${hold.amount} to ${request.amount}`);
+    }
+    const standing = (committed: unknown): QuotaStanding => ({
+      limit: request.limit,
+      remaining: Math.max(0, request.limit - count(committed)),
+      resetsAt: hold.resetsAt,
+    });
+    const grown = { ...hold, amount: request.amount };
+    const key = quotaCounterKey(hold.tenantId, hold.quota, hold.window);
+    for (let reclaims = 0; ; reclaims += 1) {
+      try {
+        const result = await this.update({
+          Key: key,
+          UpdateExpression: 'SET #hold.#amount = :amount ADD #reserved :delta, #committed :delta',
+          ConditionExpression: '#hold.#amount = :before AND #committed <= :committedBefore',
+          ExpressionAttributeNames: {
+            '#hold': holdAttribute(hold.holdId),
+            '#amount': 'amount',
+            '#reserved': 'reserved',
+            '#committed': 'committed',
+          },
+          ExpressionAttributeValues: {
+            ':amount': request.amount,
+            ':before': hold.amount,
+            ':delta': delta,
+            ':committedBefore': request.limit - delta,
+          },
+          ReturnValues: 'UPDATED_NEW',
+        });
+        return { status: 'grown', hold: grown, standing: standing(result?.committed) };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw translateDynamoError(error);
+        const item = conditionFailureItem(error);
+        const holds = holdsOf(item);
+        const held = holds.find((stored) => stored.attribute === holdAttribute(hold.holdId));
+        if (held?.amount === request.amount) {
+          // An earlier attempt of this very call grew it (an SDK retry after a lost answer).
+          return { status: 'grown', hold: grown, standing: standing(item?.committed) };
+        }
+        if (held?.amount !== hold.amount) return { status: 'not_held' };
+        const expired = holds.filter((stored) => stored.expiresAt <= request.nowSeconds);
+        if (expired.length === 0 || reclaims >= MAX_RECLAIM_ROUNDS) {
+          throw new QuotaExceededError(hold.quota, standing(item?.committed), request.nowSeconds, {
+            requested: request.amount,
+            cause: error,
+          });
+        }
+        await this.reclaim(key, expired.slice(0, MAX_RECLAIM));
+      }
+    }
   }
 
   /**

@@ -62,6 +62,28 @@ export type SettleResult =
 
 export type ReleaseResult = { readonly status: 'released' } | { readonly status: 'not_held' };
 
+/** A larger amount for a live hold, under the limit it must stay within. */
+export interface GrowRequest {
+  /** The hold's new amount: at least its current one, and at most `limit`. */
+  readonly amount: number;
+  readonly limit: number;
+  readonly nowSeconds: number;
+}
+
+export type GrowResult =
+  | { readonly status: 'grown'; readonly hold: Hold; readonly standing: QuotaStanding }
+  /** The hold is gone (settled, released, or reclaimed after its lease): nothing changed. */
+  | { readonly status: 'not_held' };
+
+export interface ReleaseOptions {
+  /**
+   * The request the hold's write counted (`HoldRequest.countRequest`), taken back in the same write: a
+   * request admitted ahead of its checks that then did not go ahead. Only while the hold is still there
+   * (so a retried release never uncounts twice), and only within the minute it was counted in.
+   */
+  readonly uncount?: CountRequest;
+}
+
 export type RenewResult = { readonly status: 'renewed' } | { readonly status: 'not_held' };
 
 /**
@@ -87,7 +109,13 @@ export interface QuotaLedger {
   /** Turns a hold into real usage in one write; idempotent per hold id. */
   settle(hold: Hold, used: number): Promise<SettleResult>;
   /** Gives a hold back in one write; idempotent per hold id. */
-  release(hold: Hold): Promise<ReleaseResult>;
+  release(hold: Hold, options?: ReleaseOptions): Promise<ReleaseResult>;
+  /**
+   * Raises a live hold to `request.amount` in one write, so that `committed` stays within the limit
+   * (refused: `QuotaExceededError`, and the hold stays as it was). A holder that took a first guess at its
+   * worst case grows the hold once it knows it.
+   */
+  grow(hold: Hold, request: GrowRequest): Promise<GrowResult>;
   /**
    * Moves a live hold's lease end to `expiresAt` (unix seconds) in one write: a holder that first asked
    * for a short lease (it might crash before its work is on record) asks for a longer one once it is.
