@@ -50,6 +50,12 @@ export const holdsOf = (item: Record<string, unknown> | undefined): StoredHold[]
       return { attribute, amount: count(hold.amount), expiresAt: count(hold.expires_at) };
     });
 
+/** The hold `holdId` as an item stores it; undefined when the item has none (settled, released, reclaimed). */
+export const storedHold = (
+  item: Record<string, unknown> | undefined,
+  holdId: string,
+): StoredHold | undefined => holdsOf(item).find((hold) => hold.attribute === holdAttribute(holdId));
+
 /** Reserved by holds still within their lease: expired ones are crashed callers', awaiting reclaim. */
 export const liveReserved = (item: Record<string, unknown> | undefined, nowSeconds: number): number => {
   const expired = holdsOf(item)

@@ -41,6 +41,7 @@ import {
   REQUEST_MINUTE_ATTRIBUTE,
   requestsIn,
   type StoredHold,
+  storedHold,
 } from './quota-items';
 
 const TTL = TABLES.quotas.ttlAttribute;
@@ -170,7 +171,7 @@ const monthRefOf = (request: CountRequest): CounterRef => {
   };
 };
 
-const standingOf = (request: HoldRequest, committed: unknown): QuotaStanding => ({
+const standingOf = (request: Pick<HoldRequest, 'limit' | 'resetsAt'>, committed: unknown): QuotaStanding => ({
   limit: request.limit,
   remaining: Math.max(0, request.limit - count(committed)),
   resetsAt: request.resetsAt,
@@ -293,17 +294,16 @@ export class DynamoQuotaLedger implements QuotaLedger {
     item: Record<string, unknown> | undefined,
     { mayReclaim = true }: { mayReclaim?: boolean } = {},
   ): Promise<'held' | 'retry'> {
-    const holds = holdsOf(item);
-    if (holds.some((hold) => hold.attribute === holdAttribute(request.holdId))) return 'held';
-    const expired = holds.filter((hold) => hold.expiresAt <= request.nowSeconds);
-    if (expired.length === 0 || !mayReclaim) {
-      throw new QuotaExceededError(request.quota, standingOf(request, item?.committed), request.nowSeconds, {
-        requested: request.amount,
-      });
-    }
-    await this.reclaim(
+    if (storedHold(item, request.holdId)) return 'held';
+    await this.reclaimOrRefuse(
       quotaCounterKey(request.tenantId, request.quota, request.window),
-      expired.slice(0, MAX_RECLAIM),
+      item,
+      request.nowSeconds,
+      mayReclaim,
+      () =>
+        new QuotaExceededError(request.quota, standingOf(request, item?.committed), request.nowSeconds, {
+          requested: request.amount,
+        }),
     );
     return 'retry';
   }
@@ -407,7 +407,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
         if (!isConditionFailure(error)) throw translateDynamoError(error);
         const item = conditionFailureItem(error);
         if (holding && attribute) {
-          const existing = holdsOf(item).find((hold) => hold.attribute === attribute);
+          const existing = storedHold(item, holding.holdId);
           // The same hold id again (a retried call, a redelivered step): hand back what is held. The
           // attempt that took it counted the request.
           if (existing) {
@@ -432,16 +432,18 @@ export class DynamoQuotaLedger implements QuotaLedger {
           continue;
         }
         if (!holding) continue;
-        const standing = standingOf(holding, item?.committed);
-        const expired = holdsOf(item).filter((hold) => hold.expiresAt <= nowSeconds);
-        if (expired.length === 0 || reclaims >= MAX_RECLAIM_ROUNDS) {
-          throw new QuotaExceededError(holding.quota, standing, nowSeconds, {
-            requested: holding.amount,
-            cause: error,
-          });
-        }
+        await this.reclaimOrRefuse(
+          key,
+          item,
+          nowSeconds,
+          reclaims < MAX_RECLAIM_ROUNDS,
+          () =>
+            new QuotaExceededError(holding.quota, standingOf(holding, item?.committed), nowSeconds, {
+              requested: holding.amount,
+              cause: error,
+            }),
+        );
         reclaims += 1;
-        await this.reclaim(key, expired.slice(0, MAX_RECLAIM));
       }
     }
     // Only a counter that keeps changing minute under us gets here (clocks far apart): refuse softly.
@@ -488,8 +490,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
         return { status: 'released' };
       } catch (error) {
         if (!isConditionFailure(error)) throw translateDynamoError(error);
-        const item = conditionFailureItem(error);
-        const held = holdsOf(item).find((stored) => stored.attribute === holdAttribute(hold.holdId));
+        const held = storedHold(conditionFailureItem(error), hold.holdId);
         // The hold is gone (an earlier attempt gave it back, and the count with it): nothing to do.
         if (held?.amount !== hold.amount) return { status: 'not_held' };
         // The minute has moved on: its count is gone already, so only the hold goes back.
@@ -508,11 +509,8 @@ export class DynamoQuotaLedger implements QuotaLedger {
     if (!Number.isSafeInteger(delta) || delta < 0 || request.amount > request.limit) {
       throw new Error(`DynamoQuotaLedger: cannot grow a hold of ${hold.amount} to ${request.amount}`);
     }
-    const standing = (committed: unknown): QuotaStanding => ({
-      limit: request.limit,
-      remaining: Math.max(0, request.limit - count(committed)),
-      resetsAt: hold.resetsAt,
-    });
+    const standing = (committed: unknown) =>
+      standingOf({ limit: request.limit, resetsAt: hold.resetsAt }, committed);
     const grown = { ...hold, amount: request.amount };
     const key = quotaCounterKey(hold.tenantId, hold.quota, hold.window);
     for (let reclaims = 0; ; reclaims += 1) {
@@ -539,21 +537,23 @@ export class DynamoQuotaLedger implements QuotaLedger {
       } catch (error) {
         if (!isConditionFailure(error)) throw translateDynamoError(error);
         const item = conditionFailureItem(error);
-        const holds = holdsOf(item);
-        const held = holds.find((stored) => stored.attribute === holdAttribute(hold.holdId));
+        const held = storedHold(item, hold.holdId);
         if (held?.amount === request.amount) {
           // An earlier attempt of this very call grew it (an SDK retry after a lost answer).
           return { status: 'grown', hold: grown, standing: standing(item?.committed) };
         }
         if (held?.amount !== hold.amount) return { status: 'not_held' };
-        const expired = holds.filter((stored) => stored.expiresAt <= request.nowSeconds);
-        if (expired.length === 0 || reclaims >= MAX_RECLAIM_ROUNDS) {
-          throw new QuotaExceededError(hold.quota, standing(item?.committed), request.nowSeconds, {
-            requested: request.amount,
-            cause: error,
-          });
-        }
-        await this.reclaim(key, expired.slice(0, MAX_RECLAIM));
+        await this.reclaimOrRefuse(
+          key,
+          item,
+          request.nowSeconds,
+          reclaims < MAX_RECLAIM_ROUNDS,
+          () =>
+            new QuotaExceededError(hold.quota, standing(item?.committed), request.nowSeconds, {
+              requested: request.amount,
+              cause: error,
+            }),
+        );
       }
     }
   }
@@ -588,6 +588,23 @@ export class DynamoQuotaLedger implements QuotaLedger {
       if (isConditionFailure(error)) return false;
       throw translateDynamoError(error);
     }
+  }
+
+  /**
+   * After a write the quota's bound refused, with the item it returned: reclaims the item's expired holds
+   * so the caller can try again, or throws `refusal()` when there are none (or `mayReclaim` is false: the
+   * caller has retried enough). The one policy of `hold`, `grow` and a store's transaction holds.
+   */
+  private async reclaimOrRefuse(
+    key: Record<string, string>,
+    item: Record<string, unknown> | undefined,
+    nowSeconds: number,
+    mayReclaim: boolean,
+    refusal: () => Error,
+  ): Promise<void> {
+    const expired = holdsOf(item).filter((hold) => hold.expiresAt <= nowSeconds);
+    if (expired.length === 0 || !mayReclaim) throw refusal();
+    await this.reclaim(key, expired.slice(0, MAX_RECLAIM));
   }
 
   /**
