@@ -18,14 +18,21 @@ import {
 } from '../handlers/http/contracts';
 import { createLogger, type Logger } from '../observability/logger';
 import { HTTP_ROUTES, routeKeyOf } from '../platform/routes';
-import { authenticate } from './authenticate';
+import { authenticate, undoUnclaimedPrefetch } from './authenticate';
 import { errorHandler } from './error-handler';
 import { jsonBody } from './json-body';
 import { type RateLimitOptions, rateLimit } from './rate-limit';
 import { requestContext } from './request-context';
 import { HttpReply, jsonResponse, noContent } from './responses';
 import { securityHeaders } from './security-headers';
-import type { AuthorizerContext, HttpEvent, HttpResponse, HttpState, Prefetched } from './types';
+import type {
+  AuthorizerContext,
+  HttpEvent,
+  HttpResponse,
+  HttpState,
+  Prefetched,
+  PrefetchResult,
+} from './types';
 import { validate } from './validate';
 
 /** What an operation receives: validated input, and the tenant on tenant routes. */
@@ -43,11 +50,18 @@ export interface OperationInput<Op extends OperationId> {
   prefetched?: Promise<Prefetched>;
 }
 
-/** A read an operation can start before its key is re-checked: tenant id and raw path parameters only. */
+/**
+ * What an operation can start before its key is re-checked, from the authorizer's tenant id and the raw
+ * (untrusted, unvalidated) path parameters and body. Mostly a read; whatever it takes (writes) must come
+ * with an `undo`, which runs unless the operation claims it: the key failed, the request was refused before
+ * the operation, or the operation did not take it up (see authenticate.ts).
+ */
 export type Prefetch = (input: {
   readonly tenantId: string;
   readonly pathParameters: Readonly<Record<string, string | undefined>>;
-}) => Promise<unknown>;
+  /** The raw body as text (decoded when base64), undefined when there is none. */
+  readonly body: string | undefined;
+}) => Promise<PrefetchResult | undefined>;
 
 /** An operation answers its contract's result, or an HttpReply when status, headers or framing vary. */
 export type Operation<Op extends OperationId> = (
@@ -126,37 +140,47 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
     return status === 204 ? noContent() : jsonResponse(status, result);
   };
 
-  return middy<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>()
-    .use(requestContext({ logger }))
-    .use(securityHeaders())
-    .use(
-      httpCors({
-        origins: [...(options.corsOrigins ?? [])],
-        headers: CORS_HEADERS,
-        exposeHeaders: CORS_EXPOSE,
-        methods: 'GET,POST,PATCH,PUT,DELETE,OPTIONS',
-        maxAge: 600,
-      }),
-    )
-    .use(errorHandler({ logger }))
-    .use(
-      authenticate({
-        ...(options.store && { store: options.store }),
-        prefetch: (event, tenantId) => {
-          const op = operationByRouteKey.get(event.routeKey);
-          const prefetch = op && operations[op] ? options.prefetch?.[op] : undefined;
-          return prefetch?.({ tenantId, pathParameters: event.pathParameters ?? {} });
-        },
-      }),
-    )
-    .use(jsonBody({ ...(options.maxBodyBytes && { maxBytes: options.maxBodyBytes }) }))
-    .use(validate({ schemasFor: contractFor }))
-    .use(rateLimit(options.rateLimit ?? { plans: {}, defaultPlan: '' }))
-    .before((request) => {
-      // The operation reads the per-request state from its context, not from middy internals.
-      (request.context as Context & { http?: HttpState }).http = (
-        request.internal as { http?: HttpState }
-      ).http;
-    })
-    .handler(dispatch);
+  return (
+    middy<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>()
+      .use(requestContext({ logger }))
+      .use(securityHeaders())
+      .use(
+        httpCors({
+          origins: [...(options.corsOrigins ?? [])],
+          headers: CORS_HEADERS,
+          exposeHeaders: CORS_EXPOSE,
+          methods: 'GET,POST,PATCH,PUT,DELETE,OPTIONS',
+          maxAge: 600,
+        }),
+      )
+      .use(errorHandler({ logger }))
+      .use(
+        authenticate({
+          ...(options.store && { store: options.store }),
+          prefetch: (event, tenantId) => {
+            const op = operationByRouteKey.get(event.routeKey);
+            const prefetch = op && operations[op] ? options.prefetch?.[op] : undefined;
+            if (!prefetch) return undefined;
+            const body =
+              event.body === undefined || !event.isBase64Encoded
+                ? event.body
+                : Buffer.from(event.body, 'base64').toString('utf8');
+            return prefetch({ tenantId, pathParameters: event.pathParameters ?? {}, body });
+          },
+        }),
+      )
+      .use(jsonBody({ ...(options.maxBodyBytes && { maxBytes: options.maxBodyBytes }) }))
+      .use(validate({ schemasFor: contractFor }))
+      .use(rateLimit(options.rateLimit ?? { plans: {}, defaultPlan: '' }))
+      // Last, so its after and onError run first: what a prefetch took is given back before the request is
+      // counted on its own (rateLimit) or answered.
+      .use(undoUnclaimedPrefetch())
+      .before((request) => {
+        // The operation reads the per-request state from its context, not from middy internals.
+        (request.context as Context & { http?: HttpState }).http = (
+          request.internal as { http?: HttpState }
+        ).http;
+      })
+      .handler(dispatch)
+  );
 };

@@ -36,10 +36,25 @@ export interface HttpState {
   responseHeaders?: Record<string, string>;
   /** What the route's prefetch read while the key was re-checked; settled, never rejecting. */
   prefetched?: Promise<Prefetched>;
+  /** The prefetch's undo, until the operation claims what it took (see `undoUnclaimedPrefetch`). */
+  unclaimed?: () => Promise<unknown>;
 }
 
-/** A prefetch's outcome: its value, or that it failed (the operation then reads for itself). */
-export type Prefetched = { readonly ok: true; readonly value: unknown } | { readonly ok: false };
+/**
+ * A prefetch's outcome: its value, or that it failed (the operation then reads for itself). An operation
+ * that goes ahead with what the prefetch took (not just read) calls `claim`: it then gives it back itself
+ * if need be, and the middleware no longer does.
+ */
+export type Prefetched =
+  | { readonly ok: true; readonly value: unknown; readonly claim: () => void }
+  | { readonly ok: false };
+
+/** What a prefetch hands over: what it read or took, and how to give back what it took (if anything). */
+export interface PrefetchResult {
+  readonly value: unknown;
+  /** Gives back what the prefetch took when the request does not go ahead with it; awaited, never thrown. */
+  readonly undo?: () => Promise<unknown>;
+}
 
 export type HttpRequest = Request<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>;
 

@@ -1,21 +1,26 @@
 // Integration: 200 concurrent chat completions against a small tokens_per_month budget, through the real
 // chat-api handler, middleware and DynamoDB adapters on DynamoDB Local (the LLM is an in-process fake
 // whose usage varies per call). Both invariants of the ledger: used ≤ limit, and used equals the sum of
-// the usage the successful responses reported. Also counts the DynamoDB requests of one completion.
+// the usage the successful responses reported. Also counts the DynamoDB requests of one completion and
+// of an inline session turn, and checks an inline turn's early admission (taken beside the key's re-check)
+// end to end: what it holds, when it gives everything back, and the same invariants under 200 turns.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { quotaCounterKey } from '../../functions/adapters/dynamodb/quota-items';
+import { quotaCounterKey, requestsIn } from '../../functions/adapters/dynamodb/quota-items';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../../functions/adapters/dynamodb/tenant-store';
 import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
+import { earlyReservationTokens } from '../../functions/core/chat/early-admission';
 import { DEFAULT_CHAT_TIMEOUTS } from '../../functions/core/chat/model';
 import type { ChatCompletion, ChatRequest } from '../../functions/core/llm/types';
-import { systemClock } from '../../functions/core/ports/clock';
+import { type Clock, systemClock } from '../../functions/core/ports/clock';
 import { randomIds } from '../../functions/core/ports/id-generator';
 import type { LlmClient } from '../../functions/core/ports/llm-client';
+import type { GrowRequest, Hold, HoldRequest } from '../../functions/core/ports/quota-ledger';
 import { counterRef } from '../../functions/core/quotas/ledger-rules';
+import type { QuotaOverrides } from '../../functions/core/quotas/schemas';
 import { createBuiltinToolRegistry } from '../../functions/core/tools/builtin';
 import { TABLES } from '../../functions/platform/tables';
 import { countedDocumentClient, dynamoRequestsOf } from '../helpers/dynamo-requests';
@@ -24,7 +29,9 @@ import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-loca
 await vi.hoisted(() => import('../helpers/test-env'));
 
 const { createChatApi } = await import('../../functions/handlers/http/sessions');
-const { lambdaContext, loadEvent, memoryLogger, seedSampleTenant } = await import('../helpers/tenant-fakes');
+const { lambdaContext, loadEvent, manualClock, memoryLogger, seedSampleTenant } = await import(
+  '../helpers/tenant-fakes'
+);
 const { sessionSettings } = await import('../helpers/session-fakes');
 
 let dynamo: DynamoDbLocal;
@@ -62,7 +69,19 @@ class VaryingUsageLlm implements LlmClient {
 
 const LIMIT = 3_000;
 
-const setup = async (documentClient = dynamo.documentClient) => {
+interface SetupOptions {
+  readonly documentClient?: DynamoDBDocumentClient;
+  /** The tenant's quota overrides (default: this budget, requests unlimited). */
+  readonly overrides?: QuotaOverrides;
+  readonly clock?: Clock;
+  /** Slows the key's re-check by this much, so what runs beside it is seen to start first. */
+  readonly recheckDelayMs?: number;
+  readonly maxBodyBytes?: number;
+}
+
+const setup = async (options: SetupOptions = {}) => {
+  const documentClient = options.documentClient ?? dynamo.documentClient;
+  const clock = options.clock ?? systemClock;
   const suffix = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
   await Promise.all([
     dynamo.createTable(TABLES.tenants, `tenants-budget-${suffix}`),
@@ -72,10 +91,31 @@ const setup = async (documentClient = dynamo.documentClient) => {
   const tenants = new DynamoTenantStore(documentClient, `tenants-budget-${suffix}`);
   const sample = await seedSampleTenant(tenants as never);
   await tenants.updateTenant(sample.tenantId, {
-    quota_overrides: { tokens_per_month: LIMIT, requests_per_minute: null },
+    quota_overrides: options.overrides ?? { tokens_per_month: LIMIT, requests_per_minute: null },
     updated_at: Math.floor(Date.now() / 1000),
   });
-  const ledger = new DynamoQuotaLedger(documentClient, `quotas-budget-${suffix}`);
+  /** When each key re-check ended, and when each hold was asked for (by hold id). */
+  const timeline: string[] = [];
+  const recheckDelayMs = options.recheckDelayMs ?? 0;
+  const checkedTenants = Object.assign(Object.create(tenants) as DynamoTenantStore, {
+    getApiKeyWithTenant: async (tenantId: string, keyId: string) => {
+      const found = await tenants.getApiKeyWithTenant(tenantId, keyId);
+      if (recheckDelayMs > 0) await new Promise((done) => setTimeout(done, recheckDelayMs));
+      timeline.push('recheck');
+      return found;
+    },
+  });
+  const dynamoLedger = new DynamoQuotaLedger(documentClient, `quotas-budget-${suffix}`);
+  const ledger = Object.assign(Object.create(dynamoLedger) as DynamoQuotaLedger, {
+    hold: (request: HoldRequest) => {
+      timeline.push(`hold ${request.quota} ${request.holdId} ${request.amount}`);
+      return dynamoLedger.hold(request);
+    },
+    grow: (hold: Hold, request: GrowRequest) => {
+      timeline.push(`grow ${hold.quota} ${hold.holdId} ${request.amount}`);
+      return dynamoLedger.grow(hold, request);
+    },
+  });
   // As wired in production: run slots, settles and slot releases join the session store's transactions.
   const store = new DynamoSessionStore(
     documentClient,
@@ -84,7 +124,7 @@ const setup = async (documentClient = dynamo.documentClient) => {
     { ledger },
   );
   const llm = new VaryingUsageLlm();
-  const deps = { store, clock: systemClock, ids: randomIds(systemClock), settings: sessionSettings };
+  const deps = { store, clock, ids: randomIds(clock), settings: sessionSettings };
   const chat = {
     ...deps,
     ledger,
@@ -95,8 +135,8 @@ const setup = async (documentClient = dynamo.documentClient) => {
   };
   const logs = memoryLogger();
   const api = createChatApi(
-    { ...deps, tenants, ledger, chat: () => chat },
-    { logger: logs.logger, maxBodyBytes: 64 * 1024 },
+    { ...deps, tenants: checkedTenants, ledger, chat: () => chat },
+    { logger: logs.logger, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 },
   );
   const complete = async (maxTokens: number) => {
     const event = loadEvent('chat-api', 'chat-completion');
@@ -108,32 +148,71 @@ const setup = async (documentClient = dynamo.documentClient) => {
     const response = (await api(event, lambdaContext())) as { statusCode: number; body: string };
     return { statusCode: response.statusCode, json: JSON.parse(response.body) };
   };
-  const counter = async () => {
-    const ref = counterRef(sample.tenantId, 'tokens_per_month', new Date());
+  const item = async (quota: 'tokens_per_month' | 'concurrent_runs') => {
+    const ref = counterRef(sample.tenantId, quota, clock.now());
     const { Item } = await dynamo.documentClient.send(
       new GetCommand({
         TableName: `quotas-budget-${suffix}`,
-        Key: quotaCounterKey(sample.tenantId, 'tokens_per_month', ref.window),
+        Key: quotaCounterKey(sample.tenantId, quota, ref.window),
         ConsistentRead: true,
       }),
     );
+    return Item;
+  };
+  const counter = async () => {
+    const Item = await item('tokens_per_month');
     return { used: Number(Item?.used ?? 0), reserved: Number(Item?.reserved ?? 0) };
   };
-  const send = async (sessionId: string) => {
+  /** The whole ledger of the tenant now: tokens, this minute's requests, and the run slots held. */
+  const ledgerState = async () => {
+    const [tokens, slots] = await Promise.all([item('tokens_per_month'), item('concurrent_runs')]);
+    const minute = counterRef(sample.tenantId, 'requests_per_minute', clock.now()).window as string;
+    return {
+      used: Number(tokens?.used ?? 0),
+      reserved: Number(tokens?.reserved ?? 0),
+      committed: Number(tokens?.committed ?? 0),
+      requests: requestsIn(tokens, minute),
+      slots: Number(slots?.committed ?? 0),
+    };
+  };
+  const send = async (sessionId: string, body: unknown = { content: 'Hello' }) => {
     const event = loadEvent('chat-api', 'send-message');
     event.pathParameters.id = sessionId;
     event.rawPath = `/v1/sessions/${sessionId}/messages`;
-    event.body = JSON.stringify({ content: 'Hello' });
+    event.body = JSON.stringify(body);
     const response = (await api(event, lambdaContext())) as { statusCode: number; body: string };
     return { statusCode: response.statusCode, json: JSON.parse(response.body) };
   };
-  const createSession = async () => {
+  const createSession = async (body: unknown = {}) => {
     const event = loadEvent('chat-api', 'create-session');
-    event.body = JSON.stringify({});
+    event.body = JSON.stringify(body);
     const response = (await api(event, lambdaContext())) as { statusCode: number; body: string };
     return JSON.parse(response.body).id as string;
   };
-  return { complete, counter, llm, send, createSession, logLines: logs.lines };
+  return {
+    complete,
+    counter,
+    ledgerState,
+    llm,
+    send,
+    createSession,
+    logLines: logs.lines,
+    timeline,
+    tenants,
+    sample,
+    /** Another holder's tokens in flight (a run elsewhere), taken straight from the ledger. */
+    occupy: async (amount: number) => {
+      const now = clock.now();
+      await dynamoLedger.hold({
+        ...counterRef(sample.tenantId, 'tokens_per_month', now),
+        holdId: 'elsewhere',
+        amount,
+        limit: Number.MAX_SAFE_INTEGER,
+        nowSeconds: Math.floor(now.getTime() / 1000),
+        leaseSeconds: 900,
+      });
+    },
+  };
 };
 
 /** Runs `tasks` with at most `limit` in flight (DynamoDB Local is exact up to about 50 writers). */
@@ -174,21 +253,24 @@ describe('chat completions against a small token budget', () => {
 
 describe('DynamoDB requests per simple turn (counted by SDK middleware; the figure is for BENCHMARKS.md)', () => {
   it('a chat completion and an inline session turn through the whole chat-api stack', async () => {
-    const { complete, send, createSession, logLines } = await setup(
-      countedDocumentClient(
+    const { complete, send, createSession, logLines } = await setup({
+      documentClient: countedDocumentClient(
         new DynamoDBClient({
           endpoint: dynamo.endpoint,
           region: 'eu-west-1',
           credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
         }),
       ),
-    );
+    });
     const sessionId = await createSession();
     const measure = async (operation: () => Promise<{ statusCode: number }>) =>
       dynamoRequestsOf(async () => expect((await operation()).statusCode).toBe(200));
 
     const completion = await measure(() => complete(40));
     const turn = await measure(() => send(sessionId));
+    // The tenant is known now: its next turn is admitted beside its first reads, with no request more.
+    const fresh = await createSession();
+    const earlyTurn = await measure(() => send(fresh));
 
     console.info(`DynamoDB requests: chat completion ${completion.length} (${completion.join(', ')})`);
     console.info(`DynamoDB requests: inline session turn ${turn.length} (${turn.join(', ')})`);
@@ -197,13 +279,17 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
     // Issue 3's target: at most 5 per simple turn (the key check, the session with its history, the
     // admission, the run with its slot, the step with its settle and slot release); 3 per completion.
     expect(turn.length).toBeLessThanOrEqual(5);
+    expect(earlyTurn).toEqual(turn);
     expect(completion.length).toBeLessThanOrEqual(3);
     expect(turn.filter((name) => name === 'GetItem')).toEqual([]);
     expect(turn.filter((name) => name === 'Query')).toHaveLength(1);
     // Each request's access log line reports what it asked of DynamoDB: the same figures.
-    const access = logLines.filter((line) => line.message === 'request').slice(-2);
+    const access = logLines
+      .filter((line) => line.message === 'request' && line.route_key !== 'POST /v1/sessions')
+      .slice(-3);
     expect(access.map((line) => line.route_key)).toEqual([
       'POST /v1/chat/completions',
+      'POST /v1/sessions/{id}/messages',
       'POST /v1/sessions/{id}/messages',
     ]);
     const operationsOf = (line: (typeof access)[number]) =>
@@ -212,7 +298,7 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
       )
         .flatMap(([operation, count]) => Array.from({ length: count }, () => operation))
         .sort();
-    expect(access.map(operationsOf)).toEqual([completion, turn]);
+    expect(access.map(operationsOf)).toEqual([completion, turn, earlyTurn]);
     // ...and which operations the time on the wire went to, adding up to the total.
     for (const line of access) {
       const { ms, operations, operation_ms } = (
@@ -225,5 +311,216 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
       // Each figure is rounded to a tenth of a millisecond in the log line.
       expect(Math.abs(summed - ms)).toBeLessThanOrEqual(0.05 * (Object.keys(operation_ms).length + 1));
     }
+  });
+});
+
+describe('an inline turn admitted beside its first reads (early admission), on DynamoDB Local', () => {
+  const quotas = { tokens_per_month: 100_000, requests_per_minute: 60, concurrent_runs: 3 };
+  /** One clock instant for the whole test: every request lands in the same minute, and no lease ends. */
+  const early = (options: SetupOptions = {}) =>
+    setup({ overrides: quotas, clock: manualClock(Date.now()), ...options });
+  type Platform = Awaited<ReturnType<typeof setup>>;
+  /** A turn on a fresh session; afterwards the tenant is known to chat-api. */
+  const turn = async (platform: Platform, body?: unknown) =>
+    platform.send(await platform.createSession(), body);
+  /** The hold of `quota` whose id matches, with its amount, in the order asked for. */
+  const holdsOf = (platform: Platform, quota: string) =>
+    platform.timeline.flatMap((entry) => {
+      const [kind, of, id, amount] = entry.split(' ');
+      return kind === 'hold' && of === quota ? [{ id: id as string, amount: Number(amount) }] : [];
+    });
+
+  it("a known tenant's turn takes its tokens, its count and its slot while the key is re-checked, and pays its usage", async () => {
+    const platform = await early({ recheckDelayMs: 25 });
+    const first = await turn(platform);
+    expect(first.statusCode).toBe(200);
+    // Its first turn is admitted after the re-check: chat-api did not know its quotas yet.
+    expect(platform.timeline[0]).toBe('recheck');
+
+    const sessionId = await platform.createSession();
+    const before = await platform.ledgerState();
+    platform.timeline.length = 0;
+    const second = await platform.send(sessionId);
+    expect(second.statusCode).toBe(200);
+    const runId = second.json.run.id as string;
+    const recheck = platform.timeline.indexOf('recheck');
+    const tokens = platform.timeline.findIndex((entry) =>
+      entry.startsWith(`hold tokens_per_month ${runId}:step-0 `),
+    );
+    const slot = platform.timeline.findIndex((entry) => entry.startsWith(`hold concurrent_runs ${runId} `));
+    expect(tokens).toBeGreaterThanOrEqual(0);
+    expect(slot).toBeGreaterThanOrEqual(0);
+    expect(tokens).toBeLessThan(recheck);
+    expect(slot).toBeLessThan(recheck);
+    expect(holdsOf(platform, 'tokens_per_month')).toEqual([
+      { id: `${runId}:step-0`, amount: earlyReservationTokens('Hello') },
+    ]);
+    const after = await platform.ledgerState();
+    expect(after.used - before.used).toBe(second.json.run.usage.total_tokens);
+    expect(after).toMatchObject({
+      reserved: 0,
+      committed: after.used,
+      requests: before.requests + 1,
+      slots: 0,
+    });
+  });
+
+  it('gives back all it took when the turn does not go ahead: a revoked key, an unknown session, a body refused', async () => {
+    const cases = [
+      {
+        name: 'revoked key',
+        options: {},
+        act: async (platform: Platform, sessionId: string) => {
+          await platform.tenants.revokeApiKey(platform.sample.tenantId, platform.sample.keyId, 1_795_000_000);
+          return platform.send(sessionId);
+        },
+        status: 401,
+        counted: 0,
+      },
+      {
+        name: 'unknown session',
+        options: {},
+        act: (platform: Platform, _sessionId: string) => platform.send(`ses_${'0'.repeat(26)}`),
+        status: 404,
+        counted: 1,
+      },
+      {
+        name: 'body over the function limit',
+        options: { maxBodyBytes: 8 * 1024 },
+        act: (platform: Platform, sessionId: string) =>
+          platform.send(sessionId, { content: 'a'.repeat(10_000) }),
+        status: 413,
+        counted: 0,
+      },
+    ];
+    for (const { name, options, act, status, counted } of cases) {
+      const platform = await early(options);
+      expect((await turn(platform)).statusCode, name).toBe(200);
+      const sessionId = await platform.createSession();
+      const before = await platform.ledgerState();
+      platform.timeline.length = 0;
+      const response = await act(platform, sessionId);
+      expect(response.statusCode, name).toBe(status);
+      // The admission was taken ahead (so the give-back is what this case tests)...
+      expect(
+        platform.timeline.findIndex((entry) => entry.startsWith('hold tokens_per_month ')),
+        name,
+      ).toBe(0);
+      // ...and nothing of it stays: no tokens held, no slot, the request counted as without it.
+      expect(await platform.ledgerState(), name).toEqual({ ...before, requests: before.requests + counted });
+    }
+  });
+
+  it('a plan lowered since the last turn voids what was taken: the turn is judged by the new quotas', async () => {
+    const platform = await early();
+    expect((await turn(platform)).statusCode).toBe(200);
+    const sessionId = await platform.createSession();
+    const before = await platform.ledgerState();
+    await platform.tenants.updateTenant(platform.sample.tenantId, {
+      quota_overrides: { ...quotas, tokens_per_month: before.used + 50 },
+      updated_at: 1_795_000_000,
+    });
+    platform.timeline.length = 0;
+    const refused = await platform.send(sessionId);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json.error.code).toBe('token_quota_exceeded');
+    expect(holdsOf(platform, 'tokens_per_month')[0]?.amount).toBe(earlyReservationTokens('Hello'));
+    expect(await platform.ledgerState()).toEqual({ ...before, requests: before.requests + 1 });
+  });
+
+  it('a budget too small for the early guess but not for the turn: admitted the ordinary way', async () => {
+    const platform = await early();
+    platform.timeline.length = 0;
+    expect((await turn(platform)).statusCode).toBe(200);
+    // The first turn held its exact worst case; the early guess for the same message is larger.
+    const exact = holdsOf(platform, 'tokens_per_month')[0]?.amount as number;
+    expect(exact + 200).toBeLessThan(earlyReservationTokens('Hello'));
+    const sessionId = await platform.createSession();
+    // Another run holds all but a little more than the turn needs.
+    const { used } = await platform.ledgerState();
+    const elsewhere = quotas.tokens_per_month - used - exact - 200;
+    await platform.occupy(elsewhere);
+    const before = await platform.ledgerState();
+
+    platform.timeline.length = 0;
+    const admitted = await platform.send(sessionId);
+    expect(admitted.statusCode).toBe(200);
+    const runId = admitted.json.run.id as string;
+    const holds = holdsOf(platform, 'tokens_per_month');
+    // The guess was refused, then the exact worst case was held under the run's own id.
+    expect(holds).toHaveLength(2);
+    expect(holds[0]?.amount).toBe(earlyReservationTokens('Hello'));
+    expect(holds[0]?.id).not.toBe(`${runId}:step-0`);
+    expect(holds[1]).toEqual({ id: `${runId}:step-0`, amount: exact });
+    const after = await platform.ledgerState();
+    expect(after.used - before.used).toBe(admitted.json.run.usage.total_tokens);
+    expect(after).toMatchObject({ reserved: elsewhere, requests: before.requests + 1, slots: 0 });
+  });
+
+  it("a session whose context is larger than the guess grows the hold to the step's worst case", async () => {
+    const platform = await early();
+    expect((await turn(platform)).statusCode).toBe(200);
+    const sessionId = await platform.createSession({ system_prompt: 'Answer briefly. '.repeat(400) });
+    const before = await platform.ledgerState();
+    platform.timeline.length = 0;
+    const grown = await platform.send(sessionId);
+    expect(grown.statusCode).toBe(200);
+    const runId = grown.json.run.id as string;
+    const growth = platform.timeline.filter((entry) =>
+      entry.startsWith(`grow tokens_per_month ${runId}:step-0 `),
+    );
+    expect(growth).toHaveLength(1);
+    const amount = Number(growth[0]?.split(' ')[3]);
+    expect(amount).toBeGreaterThan(earlyReservationTokens('Hello'));
+    const after = await platform.ledgerState();
+    expect(after.used - before.used).toBe(grown.json.run.usage.total_tokens);
+    expect(after).toMatchObject({
+      reserved: 0,
+      committed: after.used,
+      requests: before.requests + 1,
+      slots: 0,
+    });
+  });
+
+  it('a refused growth refuses the turn and gives back its hold and its slot', async () => {
+    const platform = await early();
+    expect((await turn(platform)).statusCode).toBe(200);
+    const sessionId = await platform.createSession({ system_prompt: 'Answer briefly. '.repeat(400) });
+    // Room for the early guess, not for the session's real worst case.
+    const { used } = await platform.ledgerState();
+    const elsewhere = quotas.tokens_per_month - used - earlyReservationTokens('Hello') - 100;
+    await platform.occupy(elsewhere);
+    const before = await platform.ledgerState();
+    platform.timeline.length = 0;
+    const refused = await platform.send(sessionId);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json.error.code).toBe('token_quota_exceeded');
+    expect(platform.timeline.filter((entry) => entry.startsWith('grow tokens_per_month '))).toHaveLength(1);
+    expect(await platform.ledgerState()).toEqual({ ...before, requests: before.requests + 1 });
+  });
+
+  it('200 concurrent turns against a small budget: used never passes the limit and equals the usage the runs report', async () => {
+    const limit = 40_000;
+    const platform = await early({
+      overrides: { ...quotas, tokens_per_month: limit, requests_per_minute: null, concurrent_runs: 20 },
+    });
+    const sessions = await pool(200, 20, () => platform.createSession());
+    const responses = await pool(200, 50, (index) => platform.send(sessions[index] as string));
+
+    const succeeded = responses.filter((response) => response.statusCode === 200);
+    const refused = responses.filter((response) => response.statusCode === 429);
+    expect(succeeded.length + refused.length).toBe(200);
+    expect(succeeded.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    const reported = succeeded.reduce((sum, response) => sum + response.json.run.usage.total_tokens, 0);
+    const state = await platform.ledgerState();
+    expect(state.used).toBeLessThanOrEqual(limit);
+    expect(state.used).toBe(reported);
+    expect(state).toMatchObject({ reserved: 0, committed: state.used, slots: 0 });
+    // Some turns went ahead on an early admission, and some early admissions were refused and undone.
+    const guessed = holdsOf(platform, 'tokens_per_month').filter(
+      (hold) => hold.amount === earlyReservationTokens('Hello'),
+    );
+    expect(guessed.length).toBeGreaterThan(0);
   });
 });

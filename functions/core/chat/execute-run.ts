@@ -68,8 +68,13 @@ export interface ExecuteRunInput {
 export interface PendingTurn {
   /** The user's message as it is recorded (with the run's id). */
   readonly userMessage: NewMessage;
-  /** The run's concurrent-run slot, taken beside the first reservation (absent: unlimited runs). */
+  /** The run's concurrent-run slot, taken beside the first reservation (absent: unlimited runs, or held). */
   readonly slot?: Alongside;
+  /**
+   * The first step's reservation when the turn was admitted before its context was known (its slot is
+   * then held already): given the step's worst case, the hold, grown to it if need be.
+   */
+  readonly reserve?: (tokens: number) => Promise<TokenReservation>;
   /** The lease of the first step's reservation: long enough to outlive this invocation, no longer. */
   readonly leaseSeconds: number;
   /**
@@ -296,7 +301,9 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
           ...(!saved &&
             pending && {
               leaseSeconds: pending.leaseSeconds,
-              ...(pending.slot && { alongside: pending.slot }),
+              ...(pending.reserve
+                ? { reserve: pending.reserve }
+                : pending.slot && { alongside: pending.slot }),
               onReserved: async () => {
                 admitted = true;
               },

@@ -52,6 +52,12 @@ export interface MeteredStepInput {
    */
   readonly alongside?: Alongside;
   /**
+   * The reservation, when it was taken before the step knew its worst case (an inline turn admitted
+   * beside its first reads): given that worst case, returns the hold (grown to it if it was smaller).
+   * Then nothing else is reserved here and `meter`, `reservationId`, `leaseSeconds` go unused.
+   */
+  readonly reserve?: (tokens: number) => Promise<TokenReservation>;
+  /**
    * A streamed call that failed after some output (a cancel, a cut): the provider bills what it streamed.
    * Given that partial answer (its text) and our estimate of its usage, returns true when it recorded
    * them and charged the hold (a cancelled run keeps what its client saw); false releases the hold, as for
@@ -145,15 +151,18 @@ export const meteredLlmStep = async <Persisted = undefined>(
     settledWith: (result: SettleResult) => void,
   ) => Promise<Persisted>,
 ): Promise<MeteredStepResult<Persisted>> => {
+  const tokens = reservationTokens(input.request);
   const [reserved, beside] = await Promise.allSettled([
-    reserveTokens(deps, {
-      tenantId: input.tenantId,
-      limit: input.tokenLimit,
-      tokens: reservationTokens(input.request),
-      ...(input.reservationId && { reservationId: input.reservationId }),
-      ...(input.meter && { meter: input.meter }),
-      ...(input.leaseSeconds !== undefined && { leaseSeconds: input.leaseSeconds }),
-    }),
+    input.reserve
+      ? input.reserve(tokens)
+      : reserveTokens(deps, {
+          tenantId: input.tenantId,
+          limit: input.tokenLimit,
+          tokens,
+          ...(input.reservationId && { reservationId: input.reservationId }),
+          ...(input.meter && { meter: input.meter }),
+          ...(input.leaseSeconds !== undefined && { leaseSeconds: input.leaseSeconds }),
+        }),
     input.alongside?.take(),
   ]);
   if (reserved.status === 'rejected' || beside.status === 'rejected') {

@@ -13,6 +13,12 @@ import { isFinalRunStatus } from '../sessions/run-transitions';
 import type { NewMessage } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import { buildContext } from './build-context';
+import {
+  type EarlyAdmission,
+  earlyAdmissionHolds,
+  earlyReservation,
+  undoEarlyAdmission,
+} from './early-admission';
 import { executeRun, type PendingTurn, stepPlan } from './execute-run';
 import { reservationTokens } from './metered-step';
 import {
@@ -70,6 +76,12 @@ export interface SendMessageOptions {
    * read found no such session.
    */
   readonly loaded?: SessionHistory | null;
+  /**
+   * The turn's admission, taken beside its first reads under the quotas the tenant had on its last request
+   * (see early-admission.ts): used when those quotas still hold and the message is inline, given back
+   * otherwise. Its run id is the new run's.
+   */
+  readonly early?: EarlyAdmission;
 }
 
 export type SessionHistory = NonNullable<Awaited<ReturnType<typeof loadSessionHistory>>>;
@@ -96,10 +108,31 @@ export const sendMessage = async (
   options: SendMessageOptions = {},
 ): Promise<SentMessage> => {
   const startedAt = nowMs(deps);
+  let early = options.early;
+  /** Gives back an early admission the first step did not take: nothing of the turn went ahead on it. */
+  const undoEarly = async () => {
+    const taken = early;
+    early = undefined;
+    if (taken) await undoEarlyAdmission(deps, taken);
+  };
+  if (
+    early &&
+    (body.async || body.file_ids !== undefined || !earlyAdmissionHolds(early, quotasOf(deps, tenant)))
+  )
+    await undoEarly();
   // The session and its history in one read; the model's context window bounds how much is loaded.
-  const found =
-    options.loaded === undefined ? await loadSessionContext(deps, tenant.id, sessionId) : options.loaded;
-  if (!found) throw new SessionNotFoundError(sessionId);
+  let found: SessionHistory | null | undefined;
+  try {
+    found =
+      options.loaded === undefined ? await loadSessionContext(deps, tenant.id, sessionId) : options.loaded;
+  } catch (error) {
+    await undoEarly();
+    throw error;
+  }
+  if (!found) {
+    await undoEarly();
+    throw new SessionNotFoundError(sessionId);
+  }
   const { session } = found;
   const [firstFile] = body.file_ids ?? [];
   if (firstFile !== undefined) {
@@ -108,7 +141,7 @@ export const sendMessage = async (
   }
 
   const run = newRunRecord({
-    id: options.runId ?? deps.ids.newId('run'),
+    id: early?.runId ?? options.runId ?? deps.ids.newId('run'),
     tenantId: tenant.id,
     sessionId,
     model: session.model,
@@ -181,7 +214,7 @@ export const sendMessage = async (
   // Inline, the holds outlive this invocation and no more: if it dies before its first write, nothing is
   // on record to resume, and they come back by themselves soon after.
   const inlineLease = recoveryDelaySeconds(deps.timeouts);
-  let slotTaken = false;
+  let slotTaken = early?.slotTaken ?? false;
   /** Set before the run may first be on record unfinished: from then on, a failure must look it up. */
   let mayBeUnfinished = false;
   let recoveryQueued: Promise<void> | undefined;
@@ -206,23 +239,33 @@ export const sendMessage = async (
   const pending: PendingTurn = {
     userMessage,
     leaseSeconds: inlineLease,
-    ...(slotLimit !== null && {
-      slot: {
-        take: async () => {
-          await acquireRunSlot(deps, {
-            tenantId: tenant.id,
-            runId: run.id,
-            limit: slotLimit,
-            leaseSeconds: inlineLease,
-          });
-          slotTaken = true;
-        },
-        giveBack: async () => {
-          slotTaken = false;
-          await deps.ledger.release(runSlotHold(tenant.id, run.id));
-        },
+    ...(early && {
+      // The first step takes the early admission: the request was counted by its hold.
+      reserve: (tokens: number) => {
+        const taken = early as EarlyAdmission;
+        early = undefined;
+        options.meter?.adopt(taken.counted);
+        return earlyReservation(deps, taken, tokens);
       },
     }),
+    ...(slotLimit !== null &&
+      !slotTaken && {
+        slot: {
+          take: async () => {
+            await acquireRunSlot(deps, {
+              tenantId: tenant.id,
+              runId: run.id,
+              limit: slotLimit,
+              leaseSeconds: inlineLease,
+            });
+            slotTaken = true;
+          },
+          giveBack: async () => {
+            slotTaken = false;
+            await deps.ledger.release(runSlotHold(tenant.id, run.id));
+          },
+        },
+      }),
     beforeUnfinished,
     save: async () => {
       await beforeUnfinished();
@@ -243,6 +286,11 @@ export const sendMessage = async (
       ...(options.meter && { meter: options.meter }),
     });
   } catch (error) {
+    // Refused before the first step took the early admission (a message too long for the context).
+    if (early) {
+      slotTaken = false;
+      await undoEarly();
+    }
     const refused = error instanceof TenanticError && error.statusCode < 500;
     // A refusal before the run could be on record unfinished (at admission, or a message too long for
     // the context) has written nothing: no read needed.
@@ -256,6 +304,12 @@ export const sendMessage = async (
     // no-op if the run's end gave it back already).
     if (slotTaken) await deps.ledger.release(runSlotHold(tenant.id, run.id)).catch(() => undefined);
     throw error;
+  }
+  if (early) {
+    // Ended before its first step (out of time at once): the request counts, the run keeps its slot.
+    options.meter?.adopt(early.counted);
+    await deps.ledger.release(early.reservation).catch(() => undefined);
+    early = undefined;
   }
   switch (outcome.status) {
     case 'completed':

@@ -40,18 +40,37 @@ export class RequestMeter {
   take(clock: Clock): CountRequest | undefined {
     if (!this.pending || this.limit === null) return undefined;
     this.taken = true;
-    const now = clock.now();
-    const ref = counterRef(this.tenantId, 'requests_per_minute', now);
-    if (this.limit <= 0) {
-      throw new QuotaExceededError(
-        'requests_per_minute',
-        { limit: 0, remaining: 0, resetsAt: ref.resetsAt },
-        unixSeconds(now),
-      );
-    }
-    return { ...ref, limit: this.limit, nowSeconds: unixSeconds(now) };
+    return requestCount(this.tenantId, this.limit, clock.now());
+  }
+
+  /**
+   * The request was counted already, by a hold taken for it elsewhere (an early admission): nothing is to
+   * be counted, and `counted` (its write's standing) is what the headers report.
+   */
+  adopt(counted: RequestStanding | undefined): void {
+    this.taken = true;
+    this.standing = counted;
   }
 }
+
+/**
+ * The write that counts one request at `now` against a `requests_per_minute` of `limit`; a zero limit
+ * refuses at once, without a write.
+ *
+ * @example
+ * await ledger.count(requestCount(tenant.id, 600, clock.now()));
+ */
+export const requestCount = (tenantId: string, limit: number, now: Date): CountRequest => {
+  const ref = counterRef(tenantId, 'requests_per_minute', now);
+  if (limit <= 0) {
+    throw new QuotaExceededError(
+      'requests_per_minute',
+      { limit: 0, remaining: 0, resetsAt: ref.resetsAt },
+      unixSeconds(now),
+    );
+  }
+  return { ...ref, limit, nowSeconds: unixSeconds(now) };
+};
 
 /**
  * Counts the request on its own if nothing has yet: before work that holds no tokens (an async run

@@ -1,0 +1,189 @@
+// Use case: an inline turn's admission taken early, beside the turn's first reads, under the quotas its
+// tenant had on its last request (the key's re-check, which gives the current ones, runs at the same time).
+// The turn then starts its LLM call one round trip sooner; whatever does not go ahead is undone.
+import type { Clock } from '../ports/clock';
+import type { CountRequest, QuotaLedger } from '../ports/quota-ledger';
+import { acquireRunSlot, runSlotHold } from '../quotas/acquire-run-slot';
+import { QuotaExceededError } from '../quotas/errors';
+import { unixSeconds } from '../quotas/ledger-rules';
+import { RequestMeter, type RequestStanding, requestCount } from '../quotas/request-meter';
+import { promptTokenBound, reserveTokens, type TokenReservation } from '../quotas/reserve-tokens';
+import type { Quotas } from '../quotas/schemas';
+import { DEFAULT_STEP_MAX_TOKENS } from './model-limits';
+
+/** The quotas an early admission was taken under: the turn goes ahead with it only if they still hold. */
+export type AssumedQuotas = Pick<Quotas, 'tokens_per_month' | 'concurrent_runs' | 'requests_per_minute'>;
+
+/**
+ * What a first step's worst case may add to the user's message before the session is read: the system
+ * prompt, the tools' schemas, the framing, and the history of a session that has one. A fresh session's
+ * first step stays well inside it; a longer context grows the hold by the difference (one more write).
+ */
+export const EARLY_CONTEXT_ALLOWANCE_TOKENS = 2_048;
+
+/**
+ * The hold taken for a message before its session is read: its byte bound, the allowance for the rest of
+ * the prompt, and the largest `max_tokens` a step asks for.
+ *
+ * @example
+ * earlyReservationTokens('How are you?'); // 12 + 7 + 2048 + 1024
+ */
+export const earlyReservationTokens = (content: string): number =>
+  promptTokenBound([content], 1) + EARLY_CONTEXT_ALLOWANCE_TOKENS + DEFAULT_STEP_MAX_TOKENS;
+
+export interface EarlyAdmission {
+  readonly tenantId: string;
+  /** The run the turn creates: the slot is held under it, the tokens under `<runId>:step-0`. */
+  readonly runId: string;
+  readonly quotas: AssumedQuotas & { readonly tokens_per_month: number };
+  readonly reservation: TokenReservation & { readonly unlimited: false };
+  /** The request's count, written with the hold (absent when its minute is unlimited). */
+  readonly count?: CountRequest;
+  readonly counted?: RequestStanding;
+  /** Whether the run's concurrent-run slot is held (false: unlimited). */
+  readonly slotTaken: boolean;
+}
+
+type Deps = { readonly ledger: QuotaLedger; readonly clock: Clock };
+
+/**
+ * Holds the first step's tokens (counting the request in the same write) and the run's slot, side by
+ * side, with the inline lease. Never throws: a refusal or a failure gives back what was taken and returns
+ * undefined, and the turn is admitted the ordinary way (which gives the authoritative answer).
+ *
+ * @example
+ * const early = await admitEarly(deps, { tenantId, runId, quotas, content, leaseSeconds: 35 });
+ */
+export const admitEarly = async (
+  deps: Deps,
+  input: {
+    readonly tenantId: string;
+    readonly runId: string;
+    readonly quotas: AssumedQuotas;
+    readonly content: string;
+    readonly leaseSeconds: number;
+  },
+): Promise<EarlyAdmission | undefined> => {
+  const { quotas, tenantId, runId } = input;
+  const tokenLimit = quotas.tokens_per_month;
+  // Only where the ordinary path would hold tokens and could admit at all: the rest it refuses alone.
+  if (tokenLimit === null || quotas.requests_per_minute === 0 || quotas.concurrent_runs === 0)
+    return undefined;
+  const tokens = earlyReservationTokens(input.content);
+  if (tokens > tokenLimit) return undefined;
+  // One instant for the hold and its count, so the undo names the minute the count went into.
+  const now = deps.clock.now();
+  const clock = { now: () => now };
+  const meter = new RequestMeter(tenantId, quotas.requests_per_minute);
+  const count =
+    quotas.requests_per_minute === null ? undefined : requestCount(tenantId, quotas.requests_per_minute, now);
+  const [held, slot] = await Promise.allSettled([
+    reserveTokens(
+      { ledger: deps.ledger, clock },
+      {
+        tenantId,
+        limit: tokenLimit,
+        tokens,
+        reservationId: `${runId}:step-0`,
+        leaseSeconds: input.leaseSeconds,
+        meter,
+      },
+    ),
+    quotas.concurrent_runs === null
+      ? undefined
+      : acquireRunSlot(
+          { ledger: deps.ledger, clock },
+          { tenantId, runId, limit: quotas.concurrent_runs, leaseSeconds: input.leaseSeconds },
+        ),
+  ]);
+  const reservation = held.status === 'fulfilled' && !held.value.unlimited ? held.value : undefined;
+  const slotTaken = slot.status === 'fulfilled' && slot.value !== undefined;
+  if (!reservation || slot.status === 'rejected') {
+    await Promise.allSettled([
+      reservation && deps.ledger.release(reservation, count ? { uncount: count } : {}),
+      slotTaken && deps.ledger.release(runSlotHold(tenantId, runId)),
+    ]);
+    return undefined;
+  }
+  return {
+    tenantId,
+    runId,
+    quotas: { ...quotas, tokens_per_month: tokenLimit },
+    reservation,
+    ...(count && { count }),
+    ...(meter.standing && { counted: meter.standing }),
+    slotTaken,
+  };
+};
+
+/**
+ * Whether the turn may go ahead on its early admission: the tenant's current quotas are the ones it was
+ * taken under (a plan changed since the last request voids it).
+ *
+ * @example
+ * if (!earlyAdmissionHolds(early, quotasOf(deps, tenant))) await undoEarlyAdmission(deps, early);
+ */
+export const earlyAdmissionHolds = (early: EarlyAdmission, quotas: AssumedQuotas): boolean =>
+  early.quotas.tokens_per_month === quotas.tokens_per_month &&
+  early.quotas.concurrent_runs === quotas.concurrent_runs &&
+  early.quotas.requests_per_minute === quotas.requests_per_minute;
+
+/**
+ * Gives back everything an early admission took, the request's count included (the turn did not go
+ * ahead: the ordinary path counts the request if it should). One write per hold, side by side; a
+ * give-back that fails lapses at the end of its lease (the count, at the end of its minute). A count whose
+ * minute has passed stays where it is, in a minute nobody is limited by any more.
+ *
+ * @example
+ * await undoEarlyAdmission(deps, early);
+ */
+export const undoEarlyAdmission = async (
+  deps: { readonly ledger: QuotaLedger },
+  early: EarlyAdmission,
+): Promise<void> => {
+  await Promise.allSettled([
+    deps.ledger.release(early.reservation, early.count ? { uncount: early.count } : {}),
+    early.slotTaken ? deps.ledger.release(runSlotHold(early.tenantId, early.runId)) : undefined,
+  ]);
+};
+
+/**
+ * The first step's reservation from an early admission, once the step knows its worst case: the hold as
+ * it is when that fits in it, or grown to it (one write; refused: the hold goes back and the refusal is
+ * thrown, as a fresh hold of that size would be refused too).
+ *
+ * @example
+ * const reservation = await earlyReservation(deps, early, reservationTokens(request));
+ */
+export const earlyReservation = async (
+  deps: Deps,
+  early: EarlyAdmission,
+  tokens: number,
+): Promise<TokenReservation> => {
+  const { reservation } = early;
+  if (tokens <= reservation.amount) return reservation;
+  const limit = early.quotas.tokens_per_month;
+  const nowSeconds = unixSeconds(deps.clock.now());
+  if (tokens > limit) {
+    await deps.ledger.release(reservation).catch(() => undefined);
+    throw new QuotaExceededError('tokens_per_month', { limit, resetsAt: reservation.resetsAt }, nowSeconds, {
+      requested: tokens,
+    });
+  }
+  let grown: Awaited<ReturnType<QuotaLedger['grow']>>;
+  try {
+    grown = await deps.ledger.grow(reservation, { amount: tokens, limit, nowSeconds });
+  } catch (error) {
+    await deps.ledger.release(reservation).catch(() => undefined);
+    throw error;
+  }
+  if (grown.status === 'grown') return { ...grown.hold, unlimited: false, standing: grown.standing };
+  // Reclaimed: only after its lease, which outlives the invocation; hold afresh under the same id.
+  return reserveTokens(deps, {
+    tenantId: early.tenantId,
+    limit,
+    tokens,
+    reservationId: reservation.holdId,
+    leaseSeconds: Math.max(1, reservation.expiresAt - nowSeconds),
+  });
+};
