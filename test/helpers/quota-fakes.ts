@@ -70,15 +70,7 @@ export class InMemoryQuotaLedger implements QuotaLedger {
       const { limit, resetsAt, nowSeconds } = request.countRequest;
       throw new QuotaExceededError('requests_per_minute', { limit, remaining: 0, resetsAt }, nowSeconds);
     }
-    for (const [id, hold] of counter.holds) {
-      if (
-        hold.expiresAt <= request.nowSeconds &&
-        counter.used + counter.reserved + request.amount > request.limit
-      ) {
-        counter.holds.delete(id);
-        counter.reserved -= hold.amount;
-      }
-    }
+    this.reclaimExpired(counter, request.amount, request);
     if (counter.used + counter.reserved + request.amount > request.limit) {
       throw new QuotaExceededError(request.quota, standing(), request.nowSeconds, {
         requested: request.amount,
@@ -129,6 +121,7 @@ export class InMemoryQuotaLedger implements QuotaLedger {
     const held = counter.holds.get(hold.holdId);
     if (held?.amount !== hold.amount) return { status: 'not_held' };
     const delta = request.amount - hold.amount;
+    this.reclaimExpired(counter, delta, request, hold.holdId);
     const standing = () => ({
       limit: request.limit,
       remaining: request.limit - counter.used - counter.reserved,
@@ -140,6 +133,25 @@ export class InMemoryQuotaLedger implements QuotaLedger {
     held.amount = request.amount;
     counter.reserved += delta;
     return { status: 'grown', hold: { ...hold, amount: request.amount }, standing: standing() };
+  }
+
+  /** As the real ledger does on a refusal: expired holds (but `keep`) go, while `amount` does not fit. */
+  private reclaimExpired(
+    counter: { used: number; reserved: number; holds: Map<string, { amount: number; expiresAt: number }> },
+    amount: number,
+    request: { readonly limit: number; readonly nowSeconds: number },
+    keep?: string,
+  ): void {
+    for (const [id, hold] of counter.holds) {
+      if (
+        id !== keep &&
+        hold.expiresAt <= request.nowSeconds &&
+        counter.used + counter.reserved + amount > request.limit
+      ) {
+        counter.holds.delete(id);
+        counter.reserved -= hold.amount;
+      }
+    }
   }
 
   async renew(hold: Hold, expiresAt: number): Promise<RenewResult> {

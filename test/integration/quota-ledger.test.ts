@@ -22,6 +22,7 @@ import { settleTokens } from '../../functions/core/quotas/settle-tokens';
 import { TABLES } from '../../functions/platform/tables';
 import { countedDocumentClient, dynamoRequestsOf } from '../helpers/dynamo-requests';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-local';
+import { InMemoryQuotaLedger } from '../helpers/quota-fakes';
 
 await vi.hoisted(() => import('../helpers/test-env'));
 
@@ -477,6 +478,30 @@ describe("a crashed caller's reservation", () => {
     expect(counter?.used ?? 0).toBe(0);
     expect(counter).toMatchObject({ reserved: 500, committed: 500 });
     expect(counter?.[`hold_${(crashed as { holdId: string }).holdId}`]).toBeUndefined();
+  });
+
+  it('a growth the crashed hold stands in the way of reclaims it, on DynamoDB as on the in-memory fake', async () => {
+    const { ledger: dynamo, clock } = await freshLedger();
+    for (const ledger of [dynamo, new InMemoryQuotaLedger()]) {
+      const name = ledger.constructor.name;
+      await reserveTokens(
+        { ledger, clock },
+        { tenantId: TENANT, limit: 1_000, tokens: 700, leaseSeconds: 60 },
+      );
+      const live = await reserveTokens(
+        { ledger, clock },
+        { tenantId: TENANT, limit: 1_000, tokens: 200, leaseSeconds: 600 },
+      );
+      if (live.unlimited) throw new Error('expected a hold');
+      clock.advance(61_000);
+      const nowSeconds = Math.floor(clock.now().getTime() / 1000);
+      const grown = await ledger.grow(live, { amount: 900, limit: 1_000, nowSeconds });
+      expect(grown, name).toMatchObject({
+        status: 'grown',
+        hold: { amount: 900 },
+        standing: { remaining: 100 },
+      });
+    }
   });
 
   it('a live reservation is never reclaimed, however full the budget', async () => {
