@@ -35,6 +35,7 @@ const SIMPLE_ROWS = 2;
  */
 interface DynamoCounter {
   readonly requests: number[];
+  /** Per invocation, the milliseconds some request was in flight (`wallMs`). */
   readonly ms: number[];
   readonly operations: Map<string, number>;
   /** Milliseconds waited per operation since the last reset, summed over the invocations. */
@@ -53,7 +54,8 @@ const dynamoCounter = (): DynamoCounter => {
       const tally = report.awsRequests.dynamodb;
       if (!tally) return;
       counter.requests.push(tally.requests);
-      counter.ms.push(tally.ms);
+      // The wait as the invocation saw it: requests made side by side count once.
+      counter.ms.push(tally.wallMs);
       for (const [operation, count] of Object.entries(tally.operations))
         counter.operations.set(operation, (counter.operations.get(operation) ?? 0) + count);
       for (const [operation, ms] of Object.entries(tally.operationMs))
@@ -361,7 +363,8 @@ export const runChatBench = async (): Promise<void> => {
       '(`functions/observability/aws-requests.ts`: every attempt, at the wire), which keep a tally per ' +
       'invocation; the local Lambda runtime hands it over after each invocation, and a turn counts every ' +
       'function it invoked (authorizer, route, workers). Median per turn. The same tally times each request up ' +
-      'to the response headers: their sum per turn is the wait on DynamoDB Local, and the overhead without it is what the ' +
+      'to the response headers; the wait on DynamoDB Local is the time some request of the turn was in flight ' +
+      '(requests sent side by side count once), and the overhead without it is what the ' +
       'platform code and the local runtime (HTTP emulation, worker threads, SDK serialisation and signing) ' +
       'cost. The access log line of every HTTP request carries the same figures (`aws_requests`), in the ' +
       'cloud too. A simple inline turn queues no job (a recovery job is queued only for a run left unfinished ' +

@@ -19,11 +19,12 @@ const tenths = (ms: number) => Math.round(ms * 10) / 10;
 
 const roundedTally = () =>
   Object.fromEntries(
-    Object.entries(awsRequestTally()).map(([service, { operationMs, ...tally }]) => [
+    Object.entries(awsRequestTally()).map(([service, { operationMs, wallMs, ...tally }]) => [
       service,
       {
         ...tally,
         ms: tenths(tally.ms),
+        wall_ms: tenths(wallMs),
         operation_ms: Object.fromEntries(Object.entries(operationMs).map(([name, ms]) => [name, tenths(ms)])),
       },
     ]),

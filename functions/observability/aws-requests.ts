@@ -25,7 +25,15 @@ export interface ServiceTally {
   operations: Record<string, number>;
   /** Milliseconds per operation, summed like `ms`: which of a request's calls the wait was on. */
   operationMs: Record<string, number>;
+  /**
+   * Milliseconds during which at least one of the service's requests was in flight: the wait as the
+   * invocation saw it, where calls made side by side count once (at most `ms`).
+   */
+  wallMs: number;
 }
+
+/** Per tally: its requests in flight now, and since when some have been (for `wallMs`). */
+const inFlight = new WeakMap<ServiceTally, { count: number; since: number }>();
 
 export type AwsRequestTally = Record<string, ServiceTally>;
 
@@ -62,13 +70,31 @@ const currentTallies = (): AwsRequestTally => {
   return tallies;
 };
 
-const record = (tallies: AwsRequestTally, service: string, operation: string, ms: number): void => {
-  const tally = tallies[service] ?? { requests: 0, ms: 0, operations: {}, operationMs: {} };
+const tallyOf = (tallies: AwsRequestTally, service: string): ServiceTally => {
+  const tally = tallies[service] ?? { requests: 0, ms: 0, operations: {}, operationMs: {}, wallMs: 0 };
   tallies[service] = tally;
+  return tally;
+};
+
+/** A request of the service was sent at `now`. */
+const begin = (tally: ServiceTally, now: number): void => {
+  const open = inFlight.get(tally);
+  if (open) open.count += 1;
+  else inFlight.set(tally, { count: 1, since: now });
+};
+
+/** A request of the service got its answer at `now`, `ms` after it was sent. */
+const record = (tally: ServiceTally, operation: string, now: number, ms: number): void => {
   tally.requests += 1;
   tally.ms += ms;
   tally.operations[operation] = (tally.operations[operation] ?? 0) + 1;
   tally.operationMs[operation] = (tally.operationMs[operation] ?? 0) + ms;
+  const open = inFlight.get(tally);
+  if (!open) return;
+  open.count -= 1;
+  if (open.count > 0) return;
+  tally.wallMs += now - open.since;
+  inFlight.delete(tally);
 };
 
 /**
@@ -87,12 +113,14 @@ export const countAwsRequests = <Input extends object, Output extends object>(
     (next: DeserializeHandler<Input, Output>, context: HandlerExecutionContext) =>
       async (args: DeserializeHandlerArguments<Input>) => {
         const operation = (context.commandName ?? 'unknown').replace(/Command$/, '');
-        const tallies = currentTallies();
+        const tally = tallyOf(currentTallies(), service);
         const started = performance.now();
+        begin(tally, started);
         try {
           return await next(args);
         } finally {
-          record(tallies, service, operation, performance.now() - started);
+          const ended = performance.now();
+          record(tally, operation, ended, ended - started);
         }
       },
     { step: 'deserialize', priority: 'low', name: 'tenanticAwsRequestTally', override: true },

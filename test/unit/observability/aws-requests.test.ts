@@ -117,6 +117,23 @@ describe('AWS request tally', () => {
     expect(summed).toBeCloseTo(tally.ms, 6);
   });
 
+  it('counts the time some request was in flight once, however many were side by side', async () => {
+    const { client } = scriptedClient([], new Promise<void>((resolve) => setTimeout(resolve, 20)));
+    await Promise.all([client.send(get), client.send(put)]);
+    const together = awsRequestTally().dynamodb!;
+    const { GetItem = 0, PutItem = 0 } = together.operationMs;
+    // Both waited on the same answer: the wall time covers the longer one, and not both.
+    expect(together.wallMs).toBeGreaterThanOrEqual(Math.max(GetItem, PutItem) - 1e-6);
+    expect(together.wallMs).toBeLessThan(GetItem + PutItem);
+
+    startAwsRequestTally();
+    await client.send(get);
+    await client.send(put);
+    // One after the other, nothing overlaps: the wall time is the sum.
+    const apart = awsRequestTally().dynamodb!;
+    expect(apart.wallMs).toBeCloseTo(apart.ms, 6);
+  });
+
   it('shares one tally between copies of the module (a bundle and the local runtime)', async () => {
     vi.resetModules();
     const copy = await import('../../../functions/observability/aws-requests');
