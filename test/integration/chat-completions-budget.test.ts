@@ -330,6 +330,22 @@ describe('an inline turn admitted beside its first reads (early admission), on D
       return kind === 'hold' && of === quota ? [{ id: id as string, amount: Number(amount) }] : [];
     });
 
+  /** After one turn: it paid its usage exactly, was counted once, and holds nothing any more. */
+  const expectPaidFor = async (
+    platform: Platform,
+    before: Awaited<ReturnType<Platform['ledgerState']>>,
+    response: { json: { run: { usage: { total_tokens: number } } } },
+  ) => {
+    const after = await platform.ledgerState();
+    expect(after.used - before.used).toBe(response.json.run.usage.total_tokens);
+    expect(after).toMatchObject({
+      reserved: 0,
+      committed: after.used,
+      requests: before.requests + 1,
+      slots: 0,
+    });
+  };
+
   it("a known tenant's turn takes its tokens, its count and its slot while the key is re-checked, and pays its usage", async () => {
     const platform = await early({ recheckDelayMs: 25 });
     const first = await turn(platform);
@@ -355,14 +371,7 @@ describe('an inline turn admitted beside its first reads (early admission), on D
     expect(holdsOf(platform, 'tokens_per_month')).toEqual([
       { id: `${runId}:step-0`, amount: earlyReservationTokens('Hello') },
     ]);
-    const after = await platform.ledgerState();
-    expect(after.used - before.used).toBe(second.json.run.usage.total_tokens);
-    expect(after).toMatchObject({
-      reserved: 0,
-      committed: after.used,
-      requests: before.requests + 1,
-      slots: 0,
-    });
+    await expectPaidFor(platform, before, second);
   });
 
   it('gives back all it took when the turn does not go ahead: a revoked key, an unknown session, a body refused', async () => {
@@ -472,14 +481,7 @@ describe('an inline turn admitted beside its first reads (early admission), on D
     expect(growth).toHaveLength(1);
     const amount = Number(growth[0]?.split(' ')[3]);
     expect(amount).toBeGreaterThan(earlyReservationTokens('Hello'));
-    const after = await platform.ledgerState();
-    expect(after.used - before.used).toBe(grown.json.run.usage.total_tokens);
-    expect(after).toMatchObject({
-      reserved: 0,
-      committed: after.used,
-      requests: before.requests + 1,
-      slots: 0,
-    });
+    await expectPaidFor(platform, before, grown);
   });
 
   it('a refused growth refuses the turn and gives back its hold and its slot', async () => {
