@@ -82,7 +82,11 @@ describe('chat-runs retries on the local platform', () => {
     while (failuresLogged().length < maxReceiveCount && Date.now() < until + 10_000) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const failures = failuresLogged();
+    // In delivery order: a retry due at once may start (and log) before the previous delivery's line is
+    // written, as invocations run side by side.
+    const failures = failuresLogged().sort(
+      (a, b) => (a.receive_count as number) - (b.receive_count as number),
+    );
     expect(failures.map((line) => line.receive_count)).toEqual(
       Array.from({ length: maxReceiveCount }, (_, index) => index + 1),
     );
