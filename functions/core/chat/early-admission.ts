@@ -42,6 +42,8 @@ export interface EarlyAdmission {
   readonly counted?: RequestStanding;
   /** Whether the run's concurrent-run slot is held (false: unlimited). */
   readonly slotTaken: boolean;
+  /** The lease both were taken with (the inline turn's). */
+  readonly leaseSeconds: number;
 }
 
 type Deps = { readonly ledger: QuotaLedger; readonly clock: Clock };
@@ -113,6 +115,7 @@ export const admitEarly = async (
     ...(count && { count }),
     ...(meter.standing && { counted: meter.standing }),
     slotTaken,
+    leaseSeconds: input.leaseSeconds,
   };
 };
 
@@ -149,34 +152,45 @@ export const undoEarlyAdmission = async (
 
 /**
  * The first step's reservation from an early admission, once the step knows its worst case: the hold as
- * it is when that fits in it, or grown to it (one write; refused: the hold goes back and the refusal is
- * thrown, as a fresh hold of that size would be refused too).
+ * it is when that fits in it, or grown to it (one write). The request's `meter` then adopts the count the
+ * hold's write made, so that the request is counted as the ordinary path counts it:
+ * - a worst case larger than the whole budget is refused before any write there, and counted on its own
+ *   afterwards: here the hold goes back and its count stays;
+ * - a refused growth is a refused hold there, which counts nothing: here the hold goes back with its count.
  *
  * @example
- * const reservation = await earlyReservation(deps, early, reservationTokens(request));
+ * const reservation = await earlyReservation(deps, early, reservationTokens(request), meter);
  */
 export const earlyReservation = async (
   deps: Deps,
   early: EarlyAdmission,
   tokens: number,
+  meter?: RequestMeter,
 ): Promise<TokenReservation> => {
   const { reservation } = early;
-  if (tokens <= reservation.amount) return reservation;
   const limit = early.quotas.tokens_per_month;
   const nowSeconds = unixSeconds(deps.clock.now());
   if (tokens > limit) {
+    meter?.adopt(early.counted);
     await deps.ledger.release(reservation).catch(() => undefined);
     throw new QuotaExceededError('tokens_per_month', { limit, resetsAt: reservation.resetsAt }, nowSeconds, {
       requested: tokens,
     });
   }
-  let grown: Awaited<ReturnType<QuotaLedger['grow']>>;
-  try {
-    grown = await deps.ledger.grow(reservation, { amount: tokens, limit, nowSeconds });
-  } catch (error) {
-    await deps.ledger.release(reservation).catch(() => undefined);
-    throw error;
+  let grown: Awaited<ReturnType<QuotaLedger['grow']>> | undefined;
+  if (tokens > reservation.amount) {
+    try {
+      grown = await deps.ledger.grow(reservation, { amount: tokens, limit, nowSeconds });
+    } catch (error) {
+      meter?.adopt(undefined);
+      await deps.ledger
+        .release(reservation, early.count ? { uncount: early.count } : {})
+        .catch(() => undefined);
+      throw error;
+    }
   }
+  meter?.adopt(early.counted);
+  if (grown === undefined) return reservation;
   if (grown.status === 'grown') return { ...grown.hold, unlimited: false, standing: grown.standing };
   // Reclaimed: only after its lease, which outlives the invocation; hold afresh under the same id.
   return reserveTokens(deps, {
@@ -184,6 +198,6 @@ export const earlyReservation = async (
     limit,
     tokens,
     reservationId: reservation.holdId,
-    leaseSeconds: Math.max(1, reservation.expiresAt - nowSeconds),
+    leaseSeconds: early.leaseSeconds,
   });
 };

@@ -244,8 +244,7 @@ export const sendMessage = async (
       reserve: (tokens: number) => {
         const taken = early as EarlyAdmission;
         early = undefined;
-        options.meter?.adopt(taken.counted);
-        return earlyReservation(deps, taken, tokens);
+        return earlyReservation(deps, taken, tokens, options.meter);
       },
     }),
     ...(slotLimit !== null &&
@@ -286,8 +285,14 @@ export const sendMessage = async (
       ...(options.meter && { meter: options.meter }),
     });
   } catch (error) {
-    // Refused before the first step took the early admission (a message too long for the context).
-    if (early) {
+    if (early && mayBeUnfinished) {
+      // Handed off or failed before its first step, with the run (and its slot) possibly on record: the
+      // request went ahead, and only the tokens go back.
+      options.meter?.adopt(early.counted);
+      await deps.ledger.release(early.reservation).catch(() => undefined);
+      early = undefined;
+    } else if (early) {
+      // Refused before its first step took the early admission (a message too long for the context).
       slotTaken = false;
       await undoEarly();
     }

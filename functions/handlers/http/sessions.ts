@@ -120,14 +120,16 @@ export const createChatApi = (
       getRun: ({ tenant, path }) => getRun(deps, tenant.id, path.id),
       cancelRun: ({ tenant, path }) => cancelRun(deps, tenant.id, path.id),
       sendMessage: async ({ tenant, path, body, meter, prefetched }) => {
-        const { loaded, early } = await claimPrefetched(prefetched, tenant.id, path.id);
         const quotas = quotasOf(deps, tenant);
+        const chat = await chatOf(deps);
+        // Claimed last: from here on the use case gives back what the prefetch took, if it must.
+        const { loaded, early } = await claimPrefetched(prefetched, tenant.id, path.id);
         remember(tenant.id, {
           tokens_per_month: quotas.tokens_per_month,
           concurrent_runs: quotas.concurrent_runs,
           requests_per_minute: quotas.requests_per_minute,
         });
-        const { status, result } = await sendMessage(await chatOf(deps), tenant, path.id, body, {
+        const { status, result } = await sendMessage(chat, tenant, path.id, body, {
           ...(meter && { meter }),
           ...(loaded !== undefined && { loaded }),
           ...(early && { early }),
