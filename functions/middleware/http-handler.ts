@@ -20,7 +20,7 @@ import { createLogger, type Logger } from '../observability/logger';
 import { HTTP_ROUTES, routeKeyOf } from '../platform/routes';
 import { authenticate, undoUnclaimedPrefetch } from './authenticate';
 import { errorHandler } from './error-handler';
-import { jsonBody } from './json-body';
+import { bodyBytes, jsonBody } from './json-body';
 import { type RateLimitOptions, rateLimit } from './rate-limit';
 import { requestContext } from './request-context';
 import { HttpReply, jsonResponse, noContent } from './responses';
@@ -161,10 +161,7 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
             const op = operationByRouteKey.get(event.routeKey);
             const prefetch = op && operations[op] ? options.prefetch?.[op] : undefined;
             if (!prefetch) return undefined;
-            const body =
-              event.body === undefined || !event.isBase64Encoded
-                ? event.body
-                : Buffer.from(event.body, 'base64').toString('utf8');
+            const body = bodyBytes(event)?.toString('utf8');
             return prefetch({ tenantId, pathParameters: event.pathParameters ?? {}, body });
           },
         }),

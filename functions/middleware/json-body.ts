@@ -15,6 +15,20 @@ const isJsonContentType = (value: string | undefined): boolean => {
   return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
 };
 
+/**
+ * The body's bytes as the client sent them (API Gateway base64-encodes binary bodies); undefined when
+ * there is none.
+ *
+ * @example
+ * bodyBytes(event)?.toString('utf8'); // '{"content":"Hello"}'
+ */
+export const bodyBytes = (
+  event: Pick<HttpRequest['event'], 'body' | 'isBase64Encoded'>,
+): Buffer | undefined =>
+  event.body === undefined || event.body === null
+    ? undefined
+    : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+
 export const jsonBody = (options: JsonBodyOptions = {}): HttpMiddleware => {
   const { maxBytes, methods } = { ...defaults, ...options };
 
@@ -32,7 +46,7 @@ export const jsonBody = (options: JsonBodyOptions = {}): HttpMiddleware => {
         },
       );
     }
-    const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+    const raw = bodyBytes(event) as Buffer;
     if (raw.byteLength > maxBytes) {
       throw new PayloadTooLargeError(
         'body_too_large',

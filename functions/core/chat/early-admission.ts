@@ -2,12 +2,16 @@
 // tenant had on its last request (the key's re-check, which gives the current ones, runs at the same time).
 // The turn then starts its LLM call one round trip sooner; whatever does not go ahead is undone.
 import type { Clock } from '../ports/clock';
-import type { CountRequest, QuotaLedger } from '../ports/quota-ledger';
+import type { CountRequest, QuotaLedger, ReleaseOptions } from '../ports/quota-ledger';
 import { acquireRunSlot, runSlotHold } from '../quotas/acquire-run-slot';
-import { QuotaExceededError } from '../quotas/errors';
 import { unixSeconds } from '../quotas/ledger-rules';
 import { RequestMeter, type RequestStanding, requestCount } from '../quotas/request-meter';
-import { promptTokenBound, reserveTokens, type TokenReservation } from '../quotas/reserve-tokens';
+import {
+  oversizedReservation,
+  promptTokenBound,
+  reserveTokens,
+  type TokenReservation,
+} from '../quotas/reserve-tokens';
 import type { Quotas } from '../quotas/schemas';
 import { DEFAULT_STEP_MAX_TOKENS } from './model-limits';
 
@@ -47,6 +51,9 @@ export interface EarlyAdmission {
 }
 
 type Deps = { readonly ledger: QuotaLedger; readonly clock: Clock };
+
+/** A give-back that takes the request's count back too, when the hold's write made one. */
+const uncounting = (count: CountRequest | undefined): ReleaseOptions => (count ? { uncount: count } : {});
 
 /**
  * Holds the first step's tokens (counting the request in the same write) and the run's slot, side by
@@ -102,7 +109,7 @@ export const admitEarly = async (
   const slotTaken = slot.status === 'fulfilled' && slot.value !== undefined;
   if (!reservation || slot.status === 'rejected') {
     await Promise.allSettled([
-      reservation && deps.ledger.release(reservation, count ? { uncount: count } : {}),
+      reservation && deps.ledger.release(reservation, uncounting(count)),
       slotTaken && deps.ledger.release(runSlotHold(tenantId, runId)),
     ]);
     return undefined;
@@ -145,7 +152,7 @@ export const undoEarlyAdmission = async (
   early: EarlyAdmission,
 ): Promise<void> => {
   await Promise.allSettled([
-    deps.ledger.release(early.reservation, early.count ? { uncount: early.count } : {}),
+    deps.ledger.release(early.reservation, uncounting(early.count)),
     early.slotTaken ? deps.ledger.release(runSlotHold(early.tenantId, early.runId)) : undefined,
   ]);
 };
@@ -173,9 +180,7 @@ export const earlyReservation = async (
   if (tokens > limit) {
     meter?.adopt(early.counted);
     await deps.ledger.release(reservation).catch(() => undefined);
-    throw new QuotaExceededError('tokens_per_month', { limit, resetsAt: reservation.resetsAt }, nowSeconds, {
-      requested: tokens,
-    });
+    throw oversizedReservation(limit, reservation.resetsAt, nowSeconds, tokens);
   }
   let grown: Awaited<ReturnType<QuotaLedger['grow']>> | undefined;
   if (tokens > reservation.amount) {
@@ -183,9 +188,7 @@ export const earlyReservation = async (
       grown = await deps.ledger.grow(reservation, { amount: tokens, limit, nowSeconds });
     } catch (error) {
       meter?.adopt(undefined);
-      await deps.ledger
-        .release(reservation, early.count ? { uncount: early.count } : {})
-        .catch(() => undefined);
+      await deps.ledger.release(reservation, uncounting(early.count)).catch(() => undefined);
       throw error;
     }
   }

@@ -115,6 +115,17 @@ export const sendMessage = async (
     early = undefined;
     if (taken) await undoEarlyAdmission(deps, taken);
   };
+  /**
+   * Gives back the tokens of an early admission the first step did not take, for a turn that went ahead
+   * without them (its run, and so its slot, may be on record): the request counts.
+   */
+  const releaseEarlyTokens = async () => {
+    const taken = early;
+    early = undefined;
+    if (!taken) return;
+    options.meter?.adopt(taken.counted);
+    await deps.ledger.release(taken.reservation).catch(() => undefined);
+  };
   if (
     early &&
     (body.async || body.file_ids !== undefined || !earlyAdmissionHolds(early, quotasOf(deps, tenant)))
@@ -285,13 +296,9 @@ export const sendMessage = async (
       ...(options.meter && { meter: options.meter }),
     });
   } catch (error) {
-    if (early && mayBeUnfinished) {
-      // Handed off or failed before its first step, with the run (and its slot) possibly on record: the
-      // request went ahead, and only the tokens go back.
-      options.meter?.adopt(early.counted);
-      await deps.ledger.release(early.reservation).catch(() => undefined);
-      early = undefined;
-    } else if (early) {
+    // Handed off or failed before its first step, with the run possibly on record.
+    if (mayBeUnfinished) await releaseEarlyTokens();
+    else if (early) {
       // Refused before its first step took the early admission (a message too long for the context).
       slotTaken = false;
       await undoEarly();
@@ -310,12 +317,8 @@ export const sendMessage = async (
     if (slotTaken) await deps.ledger.release(runSlotHold(tenant.id, run.id)).catch(() => undefined);
     throw error;
   }
-  if (early) {
-    // Ended before its first step (out of time at once): the request counts, the run keeps its slot.
-    options.meter?.adopt(early.counted);
-    await deps.ledger.release(early.reservation).catch(() => undefined);
-    early = undefined;
-  }
+  // Ended before its first step (out of time at once): the run keeps its slot.
+  await releaseEarlyTokens();
   switch (outcome.status) {
     case 'completed':
       return { status: 200, result: { message: outcome.message, run: outcome.run } };

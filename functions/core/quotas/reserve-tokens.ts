@@ -41,6 +41,25 @@ export const promptTokenBound = (texts: readonly string[], messages: number): nu
   texts.reduce((sum, text) => sum + Buffer.byteLength(text, 'utf8'), 0) + 4 * messages + 3;
 
 /**
+ * The refusal of a worst case larger than the whole monthly budget, which no write could ever admit.
+ *
+ * @example
+ * if (tokens > limit) throw oversizedReservation(limit, resetsAt, nowSeconds, tokens);
+ */
+export const oversizedReservation = (
+  limit: number,
+  resetsAt: number | null,
+  nowSeconds: number,
+  tokens: number,
+): QuotaExceededError =>
+  new QuotaExceededError(
+    'tokens_per_month',
+    { limit, ...(limit === 0 && { remaining: 0 }), resetsAt },
+    nowSeconds,
+    { requested: tokens },
+  );
+
+/**
  * One conditional write holds `tokens` so that used + reserved never passes the limit. Throws
  * `QuotaExceededError` (429) when it would; a request larger than the whole limit is refused without a
  * write. Settle with `settleTokens` after the call, or give it back with `releaseTokens` on failure.
@@ -73,12 +92,7 @@ export const reserveTokens = async (
   const ref = counterRef(input.tenantId, 'tokens_per_month', now);
   if (input.tokens > input.limit) {
     // Could never fit this month; refusing here also keeps the ledger's condition bound non-negative.
-    throw new QuotaExceededError(
-      'tokens_per_month',
-      { limit: input.limit, ...(input.limit === 0 && { remaining: 0 }), resetsAt: ref.resetsAt },
-      nowSeconds,
-      { requested: input.tokens },
-    );
+    throw oversizedReservation(input.limit, ref.resetsAt, nowSeconds, input.tokens);
   }
   // The same instant as the hold's, so the minute counted lies in the month held.
   const countRequest = input.meter?.take({ now: () => now });

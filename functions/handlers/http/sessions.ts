@@ -124,11 +124,7 @@ export const createChatApi = (
         const chat = await chatOf(deps);
         // Claimed last: from here on the use case gives back what the prefetch took, if it must.
         const { loaded, early } = await claimPrefetched(prefetched, tenant.id, path.id);
-        remember(tenant.id, {
-          tokens_per_month: quotas.tokens_per_month,
-          concurrent_runs: quotas.concurrent_runs,
-          requests_per_minute: quotas.requests_per_minute,
-        });
+        remember(tenant.id, quotas);
         const { status, result } = await sendMessage(chat, tenant, path.id, body, {
           ...(meter && { meter }),
           ...(loaded !== undefined && { loaded }),
