@@ -3,6 +3,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { type AdminKeySource, resolveAdminKey } from './admin-key';
 import { createEmulatorClients } from './clients';
 import { type EmulatorEndpoints, type EmulatorPorts, emulatorEnv, startEmulators } from './emulators';
@@ -19,6 +20,7 @@ import type { LocalPlatformModel } from './model';
 import { type CachedModel, loadCachedModel, type ModelSource } from './model-cache';
 import { provision } from './provision';
 import { startSqsPoller } from './sqs-poller';
+import type { SynthReply, SynthRequest } from './synth-worker';
 import { startWsServer } from './ws-server';
 
 /** The repository root: handler entries in the model are relative to it. */
@@ -83,16 +85,35 @@ export interface PlatformFile {
   readonly startedAt: string;
 }
 
-interface TemplateModelModule {
-  loadLocalModel(options: { stage: string }): Promise<LocalPlatformModel>;
-}
-
-/** Synthesizes the stage and reads its templates (template-model.ts, imported lazily: it loads aws-cdk-lib). */
-export const synthesizeModel = async (stage: string): Promise<LocalPlatformModel> => {
-  const specifier = new URL('./template-model.ts', import.meta.url).href;
-  const module = (await import(specifier)) as TemplateModelModule;
-  return module.loadLocalModel({ stage });
-};
+/**
+ * Synthesizes the stage and reads its templates, in a worker thread (synth-worker.ts): aws-cdk-lib and the
+ * synthesis' garbage go with the thread, so this isolate stays small and its GC pauses short (with the
+ * synthesis in-process, 60 MB more heap and 190 MB more external memory stayed behind for good).
+ */
+export const synthesizeModel = (stage: string): Promise<LocalPlatformModel> =>
+  new Promise((resolveModel, reject) => {
+    const worker = new Worker(new URL('./synth-worker.ts', import.meta.url), {
+      // Workers do not inherit the loader hooks; tsx makes the .ts modules importable.
+      execArgv: ['--import', 'tsx'],
+      workerData: { stage } satisfies SynthRequest,
+      name: `synth:${stage}`,
+    });
+    let replied = false;
+    worker.once('message', (reply: SynthReply) => {
+      replied = true;
+      if (reply.ok) resolveModel(reply.model);
+      else {
+        const error = new Error(reply.message);
+        error.name = reply.name;
+        if (reply.stack) error.stack = reply.stack;
+        reject(error);
+      }
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (!replied) reject(new Error(`the synthesis of stage ${stage} ended without a model (exit ${code})`));
+    });
+  });
 
 export interface LoadModelOptions {
   /** Where `model-<stage>.json` is cached. */
@@ -149,7 +170,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
   try {
     let step = performance.now();
     // The emulators first: DynamoDB Local's JVM is the slowest thing to start, and it starts in its own
-    // process while the model is read (or synthesized, which blocks this event loop).
+    // process while the model is read (or synthesized, in a worker thread).
     const emulatorsReady = (async () => {
       if (options.emulators) return options.emulators;
       const emulators = await startEmulators({

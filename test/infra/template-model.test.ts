@@ -12,6 +12,7 @@ import {
 import { TABLES, type TableName } from '../../functions/platform/tables';
 import { loadStageConfig } from '../../lib/config/stages';
 import type { LocalPlatformModel, LocalQueue, LocalTable } from '../../local/model';
+import { synthesizeModel } from '../../local/platform';
 import { loadLocalModel } from '../../local/template-model';
 
 const STAGE = 'dev';
@@ -178,5 +179,23 @@ describe('loadLocalModel', () => {
         reportBatchItemFailures: true,
       });
     }
+  });
+});
+
+describe('synthesizeModel (the platform synthesizes in a worker thread)', () => {
+  it('hands back the model the synthesis in this thread builds, whole', async () => {
+    expect(await synthesizeModel(STAGE)).toEqual(model);
+  });
+
+  it('rejects with the synthesis error, its name and message intact', async () => {
+    let inThread: unknown;
+    try {
+      await loadLocalModel({ stage: 'Not A Stage!' });
+    } catch (error) {
+      inThread = error;
+    }
+    expect(inThread).toBeInstanceOf(Error);
+    const { name, message } = inThread as Error;
+    await expect(synthesizeModel('Not A Stage!')).rejects.toMatchObject({ name, message });
   });
 });
