@@ -9,7 +9,8 @@ import { type FixturePlatform, startFixturePlatform } from '../helpers/fixture-p
 
 interface Probe {
   env: Record<string, string | null>;
-  context: { functionName: string; remainingMs: number };
+  context: { functionName: string; remainingMs: number; memoryLimitInMB: string };
+  heap: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number };
 }
 
 const payload = <T>(result: InvokeResult): T => {
@@ -50,6 +51,16 @@ describe('local Lambda runtime', () => {
     expect(echo.env.AWS_ENDPOINT_URL_DYNAMODB).toBe(fixture.platform.endpoints.dynamodb);
     // Nothing from the host's environment leaks in.
     expect(echo.env.HOME).toBeNull();
+  });
+
+  it("sizes each environment's heap from the function's memory, as Lambda's Node.js bootstrap does", async () => {
+    const echo = payload<Probe>(await fixture.platform.runtime.invoke('echo', { probe: true }));
+    const memoryMb = Number(echo.context.memoryLimitInMB);
+    // The bootstrap: a tenth of the memory is new space (--max-semi-space-size half of it), the rest old
+    // space; V8 counts a young generation as three semi-spaces.
+    const newSpaceMb = Math.floor(memoryMb / 10);
+    expect(echo.heap.maxOldGenerationSizeMb).toBe(memoryMb - newSpaceMb);
+    expect(echo.heap.maxYoungGenerationSizeMb).toBe(3 * Math.floor(newSpaceMb / 2));
   });
 
   it('reports each finished invocation with the AWS requests its SDK clients counted', async () => {
