@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startLocalPlatform } from '../local/platform';
 import { measureSynth } from './bundles';
-import { kib, machine, percentile, watchCpuSteal, writeSection } from './report';
+import { kib, machine, percentile, watchHost, writeSection } from './report';
 
 const WARM_REQUESTS = 50;
 
@@ -80,14 +80,14 @@ const measureRequests = async (): Promise<{
 
 export const runFoundationBench = async (): Promise<void> => {
   const host = machine();
-  const steal = watchCpuSteal();
+  const watched = watchHost();
   const synth = measureSynth('bench');
   const local = await measureRequests();
   const ms = (value: number) => `${Math.round(value)} ms`;
   const body = [
     '## Foundation',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} on ${host}; ${steal.stolen()}.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${host}; ${watched.describe()}.`,
     '',
     `- Bundling \`cdk synth -c stage=${synth.stage}\` (both stacks, every function through esbuild): **${synth.synthSeconds.toFixed(1)} s**`,
     `- Local platform cold start, first start (own emulators, no model cache: the CDK app is synthesized): **${ms(local.coldStartMs)}**` +

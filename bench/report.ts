@@ -1,4 +1,5 @@
 // Benchmarks: writes one section of BENCHMARKS.md between its markers, leaving the other sections as they are.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,7 +42,7 @@ const cpuCounters = (): { total: number; steal: number } | undefined => {
  * @example
  * const steal = watchCpuSteal(); await measure(); steal.stolen(); // '3.1% of CPU time stolen by the host'
  */
-export const watchCpuSteal = (): { stolen(): string } => {
+const watchCpuSteal = (): { stolen(): string } => {
   const start = cpuCounters();
   return {
     stolen: () => {
@@ -51,6 +52,50 @@ export const watchCpuSteal = (): { stolen(): string } => {
       return `${share.toFixed(1)}% of CPU time stolen by the host during the run`;
     },
   };
+};
+
+/** A fixed piece of CPU work (hashing and JSON, as a request handler does): milliseconds, best of three. */
+const paceOnce = (): number => {
+  const started = performance.now();
+  let sink = 0;
+  for (let i = 0; i < 100_000; i += 1) {
+    sink += createHash('sha256').update(`pace-${i}`).digest()[0] ?? 0;
+    sink += (JSON.parse(JSON.stringify({ i, list: [1, 2, 3], text: 'pace' })) as { i: number }).i & 1;
+  }
+  if (sink < 0) throw new Error('unreachable');
+  return performance.now() - started;
+};
+
+const pace = (): number => Math.min(paceOnce(), paceOnce(), paceOnce());
+
+/**
+ * Times the same fixed CPU work now and when `paced()` is called. On a shared VM the speed of a core
+ * changes from one hour to the next (by a third on the machine these figures come from), so two runs'
+ * latencies are only comparable with their pace beside them; a pace that changed during the run says the
+ * run's own figures are mixed.
+ *
+ * @example
+ * const cpu = watchCpuPace(); await measure(); cpu.paced(); // 'a fixed CPU workload took 301 ms at the start, 305 ms at the end'
+ */
+const watchCpuPace = (): { paced(): string } => {
+  const start = pace();
+  return {
+    paced: () =>
+      `a fixed CPU workload took ${start.toFixed(0)} ms at the start, ${pace().toFixed(0)} ms at the end`,
+  };
+};
+
+/**
+ * What the host did while a benchmark ran: the CPU time it took away, and the pace of a core at the start
+ * and at the end. Start it before the measurement and describe it after.
+ *
+ * @example
+ * const host = watchHost(); await measure(); host.describe(); // '0.4% of CPU time stolen …; a fixed CPU workload took …'
+ */
+export const watchHost = (): { describe(): string } => {
+  const cpu = watchCpuPace();
+  const steal = watchCpuSteal();
+  return { describe: () => `${steal.stolen()}; ${cpu.paced()}` };
 };
 
 export const writeSection = (name: string, body: string): void => {

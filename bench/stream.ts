@@ -8,7 +8,7 @@ import { startEmulators } from '../local/emulators';
 import { startLocalPlatform } from '../local/platform';
 import { startFakeOpenAiServer } from '../test/helpers/fake-openai-server';
 import { connectWithTicket, type Frame, runFrames, type WsClient } from '../test/helpers/ws-client';
-import { machine, percentile, watchCpuSteal, writeSection } from './report';
+import { machine, percentile, watchHost, writeSection } from './report';
 
 const TOKENS_PER_SECOND = 50;
 const FIRST_DELTA_RUNS = Number(process.env.BENCH_STREAM_RUNS) || 50;
@@ -28,7 +28,7 @@ const words = (count: number) => Array.from({ length: count }, (_, index) => ` w
 
 export const runStreamBench = async (): Promise<void> => {
   const host = machine();
-  const steal = watchCpuSteal();
+  const watched = watchHost();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tenantic-bench-stream-'));
   const fake = await startFakeOpenAiServer({ piecesPerSecond: TOKENS_PER_SECOND });
   const emulators = await startEmulators({ dataDir: path.join(dataDir, 'emulators') });
@@ -188,7 +188,7 @@ export const runStreamBench = async (): Promise<void> => {
     lines.push(
       '## Streaming over WebSocket',
       '',
-      `Measured ${new Date().toISOString().slice(0, 10)} on ${host}; ${steal.stolen()}. The machine is shared and noisy: ` +
+      `Measured ${new Date().toISOString().slice(0, 10)} on ${host}; ${watched.describe()}. The machine is shared and noisy: ` +
         'read the latencies as an upper bound for this machine, not as what Lambda would show.',
       '',
       `Local platform (own DynamoDB Local, SQS/S3 emulators, functions in the local Lambda runtime's worker ` +
