@@ -13,7 +13,7 @@ import { type FakeOpenAiServer, startFakeOpenAiServer } from '../test/helpers/fa
 import { machine, percentile, watchHost, writeSection } from './report';
 
 const LLM_LATENCY_MS = 50;
-/** Before each measurement: its own routes and data shapes, warm. */
+/** Before each row: the row's own route and data shape, warm. */
 const WARM_UP_TURNS = 100;
 /**
  * Before anything is measured, this many completions and as many first turns of a session: DynamoDB Local's
@@ -95,38 +95,50 @@ interface TurnFigures {
   }[];
 }
 
-/** One row of the table: a route, one turn of it, and what to do before each turn outside the timing. */
-interface Row {
-  readonly route: string;
-  readonly turn: () => Promise<void>;
+const measure = async (
+  route: string,
+  fake: FakeOpenAiServer,
+  counter: DynamoCounter,
+  turn: () => Promise<void>,
   /** Runs before each turn, outside the timing and the count (e.g. creating the turn's session). */
-  readonly prepare?: () => Promise<void>;
-}
-
-/** What one row collects over its measured turns. */
-interface RowSamples {
-  readonly overheads: number[];
-  readonly endToEnd: number[];
-  llmCalls: number;
-  readonly dynamo: number[];
-  readonly dynamoMs: number[];
-  readonly operations: Map<string, number>;
-  readonly operationMs: Map<string, number[]>;
-}
-
-const samplesOf = (): RowSamples => ({
-  overheads: [],
-  endToEnd: [],
-  llmCalls: 0,
-  dynamo: [],
-  dynamoMs: [],
-  operations: new Map(),
-  operationMs: new Map(),
-});
-
-const figuresOf = (route: string, samples: RowSamples): TurnFigures => {
-  const { overheads, endToEnd, dynamo, dynamoMs, operations, operationMs } = samples;
-  const own = overheads.map((overhead, i) => overhead - (dynamoMs[i] ?? 0));
+  prepare: () => Promise<void> = async () => {},
+): Promise<TurnFigures> => {
+  for (let i = 0; i < WARM_UP_TURNS; i += 1) {
+    await prepare();
+    await turn();
+  }
+  const overheads: number[] = [];
+  const endToEnd: number[] = [];
+  let llmCalls = 0;
+  // DynamoDB is counted over one turn at a time, after a settle, so writes a turn leaves behind cannot
+  // land on the next one; the figure is the median over the measured turns.
+  const dynamo: number[] = [];
+  const dynamoMs: number[] = [];
+  const operations = new Map<string, number>();
+  const operationMs = new Map<string, number[]>();
+  for (let i = 0; i < TURNS; i += 1) {
+    await prepare();
+    fake.reset();
+    counter.reset();
+    const started = performance.now();
+    await turn();
+    const elapsed = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const calls = fake.chatRequests();
+    const llmMs = calls.reduce((sum, call) => sum + (call.durationMs ?? 0), 0);
+    llmCalls += calls.length;
+    endToEnd.push(elapsed);
+    overheads.push(elapsed - llmMs);
+    dynamo.push(sum(counter.requests));
+    dynamoMs.push(sum(counter.ms));
+    for (const [operation, count] of counter.operations)
+      operations.set(operation, (operations.get(operation) ?? 0) + count);
+    for (const [operation, ms] of counter.operationMs) {
+      const waits = operationMs.get(operation) ?? [];
+      waits.push(ms);
+      operationMs.set(operation, waits);
+    }
+  }
   return {
     route,
     turns: TURNS,
@@ -134,9 +146,15 @@ const figuresOf = (route: string, samples: RowSamples): TurnFigures => {
     overheadP50: percentile(overheads, 50),
     overheadP99: percentile(overheads, 99),
     dynamoMsP50: percentile(dynamoMs, 50),
-    ownP50: percentile(own, 50),
-    ownP99: percentile(own, 99),
-    llmCallsPerTurn: samples.llmCalls / TURNS,
+    ownP50: percentile(
+      overheads.map((overhead, i) => overhead - (dynamoMs[i] ?? 0)),
+      50,
+    ),
+    ownP99: percentile(
+      overheads.map((overhead, i) => overhead - (dynamoMs[i] ?? 0)),
+      99,
+    ),
+    llmCallsPerTurn: llmCalls / TURNS,
     dynamoPerTurn: percentile(dynamo, 50),
     dynamoOperations: [...operations.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -152,55 +170,6 @@ const figuresOf = (route: string, samples: RowSamples): TurnFigures => {
       })
       .sort((a, b) => b.p99 - a.p99),
   };
-};
-
-/**
- * Measures rows side by side: each loop runs one turn of every row in order, and each turn is timed and
- * counted for its own row. A service sees its routes mixed, and DynamoDB Local's JIT, tuned by a long run
- * of one request shape, would charge the next row for compiling again (a first turn measured after 1,100
- * completions had a p99 8–12 ms above the same turn measured mixed, on this machine).
- */
-const measure = async (
-  fake: FakeOpenAiServer,
-  counter: DynamoCounter,
-  rows: readonly Row[],
-): Promise<TurnFigures[]> => {
-  for (let i = 0; i < WARM_UP_TURNS; i += 1) {
-    for (const row of rows) {
-      await row.prepare?.();
-      await row.turn();
-    }
-  }
-  const samples = rows.map(samplesOf);
-  for (let i = 0; i < TURNS; i += 1) {
-    for (const [index, row] of rows.entries()) {
-      const sample = samples[index] as RowSamples;
-      await row.prepare?.();
-      fake.reset();
-      counter.reset();
-      const started = performance.now();
-      await row.turn();
-      const elapsed = performance.now() - started;
-      // DynamoDB is counted over one turn at a time, after a settle, so writes a turn leaves behind cannot
-      // land on the next one; the figure is the median over the measured turns.
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      const calls = fake.chatRequests();
-      const llmMs = calls.reduce((total, call) => total + (call.durationMs ?? 0), 0);
-      sample.llmCalls += calls.length;
-      sample.endToEnd.push(elapsed);
-      sample.overheads.push(elapsed - llmMs);
-      sample.dynamo.push(sum(counter.requests));
-      sample.dynamoMs.push(sum(counter.ms));
-      for (const [operation, count] of counter.operations)
-        sample.operations.set(operation, (sample.operations.get(operation) ?? 0) + count);
-      for (const [operation, ms] of counter.operationMs) {
-        const waits = sample.operationMs.get(operation) ?? [];
-        waits.push(ms);
-        sample.operationMs.set(operation, waits);
-      }
-    }
-  }
-  return rows.map((row, index) => figuresOf(row.route, samples[index] as RowSamples));
 };
 
 const expectOk = async (response: Response, what: string): Promise<unknown> => {
@@ -336,29 +305,32 @@ export const runChatBench = async (): Promise<void> => {
       await newSession();
       await message();
     }
-    // The simple rows first and side by side (see `measure`); the floors and the long session after them.
-    figures = await measure(fake, counter, [
-      { route: 'POST /v1/chat/completions', turn: completion },
-      {
-        route: 'POST /v1/sessions/{id}/messages (inline, first turn of a session)',
-        turn: message,
-        prepare: newSession,
-      },
-    ]);
     const staticRoute = async () => {
       await expectOk(await fetch(`${platform.httpUrl}/openapi.json`), 'openapi document');
     };
-    const [platformFloor] = await measure(fake, counter, [{ route: 'GET /openapi.json', turn: staticRoute }]);
-    floor = { platform: platformFloor as TurnFigures, dynamo: await dynamoRoundTrips(emulators.endpoints) };
+    floor = {
+      platform: await measure('GET /openapi.json', fake, counter, staticRoute),
+      dynamo: await dynamoRoundTrips(emulators.endpoints),
+    };
+    figures = [
+      await measure('POST /v1/chat/completions', fake, counter, completion),
+      await measure(
+        'POST /v1/sessions/{id}/messages (inline, first turn of a session)',
+        fake,
+        counter,
+        message,
+        newSession,
+      ),
+    ];
     // The same route again, but every turn in one session whose history grows by a turn each time.
     await newSession();
     figures.push(
-      ...(await measure(fake, counter, [
-        {
-          route: `POST /v1/sessions/{id}/messages (inline, one session, turns ${WARM_UP_TURNS + 1}–${WARM_UP_TURNS + TURNS})`,
-          turn: message,
-        },
-      ])),
+      await measure(
+        `POST /v1/sessions/{id}/messages (inline, one session, turns ${WARM_UP_TURNS + 1}–${WARM_UP_TURNS + TURNS})`,
+        fake,
+        counter,
+        message,
+      ),
     );
   } finally {
     await platform.stop();
@@ -379,15 +351,11 @@ export const runChatBench = async (): Promise<void> => {
     `Local platform (its own DynamoDB Local, in memory, with the JVM's full JIT and its throughput garbage collector; SQS/S3 emulators; functions in the local Lambda runtime's worker ` +
       `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. First ${JVM_WARM_UP_TURNS} ` +
       `completions and ${JVM_WARM_UP_TURNS} first turns of a session warm DynamoDB Local's JIT up (it keeps ` +
-      `getting faster for thousands of requests; the service it stands in for is always warm). Then the two ` +
-      `simple rows are measured side by side: ${WARM_UP_TURNS} warm-up loops, then ${TURNS} loops, each one completion ` +
-      'and then one first turn, one request at a time, each timed and counted for its own row. A service sees its ' +
-      "routes mixed, and measured one row after the other, a row pays for the JVM's JIT having been tuned by " +
-      "the row before it (a first turn's p99 came out 8–12 ms higher after 1,100 completions in a row than " +
-      'mixed, on this machine). Every turn is a one-line user message with a short answer. A "simple turn" is ' +
-      'those two rows: a chat completion, or the first message of a fresh session (created before the turn, ' +
-      'outside its timing and count). The floors and the last row are measured after them, each on its own ' +
-      `(${WARM_UP_TURNS} warm-up turns, then ${TURNS}); the last row shows how a session with a growing history costs more.`,
+      `getting faster for thousands of requests; the service it stands in for is always warm); then per row ${WARM_UP_TURNS} warm-up ` +
+      `turns, then ${TURNS} sequential turns per row, each a one-line user message with a short answer. A ` +
+      '"simple turn" is the first two rows: a chat completion, or the first message of a fresh session (created ' +
+      'before the turn, outside its timing and count); the last row shows how a session with a growing history ' +
+      'costs more.',
     '',
     '- **Overhead** = end-to-end time at the client − the time the fake upstream measured for the LLM ' +
       'request(s) of that turn (from the request arriving to its response being flushed).',
@@ -420,7 +388,7 @@ export const runChatBench = async (): Promise<void> => {
         `| ${f.route} | ${f.operationWaits.map((w) => `${w.operation} ${ms(w.p50)} / ${ms(w.p99)}`).join(', ')} |`,
     ),
     '',
-    'What this machine allows, measured in the same run, after the simple rows: the local platform with ' +
+    'What this machine allows, measured in the same run and after the same warm-up: the local platform with ' +
       'nothing to do (a public route that makes no AWS request and calls no LLM), and one DynamoDB Local ' +
       'request on its own (an SDK client in the benchmark process, an UpdateItem that adds to a counter, ' +
       `${TURNS * 3} in a row). A turn's overhead cannot be below the first plus its sequential DynamoDB round trips.`,
