@@ -1,16 +1,17 @@
 // Use case: the chat worker's run, streamed: the agent loop runs as ever, and its text, tool calls and
 // ending go out as the run frames of shared/API.md to every connection subscribed to the run, logged first.
 import { type ExecuteRunInput, type ExecuteRunOutcome, executeRun } from '../chat/execute-run';
-import type { ChatDeps } from '../chat/model';
+import { type ChatDeps, quotasOf } from '../chat/model';
 import { DEAD_LETTERED_RUN_CODE } from '../chat/run-execute-job';
 import { isTenanticError } from '../errors';
 import type { FinalFailureHook } from '../jobs/registry';
 import type { ConnectionNotifier } from '../ports/connection-notifier';
 import type { RunStreamStore } from '../ports/run-stream-store';
-import { runSlotHold } from '../quotas/acquire-run-slot';
+import { acquireRunSlot, RUN_SLOT_LEASE_SECONDS, runSlotHold } from '../quotas/acquire-run-slot';
 import { toRunResource } from '../sessions/model';
 import { isFinalRunStatus } from '../sessions/run-transitions';
 import type { MessageResource, RunError, RunRecord } from '../sessions/schemas';
+import type { TenantRecord } from '../tenants/schemas';
 import { DEFAULT_FLUSH_INTERVAL_MS, DeltaCoalescer } from './coalescer';
 import { isTerminalFrame, type RunFrameBody } from './frames';
 import { RunPublisher } from './run-publisher';
@@ -79,6 +80,43 @@ const stepFrames = (messages: readonly MessageResource[], step: number): RunFram
 };
 
 /**
+ * Takes a dead-lettered run up again: its concurrent-run slot first (it gave its slot back when it was set
+ * aside, and runs again only inside the tenant's limit), then the run back to `queued`. A refused slot is
+ * thrown (a 429), so the queue delivers the job again after its backoff, and dead-letters it again, still
+ * failed and redrivable, if no slot frees up meanwhile. The slot is keyed by the run, so a second delivery
+ * of the same job shares it; it goes back when the revive fails, or when the run turns out to have ended.
+ */
+const reviveDeadLettered = async (
+  deps: StreamRunDeps,
+  tenant: TenantRecord,
+  runId: string,
+  nowSeconds: number,
+): Promise<void> => {
+  const { chat, streams } = deps;
+  const slot = await acquireRunSlot(chat, {
+    tenantId: tenant.id,
+    runId,
+    limit: quotasOf(chat, tenant).concurrent_runs,
+    leaseSeconds: RUN_SLOT_LEASE_SECONDS,
+  });
+  const giveBack = async () => {
+    if (!slot.unlimited) await chat.ledger.release(runSlotHold(tenant.id, runId));
+  };
+  let revived: boolean;
+  try {
+    revived = await streams.reviveRun(tenant.id, runId, DEAD_LETTERED_CODE, nowSeconds);
+  } catch (error) {
+    await giveBack().catch(() => undefined);
+    throw error;
+  }
+  if (revived) return;
+  // Not dead-lettered any more: another delivery revived it (and holds this very slot while it runs), or
+  // the run has ended or is gone since it was read, and nothing will give the slot back but us.
+  const now = await chat.store.getRun(tenant.id, runId);
+  if (!now || isFinalRunStatus(now.status)) await giveBack();
+};
+
+/**
  * Runs `executeRun` with live frames. The run's stream starts with `run.started` (unless a WebSocket chat
  * logged it already), then `message.delta`s (the first at once, then coalesced every ~150 ms or by size,
  * never above a frame), `tool.call`/`tool.result` per recorded step, and one ending: `message.completed` +
@@ -103,7 +141,7 @@ export const streamRun = async (deps: StreamRunDeps, input: ExecuteRunInput): Pr
   // What the loop is handed: the run as read, unless reviving it changed it (then the loop reads it).
   let known: RunRecord | undefined = run;
   if (run.status === 'failed' && run.error?.code === DEAD_LETTERED_CODE) {
-    await streams.reviveRun(tenant.id, runId, DEAD_LETTERED_CODE, nowSeconds());
+    await reviveDeadLettered(deps, tenant, runId, nowSeconds());
     known = undefined;
   }
   const [last, start] = await Promise.all([streams.last(tenant.id, runId), streams.watch(tenant.id, runId)]);

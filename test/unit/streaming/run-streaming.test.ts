@@ -1,9 +1,10 @@
 // Unit: the WebSocket run actions and the streamed worker run over in-memory fakes: what a chat writes
 // (and what a refused one does not), dedupe, resume and cancel refusals, the frames of a run with tools,
-// a gone or throttled connection, and a cancel noticed mid-stream.
+// a gone or throttled connection, a cancel noticed mid-stream, and a redriven run's concurrent-run slot.
 import { describe, expect, it } from 'vitest';
 import { cancelRun } from '../../../functions/core/chat/cancel-run';
 import { RunNotCancellableError } from '../../../functions/core/chat/errors';
+import { runExecuteEnvelope } from '../../../functions/core/chat/run-execute-job';
 import { ConnectionThrottledError } from '../../../functions/core/connections/errors';
 import type { ServerFrame } from '../../../functions/core/connections/schemas';
 import { LlmAbortedError } from '../../../functions/core/llm/errors';
@@ -14,8 +15,10 @@ import { QuotaExceededError } from '../../../functions/core/quotas/errors';
 import { RunNotFoundError } from '../../../functions/core/sessions/errors';
 import { acceptChat, cancelRunFrame, resumeRun } from '../../../functions/core/streaming/run-actions';
 import { RunPublisher } from '../../../functions/core/streaming/run-publisher';
-import { streamRun } from '../../../functions/core/streaming/stream-run';
+import { markRunDeadLettered, streamRun } from '../../../functions/core/streaming/stream-run';
 import type { TenantRecord } from '../../../functions/core/tenants/schemas';
+import { createLogger } from '../../../functions/observability/logger';
+import type { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 import { InMemoryRunStreamStore } from '../../helpers/stream-fakes';
 import { chatSetup, type Turn, tokenCounter } from '../chat/fakes';
 import { RecordingNotifier } from '../ws/fakes';
@@ -271,5 +274,69 @@ describe('RunPublisher', () => {
     const late = runFramesTo(notifier, 'late=');
     expect(late.map((frame) => frame.seq)).toEqual([3, 4]);
     expect(textOf(late)).toBe('two three');
+  });
+});
+
+/** Slots held on the tenant's `concurrent_runs` gauge right now. */
+const slotsHeld = (ledger: InMemoryQuotaLedger) =>
+  [...ledger.counters.entries()]
+    .filter(([key]) => key.includes('concurrent_runs'))
+    .reduce((sum, [, counter]) => sum + counter.holds.size, 0);
+
+describe('a dead-lettered run taken up again by a redriven job', () => {
+  /** A queued run whose job was dead-lettered: failed, redrivable, its slot given back. */
+  const deadLettered = async (fixture: Awaited<ReturnType<typeof setup>>, content: string) => {
+    const { actions, context, session, tenant, worker } = fixture;
+    const { runId } = await acceptChat(actions, context, { session_id: session.id, content });
+    await markRunDeadLettered(() => worker)(
+      runExecuteEnvelope(tenant.id, runId, session.id),
+      new Error('the store kept failing'),
+      { logger: createLogger({}, { sink: () => {} }), messageId: 'm-1', receiveCount: 5 },
+    );
+    return runId;
+  };
+
+  it('runs again only inside concurrent_runs: refused while the slots are taken, completed once one frees', async () => {
+    const fixture = await setup([{ text: 'the other run' }, { text: 'back on track' }], {
+      concurrent_runs: 1,
+    });
+    const { actions, context, session, tenant, worker, store, ledger } = fixture;
+    const redriven = await deadLettered(fixture, 'first');
+    const afterDeadLetter = slotsHeld(ledger);
+    const other = await acceptChat(actions, context, { session_id: session.id, content: 'second' });
+
+    const refused = await streamRun(worker, { tenant, runId: redriven }).catch((error: unknown) => error);
+    const whileRefused = await store.getRun(tenant.id, redriven);
+    const slotsWhileRefused = slotsHeld(ledger);
+    const otherOutcome = await streamRun(worker, { tenant, runId: other.runId });
+    const retried = await streamRun(worker, { tenant, runId: redriven });
+
+    expect(afterDeadLetter).toBe(0);
+    expect(refused).toBeInstanceOf(QuotaExceededError);
+    expect(refused).toMatchObject({ statusCode: 429, code: 'concurrent_runs_exceeded' });
+    expect(whileRefused).toMatchObject({ status: 'failed', error: { code: 'run_dead_lettered' } });
+    expect(slotsWhileRefused).toBe(1);
+    expect(otherOutcome.status).toBe('completed');
+    expect(retried.status).toBe('completed');
+    expect((await store.getRun(tenant.id, redriven))?.status).toBe('completed');
+    expect(slotsHeld(ledger)).toBe(0);
+  });
+
+  it('gives back the slot it took when the run has ended meanwhile (a late duplicate of the redriven job)', async () => {
+    const fixture = await setup([{ text: 'answered once' }], { concurrent_runs: 2 });
+    const { tenant, worker, store, ledger } = fixture;
+    const runId = await deadLettered(fixture, 'only');
+    // The duplicate read the run while it was still dead-lettered; the first delivery then ran it to the end.
+    const stale = await store.getRun(tenant.id, runId);
+    const first = await streamRun(worker, { tenant, runId });
+    const slotsAfterFirst = slotsHeld(ledger);
+
+    const duplicate = await streamRun(worker, { tenant, runId, ...(stale && { run: stale }) });
+
+    expect(stale).toMatchObject({ status: 'failed', error: { code: 'run_dead_lettered' } });
+    expect(first.status).toBe('completed');
+    expect(slotsAfterFirst).toBe(0);
+    expect(duplicate.status).toBe('completed');
+    expect(slotsHeld(ledger)).toBe(0);
   });
 });
