@@ -14,7 +14,7 @@ import {
   startCloudRedrive,
 } from './dead-letters';
 import { livePlatform } from './invoke';
-import { DEFAULT_DATA_DIR } from './platform';
+import { resolveDataDir } from './platform';
 
 const USAGE = `usage:
   npm run dlq -- list <chat-runs|tool-jobs> [--max N]
@@ -101,7 +101,7 @@ const listMessages = async (sqs: SQSClient, queue: string, dlqUrl: string, max: 
 };
 
 const runLocal = async (args: DlqArguments): Promise<void> => {
-  const dataDir = resolve(process.env.TENANTIC_DATA_DIR ?? DEFAULT_DATA_DIR);
+  const dataDir = resolveDataDir();
   const live = await livePlatform(dataDir);
   if (!live) throw new UsageError(`no running platform under ${dataDir}: start it with \`npm start\` first`);
   const clients = createEmulatorClients(live.endpoints);

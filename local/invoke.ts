@@ -14,7 +14,7 @@ import {
 import { resolveFunctionEnv } from './function-env';
 import { createLambdaRuntime } from './lambda-runtime';
 import type { LocalPlatformModel } from './model';
-import { DEFAULT_DATA_DIR, loadModel, type PlatformFile, REPO_ROOT } from './platform';
+import { loadModel, type PlatformFile, REPO_ROOT, resolveDataDir } from './platform';
 import { silenceExperimentalWarnings } from './process-warnings';
 import { provision } from './provision';
 
@@ -172,7 +172,7 @@ const main = async (): Promise<void> => {
     process.stderr.write(`${args.eventFile} is not valid JSON: ${(error as Error).message}\n`);
     process.exit(2);
   }
-  const dataDir = resolve(process.env.TENANTIC_DATA_DIR ?? DEFAULT_DATA_DIR);
+  const dataDir = resolveDataDir();
   // Checked before the model loads: synthesizing the app blocks the event loop for seconds.
   const live = await livePlatform(dataDir);
   const { result, target } = await invokeOnce({

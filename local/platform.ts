@@ -1,6 +1,6 @@
 // Local platform: wires emulators, provisioning, the Lambda runtime, the HTTP and WebSocket APIs and the
 // SQS pollers into one running stage, driven only by a LocalPlatformModel.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -28,15 +28,43 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const DEFAULT_DATA_DIR = '.tenantic';
 
+/**
+ * The data directory, absolute: the option, else TENANTIC_DATA_DIR, else `.tenantic`. An empty value
+ * counts as unset: resolved, it would be the working directory (the checkout), which `fresh` wipes.
+ *
+ * @example
+ * resolveDataDir(); // '/work/tenantic/.tenantic' (TENANTIC_DATA_DIR unset or '')
+ */
+export const resolveDataDir = (option?: string): string =>
+  resolve(option || process.env.TENANTIC_DATA_DIR || DEFAULT_DATA_DIR);
+
+/** What a platform keeps in its data dir (see `fresh`): emulator state, the admin key, the cached models. */
+const isPlatformEntry = (name: string): boolean =>
+  ['emulators', 'admin-key', 'platform.json'].includes(name) || /^model-.+\.json(\.\d+\.tmp)?$/.test(name);
+
+/**
+ * Removes what a platform keeps in `dataDir`, and nothing else: a data dir set by mistake to a checkout
+ * or a home directory loses none of its files.
+ */
+const wipePlatformState = (dataDir: string): void => {
+  if (!existsSync(dataDir)) return;
+  for (const name of readdirSync(dataDir)) {
+    if (isPlatformEntry(name)) rmSync(join(dataDir, name), { recursive: true, force: true });
+  }
+};
+
 export interface StartLocalPlatformOptions {
   readonly stage?: string;
   /** HTTP API port (0: a free one). */
   readonly port?: number;
   /** WebSocket API port (0: a free one). */
   readonly wsPort?: number;
-  /** State directory; defaults to TENANTIC_DATA_DIR or `.tenantic`. */
+  /** State directory; defaults to TENANTIC_DATA_DIR or `.tenantic` (an empty value counts as unset). */
   readonly dataDir?: string;
-  /** Wipe the data directory first (the cached model with it, so the app is synthesized again). */
+  /**
+   * Start from nothing: remove the platform's state from the data directory first (emulator data, the
+   * admin key, the cached model, so the app is synthesized again). Other files there are left alone.
+   */
   readonly fresh?: boolean;
   readonly adminKey?: string;
   /** Use this model instead of reading the synthesized template. */
@@ -155,8 +183,8 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
     return now;
   };
   const stage = options.stage ?? 'dev';
-  const dataDir = resolve(options.dataDir ?? process.env.TENANTIC_DATA_DIR ?? DEFAULT_DATA_DIR);
-  if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
+  const dataDir = resolveDataDir(options.dataDir);
+  if (options.fresh) wipePlatformState(dataDir);
   mkdirSync(dataDir, { recursive: true });
   const admin = resolveAdminKey({ dataDir, ...(options.adminKey ? { adminKey: options.adminKey } : {}) });
 

@@ -9,7 +9,7 @@ silenceExperimentalWarnings();
 
 const USAGE =
   'usage: npm start -- [--fresh] [--stage NAME]\n' +
-  '  --fresh  wipe the data dir (state, admin key, cached model) first\n';
+  "  --fresh  remove the platform's state, admin key and cached model from the data dir first\n";
 
 interface Arguments {
   readonly fresh: boolean;

@@ -1,13 +1,19 @@
 // Integration: the whole local platform keeps its state, its admin key and its description in the data
-// directory between runs, wipes them with `fresh`, and leaves nothing running after stop().
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+// directory between runs, wipes them (and nothing else) with `fresh`, and leaves nothing running after
+// stop(); an empty data dir setting means the default, never the working directory.
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEmulatorClients } from '../../local/clients';
 import { isReachable } from '../../local/emulators';
-import { type PlatformFile, startLocalPlatform } from '../../local/platform';
+import {
+  DEFAULT_DATA_DIR,
+  type PlatformFile,
+  resolveDataDir,
+  startLocalPlatform,
+} from '../../local/platform';
 import { buildFixtureModel } from '../helpers/fixture-model';
 
 describe('local platform', () => {
@@ -54,8 +60,11 @@ describe('local platform', () => {
     expect(await isReachable(second.httpUrl)).toBe(false);
   });
 
-  it('starts clean with fresh: the old state and key are gone', async () => {
+  it('starts clean with fresh: the old state, key and cached model are gone, and nothing else', async () => {
     const before = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+    // A data dir set by mistake to a folder with other files in it: only the platform's own go.
+    writeFileSync(join(dataDir, 'model-dev.json'), '{}\n');
+    writeFileSync(join(dataDir, 'notes.md'), 'mine\n');
 
     const platform = await startLocalPlatform({
       model,
@@ -71,5 +80,29 @@ describe('local platform', () => {
     expect(platform.adminKeySource).toBe('generated');
     expect(platform.adminKey).not.toBe(before);
     expect(existsSync(join(dataDir, 'emulators'))).toBe(false);
+    expect(existsSync(join(dataDir, 'model-dev.json'))).toBe(false);
+    expect(readFileSync(join(dataDir, 'notes.md'), 'utf8')).toBe('mine\n');
+  });
+});
+
+describe('resolveDataDir', () => {
+  const saved = process.env.TENANTIC_DATA_DIR;
+  afterAll(() => {
+    if (saved === undefined) delete process.env.TENANTIC_DATA_DIR;
+    else process.env.TENANTIC_DATA_DIR = saved;
+  });
+
+  it('takes the option, then TENANTIC_DATA_DIR, and treats an empty value as unset (never the cwd)', () => {
+    process.env.TENANTIC_DATA_DIR = 'from-env';
+    const fromOption = resolveDataDir('from-option');
+    const fromEnv = resolveDataDir();
+    const emptyOption = resolveDataDir('');
+    process.env.TENANTIC_DATA_DIR = '';
+
+    expect(fromOption).toBe(resolve('from-option'));
+    expect(fromEnv).toBe(resolve('from-env'));
+    expect(emptyOption).toBe(resolve('from-env'));
+    expect(resolveDataDir('')).toBe(resolve(DEFAULT_DATA_DIR));
+    expect(resolveDataDir()).not.toBe(process.cwd());
   });
 });
