@@ -189,6 +189,42 @@ describe('concurrent_runs', () => {
     expect((slots[0]?.expiresAt ?? 0) - now).toBe(RUN_SLOT_LEASE_SECONDS);
   });
 
+  it('an inline turn out of time before its first step hands off with no LLM call, and the job finishes it once', async () => {
+    // Less sync time than a step needs: the loop hands off before it calls the model at all.
+    const setup = await chatSetup([{ text: 'answered by the worker' }], {
+      quotas: { concurrent_runs: 1 },
+      timeouts: { syncDeadlineMs: 500 },
+    });
+    const { deps, tenant, session, ledger, llm, jobs, store, clock } = setup;
+
+    const handedOff = await sendMessage(deps, tenant, session.id, { content: 'no time at all' });
+    const runId = handedOff.result.run.id;
+    const callsInline = llm.requests.length;
+    const slots = [...ledger.counters.entries()]
+      .filter(([key]) => key.includes('concurrent_runs'))
+      .flatMap(([, counter]) => [...counter.holds.values()]);
+    const tokensAfterHandOff = tokenCounter(ledger);
+    const messagesAfterHandOff = store.messages.get(`${tenant.id}/${session.id}`)?.map((m) => m.role);
+    const now = Math.floor(clock.now().getTime() / 1000);
+
+    const outcome = await executeRun(deps, { tenant, runId });
+
+    expect(handedOff.status).toBe(202);
+    expect(callsInline).toBe(0);
+    expect(messagesAfterHandOff).toEqual(['user']);
+    expect(jobs.enqueued.map((job) => job.id)).toContain(runId);
+    expect(slots).toHaveLength(1);
+    expect((slots[0]?.expiresAt ?? 0) - now).toBe(RUN_SLOT_LEASE_SECONDS);
+    expect(tokensAfterHandOff).toEqual({ used: 0, reserved: 0 });
+    expect(outcome.status).toBe('completed');
+    expect(store.messages.get(`${tenant.id}/${session.id}`)?.map((m) => m.role)).toEqual([
+      'user',
+      'assistant',
+    ]);
+    expect(tokenCounter(ledger)).toEqual({ used: USAGE.total_tokens, reserved: 0 });
+    expect(slotsHeld(ledger)).toBe(0);
+  });
+
   it('cancelling a run and failing one both give the slot back', async () => {
     const setup = await chatSetup([{ error: new LlmUnavailableError('upstream 500') }], {
       quotas: { concurrent_runs: 2 },
