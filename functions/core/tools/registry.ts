@@ -51,6 +51,14 @@ export const toJsonSchema = (parameters: z.ZodType): JsonSchema => {
   return schema;
 };
 
+const deepFreeze = <T>(value: T): T => {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+};
+
 const describeIssues = (error: z.ZodError): string =>
   error.issues
     .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(arguments)'}: ${issue.message}`)
@@ -66,6 +74,8 @@ const describeIssues = (error: z.ZodError): string =>
  */
 export class ToolRegistry {
   private readonly tools = new Map<string, ToolDefinition>();
+  /** Each tool's JSON Schema, generated from zod once per container rather than on every step. */
+  private readonly schemas = new Map<string, JsonSchema>();
 
   constructor(tools: readonly ToolDefinition[]) {
     for (const tool of tools) {
@@ -92,10 +102,20 @@ export class ToolRegistry {
         function: {
           name: tool.name,
           description: tool.description,
-          parameters: toJsonSchema(tool.parameters),
+          parameters: this.schemaOf(tool),
         },
       };
     });
+  }
+
+  /** The tool's JSON Schema, shared by every request and so frozen: a caller cannot change it for the next. */
+  private schemaOf(tool: ToolDefinition): JsonSchema {
+    let schema = this.schemas.get(tool.name);
+    if (!schema) {
+      schema = deepFreeze(toJsonSchema(tool.parameters));
+      this.schemas.set(tool.name, schema);
+    }
+    return schema;
   }
 
   /**

@@ -102,6 +102,21 @@ describe('ToolRegistry', () => {
     expect(time?.function.parameters).not.toHaveProperty('required');
   });
 
+  it('generates a schema once and shares it frozen, so no request can change the next one', () => {
+    const registry = createBuiltinToolRegistry();
+    const [first] = registry.toLlmTools(['calculator']);
+    const [second] = registry.toLlmTools(['calculator']);
+    const parameters = first?.function.parameters as { properties: Record<string, unknown> };
+
+    expect(second?.function.parameters).toBe(first?.function.parameters);
+    expect(() => {
+      parameters.properties.injected = { type: 'string' };
+    }).toThrow(TypeError);
+    expect(registry.toLlmTools(['calculator'])[0]?.function.parameters).not.toHaveProperty(
+      'properties.injected',
+    );
+  });
+
   it('names every bad argument, refuses non-JSON and unknown fields', async () => {
     const ctx = at('2026-01-01T00:00:00Z');
     await expect(tools.invoke('calculator', '{not json', ctx)).rejects.toThrow('not valid JSON');
