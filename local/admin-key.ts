@@ -26,6 +26,9 @@ export const generateAdminKey = (): string => {
   return `tk_admin_${out}`;
 };
 
+/** The generated admin key's file in the data dir. */
+export const ADMIN_KEY_FILE = 'admin-key';
+
 /**
  * The admin key: given explicitly, else `ADMIN_API_KEY`, else `<dataDir>/admin-key`, else a new one
  * written there.
@@ -41,7 +44,7 @@ export const resolveAdminKey = (options: {
   if (options.adminKey) return { key: options.adminKey, source: 'option' };
   const fromEnv = (options.env ?? process.env).ADMIN_API_KEY;
   if (fromEnv) return { key: fromEnv, source: 'env' };
-  const file = join(options.dataDir, 'admin-key');
+  const file = join(options.dataDir, ADMIN_KEY_FILE);
   if (existsSync(file)) {
     const key = readFileSync(file, 'utf8').trim();
     if (key) return { key, source: 'file', file };

@@ -2,7 +2,7 @@
 // against the emulators (a running platform's, else its own in-memory ones) and prints the result as JSON.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { generateAdminKey, resolveAdminKey } from './admin-key';
+import { ADMIN_KEY_FILE, generateAdminKey, resolveAdminKey } from './admin-key';
 import { createEmulatorClients } from './clients';
 import {
   type EmulatorEndpoints,
@@ -14,7 +14,7 @@ import {
 import { resolveFunctionEnv } from './function-env';
 import { createLambdaRuntime } from './lambda-runtime';
 import type { LocalPlatformModel } from './model';
-import { loadModel, type PlatformFile, REPO_ROOT, resolveDataDir } from './platform';
+import { loadModel, PLATFORM_FILE, type PlatformFile, REPO_ROOT, resolveDataDir } from './platform';
 import { silenceExperimentalWarnings } from './process-warnings';
 import { provision } from './provision';
 
@@ -58,7 +58,7 @@ const isAlive = (pid: number): boolean => {
 
 /** The running platform described by `<dataDir>/platform.json`, if it is still alive. */
 export const livePlatform = async (dataDir: string): Promise<PlatformFile | undefined> => {
-  const file = join(dataDir, 'platform.json');
+  const file = join(dataDir, PLATFORM_FILE);
   if (!existsSync(file)) return undefined;
   try {
     const description = JSON.parse(readFileSync(file, 'utf8')) as PlatformFile;
@@ -124,7 +124,7 @@ export const invokeOnce = async (options: InvokeOnceOptions) => {
   }
   if (!endpoints) throw new Error('no emulators to invoke against');
   const clients = createEmulatorClients(endpoints);
-  const hasKey = process.env.ADMIN_API_KEY || existsSync(join(options.dataDir, 'admin-key'));
+  const hasKey = process.env.ADMIN_API_KEY || existsSync(join(options.dataDir, ADMIN_KEY_FILE));
   const adminKey = hasKey ? resolveAdminKey({ dataDir: options.dataDir }).key : generateAdminKey();
   try {
     const resources = await provision(model, clients, endpoints.sqs);

@@ -157,7 +157,12 @@ export interface LoadCachedModelOptions {
 }
 
 // Stage names are checked by the stage config; until then, only a safe one may name a file.
-const SAFE_STAGE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const SAFE_STAGE_NAME = '[a-z0-9][a-z0-9-]{0,62}';
+const SAFE_STAGE = new RegExp(`^${SAFE_STAGE_NAME}$`);
+const CACHE_FILE_NAME = new RegExp(`^model-${SAFE_STAGE_NAME}\\.json(\\.\\d+\\.tmp)?$`);
+
+/** Whether `loadCachedModel` writes a file of this name into a data dir: a model, or one being written. */
+export const isModelCacheFileName = (name: string): boolean => CACHE_FILE_NAME.test(name);
 
 /** `<dataDir>/model-<stage>.json`, or undefined for a stage name that cannot be a file name. */
 export const modelCacheFile = (dataDir: string, stage: string): string | undefined =>

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type AdminKeySource, resolveAdminKey } from './admin-key';
+import { ADMIN_KEY_FILE, type AdminKeySource, resolveAdminKey } from './admin-key';
 import { createEmulatorClients } from './clients';
 import { type EmulatorEndpoints, type EmulatorPorts, emulatorEnv, startEmulators } from './emulators';
 import { resolveFunctionEnv } from './function-env';
@@ -17,7 +17,7 @@ import {
   type LogSink,
 } from './lambda-runtime';
 import type { LocalPlatformModel } from './model';
-import { type CachedModel, loadCachedModel, type ModelSource } from './model-cache';
+import { type CachedModel, isModelCacheFileName, loadCachedModel, type ModelSource } from './model-cache';
 import { provision } from './provision';
 import { startSqsPoller } from './sqs-poller';
 import type { SynthReply, SynthRequest } from './synth-worker';
@@ -38,9 +38,14 @@ export const DEFAULT_DATA_DIR = '.tenantic';
 export const resolveDataDir = (option?: string): string =>
   resolve(option || process.env.TENANTIC_DATA_DIR || DEFAULT_DATA_DIR);
 
+/** The running platform's description in the data dir (read by `npm run invoke` and `npm run dlq`). */
+export const PLATFORM_FILE = 'platform.json';
+/** The emulators' state, under the data dir. */
+const EMULATORS_DIR = 'emulators';
+
 /** What a platform keeps in its data dir (see `fresh`): emulator state, the admin key, the cached models. */
 const isPlatformEntry = (name: string): boolean =>
-  ['emulators', 'admin-key', 'platform.json'].includes(name) || /^model-.+\.json(\.\d+\.tmp)?$/.test(name);
+  [EMULATORS_DIR, ADMIN_KEY_FILE, PLATFORM_FILE].includes(name) || isModelCacheFileName(name);
 
 /**
  * Removes what a platform keeps in `dataDir`, and nothing else: a data dir set by mistake to a checkout
@@ -202,7 +207,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
     const emulatorsReady = (async () => {
       if (options.emulators) return options.emulators;
       const emulators = await startEmulators({
-        dataDir: join(dataDir, 'emulators'),
+        dataDir: join(dataDir, EMULATORS_DIR),
         ...(options.emulatorPorts ? { ports: options.emulatorPorts } : {}),
       });
       cleanups.push(() => emulators.stop());
@@ -297,7 +302,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
     });
     mark('servers', step);
 
-    const platformFile = join(dataDir, 'platform.json');
+    const platformFile = join(dataDir, PLATFORM_FILE);
     const description: PlatformFile = {
       pid: process.pid,
       stage,

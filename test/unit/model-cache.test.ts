@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalPlatformModel } from '../../local/model';
 import {
   importClosure,
+  isModelCacheFileName,
   loadCachedModel,
   MODEL_INPUT_ROOTS,
   modelCacheFile,
@@ -230,5 +231,19 @@ describe('model cache inputs of this repository', () => {
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
+  });
+});
+
+describe('isModelCacheFileName', () => {
+  it('knows the names the cache writes (the model and the file written aside), and no other file', () => {
+    const written = modelCacheFile('/data', 'acme-prod')?.split('/').at(-1) ?? '';
+
+    expect(isModelCacheFileName(written)).toBe(true);
+    expect(isModelCacheFileName(`${written}.4242.tmp`)).toBe(true);
+    expect(
+      ['notes.md', 'model-.json', 'model-Acme.json', 'model-acme.json.bak', 'admin-key'].filter(
+        isModelCacheFileName,
+      ),
+    ).toEqual([]);
   });
 });
