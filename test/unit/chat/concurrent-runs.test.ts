@@ -9,14 +9,7 @@ import { LlmAbortedError, LlmUnavailableError } from '../../../functions/core/ll
 import { acquireRunSlot, RUN_SLOT_LEASE_SECONDS } from '../../../functions/core/quotas/acquire-run-slot';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
 import { createLogger } from '../../../functions/observability/logger';
-import type { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
-import { chatSetup, tokenCounter, USAGE } from './fakes';
-
-/** Slots held on the tenant's gauge right now. */
-const slotsHeld = (ledger: InMemoryQuotaLedger) =>
-  [...ledger.counters.entries()]
-    .filter(([key]) => key.includes('concurrent_runs'))
-    .reduce((sum, [, counter]) => sum + counter.holds.size, 0);
+import { chatSetup, slotHolds, slotsHeld, tokenCounter, USAGE } from './fakes';
 
 describe('concurrent_runs', () => {
   it('a queued run holds its slot; the next run is refused with 429 and leaves nothing behind', async () => {
@@ -181,9 +174,7 @@ describe('concurrent_runs', () => {
     const handedOff = await sendMessage(deps, tenant, session.id, { content: 'think hard' });
 
     expect(handedOff.status).toBe(202);
-    const slots = [...ledger.counters.entries()]
-      .filter(([key]) => key.includes('concurrent_runs'))
-      .flatMap(([, counter]) => [...counter.holds.values()]);
+    const slots = slotHolds(ledger);
     expect(slots).toHaveLength(1);
     const now = Math.floor(clock.now().getTime() / 1000);
     expect((slots[0]?.expiresAt ?? 0) - now).toBe(RUN_SLOT_LEASE_SECONDS);
@@ -200,9 +191,7 @@ describe('concurrent_runs', () => {
     const handedOff = await sendMessage(deps, tenant, session.id, { content: 'no time at all' });
     const runId = handedOff.result.run.id;
     const callsInline = llm.requests.length;
-    const slots = [...ledger.counters.entries()]
-      .filter(([key]) => key.includes('concurrent_runs'))
-      .flatMap(([, counter]) => [...counter.holds.values()]);
+    const slots = slotHolds(ledger);
     const tokensAfterHandOff = tokenCounter(ledger);
     const messagesAfterHandOff = store.messages.get(`${tenant.id}/${session.id}`)?.map((m) => m.role);
     const now = Math.floor(clock.now().getTime() / 1000);

@@ -86,6 +86,15 @@ export const tokenCounter = (ledger: InMemoryQuotaLedger) => {
   return { used: entry?.[1].used ?? 0, reserved: entry?.[1].reserved ?? 0 };
 };
 
+/** The concurrent-run slots held on the tenant's `concurrent_runs` gauge right now. */
+export const slotHolds = (ledger: InMemoryQuotaLedger) =>
+  [...ledger.counters.entries()]
+    .filter(([key]) => key.includes('concurrent_runs'))
+    .flatMap(([, counter]) => [...counter.holds.values()]);
+
+/** How many concurrent-run slots are held right now. */
+export const slotsHeld = (ledger: InMemoryQuotaLedger): number => slotHolds(ledger).length;
+
 /** A tenant, a session and chat deps over in-memory fakes. */
 export const chatSetup = async (
   turns: Turn[] = [],

@@ -18,9 +18,8 @@ import { RunPublisher } from '../../../functions/core/streaming/run-publisher';
 import { markRunDeadLettered, streamRun } from '../../../functions/core/streaming/stream-run';
 import type { TenantRecord } from '../../../functions/core/tenants/schemas';
 import { createLogger } from '../../../functions/observability/logger';
-import type { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 import { InMemoryRunStreamStore } from '../../helpers/stream-fakes';
-import { chatSetup, type Turn, tokenCounter } from '../chat/fakes';
+import { chatSetup, slotsHeld, type Turn, tokenCounter } from '../chat/fakes';
 import { RecordingNotifier } from '../ws/fakes';
 
 const CONNECTION = 'conn-A=';
@@ -276,12 +275,6 @@ describe('RunPublisher', () => {
     expect(textOf(late)).toBe('two three');
   });
 });
-
-/** Slots held on the tenant's `concurrent_runs` gauge right now. */
-const slotsHeld = (ledger: InMemoryQuotaLedger) =>
-  [...ledger.counters.entries()]
-    .filter(([key]) => key.includes('concurrent_runs'))
-    .reduce((sum, [, counter]) => sum + counter.holds.size, 0);
 
 describe('a dead-lettered run taken up again by a redriven job', () => {
   /** A queued run whose job was dead-lettered: failed, redrivable, its slot given back. */
