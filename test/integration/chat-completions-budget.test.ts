@@ -2,8 +2,9 @@
 // chat-api handler, middleware and DynamoDB adapters on DynamoDB Local (the LLM is an in-process fake
 // whose usage varies per call). Both invariants of the ledger: used ≤ limit, and used equals the sum of
 // the usage the successful responses reported. Also counts the DynamoDB requests of one completion and
-// of an inline session turn, and checks an inline turn's early admission (taken beside the key's re-check)
-// end to end: what it holds, when it gives everything back, and the same invariants under 200 turns.
+// of an inline session turn, and checks the early admission of an inline turn and of a completion (taken
+// beside the key's re-check) end to end: what it holds, when it gives everything back, and the same
+// invariants under 200 concurrent requests.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,6 +13,7 @@ import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledge
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../../functions/adapters/dynamodb/tenant-store';
 import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
+import { earlyCompletionTokens } from '../../functions/core/chat/create-chat-completion';
 import { earlyReservationTokens } from '../../functions/core/chat/early-admission';
 import { DEFAULT_CHAT_TIMEOUTS } from '../../functions/core/chat/model';
 import type { ChatCompletion, ChatRequest } from '../../functions/core/llm/types';
@@ -68,6 +70,12 @@ class VaryingUsageLlm implements LlmClient {
 }
 
 const LIMIT = 3_000;
+
+const completionBody = (maxTokens: number) => ({
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'Hello' }],
+  max_tokens: maxTokens,
+});
 
 interface SetupOptions {
   readonly documentClient?: DynamoDBDocumentClient;
@@ -138,16 +146,15 @@ const setup = async (options: SetupOptions = {}) => {
     { ...deps, tenants: checkedTenants, ledger, chat: () => chat },
     { logger: logs.logger, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 },
   );
-  const complete = async (maxTokens: number) => {
+  /** `POST /v1/chat/completions` with this body (and `x-session-id`, when given). */
+  const completeWith = async (body: unknown, sessionId?: string) => {
     const event = loadEvent('chat-api', 'chat-completion');
-    event.body = JSON.stringify({
-      model: 'gpt-4o-mini',
-      messages: [{ role: 'user', content: 'Hello' }],
-      max_tokens: maxTokens,
-    });
+    event.body = JSON.stringify(body);
+    if (sessionId !== undefined) event.headers['x-session-id'] = sessionId;
     const response = (await api(event, lambdaContext())) as { statusCode: number; body: string };
     return { statusCode: response.statusCode, json: JSON.parse(response.body) };
   };
+  const complete = (maxTokens: number) => completeWith(completionBody(maxTokens));
   const item = async (quota: 'tokens_per_month' | 'concurrent_runs') => {
     const ref = counterRef(sample.tenantId, quota, clock.now());
     const { Item } = await dynamo.documentClient.send(
@@ -191,6 +198,7 @@ const setup = async (options: SetupOptions = {}) => {
   };
   return {
     complete,
+    completeWith,
     counter,
     ledgerState,
     llm,
@@ -271,6 +279,8 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
     // The tenant is known now: its next turn is admitted beside its first reads, with no request more.
     const fresh = await createSession();
     const earlyTurn = await measure(() => send(fresh));
+    // ...and so is its next completion.
+    const earlyCompletion = await measure(() => complete(40));
 
     console.info(`DynamoDB requests: chat completion ${completion.length} (${completion.join(', ')})`);
     console.info(`DynamoDB requests: inline session turn ${turn.length} (${turn.join(', ')})`);
@@ -280,17 +290,19 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
     // admission, the run with its slot, the step with its settle and slot release); 3 per completion.
     expect(turn.length).toBeLessThanOrEqual(5);
     expect(earlyTurn).toEqual(turn);
+    expect(earlyCompletion).toEqual(completion);
     expect(completion.length).toBeLessThanOrEqual(3);
     expect(turn.filter((name) => name === 'GetItem')).toEqual([]);
     expect(turn.filter((name) => name === 'Query')).toHaveLength(1);
     // Each request's access log line reports what it asked of DynamoDB: the same figures.
     const access = logLines
       .filter((line) => line.message === 'request' && line.route_key !== 'POST /v1/sessions')
-      .slice(-3);
+      .slice(-4);
     expect(access.map((line) => line.route_key)).toEqual([
       'POST /v1/chat/completions',
       'POST /v1/sessions/{id}/messages',
       'POST /v1/sessions/{id}/messages',
+      'POST /v1/chat/completions',
     ]);
     const operationsOf = (line: (typeof access)[number]) =>
       Object.entries(
@@ -298,7 +310,7 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
       )
         .flatMap(([operation, count]) => Array.from({ length: count }, () => operation))
         .sort();
-    expect(access.map(operationsOf)).toEqual([completion, turn, earlyTurn]);
+    expect(access.map(operationsOf)).toEqual([completion, turn, earlyTurn, earlyCompletion]);
     // ...and which operations the time on the wire went to, adding up to the total.
     for (const line of access) {
       const { ms, operations, operation_ms } = (
@@ -314,21 +326,28 @@ describe('DynamoDB requests per simple turn (counted by SDK middleware; the figu
   });
 });
 
+type Platform = Awaited<ReturnType<typeof setup>>;
+
+/** The holds of `quota` asked for, with their ids and amounts, in the order asked for. */
+const holdsOf = (platform: Platform, quota: string) =>
+  platform.timeline.flatMap((entry) => {
+    const [kind, of, id, amount] = entry.split(' ');
+    return kind === 'hold' && of === quota ? [{ id: id as string, amount: Number(amount) }] : [];
+  });
+
+/** Quotas with every limit set, so that each write of an admission shows in the ledger. */
+const earlyQuotas = { tokens_per_month: 100_000, requests_per_minute: 60, concurrent_runs: 3 };
+
+/** One clock instant for the whole test: every request lands in the same minute, and no lease ends. */
+const earlySetup = (options: SetupOptions = {}) =>
+  setup({ overrides: earlyQuotas, clock: manualClock(Date.now()), ...options });
+
 describe('an inline turn admitted beside its first reads (early admission), on DynamoDB Local', () => {
-  const quotas = { tokens_per_month: 100_000, requests_per_minute: 60, concurrent_runs: 3 };
-  /** One clock instant for the whole test: every request lands in the same minute, and no lease ends. */
-  const early = (options: SetupOptions = {}) =>
-    setup({ overrides: quotas, clock: manualClock(Date.now()), ...options });
-  type Platform = Awaited<ReturnType<typeof setup>>;
+  const quotas = earlyQuotas;
+  const early = earlySetup;
   /** A turn on a fresh session; afterwards the tenant is known to chat-api. */
   const turn = async (platform: Platform, body?: unknown) =>
     platform.send(await platform.createSession(), body);
-  /** The hold of `quota` whose id matches, with its amount, in the order asked for. */
-  const holdsOf = (platform: Platform, quota: string) =>
-    platform.timeline.flatMap((entry) => {
-      const [kind, of, id, amount] = entry.split(' ');
-      return kind === 'hold' && of === quota ? [{ id: id as string, amount: Number(amount) }] : [];
-    });
 
   /** After one turn: it paid its usage exactly, was counted once, and holds nothing any more. */
   const expectPaidFor = async (
@@ -525,5 +544,142 @@ describe('an inline turn admitted beside its first reads (early admission), on D
       (hold) => hold.amount === earlyReservationTokens('Hello'),
     );
     expect(guessed.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a chat completion admitted beside the key re-check (early admission), on DynamoDB Local', () => {
+  /** A tenant chat-api knows: one completion made, so its quotas are remembered. */
+  const known = async (options: SetupOptions = {}) => {
+    const platform = await earlySetup(options);
+    expect((await platform.complete(40)).statusCode).toBe(200);
+    return platform;
+  };
+
+  it("a known tenant's completion holds its worst case and its count while the key is re-checked, and pays its usage", async () => {
+    const platform = await earlySetup({ recheckDelayMs: 25 });
+    expect((await platform.complete(40)).statusCode).toBe(200);
+    // Its first completion is admitted after the re-check: chat-api did not know its quotas yet.
+    expect(platform.timeline[0]).toBe('recheck');
+
+    const before = await platform.ledgerState();
+    platform.timeline.length = 0;
+    const body = { ...completionBody(40), messages: [{ role: 'user' as const, content: 'What is the time?' }] };
+    const answered = await platform.completeWith(body);
+    expect(answered.statusCode).toBe(200);
+    // The hold came first, under the completion's own id, and is the call's exact worst case.
+    expect(platform.timeline[0]).toBe(
+      `hold tokens_per_month ${answered.json.id} ${earlyCompletionTokens(body)}`,
+    );
+    expect(platform.timeline.indexOf('recheck')).toBeGreaterThan(0);
+    expect(holdsOf(platform, 'tokens_per_month')).toHaveLength(1);
+    expect(platform.timeline.filter((entry) => entry.startsWith('grow '))).toEqual([]);
+    const after = await platform.ledgerState();
+    expect(after.used - before.used).toBe(answered.json.usage.total_tokens);
+    expect(after).toMatchObject({
+      reserved: 0,
+      committed: after.used,
+      requests: before.requests + 1,
+      slots: 0,
+    });
+  });
+
+  it('gives back what it took when the completion does not go ahead, and counts the request as without it', async () => {
+    const cases = [
+      {
+        name: 'revoked key',
+        options: {},
+        act: async (platform: Platform) => {
+          await platform.tenants.revokeApiKey(platform.sample.tenantId, platform.sample.keyId, 1_795_000_000);
+          return platform.complete(40);
+        },
+        status: 401,
+        counted: 0,
+      },
+      {
+        name: 'unknown model',
+        options: {},
+        act: (platform: Platform) =>
+          platform.completeWith({ ...completionBody(40), model: 'gpt-nonexistent' }),
+        status: 400,
+        counted: 1,
+      },
+      {
+        name: 'max_tokens above the model limit',
+        options: {},
+        act: (platform: Platform) => platform.complete(50_000),
+        status: 400,
+        counted: 1,
+      },
+      {
+        name: 'unknown session',
+        options: {},
+        act: (platform: Platform) => platform.completeWith(completionBody(40), `ses_${'0'.repeat(26)}`),
+        status: 404,
+        counted: 1,
+      },
+      {
+        name: 'body over the function limit',
+        options: { maxBodyBytes: 8 * 1024 },
+        act: (platform: Platform) =>
+          platform.completeWith({
+            ...completionBody(40),
+            messages: [{ role: 'user', content: 'a'.repeat(10_000) }],
+          }),
+        status: 413,
+        counted: 0,
+      },
+    ];
+    for (const { name, options, act, status, counted } of cases) {
+      const platform = await known(options);
+      const before = await platform.ledgerState();
+      platform.timeline.length = 0;
+      const response = await act(platform);
+      expect(response.statusCode, name).toBe(status);
+      // The admission was taken ahead (so the give-back is what this case tests)...
+      expect(platform.timeline[0]?.startsWith('hold tokens_per_month '), name).toBe(true);
+      // ...and nothing of it stays: no tokens held, the request counted as without it.
+      expect(await platform.ledgerState(), name).toEqual({ ...before, requests: before.requests + counted });
+    }
+  });
+
+  it('a budget lowered since the last request voids what was taken: the completion is judged by the new quotas', async () => {
+    const platform = await known();
+    const before = await platform.ledgerState();
+    await platform.tenants.updateTenant(platform.sample.tenantId, {
+      quota_overrides: { ...earlyQuotas, tokens_per_month: before.used + 50 },
+      updated_at: 1_795_000_000,
+    });
+    platform.timeline.length = 0;
+    const refused = await platform.complete(40);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json.error.code).toBe('token_quota_exceeded');
+    // Taken ahead under the old budget, given back, then refused by the new one: as a refused ordinary
+    // hold, it holds nothing and counts nothing.
+    expect(holdsOf(platform, 'tokens_per_month')).toHaveLength(2);
+    expect(await platform.ledgerState()).toEqual(before);
+  });
+
+  it('200 concurrent completions of a known tenant: used never passes the limit and equals the usage reported', async () => {
+    const platform = await known({
+      overrides: { tokens_per_month: LIMIT, requests_per_minute: null, concurrent_runs: 3 },
+    });
+    const before = await platform.ledgerState();
+    platform.timeline.length = 0;
+    const responses = await pool(200, 50, () => platform.complete(40));
+
+    const succeeded = responses.filter((response) => response.statusCode === 200);
+    const refused = responses.filter((response) => response.statusCode === 429);
+    expect(succeeded.length + refused.length).toBe(200);
+    expect(succeeded.length).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    const reported = succeeded.reduce((sum, response) => sum + response.json.usage.total_tokens, 0);
+    const state = await platform.ledgerState();
+    expect(state.used).toBeLessThanOrEqual(LIMIT);
+    expect(state.used - before.used).toBe(reported);
+    expect(state).toMatchObject({ reserved: 0, committed: state.used });
+    expect(platform.llm.calls).toBe(succeeded.length + 1);
+    // Every completion was admitted early or tried to be: a refused early hold is followed by the ordinary
+    // one, so there are more holds than requests.
+    expect(holdsOf(platform, 'tokens_per_month').length).toBeGreaterThan(200);
   });
 });

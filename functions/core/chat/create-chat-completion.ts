@@ -5,15 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { InvalidRequestError } from '../errors';
 import { LlmContextTooLongError } from '../llm/errors';
 import { estimatePromptTokens } from '../llm/token-estimate';
-import type {
-  ChatCompletion,
-  ChatDelta,
-  ChatMessage,
-  ChatRequest,
-  FunctionTool,
-  ToolChoice,
-  Usage,
-} from '../llm/types';
+import type { ChatCompletion, ChatDelta, ChatMessage, ChatRequest, FunctionTool, Usage } from '../llm/types';
 import type { Clock } from '../ports/clock';
 import type { LlmClient } from '../ports/llm-client';
 import type { QuotaLedger } from '../ports/quota-ledger';
@@ -27,8 +19,14 @@ import { resolveModel, type SessionSettings } from '../sessions/model';
 import { type NewMessage, SESSION_ID_PATTERN } from '../sessions/schemas';
 import { effectiveModels } from '../tenants/model';
 import type { TenantRecord } from '../tenants/schemas';
+import {
+  type EarlyAdmission,
+  earlyAdmissionHolds,
+  earlyReservation,
+  undoEarlyAdmission,
+} from './early-admission';
 import { MaxTokensTooLargeError, ModelNotFoundError, UnsupportedParameterError } from './errors';
-import { meteredLlmStep } from './metered-step';
+import { meteredLlmStep, reservationTokens } from './metered-step';
 import { type ChatTimeouts, quotasOf } from './model';
 import { DEFAULT_STEP_MAX_TOKENS, modelLimits } from './model-limits';
 import type { ChatCompletionRequest, ChatCompletionResponse, RequestMessage } from './schemas';
@@ -56,6 +54,12 @@ export interface ChatCompletionOptions {
   readonly sessionId?: string;
   /** The request's `requests_per_minute` count, written with the token reservation. */
   readonly meter?: RequestMeter;
+  /**
+   * The call's admission, taken beside the key's re-check under the quotas the tenant had on its last
+   * request (see early-admission.ts): its hold names the completion. Used when those quotas still hold,
+   * given back if the request is refused before its call.
+   */
+  readonly early?: EarlyAdmission;
 }
 
 const text = (content: string | { type: 'text'; text: string }[] | null | undefined): string =>
@@ -87,7 +91,7 @@ const checkRequest = (
   deps: ChatCompletionDeps,
   tenant: TenantRecord,
   body: ModelledRequest,
-): { maxTokens: number; tools: FunctionTool[] | undefined; toolChoice: ToolChoice | undefined } => {
+): { maxTokens: number } => {
   if (body.n !== undefined && body.n !== null && body.n !== 1) {
     throw new UnsupportedParameterError('n', `Only n=1 is supported; got n=${body.n}`);
   }
@@ -127,6 +131,11 @@ const checkRequest = (
       { param: 'tool_choice.function.name' },
     );
   }
+  return { maxTokens: requested ?? Math.min(DEFAULT_STEP_MAX_TOKENS, limits.maxOutputTokens) };
+};
+
+/** The request's function tools as the LLM port takes them; undefined when it has none. */
+const functionTools = (body: ChatCompletionRequest): FunctionTool[] | undefined => {
   const tools = body.tools?.map(
     (tool): FunctionTool => ({
       type: 'function',
@@ -138,12 +147,49 @@ const checkRequest = (
       },
     }),
   );
+  return tools?.length ? tools : undefined;
+};
+
+/** The LLM call a completion makes, once its model and `max_tokens` are settled. */
+const llmRequestOf = (
+  body: ChatCompletionRequest,
+  model: string,
+  maxTokens: number,
+  tenantId: string,
+): ChatRequest & { max_tokens: number } => {
+  const tools = functionTools(body);
   return {
-    maxTokens: requested ?? Math.min(DEFAULT_STEP_MAX_TOKENS, limits.maxOutputTokens),
-    tools: tools?.length ? tools : undefined,
-    toolChoice: choice,
+    model,
+    messages: body.messages.map(toChatMessage),
+    ...(tools && { tools }),
+    ...(body.tool_choice !== undefined && { tool_choice: body.tool_choice }),
+    max_tokens: maxTokens,
+    ...(body.temperature != null && { temperature: body.temperature }),
+    // The provider sees the tenant, never the caller's own end-user id (which may name a person).
+    user: tenantId,
   };
 };
+
+/**
+ * What a completion's early admission holds before its tenant is read: the worst case of its call, with
+ * the `max_tokens` it asked for or else the largest default a model gets. It is never below the worst
+ * case the request turns out to have, so the hold is not grown.
+ *
+ * @example
+ * earlyCompletionTokens({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 64 }); // 64 + the prompt's bound
+ */
+export const earlyCompletionTokens = (body: ChatCompletionRequest): number =>
+  reservationTokens(
+    llmRequestOf(
+      body,
+      body.model ?? '',
+      body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_STEP_MAX_TOKENS,
+      '',
+    ),
+  );
+
+/** A new completion's id, which also names its token hold. */
+export const newCompletionId = (): string => `chatcmpl-${randomUUID().replaceAll('-', '')}`;
 
 /** The request's messages after its last assistant message: the caller's side of this exchange. */
 const exchangeOf = (messages: readonly ChatMessage[]): NewMessage[] => {
@@ -175,32 +221,38 @@ export const createChatCompletion = async (
     ...requested,
     model: requested.model ?? resolveModel(tenant, deps.settings, undefined),
   };
-  const { maxTokens, tools, toolChoice } = checkRequest(deps, tenant, body);
-  const messages = body.messages.map(toChatMessage);
-  const request: ChatRequest & { max_tokens: number } = {
-    model: body.model,
-    messages,
-    ...(tools && { tools }),
-    ...(toolChoice !== undefined && { tool_choice: toolChoice }),
-    max_tokens: maxTokens,
-    ...(body.temperature != null && { temperature: body.temperature }),
-    // The provider sees the tenant, never the caller's own end-user id (which may name a person).
-    user: tenant.id,
+  let early = options.early;
+  /** Gives back an early admission the call did not take: nothing of the request went ahead on it. */
+  const undoEarly = async () => {
+    const taken = early;
+    early = undefined;
+    if (taken) await undoEarlyAdmission(deps, taken);
   };
-  const limits = modelLimits(body.model);
-  if (estimatePromptTokens(request) + maxTokens > limits.contextTokens) {
-    throw new LlmContextTooLongError(
-      `The messages and max_tokens (${maxTokens}) exceed the model's context window of ${limits.contextTokens} tokens`,
-    );
+  let request: ChatRequest & { max_tokens: number };
+  try {
+    if (early && !earlyAdmissionHolds(early, quotasOf(deps, tenant))) await undoEarly();
+    const { maxTokens } = checkRequest(deps, tenant, body);
+    request = llmRequestOf(body, body.model, maxTokens, tenant.id);
+    const limits = modelLimits(body.model);
+    if (estimatePromptTokens(request) + maxTokens > limits.contextTokens) {
+      throw new LlmContextTooLongError(
+        `The messages and max_tokens (${maxTokens}) exceed the model's context window of ${limits.contextTokens} tokens`,
+      );
+    }
+    if (options.sessionId !== undefined) {
+      const session = SESSION_ID_PATTERN.test(options.sessionId)
+        ? await deps.store.getSession(tenant.id, options.sessionId)
+        : undefined;
+      if (!session) throw new SessionNotFoundError(options.sessionId);
+    }
+  } catch (error) {
+    // Refused before its call: nothing went ahead on an early admission, which goes back whole.
+    await undoEarly();
+    throw error;
   }
-  if (options.sessionId !== undefined) {
-    const session = SESSION_ID_PATTERN.test(options.sessionId)
-      ? await deps.store.getSession(tenant.id, options.sessionId)
-      : undefined;
-    if (!session) throw new SessionNotFoundError(options.sessionId);
-  }
+  const messages = request.messages;
 
-  const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
+  const id = early?.reservation.holdId ?? newCompletionId();
   const deltas: ChatDelta[] = [];
   const deadline = deps.clock.now().getTime() + deps.timeouts.completionDeadlineMs;
   const sessionId = options.sessionId;
@@ -212,6 +264,10 @@ export const createChatCompletion = async (
       reservationId: id,
       request,
       ...(options.meter && { meter: options.meter }),
+      ...(early && {
+        // The call takes the early admission: the request was counted by its hold.
+        reserve: (tokens: number) => earlyReservation(deps, early as EarlyAdmission, tokens, options.meter),
+      }),
       deadlineMs: deadline,
       ...(body.stream && { onDelta: (delta: ChatDelta) => void deltas.push(delta) }),
     },

@@ -1,10 +1,11 @@
-// Use case: an inline turn's admission taken early, beside the turn's first reads, under the quotas its
-// tenant had on its last request (the key's re-check, which gives the current ones, runs at the same time).
-// The turn then starts its LLM call one round trip sooner; whatever does not go ahead is undone.
+// Use case: a metered request's admission taken early, beside the key's re-check (and an inline turn's
+// first reads), under the quotas its tenant had on its last request (the re-check, which gives the current
+// ones, runs at the same time). An inline turn or a chat completion then starts its LLM call one round
+// trip sooner; whatever does not go ahead is undone.
 import type { Clock } from '../ports/clock';
 import type { CountRequest, QuotaLedger, ReleaseOptions } from '../ports/quota-ledger';
 import { acquireRunSlot, runSlotHold } from '../quotas/acquire-run-slot';
-import { unixSeconds } from '../quotas/ledger-rules';
+import { DEFAULT_LEASE_SECONDS, unixSeconds } from '../quotas/ledger-rules';
 import { RequestMeter, type RequestStanding, requestCount } from '../quotas/request-meter';
 import {
   oversizedReservation,
@@ -37,14 +38,17 @@ export const earlyReservationTokens = (content: string): number =>
 
 export interface EarlyAdmission {
   readonly tenantId: string;
-  /** The run the turn creates: the slot is held under it, the tokens under `<runId>:step-0`. */
-  readonly runId: string;
+  /**
+   * The run an inline turn creates: the slot is held under it, the tokens under `<runId>:step-0`. Absent
+   * for a chat completion, which starts no run: its tokens are held under the completion's id.
+   */
+  readonly runId?: string;
   readonly quotas: AssumedQuotas & { readonly tokens_per_month: number };
   readonly reservation: TokenReservation & { readonly unlimited: false };
   /** The request's count, written with the hold (absent when its minute is unlimited). */
   readonly count?: CountRequest;
   readonly counted?: RequestStanding;
-  /** Whether the run's concurrent-run slot is held (false: unlimited). */
+  /** Whether the run's concurrent-run slot is held (false: unlimited, or no run). */
   readonly slotTaken: boolean;
   /** The lease both were taken with (the inline turn's). */
   readonly leaseSeconds: number;
@@ -56,29 +60,27 @@ type Deps = { readonly ledger: QuotaLedger; readonly clock: Clock };
 const uncounting = (count: CountRequest | undefined): ReleaseOptions => (count ? { uncount: count } : {});
 
 /**
- * Holds the first step's tokens (counting the request in the same write) and the run's slot, side by
- * side, with the inline lease. Never throws: a refusal or a failure gives back what was taken and returns
- * undefined, and the turn is admitted the ordinary way (which gives the authoritative answer).
- *
- * @example
- * const early = await admitEarly(deps, { tenantId, runId, quotas, content, leaseSeconds: 35 });
+ * Holds `tokens` under `holdId` (counting the request in the same write) and, with `slotFor`, that run's
+ * concurrent-run slot, side by side, with the given lease. Never throws: a refusal or a failure gives back
+ * what was taken and returns undefined, and the request is admitted the ordinary way (which gives the
+ * authoritative answer).
  */
-export const admitEarly = async (
+const holdEarly = async (
   deps: Deps,
   input: {
     readonly tenantId: string;
-    readonly runId: string;
     readonly quotas: AssumedQuotas;
-    readonly content: string;
+    readonly tokens: number;
+    readonly holdId: string;
+    readonly slotFor?: string;
     readonly leaseSeconds: number;
   },
 ): Promise<EarlyAdmission | undefined> => {
-  const { quotas, tenantId, runId } = input;
+  const { quotas, tenantId, tokens, slotFor: runId } = input;
   const tokenLimit = quotas.tokens_per_month;
   // Only where the ordinary path would hold tokens and could admit at all: the rest it refuses alone.
-  if (tokenLimit === null || quotas.requests_per_minute === 0 || quotas.concurrent_runs === 0)
-    return undefined;
-  const tokens = earlyReservationTokens(input.content);
+  if (tokenLimit === null || quotas.requests_per_minute === 0) return undefined;
+  if (runId !== undefined && quotas.concurrent_runs === 0) return undefined;
   if (tokens > tokenLimit) return undefined;
   // One instant for the hold and its count, so the undo names the minute the count went into.
   const now = deps.clock.now();
@@ -93,12 +95,12 @@ export const admitEarly = async (
         tenantId,
         limit: tokenLimit,
         tokens,
-        reservationId: `${runId}:step-0`,
+        reservationId: input.holdId,
         leaseSeconds: input.leaseSeconds,
         meter,
       },
     ),
-    quotas.concurrent_runs === null
+    runId === undefined || quotas.concurrent_runs === null
       ? undefined
       : acquireRunSlot(
           { ledger: deps.ledger, clock },
@@ -106,7 +108,7 @@ export const admitEarly = async (
         ),
   ]);
   const reservation = held.status === 'fulfilled' && !held.value.unlimited ? held.value : undefined;
-  const slotTaken = slot.status === 'fulfilled' && slot.value !== undefined;
+  const slotTaken = runId !== undefined && slot.status === 'fulfilled' && slot.value !== undefined;
   if (!reservation || slot.status === 'rejected') {
     await Promise.allSettled([
       reservation && deps.ledger.release(reservation, uncounting(count)),
@@ -116,7 +118,7 @@ export const admitEarly = async (
   }
   return {
     tenantId,
-    runId,
+    ...(runId !== undefined && { runId }),
     quotas: { ...quotas, tokens_per_month: tokenLimit },
     reservation,
     ...(count && { count }),
@@ -125,6 +127,58 @@ export const admitEarly = async (
     leaseSeconds: input.leaseSeconds,
   };
 };
+
+/**
+ * An inline turn's admission: the first step's tokens (the request counted in the same write) and the
+ * run's slot, with the inline lease. The message's session is not read yet, so the tokens are a guess
+ * (`earlyReservationTokens`) that the first step grows if its real worst case is larger.
+ *
+ * @example
+ * const early = await admitEarly(deps, { tenantId, runId, quotas, content, leaseSeconds: 35 });
+ */
+export const admitEarly = (
+  deps: Deps,
+  input: {
+    readonly tenantId: string;
+    readonly runId: string;
+    readonly quotas: AssumedQuotas;
+    readonly content: string;
+    readonly leaseSeconds: number;
+  },
+): Promise<EarlyAdmission | undefined> =>
+  holdEarly(deps, {
+    tenantId: input.tenantId,
+    quotas: input.quotas,
+    tokens: earlyReservationTokens(input.content),
+    holdId: `${input.runId}:step-0`,
+    slotFor: input.runId,
+    leaseSeconds: input.leaseSeconds,
+  });
+
+/**
+ * A chat completion's admission: its worst case in tokens (`completionId` names the hold) and the
+ * request's count, in one write. A completion starts no run, so no slot is held; its call is metered
+ * under the ordinary lease.
+ *
+ * @example
+ * const early = await admitCompletionEarly(deps, { tenantId, completionId, quotas, tokens: 1100 });
+ */
+export const admitCompletionEarly = (
+  deps: Deps,
+  input: {
+    readonly tenantId: string;
+    readonly completionId: string;
+    readonly quotas: AssumedQuotas;
+    readonly tokens: number;
+  },
+): Promise<EarlyAdmission | undefined> =>
+  holdEarly(deps, {
+    tenantId: input.tenantId,
+    quotas: input.quotas,
+    tokens: input.tokens,
+    holdId: input.completionId,
+    leaseSeconds: DEFAULT_LEASE_SECONDS,
+  });
 
 /**
  * Whether the turn may go ahead on its early admission: the tenant's current quotas are the ones it was
@@ -153,7 +207,9 @@ export const undoEarlyAdmission = async (
 ): Promise<void> => {
   await Promise.allSettled([
     deps.ledger.release(early.reservation, uncounting(early.count)),
-    early.slotTaken ? deps.ledger.release(runSlotHold(early.tenantId, early.runId)) : undefined,
+    early.slotTaken && early.runId !== undefined
+      ? deps.ledger.release(runSlotHold(early.tenantId, early.runId))
+      : undefined,
   ]);
 };
 

@@ -1,16 +1,22 @@
 // Handler: the tenant's sessions, their messages, runs, and OpenAI-compatible chat completions
 // (function `chat-api`).
+import type { z } from 'zod';
 import { cancelRun } from '../../core/chat/cancel-run';
-import { createChatCompletion } from '../../core/chat/create-chat-completion';
+import {
+  createChatCompletion,
+  earlyCompletionTokens,
+  newCompletionId,
+} from '../../core/chat/create-chat-completion';
 import {
   type AssumedQuotas,
+  admitCompletionEarly,
   admitEarly,
   type EarlyAdmission,
   undoEarlyAdmission,
 } from '../../core/chat/early-admission';
 import type { ChatDeps } from '../../core/chat/model';
 import { quotasOf } from '../../core/chat/model';
-import { MAX_MESSAGE_CHARS, SendMessageRequest } from '../../core/chat/schemas';
+import { ChatCompletionRequest, MAX_MESSAGE_CHARS, SendMessageRequest } from '../../core/chat/schemas';
 import {
   loadSessionContext,
   recoveryDelaySeconds,
@@ -53,43 +59,66 @@ interface TurnPrefetch {
   readonly early: EarlyAdmission | undefined;
 }
 
+/** What a chat completion's prefetch took while the key was re-checked: its call's admission. */
+interface CompletionPrefetch {
+  readonly tenantId: string;
+  readonly early: EarlyAdmission;
+}
+
 /**
- * What the turn's prefetch got for this very tenant and session, claimed (the use case then gives back
- * the early admission itself if it does not go ahead on it); an empty object when it got nothing usable.
+ * What the operation's prefetch got, if it is for this very request (`matches`), claimed (the use case
+ * then gives back an early admission itself if it does not go ahead on it); an empty object when it got
+ * nothing usable.
  */
-const claimPrefetched = async (
+const claimPrefetched = async <Value extends object>(
   prefetched: Promise<Prefetched> | undefined,
-  tenantId: string,
-  sessionId: string,
-): Promise<Partial<Pick<TurnPrefetch, 'loaded' | 'early'>>> => {
+  matches: (value: Value) => boolean,
+): Promise<Partial<Value>> => {
   const outcome = await prefetched;
   if (!outcome?.ok) return {};
-  const turn = outcome.value as TurnPrefetch | undefined;
-  if (turn?.tenantId !== tenantId || turn.sessionId !== sessionId) return {};
+  const value = outcome.value as Value | undefined;
+  if (value === undefined || !matches(value)) return {};
   outcome.claim();
-  return turn;
+  return value;
 };
 
 /** Tenants whose quotas are remembered from their last turn, at most (the oldest is forgotten first). */
 const REMEMBERED_TENANTS = 1_024;
 
 /**
- * The message of a body that would be sent inline (not async, no files), if it is one; anything else is
- * left to validation.
+ * A raw body as `schema` takes it, if it is no longer than `maxChars` and valid; anything else is left
+ * to the body middleware and validation, which answer it.
  */
-const inlineContent = (body: string | undefined): string | undefined => {
-  if (body === undefined || body.length > 8 * MAX_MESSAGE_CHARS) return undefined;
+const parsedBody = <Schema extends z.ZodType>(
+  body: string | undefined,
+  schema: Schema,
+  maxChars: number,
+): z.infer<Schema> | undefined => {
+  if (body === undefined || body.length > maxChars) return undefined;
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch {
     return undefined;
   }
-  const parsed = SendMessageRequest.safeParse(json);
-  return parsed.success && !parsed.data.async && parsed.data.file_ids === undefined
-    ? parsed.data.content
-    : undefined;
+  const parsed = schema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
 };
+
+/**
+ * The message of a body that would be sent inline (not async, no files), if it is one; anything else is
+ * left to validation.
+ */
+const inlineContent = (body: string | undefined): string | undefined => {
+  const request = parsedBody(body, SendMessageRequest, 8 * MAX_MESSAGE_CHARS);
+  return request && !request.async && request.file_ids === undefined ? request.content : undefined;
+};
+
+/**
+ * A completion body this long at most is parsed ahead (and so twice) to admit its call early: a chat
+ * with some history. A longer one is admitted after validation, where its parse is the only one.
+ */
+const EARLY_COMPLETION_MAX_BODY_CHARS = 64 * 1024;
 
 const chatOf = async (deps: ChatApiDeps): Promise<ChatDeps> => {
   if (!deps.chat) throw new Error('chat-api: the chat routes need ChatApiDeps.chat');
@@ -123,7 +152,10 @@ export const createChatApi = (
         const quotas = quotasOf(deps, tenant);
         const chat = await chatOf(deps);
         // Claimed last: from here on the use case gives back what the prefetch took, if it must.
-        const { loaded, early } = await claimPrefetched(prefetched, tenant.id, path.id);
+        const { loaded, early } = await claimPrefetched<TurnPrefetch>(
+          prefetched,
+          (turn) => turn.tenantId === tenant.id && turn.sessionId === path.id,
+        );
         remember(tenant.id, quotas);
         const { status, result } = await sendMessage(chat, tenant, path.id, body, {
           ...(meter && { meter }),
@@ -132,11 +164,20 @@ export const createChatApi = (
         });
         return status === 200 ? result : HttpReply.json(status, result);
       },
-      createChatCompletion: async ({ tenant, body, event, meter }) => {
+      createChatCompletion: async ({ tenant, body, event, meter, prefetched }) => {
         const sessionId = header(event, 'x-session-id');
-        const answer = await createChatCompletion(await chatOf(deps), tenant, body, {
+        const quotas = quotasOf(deps, tenant);
+        const chat = await chatOf(deps);
+        // Claimed last: from here on the use case gives back what the prefetch took, if it must.
+        const { early } = await claimPrefetched<CompletionPrefetch>(
+          prefetched,
+          (taken) => taken.tenantId === tenant.id,
+        );
+        remember(tenant.id, quotas);
+        const answer = await createChatCompletion(chat, tenant, body, {
           ...(sessionId !== undefined && { sessionId }),
           ...(meter && { meter }),
+          ...(early && { early }),
         });
         return answer.sse === undefined
           ? HttpReply.json(200, answer.completion, answer.headers)
@@ -151,6 +192,22 @@ export const createChatApi = (
       // admission (tokens, the request's count, the run's slot) for an inline message from a tenant seen
       // before, under that tenant's last known quotas: undone unless the turn goes ahead on it.
       prefetch: {
+        // A completion's admission for a tenant seen before: its call's worst case, as the body asks for it.
+        createChatCompletion: async ({ tenantId, body }) => {
+          const quotas = remembered.get(tenantId);
+          const request = quotas && parsedBody(body, ChatCompletionRequest, EARLY_COMPLETION_MAX_BODY_CHARS);
+          if (!quotas || !request) return undefined;
+          const chat = await chatOf(deps);
+          const early = await admitCompletionEarly(chat, {
+            tenantId,
+            completionId: newCompletionId(),
+            quotas,
+            tokens: earlyCompletionTokens(request),
+          });
+          if (!early) return undefined;
+          const value: CompletionPrefetch = { tenantId, early };
+          return { value, undo: () => undoEarlyAdmission(chat, early) };
+        },
         sendMessage: async ({ tenantId, pathParameters, body }) => {
           const sessionId = SessionIdSchema.safeParse(pathParameters.id);
           if (!sessionId.success) return undefined;
