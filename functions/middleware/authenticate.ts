@@ -3,10 +3,11 @@
 // BatchGet of the key and its tenant): a revoked key or a suspended tenant stops working at once.
 // A route may start its first reads (its prefetch) at the same time, so the re-check costs no round trip
 // of its own; nothing of them is used unless the key stands. A prefetch may also take something ahead (a
-// chat turn's admission, under the quotas its tenant had on its last request): then it hands over an undo,
-// which `undoUnclaimedPrefetch` runs before the answer unless the operation claimed what was taken. That
-// is bounded: the authorizer accepted the key within its cache's TTL; the undo is awaited before the
-// answer; and a crash in between leaves holds whose short leases end by themselves.
+// chat turn's or completion's admission, under the quotas its tenant had on its last request): then it
+// hands over an undo, which `undoUnclaimedPrefetch` runs before the answer unless the operation claimed
+// what was taken. That is bounded: the authorizer accepted the key within its cache's TTL; the undo is
+// awaited before the answer; and a crash in between leaves holds whose leases end by themselves (a
+// turn's are short; a completion's is the ordinary 900 s of any completion's hold).
 import { NotFoundError, PermissionDeniedError } from '../core/errors';
 import type { TenantStore } from '../core/ports/tenant-store';
 import { checkApiKeyStanding } from '../core/tenants/authenticate-api-key';

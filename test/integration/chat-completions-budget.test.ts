@@ -16,11 +16,12 @@ import { S3BlobStore } from '../../functions/adapters/s3/blob-store';
 import { earlyCompletionTokens } from '../../functions/core/chat/create-chat-completion';
 import { earlyReservationTokens } from '../../functions/core/chat/early-admission';
 import { DEFAULT_CHAT_TIMEOUTS } from '../../functions/core/chat/model';
+import { LlmUnavailableError } from '../../functions/core/llm/errors';
 import type { ChatCompletion, ChatRequest } from '../../functions/core/llm/types';
 import { type Clock, systemClock } from '../../functions/core/ports/clock';
 import { randomIds } from '../../functions/core/ports/id-generator';
 import type { LlmClient } from '../../functions/core/ports/llm-client';
-import type { GrowRequest, Hold, HoldRequest } from '../../functions/core/ports/quota-ledger';
+import type { GrowRequest, Hold, HoldRequest, ReleaseOptions } from '../../functions/core/ports/quota-ledger';
 import { counterRef } from '../../functions/core/quotas/ledger-rules';
 import type { QuotaOverrides } from '../../functions/core/quotas/schemas';
 import { createBuiltinToolRegistry } from '../../functions/core/tools/builtin';
@@ -49,7 +50,13 @@ afterAll(async () => {
 /** Answers at once; usage varies with the call number (17..56 tokens), like a real model's would. */
 class VaryingUsageLlm implements LlmClient {
   calls = 0;
+  /** The next call fails as a provider outage would (502). */
+  failNext = false;
   async complete(request: ChatRequest): Promise<ChatCompletion> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new LlmUnavailableError('the fake provider is down', { provider: 'fake', retryable: false });
+    }
     this.calls += 1;
     const completion = 5 + (this.calls % 31);
     return {
@@ -122,6 +129,10 @@ const setup = async (options: SetupOptions = {}) => {
     grow: (hold: Hold, request: GrowRequest) => {
       timeline.push(`grow ${hold.quota} ${hold.holdId} ${request.amount}`);
       return dynamoLedger.grow(hold, request);
+    },
+    release: (hold: Hold, options?: ReleaseOptions) => {
+      timeline.push(`release ${hold.quota} ${hold.holdId}`);
+      return dynamoLedger.release(hold, options);
     },
   });
   // As wired in production: run slots, settles and slot releases join the session store's transactions.
@@ -563,7 +574,10 @@ describe('a chat completion admitted beside the key re-check (early admission), 
 
     const before = await platform.ledgerState();
     platform.timeline.length = 0;
-    const body = { ...completionBody(40), messages: [{ role: 'user' as const, content: 'What is the time?' }] };
+    const body = {
+      ...completionBody(40),
+      messages: [{ role: 'user' as const, content: 'What is the time?' }],
+    };
     const answered = await platform.completeWith(body);
     expect(answered.statusCode).toBe(200);
     // The hold came first, under the completion's own id, and is the call's exact worst case.
@@ -600,6 +614,21 @@ describe('a chat completion admitted beside the key re-check (early admission), 
         options: {},
         act: (platform: Platform) =>
           platform.completeWith({ ...completionBody(40), model: 'gpt-nonexistent' }),
+        status: 400,
+        counted: 1,
+      },
+      {
+        name: 'no model named, and none the tenant may use',
+        options: {},
+        act: async (platform: Platform) => {
+          // A model list of models the stage no longer offers leaves the tenant none to default to.
+          await platform.tenants.updateTenant(platform.sample.tenantId, {
+            models: ['gpt-retired'],
+            updated_at: 1_795_000_000,
+          });
+          const { model: _named, ...body } = completionBody(40);
+          return platform.completeWith(body);
+        },
         status: 400,
         counted: 1,
       },
@@ -642,6 +671,20 @@ describe('a chat completion admitted beside the key re-check (early admission), 
     }
   });
 
+  it('a provider failure after an early admission gives the tokens back and counts the request once', async () => {
+    const platform = await known();
+    const before = await platform.ledgerState();
+    platform.timeline.length = 0;
+    platform.llm.failNext = true;
+    const failed = await platform.complete(40);
+    expect(failed.statusCode).toBe(502);
+    const [hold] = holdsOf(platform, 'tokens_per_month');
+    expect(platform.timeline[0]).toBe(`hold tokens_per_month ${hold?.id} ${hold?.amount}`);
+    expect(platform.timeline).toContain(`release tokens_per_month ${hold?.id}`);
+    // As on the ordinary path: the call was made, so the request counts; nothing is charged or held.
+    expect(await platform.ledgerState()).toEqual({ ...before, requests: before.requests + 1 });
+  });
+
   it('a budget lowered since the last request voids what was taken: the completion is judged by the new quotas', async () => {
     const platform = await known();
     const before = await platform.ledgerState();
@@ -661,7 +704,7 @@ describe('a chat completion admitted beside the key re-check (early admission), 
 
   it('200 concurrent completions of a known tenant: used never passes the limit and equals the usage reported', async () => {
     const platform = await known({
-      overrides: { tokens_per_month: LIMIT, requests_per_minute: null, concurrent_runs: 3 },
+      overrides: { tokens_per_month: LIMIT, requests_per_minute: 10_000, concurrent_runs: 3 },
     });
     const before = await platform.ledgerState();
     platform.timeline.length = 0;
@@ -678,8 +721,12 @@ describe('a chat completion admitted beside the key re-check (early admission), 
     expect(state.used - before.used).toBe(reported);
     expect(state).toMatchObject({ reserved: 0, committed: state.used });
     expect(platform.llm.calls).toBe(succeeded.length + 1);
-    // Every completion was admitted early or tried to be: a refused early hold is followed by the ordinary
-    // one, so there are more holds than requests.
+    // Each request that was answered counted once; one refused for its tokens counted nothing.
+    expect(state.requests - before.requests).toBe(succeeded.length);
+    // Every completion was admitted early or tried to be (a refused early hold is followed by the ordinary
+    // one, so there are more holds than requests), and those answered went ahead on their early hold:
+    // none was given back to be taken again.
     expect(holdsOf(platform, 'tokens_per_month').length).toBeGreaterThan(200);
+    expect(platform.timeline.filter((entry) => entry.startsWith('release '))).toEqual([]);
   });
 });

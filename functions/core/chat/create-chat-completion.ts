@@ -217,10 +217,6 @@ export const createChatCompletion = async (
   requested: ChatCompletionRequest,
   options: ChatCompletionOptions = {},
 ): Promise<ChatCompletionAnswer> => {
-  const body: ModelledRequest = {
-    ...requested,
-    model: requested.model ?? resolveModel(tenant, deps.settings, undefined),
-  };
   let early = options.early;
   /** Gives back an early admission the call did not take: nothing of the request went ahead on it. */
   const undoEarly = async () => {
@@ -228,9 +224,11 @@ export const createChatCompletion = async (
     early = undefined;
     if (taken) await undoEarlyAdmission(deps, taken);
   };
+  let body: ModelledRequest;
   let request: ChatRequest & { max_tokens: number };
   try {
     if (early && !earlyAdmissionHolds(early, quotasOf(deps, tenant))) await undoEarly();
+    body = { ...requested, model: requested.model ?? resolveModel(tenant, deps.settings, undefined) };
     const { maxTokens } = checkRequest(deps, tenant, body);
     request = llmRequestOf(body, body.model, maxTokens, tenant.id);
     const limits = modelLimits(body.model);

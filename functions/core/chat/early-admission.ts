@@ -50,7 +50,7 @@ export interface EarlyAdmission {
   readonly counted?: RequestStanding;
   /** Whether the run's concurrent-run slot is held (false: unlimited, or no run). */
   readonly slotTaken: boolean;
-  /** The lease both were taken with (the inline turn's). */
+  /** The lease the hold (and the slot) were taken with: the inline turn's, or a completion's default. */
   readonly leaseSeconds: number;
 }
 
@@ -181,16 +181,17 @@ export const admitCompletionEarly = (
   });
 
 /**
- * Whether the turn may go ahead on its early admission: the tenant's current quotas are the ones it was
- * taken under (a plan changed since the last request voids it).
+ * Whether the request may go ahead on its early admission: the tenant's current quotas are the ones it was
+ * taken under (a plan changed since the last request voids it). A completion holds no slot, so only a
+ * turn's admission depends on `concurrent_runs`.
  *
  * @example
  * if (!earlyAdmissionHolds(early, quotasOf(deps, tenant))) await undoEarlyAdmission(deps, early);
  */
 export const earlyAdmissionHolds = (early: EarlyAdmission, quotas: AssumedQuotas): boolean =>
   early.quotas.tokens_per_month === quotas.tokens_per_month &&
-  early.quotas.concurrent_runs === quotas.concurrent_runs &&
-  early.quotas.requests_per_minute === quotas.requests_per_minute;
+  early.quotas.requests_per_minute === quotas.requests_per_minute &&
+  (early.runId === undefined || early.quotas.concurrent_runs === quotas.concurrent_runs);
 
 /**
  * Gives back everything an early admission took, the request's count included (the turn did not go

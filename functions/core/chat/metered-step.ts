@@ -52,8 +52,9 @@ export interface MeteredStepInput {
    */
   readonly alongside?: Alongside;
   /**
-   * The reservation, when it was taken before the step knew its worst case (an inline turn admitted
-   * beside its first reads): given that worst case, returns the hold (grown to it if it was smaller).
+   * The reservation, when it was taken before the step knew its worst case (an inline turn or a chat
+   * completion admitted beside the key re-check): given that worst case, returns the hold (grown to it if
+   * it was smaller).
    * Then nothing else is reserved here and `meter`, `reservationId`, `leaseSeconds` go unused.
    */
   readonly reserve?: (tokens: number) => Promise<TokenReservation>;

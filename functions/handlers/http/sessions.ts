@@ -82,7 +82,7 @@ const claimPrefetched = async <Value extends object>(
   return value;
 };
 
-/** Tenants whose quotas are remembered from their last turn, at most (the oldest is forgotten first). */
+/** Tenants whose quotas are remembered from their last metered request, at most (the oldest is forgotten first). */
 const REMEMBERED_TENANTS = 1_024;
 
 /**
@@ -130,8 +130,8 @@ export const createChatApi = (
   options: Omit<HttpHandlerOptions, 'service' | 'store' | 'rateLimit'> = {},
 ) => {
   /**
-   * Each tenant's quotas as its last turn's key re-check found them: the next turn's admission is taken
-   * under them beside its first reads, and kept only if the re-check finds them unchanged.
+   * Each tenant's quotas as the key re-check of its last turn or completion found them: the next one's
+   * admission is taken under them beside the re-check, and kept only if the re-check finds them unchanged.
    */
   const remembered = new Map<string, AssumedQuotas>();
   const remember = (tenantId: string, quotas: AssumedQuotas) => {
@@ -190,9 +190,9 @@ export const createChatApi = (
       // A turn's first read (the session and its history) needs only the tenant id and the session id:
       // it runs while the key is re-checked, so the re-check adds no round trip to the turn. So does its
       // admission (tokens, the request's count, the run's slot) for an inline message from a tenant seen
-      // before, under that tenant's last known quotas: undone unless the turn goes ahead on it.
+      // before, under that tenant's last known quotas: undone unless the turn goes ahead on it. A
+      // completion's admission likewise: its call's worst case, as its body states it, and the count.
       prefetch: {
-        // A completion's admission for a tenant seen before: its call's worst case, as the body asks for it.
         createChatCompletion: async ({ tenantId, body }) => {
           const quotas = remembered.get(tenantId);
           const request = quotas && parsedBody(body, ChatCompletionRequest, EARLY_COMPLETION_MAX_BODY_CHARS);
