@@ -10,6 +10,7 @@ import { type EmulatorEndpoints, startEmulators } from '../local/emulators';
 import type { InvocationReport } from '../local/lambda-runtime';
 import { startLocalPlatform } from '../local/platform';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../test/helpers/fake-openai-server';
+import { type BenchResponse, benchClient } from './http-client';
 import { machine, percentile, watchHost, writeSection } from './report';
 
 const LLM_LATENCY_MS = 50;
@@ -172,11 +173,8 @@ const measure = async (
   };
 };
 
-const expectOk = async (response: Response, what: string): Promise<unknown> => {
-  const text = await response.text();
-  if (response.status !== 200 && response.status !== 201) {
-    throw new Error(`${what}: ${response.status} ${text.slice(0, 300)}`);
-  }
+const expectOk = ({ status, text }: BenchResponse, what: string): unknown => {
+  if (status !== 200 && status !== 201) throw new Error(`${what}: ${status} ${text.slice(0, 300)}`);
   return text ? JSON.parse(text) : undefined;
 };
 
@@ -248,55 +246,57 @@ export const runChatBench = async (): Promise<void> => {
   });
   let figures: TurnFigures[];
   let floor: { readonly platform: TurnFigures; readonly dynamo: { p50: number; p99: number } };
+  const client = benchClient(platform.httpUrl);
   try {
     const adminHeaders = { authorization: `Bearer ${platform.adminKey}`, 'content-type': 'application/json' };
-    const tenant = (await expectOk(
-      await fetch(`${platform.httpUrl}/v1/tenants`, {
-        method: 'POST',
-        headers: adminHeaders,
-        body: JSON.stringify({ name: 'chat-bench', plan: 'pro', quotas: { requests_per_minute: 100_000 } }),
-      }),
+    const tenant = expectOk(
+      await client.send(
+        'POST',
+        '/v1/tenants',
+        adminHeaders,
+        JSON.stringify({ name: 'chat-bench', plan: 'pro', quotas: { requests_per_minute: 100_000 } }),
+      ),
       'create tenant',
-    )) as { id: string };
-    const { key } = (await expectOk(
-      await fetch(`${platform.httpUrl}/v1/tenants/${tenant.id}/api-keys`, {
-        method: 'POST',
-        headers: adminHeaders,
-        body: '{}',
-      }),
+    ) as { id: string };
+    const { key } = expectOk(
+      await client.send('POST', `/v1/tenants/${tenant.id}/api-keys`, adminHeaders, '{}'),
       'create key',
-    )) as { key: string };
+    ) as { key: string };
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
 
     const completion = async () => {
-      await expectOk(
-        await fetch(`${platform.httpUrl}/v1/chat/completions`, {
-          method: 'POST',
+      expectOk(
+        await client.send(
+          'POST',
+          '/v1/chat/completions',
           headers,
-          body: JSON.stringify({
+          JSON.stringify({
             model: 'gpt-4o-mini',
             messages: [{ role: 'user', content: 'How are you?' }],
             max_tokens: 32,
           }),
-        }),
+        ),
         'chat completion',
       );
     };
     let session = '';
     const newSession = async () => {
-      const created = (await expectOk(
-        await fetch(`${platform.httpUrl}/v1/sessions`, { method: 'POST', headers, body: '{}' }),
+      const created = expectOk(
+        await client.send('POST', '/v1/sessions', headers, '{}'),
         'create session',
-      )) as { id: string };
+      ) as {
+        id: string;
+      };
       session = created.id;
     };
     const message = async () => {
-      await expectOk(
-        await fetch(`${platform.httpUrl}/v1/sessions/${session}/messages`, {
-          method: 'POST',
+      expectOk(
+        await client.send(
+          'POST',
+          `/v1/sessions/${session}/messages`,
           headers,
-          body: JSON.stringify({ content: 'How are you?' }),
-        }),
+          JSON.stringify({ content: 'How are you?' }),
+        ),
         'session message',
       );
     };
@@ -306,7 +306,7 @@ export const runChatBench = async (): Promise<void> => {
       await message();
     }
     const staticRoute = async () => {
-      await expectOk(await fetch(`${platform.httpUrl}/openapi.json`), 'openapi document');
+      expectOk(await client.send('GET', '/openapi.json'), 'openapi document');
     };
     floor = {
       platform: await measure('GET /openapi.json', fake, counter, staticRoute),
@@ -333,6 +333,7 @@ export const runChatBench = async (): Promise<void> => {
       ),
     );
   } finally {
+    client.close();
     await platform.stop();
     await emulators.stop();
     await fake.close();
@@ -355,7 +356,9 @@ export const runChatBench = async (): Promise<void> => {
       `turns, then ${TURNS} sequential turns per row, each a one-line user message with a short answer. A ` +
       '"simple turn" is the first two rows: a chat completion, or the first message of a fresh session (created ' +
       'before the turn, outside its timing and count); the last row shows how a session with a growing history ' +
-      'costs more.',
+      'costs more. The client is a plain `node:http` request on one kept-alive connection from the same process ' +
+      '(`bench/http-client.ts`), not global fetch, whose own CPU and garbage would land on the two cores and in ' +
+      'the isolate that runs the local HTTP API.',
     '',
     '- **Overhead** = end-to-end time at the client − the time the fake upstream measured for the LLM ' +
       'request(s) of that turn (from the request arriving to its response being flushed).',
