@@ -92,6 +92,8 @@ interface SetupOptions {
   /** Slows the key's re-check by this much, so what runs beside it is seen to start first. */
   readonly recheckDelayMs?: number;
   readonly maxBodyBytes?: number;
+  /** What the functions see of the session store (default: the DynamoDB store itself). */
+  readonly sessionStore?: (store: DynamoSessionStore) => DynamoSessionStore;
 }
 
 const setup = async (options: SetupOptions = {}) => {
@@ -143,7 +145,12 @@ const setup = async (options: SetupOptions = {}) => {
     { ledger },
   );
   const llm = new VaryingUsageLlm();
-  const deps = { store, clock, ids: randomIds(clock), settings: sessionSettings };
+  const deps = {
+    store: options.sessionStore?.(store) ?? store,
+    clock,
+    ids: randomIds(clock),
+    settings: sessionSettings,
+  };
   const chat = {
     ...deps,
     ledger,
@@ -682,6 +689,52 @@ describe('a chat completion admitted beside the key re-check (early admission), 
     expect(platform.timeline[0]).toBe(`hold tokens_per_month ${hold?.id} ${hold?.amount}`);
     expect(platform.timeline).toContain(`release tokens_per_month ${hold?.id}`);
     // As on the ordinary path: the call was made, so the request counts; nothing is charged or held.
+    expect(await platform.ledgerState()).toEqual({ ...before, requests: before.requests + 1 });
+  });
+
+  it('with X-Session-Id, an exchange the session would refuse is a 400 before any call, and nothing stays held', async () => {
+    const platform = await known();
+    const sessionId = await platform.createSession();
+    const before = await platform.ledgerState();
+    const calls = platform.llm.calls;
+    platform.timeline.length = 0;
+    const messages = Array.from({ length: 50 }, (_, index) => ({
+      role: 'user' as const,
+      content: `line ${index}`,
+    }));
+    const refused = await platform.completeWith({ ...completionBody(40), messages }, sessionId);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json.error).toMatchObject({ code: 'invalid_append', param: 'messages' });
+    expect(platform.llm.calls).toBe(calls);
+    // Taken early, then given back; the request counts, as any request refused before its call.
+    expect(holdsOf(platform, 'tokens_per_month')).toHaveLength(1);
+    expect(await platform.ledgerState()).toEqual({ ...before, requests: before.requests + 1 });
+  });
+
+  it('with X-Session-Id, a session deleted during the call: 404, no charge, and the hold given back at once', async () => {
+    let doomed: string | undefined;
+    const platform = await known({
+      // The session is deleted right after the completion's check found it, while its call is under way.
+      sessionStore: (store) =>
+        Object.assign(Object.create(store) as DynamoSessionStore, {
+          getSession: async (tenantId: string, sessionId: string) => {
+            const found = await store.getSession(tenantId, sessionId);
+            if (sessionId === doomed) {
+              doomed = undefined;
+              await store.deleteSession(tenantId, sessionId);
+            }
+            return found;
+          },
+        }),
+    });
+    const sessionId = await platform.createSession();
+    const before = await platform.ledgerState();
+    const calls = platform.llm.calls;
+    doomed = sessionId;
+    const gone = await platform.completeWith(completionBody(40), sessionId);
+    expect(gone.statusCode).toBe(404);
+    expect(platform.llm.calls).toBe(calls + 1);
+    // The provider answered, but the client got no answer: nothing charged, nothing left held.
     expect(await platform.ledgerState()).toEqual({ ...before, requests: before.requests + 1 });
   });
 

@@ -11,12 +11,13 @@ import type { LlmClient } from '../ports/llm-client';
 import type { QuotaLedger } from '../ports/quota-ledger';
 import type { SessionStore } from '../ports/session-store';
 import { rateLimitHeaders } from '../quotas/errors';
+import { releaseTokens } from '../quotas/release-tokens';
 import type { RequestMeter } from '../quotas/request-meter';
 import type { TokenReservation } from '../quotas/reserve-tokens';
-import { appendMessages } from '../sessions/append-messages';
-import { ModelNotAllowedError, SessionNotFoundError } from '../sessions/errors';
+import { appendMessages, MAX_APPEND_MESSAGES } from '../sessions/append-messages';
+import { InvalidAppendError, ModelNotAllowedError, SessionNotFoundError } from '../sessions/errors';
 import { resolveModel, type SessionSettings } from '../sessions/model';
-import { type NewMessage, SESSION_ID_PATTERN } from '../sessions/schemas';
+import { type NewMessage, NewMessageSchema, SESSION_ID_PATTERN } from '../sessions/schemas';
 import { effectiveModels } from '../tenants/model';
 import type { TenantRecord } from '../tenants/schemas';
 import {
@@ -205,6 +206,30 @@ const exchangeOf = (messages: readonly ChatMessage[]): NewMessage[] => {
 };
 
 /**
+ * The caller's side of the exchange as its session will store it, checked before the call so that a
+ * request the append would refuse costs no LLM call: one append takes at most MAX_APPEND_MESSAGES
+ * messages, the answer among them, each as a session message may be.
+ */
+const sessionExchange = (messages: readonly ChatMessage[]): NewMessage[] => {
+  const exchange = exchangeOf(messages);
+  if (exchange.length >= MAX_APPEND_MESSAGES) {
+    throw new InvalidAppendError(
+      `With X-Session-Id, the messages after the last assistant message and the answer are appended to the session, at most ${MAX_APPEND_MESSAGES} in one exchange; this request has ${exchange.length} before the answer`,
+    );
+  }
+  for (const message of exchange) {
+    const checked = NewMessageSchema.safeParse(message);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      throw new InvalidAppendError(
+        `A message the session would store is invalid: ${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+  }
+  return exchange;
+};
+
+/**
  * @example
  * const { completion, sse, headers } = await createChatCompletion(deps, tenant, {
  *   model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 64,
@@ -226,6 +251,7 @@ export const createChatCompletion = async (
   };
   let body: ModelledRequest;
   let request: ChatRequest & { max_tokens: number };
+  let exchange: NewMessage[] | undefined;
   try {
     if (early && !earlyAdmissionHolds(early, quotasOf(deps, tenant))) await undoEarly();
     body = { ...requested, model: requested.model ?? resolveModel(tenant, deps.settings, undefined) };
@@ -238,6 +264,7 @@ export const createChatCompletion = async (
       );
     }
     if (options.sessionId !== undefined) {
+      exchange = sessionExchange(request.messages);
       const session = SESSION_ID_PATTERN.test(options.sessionId)
         ? await deps.store.getSession(tenant.id, options.sessionId)
         : undefined;
@@ -248,8 +275,6 @@ export const createChatCompletion = async (
     await undoEarly();
     throw error;
   }
-  const messages = request.messages;
-
   const id = early?.reservation.holdId ?? newCompletionId();
   const deltas: ChatDelta[] = [];
   const deadline = deps.clock.now().getTime() + deps.timeouts.completionDeadlineMs;
@@ -269,20 +294,28 @@ export const createChatCompletion = async (
       deadlineMs: deadline,
       ...(body.stream && { onDelta: (delta: ChatDelta) => void deltas.push(delta) }),
     },
-    sessionId === undefined
+    sessionId === undefined || exchange === undefined
       ? undefined
-      : async (completion) => {
-          await appendMessages(deps, tenant.id, sessionId, {
-            append_id: id,
-            messages: [
-              ...exchangeOf(messages),
-              {
-                role: 'assistant',
-                content: completion.message.content ?? (completion.message.tool_calls?.length ? null : ''),
-                ...(completion.message.tool_calls?.length && { tool_calls: completion.message.tool_calls }),
-              },
-            ],
-          });
+      : async (completion, _usage, reservation) => {
+          try {
+            await appendMessages(deps, tenant.id, sessionId, {
+              append_id: id,
+              messages: [
+                ...(exchange as NewMessage[]),
+                {
+                  role: 'assistant',
+                  content: completion.message.content ?? (completion.message.tool_calls?.length ? null : ''),
+                  ...(completion.message.tool_calls?.length && { tool_calls: completion.message.tool_calls }),
+                },
+              ],
+            });
+          } catch (error) {
+            // No answer, so no charge: unlike a run's step, nothing will resume this call to settle its
+            // hold, which goes back now rather than at the end of its lease (the session was deleted
+            // meanwhile, or the write failed).
+            await releaseTokens(deps, reservation);
+            throw error;
+          }
         },
   );
   const completion = toResponse(id, result.completion, result.usage);
