@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { type EmulatorEndpoints, startEmulators } from '../local/emulators';
 import type { InvocationReport } from '../local/lambda-runtime';
@@ -218,6 +219,36 @@ const dynamoRoundTrips = async (endpoints: EmulatorEndpoints): Promise<{ p50: nu
   return { p50: percentile(times, 50), p99: percentile(times, 99) };
 };
 
+/** The idle time before each hand-off: about what a turn's threads sit idle while the fake LLM answers. */
+const IDLE_BEFORE_HAND_OFF_MS = 20;
+
+/**
+ * One message to another thread and its answer back (a worker_threads ping-pong: no I/O, no work), each
+ * after the machine sat idle for a while, as a turn's threads do during its LLM call. A turn hands its
+ * work on dozens of times (client, HTTP API, the function's worker, DynamoDB Local's threads, the fake
+ * upstream), and on a virtual machine each wake-up of an idle core is dear: this is the price of one.
+ */
+const handOffs = async (): Promise<{ p50: number; p99: number }> => {
+  const echo = new Worker(
+    "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (m) => parentPort.postMessage(m));",
+    { eval: true },
+  );
+  const roundTrip = () =>
+    new Promise<number>((resolve) => {
+      const started = performance.now();
+      echo.once('message', () => resolve(performance.now() - started));
+      echo.postMessage(0);
+    });
+  for (let i = 0; i < WARM_UP_TURNS; i += 1) await roundTrip();
+  const times: number[] = [];
+  for (let i = 0; i < TURNS; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, IDLE_BEFORE_HAND_OFF_MS));
+    times.push(await roundTrip());
+  }
+  await echo.terminate();
+  return { p50: percentile(times, 50), p99: percentile(times, 99) };
+};
+
 export const runChatBench = async (): Promise<void> => {
   const host = machine();
   const watched = watchHost();
@@ -245,7 +276,11 @@ export const runChatBench = async (): Promise<void> => {
     log: () => {},
   });
   let figures: TurnFigures[];
-  let floor: { readonly platform: TurnFigures; readonly dynamo: { p50: number; p99: number } };
+  let floor: {
+    readonly platform: TurnFigures;
+    readonly dynamo: { p50: number; p99: number };
+    readonly handOff: { p50: number; p99: number };
+  };
   const client = benchClient(platform.httpUrl);
   try {
     const adminHeaders = { authorization: `Bearer ${platform.adminKey}`, 'content-type': 'application/json' };
@@ -311,6 +346,7 @@ export const runChatBench = async (): Promise<void> => {
     floor = {
       platform: await measure('GET /openapi.json', fake, counter, staticRoute),
       dynamo: await dynamoRoundTrips(emulators.endpoints),
+      handOff: await handOffs(),
     };
     figures = [
       await measure('POST /v1/chat/completions', fake, counter, completion),
@@ -394,12 +430,16 @@ export const runChatBench = async (): Promise<void> => {
     'What this machine allows, measured in the same run and after the same warm-up: the local platform with ' +
       'nothing to do (a public route that makes no AWS request and calls no LLM), and one DynamoDB Local ' +
       'request on its own (an SDK client in the benchmark process, an UpdateItem that adds to a counter, ' +
-      `${TURNS * 3} in a row). A turn's overhead cannot be below the first plus its sequential DynamoDB round trips.`,
+      `${TURNS * 3} in a row). A turn's overhead cannot be below the first plus its sequential DynamoDB round trips. ` +
+      'The last row is the price of one hand-off between two threads once the machine has sat idle, as during a ' +
+      "turn's LLM call: a turn makes dozens (the function's worker, DynamoDB Local's HTTP and SQLite threads for " +
+      'each request, the fake upstream), and on this virtual machine each costs far more than on bare metal.',
     '',
     '| floor | p50 | p99 |',
     '| --- | ---: | ---: |',
     `| ${floor.platform.route}: the local HTTP API and Lambda runtime alone | ${ms(floor.platform.overheadP50)} | ${ms(floor.platform.overheadP99)} |`,
     `| one DynamoDB Local request (UpdateItem) | ${ms(floor.dynamo.p50)} | ${ms(floor.dynamo.p99)} |`,
+    `| a message to another thread and back, after ${IDLE_BEFORE_HAND_OFF_MS} ms idle (worker_threads) | ${floor.handOff.p50.toFixed(2)} ms | ${floor.handOff.p99.toFixed(2)} ms |`,
     '',
     `Targets (issue 3): overhead p99 ≤ ${TARGET_P99_MS} ms; at most ${TARGET_DYNAMO_REQUESTS} DynamoDB requests per simple turn.`,
     '',
