@@ -353,6 +353,22 @@ const holdsOf = (platform: Platform, quota: string) =>
     return kind === 'hold' && of === quota ? [{ id: id as string, amount: Number(amount) }] : [];
   });
 
+/** After one request: it paid `totalTokens` exactly, was counted once, and holds nothing any more. */
+const expectPaidFor = async (
+  platform: Platform,
+  before: Awaited<ReturnType<Platform['ledgerState']>>,
+  totalTokens: number,
+) => {
+  const after = await platform.ledgerState();
+  expect(after.used - before.used).toBe(totalTokens);
+  expect(after).toMatchObject({
+    reserved: 0,
+    committed: after.used,
+    requests: before.requests + 1,
+    slots: 0,
+  });
+};
+
 /** Quotas with every limit set, so that each write of an admission shows in the ledger. */
 const earlyQuotas = { tokens_per_month: 100_000, requests_per_minute: 60, concurrent_runs: 3 };
 
@@ -366,22 +382,6 @@ describe('an inline turn admitted beside its first reads (early admission), on D
   /** A turn on a fresh session; afterwards the tenant is known to chat-api. */
   const turn = async (platform: Platform, body?: unknown) =>
     platform.send(await platform.createSession(), body);
-
-  /** After one turn: it paid its usage exactly, was counted once, and holds nothing any more. */
-  const expectPaidFor = async (
-    platform: Platform,
-    before: Awaited<ReturnType<Platform['ledgerState']>>,
-    response: { json: { run: { usage: { total_tokens: number } } } },
-  ) => {
-    const after = await platform.ledgerState();
-    expect(after.used - before.used).toBe(response.json.run.usage.total_tokens);
-    expect(after).toMatchObject({
-      reserved: 0,
-      committed: after.used,
-      requests: before.requests + 1,
-      slots: 0,
-    });
-  };
 
   it("a known tenant's turn takes its tokens, its count and its slot while the key is re-checked, and pays its usage", async () => {
     const platform = await early({ recheckDelayMs: 25 });
@@ -408,7 +408,7 @@ describe('an inline turn admitted beside its first reads (early admission), on D
     expect(holdsOf(platform, 'tokens_per_month')).toEqual([
       { id: `${runId}:step-0`, amount: earlyReservationTokens('Hello') },
     ]);
-    await expectPaidFor(platform, before, second);
+    await expectPaidFor(platform, before, second.json.run.usage.total_tokens);
   });
 
   it('gives back all it took when the turn does not go ahead: a revoked key, an unknown session, a body refused', async () => {
@@ -518,7 +518,7 @@ describe('an inline turn admitted beside its first reads (early admission), on D
     expect(growth).toHaveLength(1);
     const amount = Number(growth[0]?.split(' ')[3]);
     expect(amount).toBeGreaterThan(earlyReservationTokens('Hello'));
-    await expectPaidFor(platform, before, grown);
+    await expectPaidFor(platform, before, grown.json.run.usage.total_tokens);
   });
 
   it('a refused growth refuses the turn and gives back its hold, its count and its slot', async () => {
@@ -594,14 +594,7 @@ describe('a chat completion admitted beside the key re-check (early admission), 
     expect(platform.timeline.indexOf('recheck')).toBeGreaterThan(0);
     expect(holdsOf(platform, 'tokens_per_month')).toHaveLength(1);
     expect(platform.timeline.filter((entry) => entry.startsWith('grow '))).toEqual([]);
-    const after = await platform.ledgerState();
-    expect(after.used - before.used).toBe(answered.json.usage.total_tokens);
-    expect(after).toMatchObject({
-      reserved: 0,
-      committed: after.used,
-      requests: before.requests + 1,
-      slots: 0,
-    });
+    await expectPaidFor(platform, before, answered.json.usage.total_tokens);
   });
 
   it('gives back what it took when the completion does not go ahead, and counts the request as without it', async () => {
