@@ -385,7 +385,7 @@ export const runChatBench = async (): Promise<void> => {
       "(other sessions' builds and test suites may run at the same time, and DynamoDB Local is a JVM on the same " +
       '2 cores): read the latencies as an upper bound for this machine, not as what Lambda would show.',
     '',
-    `Local platform (its own DynamoDB Local, in memory, with the JVM's full JIT and its throughput garbage collector; SQS/S3 emulators; functions in the local Lambda runtime's worker ` +
+    `Local platform (its own DynamoDB Local, in memory, with the JVM's full JIT and its throughput garbage collector over a 64 MB young generation; SQS/S3 emulators; functions in the local Lambda runtime's worker ` +
       `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. First ${JVM_WARM_UP_TURNS} ` +
       `completions and ${JVM_WARM_UP_TURNS} first turns of a session warm DynamoDB Local's JIT up (it keeps ` +
       `getting faster for thousands of requests; the service it stands in for is always warm); then per row ${WARM_UP_TURNS} warm-up ` +
