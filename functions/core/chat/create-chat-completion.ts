@@ -14,10 +14,10 @@ import { rateLimitHeaders } from '../quotas/errors';
 import { releaseTokens } from '../quotas/release-tokens';
 import type { RequestMeter } from '../quotas/request-meter';
 import type { TokenReservation } from '../quotas/reserve-tokens';
-import { appendMessages, MAX_APPEND_MESSAGES } from '../sessions/append-messages';
-import { InvalidAppendError, ModelNotAllowedError, SessionNotFoundError } from '../sessions/errors';
+import { appendMessages, parseAppend } from '../sessions/append-messages';
+import { ModelNotAllowedError, SessionNotFoundError } from '../sessions/errors';
 import { resolveModel, type SessionSettings } from '../sessions/model';
-import { type NewMessage, NewMessageSchema, SESSION_ID_PATTERN } from '../sessions/schemas';
+import { type NewMessage, SESSION_ID_PATTERN } from '../sessions/schemas';
 import { effectiveModels } from '../tenants/model';
 import type { TenantRecord } from '../tenants/schemas';
 import {
@@ -206,26 +206,13 @@ const exchangeOf = (messages: readonly ChatMessage[]): NewMessage[] => {
 };
 
 /**
- * The caller's side of the exchange as its session will store it, checked before the call so that a
- * request the append would refuse costs no LLM call: one append takes at most MAX_APPEND_MESSAGES
- * messages, the answer among them, each as a session message may be.
+ * The caller's side of the exchange as its session will store it, checked by the append's own rules
+ * before the call, with an empty answer in the answer's place: a request the append would refuse (more
+ * messages than one append takes, say) is a 400 that costs no LLM call.
  */
-const sessionExchange = (messages: readonly ChatMessage[]): NewMessage[] => {
+const sessionExchange = (appendId: string, messages: readonly ChatMessage[]): NewMessage[] => {
   const exchange = exchangeOf(messages);
-  if (exchange.length >= MAX_APPEND_MESSAGES) {
-    throw new InvalidAppendError(
-      `With X-Session-Id, the messages after the last assistant message and the answer are appended to the session, at most ${MAX_APPEND_MESSAGES} in one exchange; this request has ${exchange.length} before the answer`,
-    );
-  }
-  for (const message of exchange) {
-    const checked = NewMessageSchema.safeParse(message);
-    if (!checked.success) {
-      const issue = checked.error.issues[0];
-      throw new InvalidAppendError(
-        `A message the session would store is invalid: ${issue?.path.join('.') || 'message'}: ${issue?.message ?? 'invalid'}`,
-      );
-    }
-  }
+  parseAppend({ append_id: appendId, messages: [...exchange, { role: 'assistant', content: '' }] });
   return exchange;
 };
 
@@ -252,8 +239,10 @@ export const createChatCompletion = async (
   let body: ModelledRequest;
   let request: ChatRequest & { max_tokens: number };
   let exchange: NewMessage[] | undefined;
+  let id: string;
   try {
     if (early && !earlyAdmissionHolds(early, quotasOf(deps, tenant))) await undoEarly();
+    id = early?.reservation.holdId ?? newCompletionId();
     body = { ...requested, model: requested.model ?? resolveModel(tenant, deps.settings, undefined) };
     const { maxTokens } = checkRequest(deps, tenant, body);
     request = llmRequestOf(body, body.model, maxTokens, tenant.id);
@@ -264,7 +253,7 @@ export const createChatCompletion = async (
       );
     }
     if (options.sessionId !== undefined) {
-      exchange = sessionExchange(request.messages);
+      exchange = sessionExchange(id, request.messages);
       const session = SESSION_ID_PATTERN.test(options.sessionId)
         ? await deps.store.getSession(tenant.id, options.sessionId)
         : undefined;
@@ -275,7 +264,6 @@ export const createChatCompletion = async (
     await undoEarly();
     throw error;
   }
-  const id = early?.reservation.holdId ?? newCompletionId();
   const deltas: ChatDelta[] = [];
   const deadline = deps.clock.now().getTime() + deps.timeouts.completionDeadlineMs;
   const sessionId = options.sessionId;

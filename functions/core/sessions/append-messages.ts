@@ -68,6 +68,24 @@ const idsAfter = (lastMessageId: string | null, nowMs: number, count: number): s
  *   messages: [{ role: 'assistant', content: 'Hello!', run_id: runId }],
  * });
  */
+/**
+ * An append's input as the session takes it, or InvalidAppendError (400) naming the first problem: a
+ * caller may check its messages before work that should not be done for an append that cannot be.
+ *
+ * @example
+ * parseAppend({ append_id: 'chatcmpl-1', messages: [{ role: 'user', content: 'Hi' }] });
+ */
+export const parseAppend = (input: AppendMessagesInput): AppendMessagesInput => {
+  const parsed = AppendMessagesInput.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidAppendError(`${issue?.path.join('.') || 'input'}: ${issue?.message ?? 'invalid'}`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+};
+
 export const appendMessages = async (
   deps: SessionDeps,
   tenantId: string,
@@ -76,14 +94,7 @@ export const appendMessages = async (
   options: AppendOptions = {},
 ): Promise<AppendedMessages> => {
   const { known, runTransition, newRun, settle, releaseSlot } = options;
-  const parsed = AppendMessagesInput.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new InvalidAppendError(`${issue?.path.join('.') || 'input'}: ${issue?.message ?? 'invalid'}`, {
-      cause: parsed.error,
-    });
-  }
-  const { append_id: appendId, messages } = parsed.data;
+  const { append_id: appendId, messages } = parseAppend(input);
   for (let attempt = 1; ; attempt += 1) {
     let lastMessageId: string | null;
     if (attempt === 1 && known) {
