@@ -12,17 +12,26 @@ import type { InvocationReport } from '../local/lambda-runtime';
 import { startLocalPlatform } from '../local/platform';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../test/helpers/fake-openai-server';
 import { type BenchResponse, benchClient } from './http-client';
+import { jitCpuMs } from './jit';
 import { machine, percentile, watchHost, writeSection } from './report';
 
 const LLM_LATENCY_MS = 50;
 /** Before each row: the row's own route and data shape, warm. */
 const WARM_UP_TURNS = 100;
 /**
- * Before anything is measured, this many completions and as many first turns of a session: DynamoDB Local's
- * JIT keeps getting faster for thousands of requests (a lone UpdateItem: p50 2.8 ms after 300 requests,
- * 1.8 ms after 6,000, on this machine), and the service it stands in for is always warm.
+ * Before anything is measured, rounds of a completion, a new session and its first turn, until DynamoDB
+ * Local's JIT compiler has gone quiet: the service it stands in for is always warm. The JVM keeps compiling
+ * for thousands of requests (after 1,200 completions its C2 thread still used 4-5 ms of CPU per completion
+ * on this machine, taken from the same two cores the platform runs on; after 3,000, 0.1 ms), and a lone
+ * UpdateItem keeps getting faster (p50 2.8 ms after 300 requests, 1.8 ms after 6,000). At least this many
+ * rounds, and at most `JVM_WARM_UP_MAX_ROUNDS`.
  */
-const JVM_WARM_UP_TURNS = Number(process.env.BENCH_CHAT_JVM_WARM_UP) || 600;
+const JVM_WARM_UP_MIN_ROUNDS = Number(process.env.BENCH_CHAT_JVM_WARM_UP) || 600;
+const JVM_WARM_UP_MAX_ROUNDS = 5000;
+/** The JIT is quiet once a window of this many rounds cost it less than `JIT_QUIET_MS_PER_ROUND` each. */
+const JIT_WINDOW_ROUNDS = 200;
+/** Of CPU, per round; the kernel counts it in 10 ms ticks, so a window's reading is good to 0.05 ms a round. */
+const JIT_QUIET_MS_PER_ROUND = 0.3;
 /** Enough for a p99 that is not just the second-worst turn: 1,000 turns make it the tenth. */
 const TURNS = Number(process.env.BENCH_CHAT_TURNS) || 1000;
 const TARGET_P99_MS = 25;
@@ -89,6 +98,8 @@ interface TurnFigures {
   readonly llmCallsPerTurn: number;
   readonly dynamoPerTurn: number;
   readonly dynamoOperations: string;
+  /** CPU DynamoDB Local's JIT compiler used per measured turn (undefined: not known here). */
+  readonly jitMsPerTurn: number | undefined;
   /** Per operation, p50 and p99 over the turns of the time waited on it in a turn (calls side by side add up). */
   readonly operationWaits: readonly {
     readonly operation: string;
@@ -101,6 +112,8 @@ const measure = async (
   route: string,
   fake: FakeOpenAiServer,
   counter: DynamoCounter,
+  /** The JIT compiler's CPU milliseconds so far (`jitCpuMs` of DynamoDB Local), or undefined. */
+  jit: () => number | undefined,
   turn: () => Promise<void>,
   /** Runs before each turn, outside the timing and the count (e.g. creating the turn's session). */
   prepare: () => Promise<void> = async () => {},
@@ -118,6 +131,7 @@ const measure = async (
   const dynamoMs: number[] = [];
   const operations = new Map<string, number>();
   const operationMs = new Map<string, number[]>();
+  const jitBefore = jit();
   for (let i = 0; i < TURNS; i += 1) {
     await prepare();
     fake.reset();
@@ -141,9 +155,12 @@ const measure = async (
       operationMs.set(operation, waits);
     }
   }
+  const jitAfter = jit();
   return {
     route,
     turns: TURNS,
+    jitMsPerTurn:
+      jitBefore === undefined || jitAfter === undefined ? undefined : (jitAfter - jitBefore) / TURNS,
     endToEndP50: percentile(endToEnd, 50),
     overheadP50: percentile(overheads, 50),
     overheadP99: percentile(overheads, 99),
@@ -281,6 +298,11 @@ export const runChatBench = async (): Promise<void> => {
     readonly dynamo: { p50: number; p99: number };
     readonly handOff: { p50: number; p99: number };
   };
+  /** How long DynamoDB Local was warmed up, and what its JIT compiler still used in the last window. */
+  let warmUp: { rounds: number; jitMsPerRound: number | undefined } = {
+    rounds: 0,
+    jitMsPerRound: undefined,
+  };
   const client = benchClient(platform.httpUrl);
   try {
     const adminHeaders = { authorization: `Bearer ${platform.adminKey}`, 'content-type': 'application/json' };
@@ -335,25 +357,41 @@ export const runChatBench = async (): Promise<void> => {
         'session message',
       );
     };
-    for (let i = 0; i < JVM_WARM_UP_TURNS; i += 1) {
+    const jit = () => jitCpuMs(emulators.dynamoDbPid);
+    const round = async () => {
       await completion();
       await newSession();
       await message();
+    };
+    for (let i = 0; i < JVM_WARM_UP_MIN_ROUNDS; i += 1) await round();
+    warmUp = { rounds: JVM_WARM_UP_MIN_ROUNDS, jitMsPerRound: undefined };
+    while (warmUp.rounds < JVM_WARM_UP_MAX_ROUNDS) {
+      const before = jit();
+      for (let i = 0; i < JIT_WINDOW_ROUNDS; i += 1) await round();
+      const after = jit();
+      warmUp = {
+        rounds: warmUp.rounds + JIT_WINDOW_ROUNDS,
+        jitMsPerRound:
+          before === undefined || after === undefined ? undefined : (after - before) / JIT_WINDOW_ROUNDS,
+      };
+      // Where the compiler cannot be watched, the minimum warm-up is all there is.
+      if (warmUp.jitMsPerRound === undefined || warmUp.jitMsPerRound < JIT_QUIET_MS_PER_ROUND) break;
     }
     const staticRoute = async () => {
       expectOk(await client.send('GET', '/openapi.json'), 'openapi document');
     };
     floor = {
-      platform: await measure('GET /openapi.json', fake, counter, staticRoute),
+      platform: await measure('GET /openapi.json', fake, counter, jit, staticRoute),
       dynamo: await dynamoRoundTrips(emulators.endpoints),
       handOff: await handOffs(),
     };
     figures = [
-      await measure('POST /v1/chat/completions', fake, counter, completion),
+      await measure('POST /v1/chat/completions', fake, counter, jit, completion),
       await measure(
         'POST /v1/sessions/{id}/messages (inline, first turn of a session)',
         fake,
         counter,
+        jit,
         message,
         newSession,
       ),
@@ -365,6 +403,7 @@ export const runChatBench = async (): Promise<void> => {
         `POST /v1/sessions/{id}/messages (inline, one session, turns ${WARM_UP_TURNS + 1}–${WARM_UP_TURNS + TURNS})`,
         fake,
         counter,
+        jit,
         message,
       ),
     );
@@ -377,6 +416,17 @@ export const runChatBench = async (): Promise<void> => {
   }
 
   const ms = (value: number) => `${value.toFixed(1)} ms`;
+  const warmUpDescription =
+    warmUp.jitMsPerRound === undefined
+      ? `${warmUp.rounds.toLocaleString('en')} of them (its JIT compiler's CPU cannot be read here)`
+      : `${warmUp.rounds.toLocaleString('en')} of them, ${
+          warmUp.jitMsPerRound < JIT_QUIET_MS_PER_ROUND
+            ? `until its JIT compiler used less than ${JIT_QUIET_MS_PER_ROUND} ms of CPU per round`
+            : `the most there may be, though its JIT compiler still used more than ${JIT_QUIET_MS_PER_ROUND} ms of CPU per round`
+        } (${warmUp.jitMsPerRound.toFixed(2)} ms over the last ${JIT_WINDOW_ROUNDS}; the JVM compiles for thousands of requests, and meanwhile takes CPU from the two cores the platform runs on)`;
+  const jitDuring = figures
+    .map((f) => `${f.route}: ${f.jitMsPerTurn === undefined ? 'unknown' : ms(f.jitMsPerTurn)}`)
+    .join('; ');
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
   const body = [
     '## Chat',
@@ -386,9 +436,9 @@ export const runChatBench = async (): Promise<void> => {
       '2 cores): read the latencies as an upper bound for this machine, not as what Lambda would show.',
     '',
     `Local platform (its own DynamoDB Local, in memory, with the JVM's full JIT and its throughput garbage collector over a 64 MB young generation; SQS/S3 emulators; functions in the local Lambda runtime's worker ` +
-      `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. First ${JVM_WARM_UP_TURNS} ` +
-      `completions and ${JVM_WARM_UP_TURNS} first turns of a session warm DynamoDB Local's JIT up (it keeps ` +
-      `getting faster for thousands of requests; the service it stands in for is always warm); then per row ${WARM_UP_TURNS} warm-up ` +
+      `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. First DynamoDB Local is warmed up, ` +
+      'since the service it stands in for is always warm: rounds of a completion, a new session and its first turn, ' +
+      `${warmUpDescription}. Then per row ${WARM_UP_TURNS} warm-up ` +
       `turns, then ${TURNS} sequential turns per row, each a one-line user message with a short answer. A ` +
       '"simple turn" is the first two rows: a chat completion, or the first message of a fresh session (created ' +
       'before the turn, outside its timing and count); the last row shows how a session with a growing history ' +
@@ -416,6 +466,8 @@ export const runChatBench = async (): Promise<void> => {
       (f) =>
         `| ${f.route} | ${ms(f.endToEndP50)} | ${ms(f.overheadP50)} | ${ms(f.overheadP99)} | ${ms(f.dynamoMsP50)} | ${ms(f.ownP50)} / ${ms(f.ownP99)} | ${f.llmCallsPerTurn.toFixed(1)} | ${f.dynamoPerTurn} | ${f.dynamoOperations} |`,
     ),
+    '',
+    `DynamoDB Local's JIT compiler, CPU per turn during each row: ${jitDuring}.`,
     '',
     'Where the wait on DynamoDB Local goes, per operation (p50 / p99 over the turns of the milliseconds a turn ' +
       'waited on it; calls made side by side, such as the admission and the slot, add up):',

@@ -37,6 +37,8 @@ export interface Emulators {
   readonly endpoints: EmulatorEndpoints;
   /** The variables the AWS SDK (and our S3 client factory) read to reach the emulators. */
   readonly env: Readonly<Record<string, string>>;
+  /** DynamoDB Local's process (a JVM), for benchmarks that watch its CPU; undefined once it has gone. */
+  readonly dynamoDbPid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -151,7 +153,7 @@ const startDynamoDb = async (
   steadyState: boolean,
   timeoutMs: number,
   credentials: EmulatorEndpoints['credentials'],
-): Promise<{ endpoint: string; stop(): Promise<void> }> => {
+): Promise<{ endpoint: string; pid: number | undefined; stop(): Promise<void> }> => {
   let path: string | null = null;
   if (dataDir) {
     path = resolve(dataDir, 'dynamodb');
@@ -219,6 +221,7 @@ const startDynamoDb = async (
   }
   return {
     endpoint,
+    pid: child.pid,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -330,6 +333,7 @@ export const startEmulators = async (options: StartEmulatorsOptions = {}): Promi
   return {
     endpoints,
     env: emulatorEnv(endpoints),
+    dynamoDbPid: dynamo.value.pid,
     stop() {
       stopped ??= Promise.allSettled([dynamo.value.stop(), sqs.value.stop(), s3.value.stop()]).then(
         () => undefined,
