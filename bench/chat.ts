@@ -11,9 +11,10 @@ import { type EmulatorEndpoints, startEmulators } from '../local/emulators';
 import type { InvocationReport } from '../local/lambda-runtime';
 import { startLocalPlatform } from '../local/platform';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../test/helpers/fake-openai-server';
+import { runRecord } from './history';
 import { type BenchResponse, benchClient } from './http-client';
 import { jitCpuMs } from './jit';
-import { machine, percentile, watchHost, writeSection } from './report';
+import { codeVersion, machine, percentile, readSection, watchHost, writeSection } from './report';
 
 const LLM_LATENCY_MS = 50;
 /** Before each row: the row's own route and data shape, warm. */
@@ -428,6 +429,22 @@ export const runChatBench = async (): Promise<void> => {
     .map((f) => `${f.route}: ${f.jitMsPerTurn === undefined ? 'unknown' : ms(f.jitMsPerTurn)}`)
     .join('; ');
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const hostPace = watched.pace();
+  const runs = runRecord(
+    readSection('chat'),
+    [
+      'run (UTC)',
+      'code',
+      'fixed CPU workload, start → end',
+      ...figures.slice(0, SIMPLE_ROWS).map((f) => `${f.route}: overhead p99`),
+    ],
+    [
+      new Date().toISOString().slice(0, 16).replace('T', ' '),
+      codeVersion(),
+      `${hostPace.start.toFixed(0)} → ${hostPace.end.toFixed(0)} ms`,
+      ...figures.slice(0, SIMPLE_ROWS).map((f) => ms(f.overheadP99)),
+    ],
+  );
   const body = [
     '## Chat',
     '',
@@ -505,6 +522,12 @@ export const runChatBench = async (): Promise<void> => {
             : `not a simple turn (${f.dynamoPerTurn})`
         } |`,
     ),
+    '',
+    "The last runs on this machine, newest first: one run's p99 moves by several milliseconds with what the " +
+      "machine's other tenants do, so read a verdict against these, each beside the pace of a core during it " +
+      '(the same fixed workload as above: a higher figure is a slower, busier host).',
+    '',
+    runs,
   ].join('\n');
   writeSection('chat', body);
   process.stdout.write(`${body}\n`);

@@ -1,4 +1,5 @@
 // Benchmarks: writes one section of BENCHMARKS.md between its markers, leaving the other sections as they are.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -75,27 +76,72 @@ const pace = (): number => Math.min(paceOnce(), paceOnce(), paceOnce());
  * run's own figures are mixed.
  *
  * @example
- * const cpu = watchCpuPace(); await measure(); cpu.paced(); // 'a fixed CPU workload took 301 ms at the start, 305 ms at the end'
+ * const cpu = watchCpuPace(); await measure(); cpu.paced(); // { start: 301, end: 305 }
  */
-const watchCpuPace = (): { paced(): string } => {
+const watchCpuPace = (): { paced(): { start: number; end: number } } => {
   const start = pace();
-  return {
-    paced: () =>
-      `a fixed CPU workload took ${start.toFixed(0)} ms at the start, ${pace().toFixed(0)} ms at the end`,
-  };
+  return { paced: () => ({ start, end: pace() }) };
 };
 
 /**
  * What the host did while a benchmark ran: the CPU time it took away, and the pace of a core at the start
- * and at the end. Start it before the measurement and describe it after.
+ * and at the end. Start it before the measurement; the first of `describe()` or `pace()` after it takes
+ * the end reading, and both report that one.
  *
  * @example
  * const host = watchHost(); await measure(); host.describe(); // '0.4% of CPU time stolen …; a fixed CPU workload took …'
+ * host.pace(); // { start: 301, end: 305 }
  */
-export const watchHost = (): { describe(): string } => {
+export const watchHost = (): { describe(): string; pace(): { start: number; end: number } } => {
   const cpu = watchCpuPace();
   const steal = watchCpuSteal();
-  return { describe: () => `${steal.stolen()}; ${cpu.paced()}` };
+  let reading: { stolen: string; pace: { start: number; end: number } } | undefined;
+  const read = () => {
+    reading ??= { stolen: steal.stolen(), pace: cpu.paced() };
+    return reading;
+  };
+  return {
+    describe: () => {
+      const { stolen, pace } = read();
+      return `${stolen}; a fixed CPU workload took ${pace.start.toFixed(0)} ms at the start, ${pace.end.toFixed(0)} ms at the end`;
+    },
+    pace: () => read().pace,
+  };
+};
+
+/**
+ * The commit the figures were measured on (short hash), marked when the working tree held other changes
+ * (BENCHMARKS.md itself aside); 'unknown' outside a git checkout.
+ *
+ * @example
+ * codeVersion(); // '28326be' or '28326be + changes'
+ */
+export const codeVersion = (): string => {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: path.dirname(FILE),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  try {
+    const commit = git('rev-parse', '--short', 'HEAD').trim();
+    const changed = git('status', '--porcelain', '--untracked-files=no')
+      .split('\n')
+      .some((line) => line.trim() !== '' && !line.endsWith('BENCHMARKS.md'));
+    return changed ? `${commit} + changes` : commit;
+  } catch {
+    return 'unknown';
+  }
+};
+
+/** The body of section `name` as BENCHMARKS.md has it now; undefined when there is none yet. */
+export const readSection = (name: string): string | undefined => {
+  if (!existsSync(FILE)) return undefined;
+  const current = readFileSync(FILE, 'utf8');
+  const start = `<!-- bench:${name} -->`;
+  const from = current.indexOf(start);
+  const to = current.indexOf(`<!-- /bench:${name} -->`);
+  return from >= 0 && to > from ? current.slice(from + start.length, to) : undefined;
 };
 
 export const writeSection = (name: string, body: string): void => {
