@@ -96,15 +96,29 @@ export const reserveTokens = async (
   }
   // The same instant as the hold's, so the minute counted lies in the month held.
   const countRequest = input.meter?.take({ now: () => now });
-  const { hold, standing, counted } = await deps.ledger.hold({
+  const request = {
     ...ref,
     holdId,
     amount: input.tokens,
     limit: input.limit,
     nowSeconds,
     leaseSeconds: lease,
+  };
+  const { hold, standing, counted } = await deps.ledger.hold({
+    ...request,
     ...(countRequest && { countRequest }),
   });
   if (input.meter && counted) input.meter.standing = counted;
-  return { ...hold, unlimited: false, standing };
+  if (hold.amount >= input.tokens) return { ...hold, unlimited: false, standing };
+  // The id was held already, for less than this call's worst case: a retried step whose worst case grew,
+  // or an early guess whose give-back failed before a hand-off. The hold must cover the call, or usage
+  // beyond it could only be recorded as overrun, never charged. The existing hold counted the request.
+  const grown = await deps.ledger.grow(hold, { amount: input.tokens, limit: input.limit, nowSeconds });
+  if (grown.status === 'grown') return { ...grown.hold, unlimited: false, standing: grown.standing };
+  // Settled or released in between (another delivery of the same step finished with it): hold afresh.
+  const again = await deps.ledger.hold(request);
+  if (again.hold.amount < input.tokens) {
+    throw new Error(`reserveTokens: hold ${holdId} keeps changing under this call`);
+  }
+  return { ...again.hold, unlimited: false, standing: again.standing };
 };

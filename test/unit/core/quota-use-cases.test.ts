@@ -111,6 +111,66 @@ describe('reserveTokens: checks before any write', () => {
   });
 });
 
+describe('reserveTokens: an id that is held already', () => {
+  const reservationId = 'run_1:step-0';
+
+  it('grows a smaller hold to the call’s worst case, so all of its usage can be charged', async () => {
+    const { deps, ledger } = setup();
+    // An early guess under the step's id whose give-back failed (or a retry with a larger worst case).
+    await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 300, reservationId });
+
+    const reservation = await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 500, reservationId });
+
+    if (reservation.unlimited) throw new Error('expected a hold');
+    expect(reservation).toMatchObject({ holdId: reservationId, amount: 500 });
+    expect(reservation.standing.remaining).toBe(500);
+    expect([...ledger.counters.values()][0]).toMatchObject({ used: 0, reserved: 500 });
+    expect(ledger.calls).toEqual(['hold', 'hold', 'grow']);
+    expect(await settleTokens(deps, reservation, 480)).toMatchObject({ charged: 480, overrun: 0 });
+    expect([...ledger.counters.values()][0]).toMatchObject({ used: 480, reserved: 0, overrun: 0 });
+  });
+
+  it('keeps a hold that already covers the call, with no further write', async () => {
+    const { deps, ledger } = setup();
+    await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 500, reservationId });
+
+    const reservation = await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 300, reservationId });
+
+    expect(reservation).toMatchObject({ amount: 500 });
+    expect(ledger.calls).toEqual(['hold', 'hold']);
+    expect([...ledger.counters.values()][0]).toMatchObject({ reserved: 500 });
+  });
+
+  it('a growth the budget cannot take is a 429, and the smaller hold stays as it was', async () => {
+    const { deps, ledger } = setup();
+    await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 300, reservationId });
+    await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 600 });
+
+    await expect(
+      reserveTokens(deps, { tenantId, limit: 1_000, tokens: 500, reservationId }),
+    ).rejects.toMatchObject({ statusCode: 429, quota: 'tokens_per_month' });
+
+    expect([...ledger.counters.values()][0]).toMatchObject({ reserved: 900 });
+    expect([...ledger.counters.values()][0]?.holds.get(reservationId)).toMatchObject({ amount: 300 });
+  });
+
+  it('holds afresh when the smaller hold is settled between the hold and the growth', async () => {
+    const { deps, ledger } = setup();
+    const first = await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 300, reservationId });
+    // Another delivery of the same step settles its hold just before this call grows it.
+    const grow = ledger.grow.bind(ledger);
+    ledger.grow = async (hold, request) => {
+      await settleTokens(deps, first, 250);
+      return grow(hold, request);
+    };
+
+    const reservation = await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 500, reservationId });
+
+    expect(reservation).toMatchObject({ holdId: reservationId, amount: 500 });
+    expect([...ledger.counters.values()][0]).toMatchObject({ used: 250, reserved: 500 });
+  });
+});
+
 describe('windowed counters', () => {
   it('a zero limit refuses without a write; unlimited skips the write', async () => {
     const { deps, ledger } = setup();
