@@ -521,6 +521,60 @@ describe('an inline turn admitted beside its first reads (early admission), on D
     await expectPaidFor(platform, before, grown.json.run.usage.total_tokens);
   });
 
+  it("a session's next turn in the same container holds its history's worst case at once: no growth", async () => {
+    const platform = await early();
+    expect((await turn(platform)).statusCode).toBe(200);
+    const sessionId = await platform.createSession({ system_prompt: 'Answer briefly. '.repeat(400) });
+    const growthOf = (runId: string) =>
+      platform.timeline.filter((entry) => entry.startsWith(`grow tokens_per_month ${runId}:step-0 `));
+    // The first turn of the session here guesses, and grows to the step's worst case.
+    platform.timeline.length = 0;
+    const first = await platform.send(sessionId);
+    expect(first.statusCode).toBe(200);
+    expect(growthOf(first.json.run.id)).toHaveLength(1);
+    const firstWorstCase = Number(growthOf(first.json.run.id)[0]?.split(' ')[3]);
+
+    for (const content of ['How are you?', 'And now a somewhat longer question about the weather.']) {
+      const before = await platform.ledgerState();
+      platform.timeline.length = 0;
+      const next = await platform.send(sessionId, { content });
+      expect(next.statusCode).toBe(200);
+      const runId = next.json.run.id as string;
+      // Held once, large enough for the session's history and the new message: nothing to grow.
+      expect(growthOf(runId)).toEqual([]);
+      const held = holdsOf(platform, 'tokens_per_month').filter((hold) => hold.id === `${runId}:step-0`);
+      expect(held).toHaveLength(1);
+      expect(held[0]?.amount).toBeGreaterThan(firstWorstCase);
+      await expectPaidFor(platform, before, next.json.run.usage.total_tokens);
+    }
+  });
+
+  it('a session that grew another way since its last turn here is grown again, and paid for exactly', async () => {
+    const platform = await early();
+    expect((await turn(platform)).statusCode).toBe(200);
+    const sessionId = await platform.createSession();
+    expect((await platform.send(sessionId)).statusCode).toBe(200);
+    // A long exchange joins the session through a completion: chat-api's base for it is now too small.
+    const long = 'Tell me everything about tokens. '.repeat(300);
+    const appended = await platform.completeWith(
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: long }], max_tokens: 64 },
+      sessionId,
+    );
+    expect(appended.statusCode).toBe(200);
+
+    const before = await platform.ledgerState();
+    platform.timeline.length = 0;
+    const next = await platform.send(sessionId);
+    expect(next.statusCode).toBe(200);
+    const runId = next.json.run.id as string;
+    const growth = platform.timeline.filter((entry) =>
+      entry.startsWith(`grow tokens_per_month ${runId}:step-0 `),
+    );
+    expect(growth).toHaveLength(1);
+    expect(Number(growth[0]?.split(' ')[3])).toBeGreaterThan(Buffer.byteLength(long));
+    await expectPaidFor(platform, before, next.json.run.usage.total_tokens);
+  });
+
   it('a refused growth refuses the turn and gives back its hold, its count and its slot', async () => {
     const platform = await early();
     expect((await turn(platform)).statusCode).toBe(200);

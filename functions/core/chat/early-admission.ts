@@ -36,6 +36,29 @@ export const EARLY_CONTEXT_ALLOWANCE_TOKENS = 2_048;
 export const earlyReservationTokens = (content: string): number =>
   promptTokenBound([content], 1) + EARLY_CONTEXT_ALLOWANCE_TOKENS + DEFAULT_STEP_MAX_TOKENS;
 
+/**
+ * What a session's next first step will need at least, as its last turn left it: that turn's first-step
+ * worst case plus a bound for the answer, which is history now. The next message's own bound is added
+ * when it comes (`nextTurnTokens`). An underestimate (the session grew another way: tool results, another
+ * container's turns) only costs the growth it saves; a truncated history makes it a little high, for the
+ * length of one call.
+ *
+ * @example
+ * const base = sessionTokenBase(3_500, 'Fine, thanks.'); // 3_500 + 13 + 7
+ */
+export const sessionTokenBase = (firstStepTokens: number, answer: string | null): number =>
+  firstStepTokens + promptTokenBound([answer ?? ''], 1);
+
+/**
+ * The early guess for `content` in a session whose base (`sessionTokenBase`) is known: large enough for
+ * its history, so the first step need not grow it; never below the guess for an unknown session.
+ *
+ * @example
+ * nextTurnTokens('How are you?', base); // base + 12 + 7, or earlyReservationTokens('How are you?')
+ */
+export const nextTurnTokens = (content: string, base: number | undefined): number =>
+  Math.max(earlyReservationTokens(content), base === undefined ? 0 : base + promptTokenBound([content], 1));
+
 export interface EarlyAdmission {
   readonly tenantId: string;
   /**
@@ -131,7 +154,8 @@ const holdEarly = async (
 /**
  * An inline turn's admission: the first step's tokens (the request counted in the same write) and the
  * run's slot, with the inline lease. The message's session is not read yet, so the tokens are a guess
- * (`earlyReservationTokens`) that the first step grows if its real worst case is larger.
+ * (`nextTurnTokens`: from the session's last turn here, if there was one) that the first step grows if its
+ * real worst case is larger.
  *
  * @example
  * const early = await admitEarly(deps, { tenantId, runId, quotas, content, leaseSeconds: 35 });
@@ -143,13 +167,15 @@ export const admitEarly = (
     readonly runId: string;
     readonly quotas: AssumedQuotas;
     readonly content: string;
+    /** The session's base as its last turn here left it (`sessionTokenBase`), if known. */
+    readonly sessionBase?: number;
     readonly leaseSeconds: number;
   },
 ): Promise<EarlyAdmission | undefined> =>
   holdEarly(deps, {
     tenantId: input.tenantId,
     quotas: input.quotas,
-    tokens: earlyReservationTokens(input.content),
+    tokens: nextTurnTokens(input.content, input.sessionBase),
     holdId: `${input.runId}:step-0`,
     slotFor: input.runId,
     leaseSeconds: input.leaseSeconds,

@@ -82,6 +82,8 @@ export interface SendMessageOptions {
    * otherwise. Its run id is the new run's.
    */
   readonly early?: EarlyAdmission;
+  /** Told the first step's worst case in tokens when it takes the early admission (`sessionTokenBase`). */
+  readonly onFirstStepTokens?: (tokens: number) => void;
 }
 
 export type SessionHistory = NonNullable<Awaited<ReturnType<typeof loadSessionHistory>>>;
@@ -255,6 +257,7 @@ export const sendMessage = async (
       reserve: (tokens: number) => {
         const taken = early as EarlyAdmission;
         early = undefined;
+        options.onFirstStepTokens?.(tokens);
         return earlyReservation(deps, taken, tokens, options.meter);
       },
     }),

@@ -12,6 +12,7 @@ import {
   admitCompletionEarly,
   admitEarly,
   type EarlyAdmission,
+  sessionTokenBase,
   undoEarlyAdmission,
 } from '../../core/chat/early-admission';
 import type { ChatDeps } from '../../core/chat/model';
@@ -84,6 +85,22 @@ const claimPrefetched = async <Value extends object>(
 
 /** Tenants whose quotas are remembered from their last metered request, at most (the oldest is forgotten first). */
 const REMEMBERED_TENANTS = 1_024;
+/** Sessions whose token base is remembered from their last inline turn here, at most (oldest forgotten first). */
+const REMEMBERED_SESSIONS = 4_096;
+
+/** A map that keeps its `capacity` most recently set entries. */
+const recentMap = <Value>(capacity: number) => {
+  const entries = new Map<string, Value>();
+  return {
+    get: (key: string) => entries.get(key),
+    set: (key: string, value: Value) => {
+      entries.delete(key);
+      entries.set(key, value);
+      if (entries.size > capacity) entries.delete(entries.keys().next().value as string);
+    },
+    delete: (key: string) => entries.delete(key),
+  };
+};
 
 /**
  * A raw body as `schema` takes it, if it is no longer than `maxChars` and valid; anything else is left
@@ -133,12 +150,14 @@ export const createChatApi = (
    * Each tenant's quotas as the key re-check of its last turn or completion found them: the next one's
    * admission is taken under them beside the re-check, and kept only if the re-check finds them unchanged.
    */
-  const remembered = new Map<string, AssumedQuotas>();
-  const remember = (tenantId: string, quotas: AssumedQuotas) => {
-    remembered.delete(tenantId);
-    remembered.set(tenantId, quotas);
-    if (remembered.size > REMEMBERED_TENANTS) remembered.delete(remembered.keys().next().value as string);
-  };
+  const remembered = recentMap<AssumedQuotas>(REMEMBERED_TENANTS);
+  const remember = (tenantId: string, quotas: AssumedQuotas) => remembered.set(tenantId, quotas);
+  /**
+   * Each session's token base after its last inline turn here (`sessionTokenBase`): the next turn's early
+   * hold is then large enough for its history, and its first step does not grow it (one write fewer).
+   */
+  const sessionBases = recentMap<number>(REMEMBERED_SESSIONS);
+  const sessionKey = (tenantId: string, sessionId: string) => `${tenantId}/${sessionId}`;
   return httpHandler(
     {
       createSession: ({ tenant, body }) => createSession(deps, tenant, body),
@@ -157,11 +176,25 @@ export const createChatApi = (
           (turn) => turn.tenantId === tenant.id && turn.sessionId === path.id,
         );
         remember(tenant.id, quotas);
+        const key = sessionKey(tenant.id, path.id);
+        let firstStepTokens: number | undefined;
         const { status, result } = await sendMessage(chat, tenant, path.id, body, {
           ...(meter && { meter }),
           ...(loaded !== undefined && { loaded }),
           ...(early && { early }),
+          onFirstStepTokens: (tokens) => {
+            firstStepTokens = tokens;
+          },
+        }).catch((error: unknown) => {
+          sessionBases.delete(key);
+          throw error;
         });
+        // Only a turn that ended here with its answer leaves a history whose size is known.
+        if (status === 200 && result.message && firstStepTokens !== undefined) {
+          sessionBases.set(key, sessionTokenBase(firstStepTokens, result.message.content));
+        } else {
+          sessionBases.delete(key);
+        }
         return status === 200 ? result : HttpReply.json(status, result);
       },
       createChatCompletion: async ({ tenant, body, event, meter, prefetched }) => {
@@ -214,6 +247,7 @@ export const createChatApi = (
           const chat = await chatOf(deps);
           const quotas = remembered.get(tenantId);
           const content = quotas && inlineContent(body);
+          const sessionBase = sessionBases.get(sessionKey(tenantId, sessionId.data));
           const [loaded, early] = await Promise.all([
             loadSessionContext(chat, tenantId, sessionId.data).then(
               (read) => read ?? null,
@@ -225,6 +259,7 @@ export const createChatApi = (
                   runId: chat.ids.newId('run'),
                   quotas,
                   content,
+                  ...(sessionBase !== undefined && { sessionBase }),
                   leaseSeconds: recoveryDelaySeconds(chat.timeouts),
                 })
               : undefined,
