@@ -353,6 +353,22 @@ const holdsOf = (platform: Platform, quota: string) =>
     return kind === 'hold' && of === quota ? [{ id: id as string, amount: Number(amount) }] : [];
   });
 
+/** The amounts the first step of run `runId` grew its token hold to, in order. */
+const growthsOf = (platform: Platform, runId: string) =>
+  platform.timeline.flatMap((entry) => {
+    const [kind, of, id, amount] = entry.split(' ');
+    return kind === 'grow' && of === 'tokens_per_month' && id === `${runId}:step-0` ? [Number(amount)] : [];
+  });
+
+/** One inline turn on `sessionId` that must succeed: the ledger before it, and what its first step grew to. */
+const observedTurn = async (platform: Platform, sessionId: string, body?: unknown) => {
+  const before = await platform.ledgerState();
+  platform.timeline.length = 0;
+  const response = await platform.send(sessionId, body);
+  expect(response.statusCode).toBe(200);
+  return { before, response, growth: growthsOf(platform, response.json.run.id) };
+};
+
 /** After one request: it paid `totalTokens` exactly, was counted once, and holds nothing any more. */
 const expectPaidFor = async (
   platform: Platform,
@@ -507,45 +523,31 @@ describe('an inline turn admitted beside its first reads (early admission), on D
     const platform = await early();
     expect((await turn(platform)).statusCode).toBe(200);
     const sessionId = await platform.createSession({ system_prompt: 'Answer briefly. '.repeat(400) });
-    const before = await platform.ledgerState();
-    platform.timeline.length = 0;
-    const grown = await platform.send(sessionId);
-    expect(grown.statusCode).toBe(200);
-    const runId = grown.json.run.id as string;
-    const growth = platform.timeline.filter((entry) =>
-      entry.startsWith(`grow tokens_per_month ${runId}:step-0 `),
-    );
+    const { before, response, growth } = await observedTurn(platform, sessionId);
     expect(growth).toHaveLength(1);
-    const amount = Number(growth[0]?.split(' ')[3]);
-    expect(amount).toBeGreaterThan(earlyReservationTokens('Hello'));
-    await expectPaidFor(platform, before, grown.json.run.usage.total_tokens);
+    expect(growth[0]).toBeGreaterThan(earlyReservationTokens('Hello'));
+    await expectPaidFor(platform, before, response.json.run.usage.total_tokens);
   });
 
   it("a session's next turn in the same container holds its history's worst case at once: no growth", async () => {
     const platform = await early();
     expect((await turn(platform)).statusCode).toBe(200);
     const sessionId = await platform.createSession({ system_prompt: 'Answer briefly. '.repeat(400) });
-    const growthOf = (runId: string) =>
-      platform.timeline.filter((entry) => entry.startsWith(`grow tokens_per_month ${runId}:step-0 `));
     // The first turn of the session here guesses, and grows to the step's worst case.
-    platform.timeline.length = 0;
-    const first = await platform.send(sessionId);
-    expect(first.statusCode).toBe(200);
-    expect(growthOf(first.json.run.id)).toHaveLength(1);
-    const firstWorstCase = Number(growthOf(first.json.run.id)[0]?.split(' ')[3]);
+    const { growth } = await observedTurn(platform, sessionId);
+    expect(growth).toHaveLength(1);
+    const firstWorstCase = growth[0] as number;
+    expect(firstWorstCase).toBeGreaterThan(earlyReservationTokens('Hello'));
 
     for (const content of ['How are you?', 'And now a somewhat longer question about the weather.']) {
-      const before = await platform.ledgerState();
-      platform.timeline.length = 0;
-      const next = await platform.send(sessionId, { content });
-      expect(next.statusCode).toBe(200);
-      const runId = next.json.run.id as string;
+      const { before, response, growth: none } = await observedTurn(platform, sessionId, { content });
+      const runId = response.json.run.id as string;
       // Held once, large enough for the session's history and the new message: nothing to grow.
-      expect(growthOf(runId)).toEqual([]);
+      expect(none).toEqual([]);
       const held = holdsOf(platform, 'tokens_per_month').filter((hold) => hold.id === `${runId}:step-0`);
       expect(held).toHaveLength(1);
       expect(held[0]?.amount).toBeGreaterThan(firstWorstCase);
-      await expectPaidFor(platform, before, next.json.run.usage.total_tokens);
+      await expectPaidFor(platform, before, response.json.run.usage.total_tokens);
     }
   });
 
@@ -562,17 +564,10 @@ describe('an inline turn admitted beside its first reads (early admission), on D
     );
     expect(appended.statusCode).toBe(200);
 
-    const before = await platform.ledgerState();
-    platform.timeline.length = 0;
-    const next = await platform.send(sessionId);
-    expect(next.statusCode).toBe(200);
-    const runId = next.json.run.id as string;
-    const growth = platform.timeline.filter((entry) =>
-      entry.startsWith(`grow tokens_per_month ${runId}:step-0 `),
-    );
+    const { before, response, growth } = await observedTurn(platform, sessionId);
     expect(growth).toHaveLength(1);
-    expect(Number(growth[0]?.split(' ')[3])).toBeGreaterThan(Buffer.byteLength(long));
-    await expectPaidFor(platform, before, next.json.run.usage.total_tokens);
+    expect(growth[0]).toBeGreaterThan(Buffer.byteLength(long));
+    await expectPaidFor(platform, before, response.json.run.usage.total_tokens);
   });
 
   it('a refused growth refuses the turn and gives back its hold, its count and its slot', async () => {
