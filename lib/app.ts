@@ -2,6 +2,7 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ApiStack } from './api-stack';
+import { FEATURE_FLAGS } from './config/feature-flags';
 import { type LoadStageConfigOptions, loadStageConfig, type StageConfig } from './config/stages';
 import { DataStack } from './data-stack';
 
@@ -19,12 +20,6 @@ export interface BuiltApp {
   readonly config: StageConfig;
 }
 
-// Explicit, so the CLI, the tests and the local model synthesize the same thing. Strong references keep
-// CloudFormation from deleting a table or queue while the API stack still imports it.
-const APP_CONTEXT_DEFAULTS: Record<string, unknown> = {
-  '@aws-cdk/core:defaultCrossStackReferences': 'strong',
-};
-
 export const stackNames = (stage: string) => ({
   data: `Tenantic-${stage}-Data`,
   api: `Tenantic-${stage}-Api`,
@@ -39,7 +34,7 @@ export const stackNames = (stage: string) => ({
  */
 export const buildApp = (options: BuildAppOptions): BuiltApp => {
   const config = loadStageConfig(options.stage, options.configDir ? { configDir: options.configDir } : {});
-  const app = new App({ context: { ...APP_CONTEXT_DEFAULTS, ...options.context }, outdir: options.outdir });
+  const app = new App({ context: { ...FEATURE_FLAGS, ...options.context }, outdir: options.outdir });
   const names = stackNames(config.stage);
   const description = `Tenantic stage ${config.stage}`;
   const dataStack = new DataStack(app, names.data, {
