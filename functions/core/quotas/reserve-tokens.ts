@@ -1,5 +1,6 @@
 // Use case: reserve the worst case of an LLM call against `tokens_per_month`, before the call.
 import { randomUUID } from 'node:crypto';
+import { UpstreamError } from '../errors';
 import type { Clock } from '../ports/clock';
 import type { Hold, QuotaLedger } from '../ports/quota-ledger';
 import { QuotaExceededError, type QuotaStanding } from './errors';
@@ -95,7 +96,7 @@ export const reserveTokens = async (
     throw oversizedReservation(input.limit, ref.resetsAt, nowSeconds, input.tokens);
   }
   // The same instant as the hold's, so the minute counted lies in the month held.
-  const countRequest = input.meter?.take({ now: () => now });
+  let countRequest = input.meter?.take({ now: () => now });
   const request = {
     ...ref,
     holdId,
@@ -104,21 +105,55 @@ export const reserveTokens = async (
     nowSeconds,
     leaseSeconds: lease,
   };
-  const { hold, standing, counted } = await deps.ledger.hold({
-    ...request,
-    ...(countRequest && { countRequest }),
-  });
-  if (input.meter && counted) input.meter.standing = counted;
-  if (hold.amount >= input.tokens) return { ...hold, unlimited: false, standing };
-  // The id was held already, for less than this call's worst case: a retried step whose worst case grew,
-  // or an early guess whose give-back failed before a hand-off. The hold must cover the call, or usage
-  // beyond it could only be recorded as overrun, never charged. The existing hold counted the request.
-  const grown = await deps.ledger.grow(hold, { amount: input.tokens, limit: input.limit, nowSeconds });
-  if (grown.status === 'grown') return { ...grown.hold, unlimited: false, standing: grown.standing };
-  // Settled or released in between (another delivery of the same step finished with it): hold afresh.
-  const again = await deps.ledger.hold(request);
-  if (again.hold.amount < input.tokens) {
-    throw new Error(`reserveTokens: hold ${holdId} keeps changing under this call`);
+  for (let attempt = 0; attempt < MAX_HOLD_ATTEMPTS; attempt += 1) {
+    const { hold, standing, counted } = await deps.ledger.hold({
+      ...request,
+      ...(countRequest && { countRequest }),
+    });
+    if (input.meter && counted) input.meter.standing = counted;
+    // Counted now, or by the write that first took a hold found under this id: never again.
+    countRequest = undefined;
+    const covering = await coverCall(deps.ledger, hold, standing, request);
+    if (covering) return { ...covering.hold, unlimited: false, standing: covering.standing };
   }
-  return { ...again.hold, unlimited: false, standing: again.standing };
+  throw new UpstreamError(
+    'quota_ledger_contention',
+    `The token reservation ${holdId} kept changing under this call; try again.`,
+    { statusCode: 503 },
+  );
+};
+
+/** A hold found under the call's id that keeps going away is given up after this many tries (a 503). */
+const MAX_HOLD_ATTEMPTS = 3;
+
+/**
+ * Makes the hold `hold` returned cover this call, or returns undefined when it went away meanwhile (settled,
+ * released or reclaimed: hold afresh). A new hold covers it already. A hold found under the id (a retried or
+ * redelivered step, or an inline turn's early guess whose give-back failed before a hand-off) may have been
+ * taken for less, or with a shorter lease: it is renewed to this call's lease, so it is not reclaimed while
+ * the call runs, and grown to its worst case, or usage beyond it could only be recorded as overrun, never
+ * charged. A growth the budget cannot take is this call's 429 (`QuotaExceededError`), and the found hold
+ * stays as it is until its holder, or its lease, ends it: another delivery of the same step may own it.
+ */
+const coverCall = async (
+  ledger: QuotaLedger,
+  found: Hold,
+  standing: QuotaStanding,
+  request: { amount: number; limit: number; nowSeconds: number; leaseSeconds: number },
+): Promise<{ hold: Hold; standing: QuotaStanding } | undefined> => {
+  let hold = found;
+  const expiresAt = request.nowSeconds + request.leaseSeconds;
+  if (hold.expiresAt < expiresAt) {
+    if ((await ledger.renew(hold, expiresAt)).status === 'not_held') return undefined;
+    hold = { ...hold, expiresAt };
+  }
+  if (hold.amount >= request.amount) return { hold, standing };
+  const grown = await ledger.grow(hold, {
+    amount: request.amount,
+    limit: request.limit,
+    nowSeconds: request.nowSeconds,
+  });
+  return grown.status === 'grown'
+    ? { hold: { ...grown.hold, expiresAt }, standing: grown.standing }
+    : undefined;
 };

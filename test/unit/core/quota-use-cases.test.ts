@@ -154,6 +154,45 @@ describe('reserveTokens: an id that is held already', () => {
     expect([...ledger.counters.values()][0]?.holds.get(reservationId)).toMatchObject({ amount: 300 });
   });
 
+  it('renews a found hold to this call’s lease, so it is not reclaimed mid-call, and never shortens one', async () => {
+    const { deps, ledger, clock } = setup();
+    // An early guess with the inline lease, found by the worker's step a minute later with the default one.
+    await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 300, reservationId, leaseSeconds: 35 });
+    clock.advance(60_000);
+    const nowSeconds = Math.floor(clock.now().getTime() / 1000);
+
+    const reservation = await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 300, reservationId });
+
+    expect(reservation).toMatchObject({ amount: 300, expiresAt: nowSeconds + 900 });
+    const stored = () => [...ledger.counters.values()][0]?.holds.get(reservationId);
+    expect(stored()).toEqual({ amount: 300, expiresAt: nowSeconds + 900 });
+    expect(ledger.calls).toEqual(['hold', 'hold', 'renew']);
+
+    ledger.calls.length = 0;
+    const shorter = await reserveTokens(deps, {
+      tenantId,
+      limit: 1_000,
+      tokens: 300,
+      reservationId,
+      leaseSeconds: 35,
+    });
+    expect(shorter).toMatchObject({ expiresAt: nowSeconds + 900 });
+    expect(stored()?.expiresAt).toBe(nowSeconds + 900);
+    expect(ledger.calls).toEqual(['hold']);
+  });
+
+  it('gives up with a retryable 503 when the hold under its id keeps going away', async () => {
+    const { deps, ledger } = setup();
+    await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 300, reservationId });
+    // Every growth finds the hold gone, and every hold finds a smaller one again (deliveries racing).
+    ledger.grow = async () => ({ status: 'not_held' });
+
+    await expect(
+      reserveTokens(deps, { tenantId, limit: 1_000, tokens: 500, reservationId }),
+    ).rejects.toMatchObject({ statusCode: 503, code: 'quota_ledger_contention' });
+    expect(ledger.calls.filter((call) => call === 'hold')).toHaveLength(4);
+  });
+
   it('holds afresh when the smaller hold is settled between the hold and the growth', async () => {
     const { deps, ledger } = setup();
     const first = await reserveTokens(deps, { tenantId, limit: 1_000, tokens: 300, reservationId });
