@@ -37,21 +37,28 @@ export const buildApp = (options: BuildAppOptions): BuiltApp => {
   const app = new App({ context: { ...FEATURE_FLAGS, ...options.context }, outdir: options.outdir });
   const names = stackNames(config.stage);
   const description = `Tenantic stage ${config.stage}`;
+  const tags: Record<string, string> = {
+    'tenantic:stage': config.stage,
+    'tenantic:tenancy': config.tenancy,
+    ...(config.tenant && { 'tenantic:tenant': config.tenant }),
+  };
+  // On the stacks themselves (explicit, as the `explicitStackTags` flag wants: CloudFormation also tags what
+  // it creates on their behalf), and on every taggable resource.
   const dataStack = new DataStack(app, names.data, {
     config,
     description: `${description}: tables, bucket, queues, admin key`,
     terminationProtection: config.removalPolicy === 'retain',
+    tags,
   });
   const apiStack = new ApiStack(app, names.api, {
     config,
     data: dataStack,
     description: `${description}: functions, APIs, alarms`,
+    tags,
   });
   apiStack.addStackDependency(dataStack);
 
-  Tags.of(app).add('tenantic:stage', config.stage);
-  Tags.of(app).add('tenantic:tenancy', config.tenancy);
-  if (config.tenant) Tags.of(app).add('tenantic:tenant', config.tenant);
+  for (const [key, value] of Object.entries(tags)) Tags.of(app).add(key, value);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, dataStack, apiStack, config };
 };

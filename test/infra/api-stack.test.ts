@@ -505,6 +505,16 @@ describe('tags and outputs', () => {
     });
   });
 
+  it('tags both stacks themselves too, so CloudFormation tags what it creates for them', () => {
+    const assembly = stage.built.app.synth();
+    for (const stack of [stage.built.dataStack, stage.built.apiStack]) {
+      expect(assembly.getStackByName(stack.stackName).tags, stack.stackName).toMatchObject({
+        'tenantic:stage': 'acme',
+        'tenantic:tenancy': stage.built.config.tenancy,
+      });
+    }
+  });
+
   it('outputs the HTTP and WebSocket URLs', () => {
     expect(Object.keys(stage.apiJson.Outputs)).toEqual(
       expect.arrayContaining(['HttpApiUrl', 'WebSocketUrl']),
