@@ -176,7 +176,9 @@ export const createChatApi = (
           (turn) => turn.tenantId === tenant.id && turn.sessionId === path.id,
         );
         remember(tenant.id, quotas);
+        // Whatever this turn does, the session's base as it was is out of date (its prefetch has read it).
         const key = sessionKey(tenant.id, path.id);
+        sessionBases.delete(key);
         let firstStepTokens: number | undefined;
         const { status, result } = await sendMessage(chat, tenant, path.id, body, {
           ...(meter && { meter }),
@@ -185,15 +187,10 @@ export const createChatApi = (
           onFirstStepTokens: (tokens) => {
             firstStepTokens = tokens;
           },
-        }).catch((error: unknown) => {
-          sessionBases.delete(key);
-          throw error;
         });
         // Only a turn that ended here with its answer leaves a history whose size is known.
         if (status === 200 && result.message && firstStepTokens !== undefined) {
           sessionBases.set(key, sessionTokenBase(firstStepTokens, result.message.content));
-        } else {
-          sessionBases.delete(key);
         }
         return status === 200 ? result : HttpReply.json(status, result);
       },
