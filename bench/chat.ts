@@ -13,7 +13,7 @@ import { startLocalPlatform } from '../local/platform';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../test/helpers/fake-openai-server';
 import { runRecord } from './history';
 import { type BenchResponse, benchClient } from './http-client';
-import { jitCpuMs } from './jit';
+import { jitCpuMs, jitMsEach } from './jit';
 import { codeVersion, machine, percentile, readSection, watchHost, writeSection } from './report';
 
 const LLM_LATENCY_MS = 50;
@@ -160,8 +160,7 @@ const measure = async (
   return {
     route,
     turns: TURNS,
-    jitMsPerTurn:
-      jitBefore === undefined || jitAfter === undefined ? undefined : (jitAfter - jitBefore) / TURNS,
+    jitMsPerTurn: jitMsEach(jitBefore, jitAfter, TURNS),
     endToEndP50: percentile(endToEnd, 50),
     overheadP50: percentile(overheads, 50),
     overheadP99: percentile(overheads, 99),
@@ -372,8 +371,7 @@ export const runChatBench = async (): Promise<void> => {
       const after = jit();
       warmUp = {
         rounds: warmUp.rounds + JIT_WINDOW_ROUNDS,
-        jitMsPerRound:
-          before === undefined || after === undefined ? undefined : (after - before) / JIT_WINDOW_ROUNDS,
+        jitMsPerRound: jitMsEach(before, after, JIT_WINDOW_ROUNDS),
       };
       // Where the compiler cannot be watched, the minimum warm-up is all there is.
       if (warmUp.jitMsPerRound === undefined || warmUp.jitMsPerRound < JIT_QUIET_MS_PER_ROUND) break;

@@ -62,3 +62,12 @@ export const jitCpuMs = (pid: number | undefined): number | undefined => {
   }
   return (ticks * 1000) / ticksPerSecond;
 };
+
+/**
+ * The compiler's CPU milliseconds per item between two `jitCpuMs` readings; undefined if either is unknown.
+ *
+ * @example
+ * jitMsEach(before, jitCpuMs(pid), 200); // 0.25
+ */
+export const jitMsEach = (before: number | undefined, after: number | undefined, items: number) =>
+  before === undefined || after === undefined ? undefined : (after - before) / items;

@@ -134,27 +134,32 @@ export const codeVersion = (): string => {
   }
 };
 
+/** BENCHMARKS.md as it is now, or a fresh file's header. */
+const currentFile = (): string => (existsSync(FILE) ? readFileSync(FILE, 'utf8') : HEADER);
+
+/** Where section `name` lies in `text`: its markers, and their offsets (undefined: no such section). */
+const locateSection = (text: string, name: string) => {
+  const start = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  return { start, end, found: from >= 0 && to > from ? { from, to } : undefined };
+};
+
 /** The body of section `name` as BENCHMARKS.md has it now; undefined when there is none yet. */
 export const readSection = (name: string): string | undefined => {
-  if (!existsSync(FILE)) return undefined;
-  const current = readFileSync(FILE, 'utf8');
-  const start = `<!-- bench:${name} -->`;
-  const from = current.indexOf(start);
-  const to = current.indexOf(`<!-- /bench:${name} -->`);
-  return from >= 0 && to > from ? current.slice(from + start.length, to) : undefined;
+  const current = currentFile();
+  const { start, found } = locateSection(current, name);
+  return found && current.slice(found.from + start.length, found.to);
 };
 
 export const writeSection = (name: string, body: string): void => {
-  const start = `<!-- bench:${name} -->`;
-  const end = `<!-- /bench:${name} -->`;
-  const current = existsSync(FILE) ? readFileSync(FILE, 'utf8') : HEADER;
+  const current = currentFile();
+  const { start, end, found } = locateSection(current, name);
   const section = `${start}\n${body.trim()}\n${end}`;
-  const from = current.indexOf(start);
-  const to = current.indexOf(end);
-  const next =
-    from >= 0 && to > from
-      ? `${current.slice(0, from)}${section}${current.slice(to + end.length)}`
-      : `${current.trimEnd()}\n\n${section}\n`;
+  const next = found
+    ? `${current.slice(0, found.from)}${section}${current.slice(found.to + end.length)}`
+    : `${current.trimEnd()}\n\n${section}\n`;
   writeFileSync(FILE, next);
 };
 

@@ -37,7 +37,7 @@ export interface Emulators {
   readonly endpoints: EmulatorEndpoints;
   /** The variables the AWS SDK (and our S3 client factory) read to reach the emulators. */
   readonly env: Readonly<Record<string, string>>;
-  /** DynamoDB Local's process (a JVM), for benchmarks that watch its CPU; undefined once it has gone. */
+  /** DynamoDB Local's process id (a JVM), for benchmarks that watch its CPU; undefined if none was spawned. */
   readonly dynamoDbPid: number | undefined;
   stop(): Promise<void>;
 }
