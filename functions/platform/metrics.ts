@@ -47,7 +47,8 @@ export const METRICS = {
   llmAnswers: {
     name: 'LlmAnswers',
     unit: 'Count',
-    description: 'LLM answers given (streamed or not), by whoever answered: the denominator of the degraded rate',
+    description:
+      'LLM answers given (streamed or not), by whoever answered: the denominator of the degraded rate',
     dimensionSets: [BASE_DIMENSIONS, PER_MODEL],
   },
   degradedAnswers: {
