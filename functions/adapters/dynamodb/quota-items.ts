@@ -5,6 +5,7 @@
 // The per-minute request counter has no item of its own: it rides on the month's token item as
 // `rpm_minute` (the minute it counts, `2026-11-22T09:15`) and `rpm_used`, so a metered request (count
 // the request, hold its tokens) is admitted by one conditional write.
+// Vocabulary: docs/glossary.md
 import type { LedgerQuota } from '../../core/quotas/errors';
 import type { QuotaName } from '../../core/quotas/schemas';
 

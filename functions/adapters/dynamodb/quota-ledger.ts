@@ -12,6 +12,7 @@
 // the first hold that the condition refuses (the refusal returns the item, so finding it costs no
 // read): one conditional write per batch of expired holds, then the hold is retried. Usage reports
 // leave expired holds out at once.
+// Vocabulary: docs/glossary.md
 import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type {
   CounterRef,

@@ -2,6 +2,7 @@
 // first reads), under the quotas its tenant had on its last request (the re-check, which gives the current
 // ones, runs at the same time). An inline turn or a chat completion then starts its LLM call one round
 // trip sooner; whatever does not go ahead is undone.
+// Vocabulary: docs/glossary.md
 import type { Clock } from '../ports/clock';
 import type { CountRequest, QuotaLedger, ReleaseOptions } from '../ports/quota-ledger';
 import { acquireRunSlot, runSlotHold } from '../quotas/acquire-run-slot';

@@ -1,5 +1,6 @@
 // Use case: one metered LLM call: reserve the worst case, call with a deadline, persist, settle to
 // the real usage; on failure the reservation is released, so no charge sticks.
+// Vocabulary: docs/glossary.md
 import { collectStream } from '../llm/deltas';
 import { estimatePromptTokens, estimateTextTokens } from '../llm/token-estimate';
 import type { ChatCompletion, ChatDelta, ChatMessage, ChatRequest, Usage } from '../llm/types';

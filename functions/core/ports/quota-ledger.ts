@@ -1,5 +1,6 @@
 // Port: the quota ledger: atomic counters per window, and leased holds (token reservations, run slots)
 // that can never take a quota past its limit, whatever the concurrency.
+// Vocabulary: docs/glossary.md
 import type { LedgerQuota, QuotaStanding } from '../quotas/errors';
 
 /** One counter: a tenant's quota in one window (`2026-11`), or a gauge with no window (`null`). */

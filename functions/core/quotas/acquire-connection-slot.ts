@@ -1,4 +1,5 @@
 // Use case: take one of the tenant's `concurrent_connections` slots at `$connect`; give it back at `$disconnect`.
+// Vocabulary: docs/glossary.md
 import type { Clock } from '../ports/clock';
 import type { Hold, QuotaLedger, ReleaseResult } from '../ports/quota-ledger';
 import { QuotaExceededError } from './errors';

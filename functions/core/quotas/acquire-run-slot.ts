@@ -1,4 +1,5 @@
 // Use case: take one of the tenant's concurrent-run slots before a run starts (or resumes).
+// Vocabulary: docs/glossary.md
 import type { Clock } from '../ports/clock';
 import type { Hold, HoldRequest, QuotaLedger, RenewResult } from '../ports/quota-ledger';
 import { QuotaExceededError } from './errors';

@@ -1,5 +1,6 @@
 // Core: what every quota use case agrees on: counter references from the windows, lease bounds, and
 // the checks that run before any write (so bad amounts are a 400 and never touch the ledger).
+// Vocabulary: docs/glossary.md
 import type { CounterRef } from '../ports/quota-ledger';
 import { InvalidReservationError, type LedgerQuota } from './errors';
 import type { QuotaName } from './schemas';

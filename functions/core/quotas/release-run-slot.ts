@@ -1,4 +1,5 @@
 // Use case: give a concurrent-run slot back when the run ends, however it ends.
+// Vocabulary: docs/glossary.md
 import type { QuotaLedger, ReleaseResult } from '../ports/quota-ledger';
 import type { RunSlot } from './acquire-run-slot';
 

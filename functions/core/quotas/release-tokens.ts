@@ -1,4 +1,5 @@
 // Use case: give a token reservation back when the LLM call failed or never happened.
+// Vocabulary: docs/glossary.md
 import type { QuotaLedger, ReleaseResult } from '../ports/quota-ledger';
 import type { TokenReservation } from './reserve-tokens';
 

@@ -1,5 +1,6 @@
 // Core: a metered request's admission. Its `requests_per_minute` count rides on its first token hold
 // (one write for both); a request that ends up holding nothing is counted on its own.
+// Vocabulary: docs/glossary.md
 import type { Clock } from '../ports/clock';
 import type { CountRequest, QuotaLedger } from '../ports/quota-ledger';
 import { QuotaExceededError, type QuotaStanding } from './errors';

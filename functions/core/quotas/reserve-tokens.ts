@@ -1,4 +1,5 @@
 // Use case: reserve the worst case of an LLM call against `tokens_per_month`, before the call.
+// Vocabulary: docs/glossary.md
 import { randomUUID } from 'node:crypto';
 import { UpstreamError } from '../errors';
 import type { Clock } from '../ports/clock';

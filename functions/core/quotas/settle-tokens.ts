@@ -1,4 +1,5 @@
 // Use case: turn a token reservation into the real usage of the call, after it returned.
+// Vocabulary: docs/glossary.md
 import type { QuotaLedger, SettleResult } from '../ports/quota-ledger';
 import { assertWholeAmount } from './ledger-rules';
 import type { TokenReservation } from './reserve-tokens';

@@ -1,4 +1,5 @@
 // Core: one more unit on a windowed counter (requests this minute, tool invocations today).
+// Vocabulary: docs/glossary.md
 import type { Clock } from '../ports/clock';
 import type { QuotaLedger } from '../ports/quota-ledger';
 import { type LedgerQuota, QuotaExceededError, type QuotaStanding } from './errors';

@@ -1,4 +1,5 @@
 // Core: the counting window of each quota (per minute, day or month, or none) and when it resets.
+// Vocabulary: docs/glossary.md
 import type { QuotaName } from './schemas';
 
 export interface QuotaWindow {
