@@ -85,6 +85,29 @@ const StageProviderSchema = z
     return { ...provider, models };
   });
 
+const fraction = z.number().gt(0, 'must be > 0').max(1, 'must be <= 1 (a fraction, not a percentage)');
+
+/**
+ * What pages, per stage (docs/operations-alarms.md). Rates are fractions over 5-minute periods; a rate is
+ * judged only from a minimum traffic on, so one failure among two requests at 3 a.m. pages nobody.
+ */
+const AlarmThresholdsSchema = z
+  .object({
+    /** HTTP 5xx per request, and WebSocket execution errors per route invocation. */
+    apiErrorRate: fraction,
+    /** Requests (or WebSocket route invocations) per 5 minutes below which an API's error rate is not judged. */
+    apiMinRequests: int(1, 1_000_000),
+    /** p99 Duration above this share of the function's own timeout (functions/platform/functions.ts). */
+    durationP99OfTimeout: fraction,
+    /** DegradedAnswers per LlmAnswers of one LLM function. */
+    degradedAnswerRate: fraction,
+    /** LLM answers per 5 minutes below which the degraded rate is not judged. */
+    llmMinAnswers: int(1, 1_000_000),
+    /** p99 of LlmLatency (one call, request to last token) of one LLM function, in milliseconds. */
+    llmLatencyP99Ms: int(100, 900_000),
+  })
+  .strict();
+
 const LEGACY_LLM_FIELD = 'moved: declare each upstream under llm.providers.<name> ({ baseUrl?, models })';
 
 export const StageConfigSchema = z
@@ -141,6 +164,7 @@ export const StageConfigSchema = z
         ),
     ),
     alarmEmail: z.email('must be an email address').optional(),
+    alarms: AlarmThresholdsSchema,
     queues: z
       .object({
         maxReceiveCount: int(1, 1000),
@@ -258,6 +282,18 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
   defaultPlan: 'free',
   corsOrigins: [],
   queues: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
+  alarms: {
+    // 1 failed request in 20 is an outage for someone; fewer is noise a retry absorbs.
+    apiErrorRate: 0.05,
+    apiMinRequests: 20,
+    // A p99 at 80 % of the timeout means the slowest calls are about to be cut off.
+    durationP99OfTimeout: 0.8,
+    // A quarter of answers from a fallback model or the rule-based provider: the main model is failing.
+    degradedAnswerRate: 0.25,
+    llmMinAnswers: 10,
+    // chat-api gives the model 25 s (core/chat/model.ts); a p99 of 20 s leaves it little room.
+    llmLatencyP99Ms: 20_000,
+  },
   // The routes re-check the key and its tenant on every request, so the cache delays no revocation; it
   // saves the authorizer's invocation and read on repeated requests with one key.
   authorizerCacheTtlSeconds: 30,
@@ -269,7 +305,7 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-// Nested settings (llm, queues) merge key by key; `plans`, `providers` and arrays replace, so a file can
+// Nested settings (llm, queues, alarms) merge key by key; `plans`, `providers` and arrays replace, so a file can
 // drop a default plan or the default provider.
 const REPLACED_WHOLE = new Set(['plans', 'providers']);
 
