@@ -51,12 +51,14 @@ describe('loadStageConfig', () => {
   it('merges nested settings from the stage file and replaces plans whole', () => {
     const dir = withFile('acme', {
       queues: { maxReceiveCount: 9 },
+      alarms: { llmLatencyP99Ms: 30_000 },
       plans: { solo: defaultStageConfig('x').plans.free },
       defaultPlan: 'solo',
     });
     const config = loadStageConfig('acme', { configDir: dir });
     expect(config.queues.maxReceiveCount).toBe(9);
     expect(config.queues.retentionDays).toBe(defaultStageConfig('acme').queues.retentionDays);
+    expect(config.alarms).toEqual({ ...defaultStageConfig('acme').alarms, llmLatencyP99Ms: 30_000 });
     expect(Object.keys(config.plans)).toEqual(['solo']);
   });
 
@@ -78,6 +80,9 @@ describe('loadStageConfig', () => {
     ['llm.defaultModel', { llm: { defaultModel: 'nope' } }, 'must be one of the models of llm.providers'],
     ['corsOrigins.0', { corsOrigins: ['app.example.com/'] }, 'origin'],
     ['alarmEmail', { alarmEmail: 'nobody' }, 'email'],
+    ['alarms.apiErrorRate', { alarms: { apiErrorRate: 5 } }, 'a fraction, not a percentage'],
+    ['alarms.durationP99OfTimeout', { alarms: { durationP99OfTimeout: 0 } }, 'must be > 0'],
+    ['alarms.llmMinAnswers', { alarms: { llmMinAnswers: 2.5 } }, 'must be an integer'],
     [
       'plans.free.tokens_per_month',
       { plans: { free: { ...defaultStageConfig('x').plans.free, tokens_per_month: -1 } } },
