@@ -9,7 +9,7 @@ import {
   type MetricDefinition,
 } from '../../functions/platform/metrics';
 
-export type DimensionValues = Readonly<Partial<Record<DimensionName, string>>>;
+type DimensionValues = Readonly<Partial<Record<DimensionName, string>>>;
 
 /**
  * A catalogue metric under its first dimension set, the one alarms read. Every dimension of that set needs

@@ -51,29 +51,25 @@ const AUTHORIZER_ERROR_RATE = 0.5;
 const AUTHORIZER_PERIODS = 3;
 
 /** Every alarm but the DLQ's judges 5-minute periods. */
-export const ALARM_PERIOD = Duration.minutes(5);
+const ALARM_PERIOD = Duration.minutes(5);
 /** API error rates page on 2 bad periods of 3: users see these failures, 10 minutes is long enough. */
-export const API_ERROR_PERIODS = { evaluationPeriods: 3, datapointsToAlarm: 2 } as const;
+const API_ERROR_PERIODS = { evaluationPeriods: 3, datapointsToAlarm: 2 } as const;
 /**
  * Latencies and the degraded rate page on 3 bad periods in a row: one slow or degraded stretch is the
  * provider's weather, 15 minutes of it is ours to act on.
  */
-export const SUSTAINED_PERIODS = { evaluationPeriods: 3, datapointsToAlarm: 3 } as const;
+const SUSTAINED_PERIODS = { evaluationPeriods: 3, datapointsToAlarm: 3 } as const;
 
 /** The catalogue functions that call an LLM: the ones that emit LlmAnswers, LlmLatency, breaker moves. */
-export const LLM_FUNCTIONS: readonly FunctionId[] = (
-  Object.entries(FUNCTIONS) as [FunctionId, FunctionDefinition][]
-)
+const LLM_FUNCTIONS: readonly FunctionId[] = (Object.entries(FUNCTIONS) as [FunctionId, FunctionDefinition][])
   .filter(([, definition]) => definition.llm === true)
   .map(([fnId]) => fnId);
 
 /** The functions behind the WebSocket routes: their invocations are the WebSocket API's traffic. */
-export const WS_ROUTE_FUNCTIONS: readonly FunctionId[] = [
-  ...new Set(WS_ROUTES.map((route) => route.function)),
-];
+const WS_ROUTE_FUNCTIONS: readonly FunctionId[] = [...new Set(WS_ROUTES.map((route) => route.function))];
 
 /** p99 Duration threshold of a function: a share of its own timeout, in milliseconds. */
-export const durationThresholdMs = (fnId: FunctionId, config: StageConfig): number =>
+const durationThresholdMs = (fnId: FunctionId, config: StageConfig): number =>
   Math.round(FUNCTIONS[fnId].timeoutSeconds * 1000 * config.alarms.durationP99OfTimeout);
 
 /** The dimension set of a catalogue metric that holds `dimension`: the dashboard's breakdown. */
