@@ -14,6 +14,7 @@ import {
   type ProviderSpec,
 } from '../../functions/core/llm/catalogue';
 import { PlanNameSchema, PlansSchema } from '../../functions/core/quotas/schemas';
+import { FUNCTIONS, type FunctionDefinition } from '../../functions/platform/functions';
 
 /** The retention periods CloudWatch Logs accepts (PutRetentionPolicy). */
 export const LOG_RETENTION_DAYS = [
@@ -85,6 +86,11 @@ const StageProviderSchema = z
     return { ...provider, models };
   });
 
+/** The catalogue functions that call an LLM: each has its own LLM latency threshold. */
+const LLM_FUNCTION_IDS = (Object.entries(FUNCTIONS) as [string, FunctionDefinition][])
+  .filter(([, definition]) => definition.llm === true)
+  .map(([id]) => id);
+
 const fraction = z.number().gt(0, 'must be > 0').max(1, 'must be <= 1 (a fraction, not a percentage)');
 
 /**
@@ -103,8 +109,13 @@ const AlarmThresholdsSchema = z
     degradedAnswerRate: fraction,
     /** LLM answers per 5 minutes below which the degraded rate is not judged. */
     llmMinAnswers: int(1, 1_000_000),
-    /** p99 of LlmLatency (one call, request to last token) of one LLM function, in milliseconds. */
-    llmLatencyP99Ms: int(100, 900_000),
+    /**
+     * p99 of LlmLatency (one call, request to last token) in milliseconds, per LLM function: their calls
+     * have different deadlines. Every LLM function needs one, so a new one cannot go unwatched.
+     */
+    llmLatencyP99Ms: z
+      .object(Object.fromEntries(LLM_FUNCTION_IDS.map((id) => [id, int(100, 900_000)])))
+      .strict(),
   })
   .strict();
 
@@ -291,8 +302,12 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
     // A quarter of answers from a fallback model or the rule-based provider: the main model is failing.
     degradedAnswerRate: 0.25,
     llmMinAnswers: 10,
-    // chat-api gives the model 25 s (core/chat/model.ts); a p99 of 20 s leaves it little room.
-    llmLatencyP99Ms: 20_000,
+    llmLatencyP99Ms: {
+      // chat-api gives the model 25 s (core/chat/model.ts); a p99 of 20 s leaves it little room.
+      'chat-api': 20_000,
+      // A worker call may stream a long answer, but a minute per call spends most of a run's 100 s budget.
+      'chat-worker': 60_000,
+    },
   },
   // The routes re-check the key and its tenant on every request, so the cache delays no revocation; it
   // saves the authorizer's invocation and read on repeated requests with one key.

@@ -343,10 +343,12 @@ export class Observability extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    const latencyMs = alarms.llmLatencyP99Ms[fnId];
+    if (latencyMs === undefined) throw new Error(`${stage}: alarms.llmLatencyP99Ms has no '${fnId}'`);
     this.alarm(section, `${fnId} LLM p99 latency`, `${fnId}LlmLatencyP99Alarm`, {
-      alarmDescription: `${fnId}: LLM call p99 latency above ${alarms.llmLatencyP99Ms} ms for 15 minutes (${stage})`,
+      alarmDescription: `${fnId}: LLM call p99 latency above ${latencyMs} ms for 15 minutes (${stage})`,
       metric: catalogueMetric(METRICS.llmLatency, service, { statistic: 'p99', period }),
-      threshold: alarms.llmLatencyP99Ms,
+      threshold: latencyMs,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       ...SUSTAINED_PERIODS,
       // No LLM call, no latency: an idle period neither raises nor holds the alarm.

@@ -51,14 +51,18 @@ describe('loadStageConfig', () => {
   it('merges nested settings from the stage file and replaces plans whole', () => {
     const dir = withFile('acme', {
       queues: { maxReceiveCount: 9 },
-      alarms: { llmLatencyP99Ms: 30_000 },
+      alarms: { llmLatencyP99Ms: { 'chat-worker': 90_000 } },
       plans: { solo: defaultStageConfig('x').plans.free },
       defaultPlan: 'solo',
     });
     const config = loadStageConfig('acme', { configDir: dir });
     expect(config.queues.maxReceiveCount).toBe(9);
     expect(config.queues.retentionDays).toBe(defaultStageConfig('acme').queues.retentionDays);
-    expect(config.alarms).toEqual({ ...defaultStageConfig('acme').alarms, llmLatencyP99Ms: 30_000 });
+    const defaults = defaultStageConfig('acme').alarms;
+    expect(config.alarms).toEqual({
+      ...defaults,
+      llmLatencyP99Ms: { ...defaults.llmLatencyP99Ms, 'chat-worker': 90_000 },
+    });
     expect(Object.keys(config.plans)).toEqual(['solo']);
   });
 
@@ -83,6 +87,8 @@ describe('loadStageConfig', () => {
     ['alarms.apiErrorRate', { alarms: { apiErrorRate: 5 } }, 'a fraction, not a percentage'],
     ['alarms.durationP99OfTimeout', { alarms: { durationP99OfTimeout: 0 } }, 'must be > 0'],
     ['alarms.llmMinAnswers', { alarms: { llmMinAnswers: 2.5 } }, 'must be an integer'],
+    // A latency threshold for a function that calls no LLM would watch a metric nobody emits.
+    ['alarms.llmLatencyP99Ms', { alarms: { llmLatencyP99Ms: { 'tool-worker': 1_000 } } }, 'tool-worker'],
     [
       'plans.free.tokens_per_month',
       { plans: { free: { ...defaultStageConfig('x').plans.free, tokens_per_month: -1 } } },
