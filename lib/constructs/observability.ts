@@ -367,7 +367,7 @@ export class Observability extends Construct {
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
-        // SQS reports queue depth continuously; a gap is CloudWatch's, not a dead letter.
+        // SQS may stop reporting a queue idle for hours: a gap is an empty, quiet DLQ, not a dead letter.
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
