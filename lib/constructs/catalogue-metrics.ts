@@ -43,31 +43,26 @@ export const catalogueMetric = (
   });
 };
 
-const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
-  a.length === b.length && a.every((name) => b.includes(name));
-
 /**
- * A dashboard line per value combination of one catalogue dimension set within a stage (per model, per
- * kind of quota), as a CloudWatch SEARCH. Dashboards only: an alarm cannot evaluate a SEARCH.
+ * A dashboard line per value of `by` (and of the other dimensions of the catalogue's dimension set that
+ * holds it: per model and provider, per kind of quota) within a stage, as a CloudWatch SEARCH. Dashboards
+ * only: an alarm cannot evaluate a SEARCH.
  *
  * @example
- * catalogueSearch(METRICS.promptTokens, METRICS.promptTokens.dimensionSets[1], 'acme', 'Sum', period);
+ * catalogueSearch(METRICS.promptTokens, DIMENSION.model, 'acme', 'Sum', Duration.minutes(5));
  */
 export const catalogueSearch = (
   definition: MetricDefinition,
-  dimensionSet: readonly DimensionName[],
+  by: DimensionName,
   stage: string,
   statistic: string,
   period: Duration,
 ): cloudwatch.MathExpression => {
-  if (!definition.dimensionSets.some((set) => sameSet(set, dimensionSet))) {
-    throw new Error(`${definition.name} is not published under {${dimensionSet.join(', ')}}`);
-  }
-  if (!dimensionSet.includes(DIMENSION.stage)) {
-    throw new Error(`${definition.name}: a search must stay within the stage`);
-  }
-  // The schema {namespace, dims...} matches metrics with exactly these dimensions. Stage names are
-  // lower-case letters, digits and hyphens (STAGE_NAME_PATTERN), safe inside the quoted search term.
+  const dimensionSet = definition.dimensionSets.find((set) => (set as readonly DimensionName[]).includes(by));
+  if (!dimensionSet) throw new Error(`${definition.name} is not published with a '${by}' dimension`);
+  // The schema {namespace, dims...} matches metrics with exactly these dimensions, every set holds the
+  // stage, and stage names are lower-case letters, digits and hyphens (STAGE_NAME_PATTERN): safe inside
+  // the quoted search term.
   const schema = [METRICS_NAMESPACE, ...dimensionSet].join(',');
   const term = `{${schema}} MetricName="${definition.name}" ${DIMENSION.stage}="${stage}"`;
   return new cloudwatch.MathExpression({

@@ -72,15 +72,6 @@ const WS_ROUTE_FUNCTIONS: readonly FunctionId[] = [...new Set(WS_ROUTES.map((rou
 const durationThresholdMs = (fnId: FunctionId, config: StageConfig): number =>
   Math.round(FUNCTIONS[fnId].timeoutSeconds * 1000 * config.alarms.durationP99OfTimeout);
 
-/** The dimension set of a catalogue metric that holds `dimension`: the dashboard's breakdown. */
-const breakdownBy = (definition: MetricDefinition, dimension: DimensionName): readonly DimensionName[] => {
-  const set = definition.dimensionSets.find((dimensions) =>
-    (dimensions as readonly DimensionName[]).includes(dimension),
-  );
-  if (!set) throw new Error(`${definition.name} has no dimension set with '${dimension}'`);
-  return set;
-};
-
 /**
  * The stage's alarms, each sent to one KMS-encrypted topic (email from the stage config's `alarmEmail`),
  * and a dashboard `tenantic-<stage>` with a widget per alarm. What pages and why: docs/operations-alarms.md.
@@ -375,33 +366,16 @@ export class Observability extends Construct {
 
   private buildDashboard(): cloudwatch.Dashboard {
     const { stage } = this.config;
-    const period = ALARM_PERIOD;
-    const perModel = (definition: MetricDefinition) =>
-      catalogueSearch(definition, breakdownBy(definition, DIMENSION.model), stage, 'Sum', period);
-    const usage: cloudwatch.IWidget[] = [
+    const graph = (title: string, definition: MetricDefinition, by: DimensionName) =>
       new cloudwatch.GraphWidget({
-        title: 'Prompt tokens per model (and function)',
-        left: [perModel(METRICS.promptTokens)],
+        title,
+        left: [catalogueSearch(definition, by, stage, 'Sum', ALARM_PERIOD)],
         width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Completion tokens per model (and function)',
-        left: [perModel(METRICS.completionTokens)],
-        width: 8,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Quota refusals by kind (and function)',
-        left: [
-          catalogueSearch(
-            METRICS.quotaRefusals,
-            breakdownBy(METRICS.quotaRefusals, DIMENSION.kind),
-            stage,
-            'Sum',
-            period,
-          ),
-        ],
-        width: 8,
-      }),
+      });
+    const usage = [
+      graph('Prompt tokens per model (and function)', METRICS.promptTokens, DIMENSION.model),
+      graph('Completion tokens per model (and function)', METRICS.completionTokens, DIMENSION.model),
+      graph('Quota refusals by kind (and function)', METRICS.quotaRefusals, DIMENSION.kind),
     ];
     const rows: cloudwatch.IWidget[][] = [
       [
