@@ -73,6 +73,8 @@ export class ApiStack extends Stack {
       removalPolicy,
       functions: handlers,
       deadLetterQueues: data.queues.deadLetterQueues,
+      httpApi: this.httpApi.api,
+      webSocketStage: this.webSocketApi.stage,
     });
 
     new CfnOutput(this, 'HttpApiUrl', { value: this.httpApi.url });

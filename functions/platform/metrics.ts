@@ -26,6 +26,12 @@ export const DIMENSION = {
 
 export type DimensionName = (typeof DIMENSION)[keyof typeof DIMENSION];
 
+/**
+ * The values of the `state` dimension of BreakerTransitions: the state a breaker entered. The breaker-opens
+ * alarm reads `open`, so the emitting code must write these exact values (not its own `half-open`).
+ */
+export const BREAKER_STATE = { open: 'open', halfOpen: 'half_open', closed: 'closed' } as const;
+
 /** Every metric carries the stage and the function; the set alarms read unless a metric says otherwise. */
 export const BASE_DIMENSIONS = [DIMENSION.stage, DIMENSION.service] as const;
 const PER_MODEL = [...BASE_DIMENSIONS, DIMENSION.model, DIMENSION.provider] as const;

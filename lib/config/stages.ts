@@ -14,6 +14,7 @@ import {
   type ProviderSpec,
 } from '../../functions/core/llm/catalogue';
 import { PlanNameSchema, PlansSchema } from '../../functions/core/quotas/schemas';
+import { FUNCTIONS, type FunctionDefinition } from '../../functions/platform/functions';
 
 /** The retention periods CloudWatch Logs accepts (PutRetentionPolicy). */
 export const LOG_RETENTION_DAYS = [
@@ -85,6 +86,39 @@ const StageProviderSchema = z
     return { ...provider, models };
   });
 
+/** The catalogue functions that call an LLM: each has its own LLM latency threshold. */
+const LLM_FUNCTION_IDS = (Object.entries(FUNCTIONS) as [string, FunctionDefinition][])
+  .filter(([, definition]) => definition.llm === true)
+  .map(([id]) => id);
+
+const fraction = z.number().gt(0, 'must be > 0').max(1, 'must be <= 1 (a fraction, not a percentage)');
+
+/**
+ * What pages, per stage (docs/operations-alarms.md). Rates are fractions over 5-minute periods; a rate is
+ * judged only from a minimum traffic on, so one failure among two requests at 3 a.m. pages nobody.
+ */
+const AlarmThresholdsSchema = z
+  .object({
+    /** HTTP 5xx per request, and WebSocket execution errors per route invocation. */
+    apiErrorRate: fraction,
+    /** Requests (or WebSocket route invocations) per 5 minutes below which an API's error rate is not judged. */
+    apiMinRequests: int(1, 1_000_000),
+    /** p99 Duration above this share of the function's own timeout (functions/platform/functions.ts). */
+    durationP99OfTimeout: fraction,
+    /** DegradedAnswers per LlmAnswers of one LLM function. */
+    degradedAnswerRate: fraction,
+    /** LLM answers per 5 minutes below which the degraded rate is not judged. */
+    llmMinAnswers: int(1, 1_000_000),
+    /**
+     * p99 of LlmLatency (one call, request to last token) in milliseconds, per LLM function: their calls
+     * have different deadlines. Every LLM function needs one, so a new one cannot go unwatched.
+     */
+    llmLatencyP99Ms: z
+      .object(Object.fromEntries(LLM_FUNCTION_IDS.map((id) => [id, int(100, 900_000)])))
+      .strict(),
+  })
+  .strict();
+
 const LEGACY_LLM_FIELD = 'moved: declare each upstream under llm.providers.<name> ({ baseUrl?, models })';
 
 export const StageConfigSchema = z
@@ -141,6 +175,7 @@ export const StageConfigSchema = z
         ),
     ),
     alarmEmail: z.email('must be an email address').optional(),
+    alarms: AlarmThresholdsSchema,
     queues: z
       .object({
         maxReceiveCount: int(1, 1000),
@@ -258,6 +293,22 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
   defaultPlan: 'free',
   corsOrigins: [],
   queues: { maxReceiveCount: 5, retentionDays: 4, dlqRetentionDays: 14 },
+  alarms: {
+    // 1 failed request in 20 is an outage for someone; fewer is noise a retry absorbs.
+    apiErrorRate: 0.05,
+    apiMinRequests: 20,
+    // A p99 at 80 % of the timeout means the slowest calls are about to be cut off.
+    durationP99OfTimeout: 0.8,
+    // A quarter of answers from a fallback model or the rule-based provider: the main model is failing.
+    degradedAnswerRate: 0.25,
+    llmMinAnswers: 10,
+    llmLatencyP99Ms: {
+      // chat-api gives the model 25 s (core/chat/model.ts); a p99 of 20 s leaves it little room.
+      'chat-api': 20_000,
+      // A worker call may stream a long answer, but a minute per call spends most of a run's 100 s budget.
+      'chat-worker': 60_000,
+    },
+  },
   // The routes re-check the key and its tenant on every request, so the cache delays no revocation; it
   // saves the authorizer's invocation and read on repeated requests with one key.
   authorizerCacheTtlSeconds: 30,
@@ -269,7 +320,7 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-// Nested settings (llm, queues) merge key by key; `plans`, `providers` and arrays replace, so a file can
+// Nested settings (llm, queues, alarms) merge key by key; `plans`, `providers` and arrays replace, so a file can
 // drop a default plan or the default provider.
 const REPLACED_WHOLE = new Set(['plans', 'providers']);
 

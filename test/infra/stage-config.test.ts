@@ -51,12 +51,18 @@ describe('loadStageConfig', () => {
   it('merges nested settings from the stage file and replaces plans whole', () => {
     const dir = withFile('acme', {
       queues: { maxReceiveCount: 9 },
+      alarms: { llmLatencyP99Ms: { 'chat-worker': 90_000 } },
       plans: { solo: defaultStageConfig('x').plans.free },
       defaultPlan: 'solo',
     });
     const config = loadStageConfig('acme', { configDir: dir });
     expect(config.queues.maxReceiveCount).toBe(9);
     expect(config.queues.retentionDays).toBe(defaultStageConfig('acme').queues.retentionDays);
+    const defaults = defaultStageConfig('acme').alarms;
+    expect(config.alarms).toEqual({
+      ...defaults,
+      llmLatencyP99Ms: { ...defaults.llmLatencyP99Ms, 'chat-worker': 90_000 },
+    });
     expect(Object.keys(config.plans)).toEqual(['solo']);
   });
 
@@ -78,6 +84,11 @@ describe('loadStageConfig', () => {
     ['llm.defaultModel', { llm: { defaultModel: 'nope' } }, 'must be one of the models of llm.providers'],
     ['corsOrigins.0', { corsOrigins: ['app.example.com/'] }, 'origin'],
     ['alarmEmail', { alarmEmail: 'nobody' }, 'email'],
+    ['alarms.apiErrorRate', { alarms: { apiErrorRate: 5 } }, 'a fraction, not a percentage'],
+    ['alarms.durationP99OfTimeout', { alarms: { durationP99OfTimeout: 0 } }, 'must be > 0'],
+    ['alarms.llmMinAnswers', { alarms: { llmMinAnswers: 2.5 } }, 'must be an integer'],
+    // A latency threshold for a function that calls no LLM would watch a metric nobody emits.
+    ['alarms.llmLatencyP99Ms', { alarms: { llmLatencyP99Ms: { 'tool-worker': 1_000 } } }, 'tool-worker'],
     [
       'plans.free.tokens_per_month',
       { plans: { free: { ...defaultStageConfig('x').plans.free, tokens_per_month: -1 } } },
