@@ -127,4 +127,15 @@ export class InternalError extends TenanticError {
   override readonly expose = false;
 }
 
+/**
+ * 500 `corrupt_record`: a stored record does not fit its schema (a writer's bug, a hand edit, a half-done
+ * migration). Never the caller's fault, and never passed on as a typed record. The message names the table
+ * and the key (no secrets: a hash in a key is shortened) and is logged, never sent.
+ */
+export class CorruptRecordError extends InternalError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('corrupt_record', message, options);
+  }
+}
+
 export const isTenanticError = (error: unknown): error is TenanticError => error instanceof TenanticError;
