@@ -38,8 +38,8 @@ export interface StoredHold {
 }
 
 /**
- * A counter item as the ledger reads it. A missing counter reads as 0: an item starts empty, and an
- * `UPDATED_NEW` answer holds only what the write changed.
+ * A counter item as the ledger and the usage reader read it. A missing counter reads as 0: an item starts
+ * empty, and an `UPDATED_NEW` answer holds only what the write changed.
  */
 export interface QuotaItem {
   readonly used: number;
@@ -51,20 +51,16 @@ export interface QuotaItem {
   readonly holds: readonly StoredHold[];
 }
 
+/**
+ * What the ledger reads from the item a refused write returns: the bound it was refused by, the request
+ * counter and the holds. `used` and `reserved` are not read there, so they are not checked there either.
+ */
+export type RefusedQuotaItem = Pick<QuotaItem, 'committed' | 'requestMinute' | 'requestCount' | 'holds'>;
+
 const HoldSchema = z.object({ amount: z.number(), expires_at: z.number() });
 
-/** The attributes the ledger reads. pk, sk and the TTL pass unread; every `hold_<id>` must be a hold. */
-const CounterAttributesSchema = z.looseObject({
-  used: z.number().optional(),
-  reserved: z.number().optional(),
-  committed: z.number().optional(),
-  overrun: z.number().optional(),
-  [REQUEST_MINUTE_ATTRIBUTE]: z.string().optional(),
-  [REQUEST_COUNT_ATTRIBUTE]: z.number().optional(),
-});
-
-/** A counter item (or the part of it an `UPDATED_NEW` answer returns), as the document client reads it. */
-export const QuotaItemSchema = CounterAttributesSchema.transform((item, ctx): QuotaItem => {
+/** Every `hold_<id>` attribute, each of which must be a hold. */
+const holdsIn = (item: Record<string, unknown>, ctx: z.RefinementCtx): StoredHold[] => {
   const holds: StoredHold[] = [];
   for (const [attribute, value] of Object.entries(item)) {
     if (!attribute.startsWith(HOLD_PREFIX)) continue;
@@ -77,15 +73,39 @@ export const QuotaItemSchema = CounterAttributesSchema.transform((item, ctx): Qu
         path: [attribute],
       });
   }
-  return {
-    used: item.used ?? 0,
-    reserved: item.reserved ?? 0,
+  return holds;
+};
+
+// The attributes read, each checked where it is read; pk, sk, the TTL and `overrun` pass unread.
+const refusedAttributes = {
+  committed: z.number().optional(),
+  [REQUEST_MINUTE_ATTRIBUTE]: z.string().optional(),
+  [REQUEST_COUNT_ATTRIBUTE]: z.number().optional(),
+};
+
+/** The view of a refused write's item (once decoded from wire format) the ledger reads. */
+const RefusedQuotaItemSchema = z.looseObject(refusedAttributes).transform(
+  (item, ctx): RefusedQuotaItem => ({
     committed: item.committed ?? 0,
     requestMinute: item[REQUEST_MINUTE_ATTRIBUTE],
     requestCount: item[REQUEST_COUNT_ATTRIBUTE] ?? 0,
-    holds,
-  };
-});
+    holds: holdsIn(item, ctx),
+  }),
+);
+
+/** A counter item (or the part of it an `UPDATED_NEW` answer returns), as the document client reads it. */
+export const QuotaItemSchema = z
+  .looseObject({ ...refusedAttributes, used: z.number().optional(), reserved: z.number().optional() })
+  .transform(
+    (item, ctx): QuotaItem => ({
+      used: item.used ?? 0,
+      reserved: item.reserved ?? 0,
+      committed: item.committed ?? 0,
+      requestMinute: item[REQUEST_MINUTE_ATTRIBUTE],
+      requestCount: item[REQUEST_COUNT_ATTRIBUTE] ?? 0,
+      holds: holdsIn(item, ctx),
+    }),
+  );
 
 /**
  * One attribute value in DynamoDB's wire format, decoded: only the types quota items use (numbers,
@@ -103,16 +123,16 @@ const WireValueSchema: z.ZodType<unknown> = z.lazy(() =>
 
 /**
  * The item a refused write returns (`ReturnValuesOnConditionCheckFailure: ALL_OLD`): the document client
- * leaves it in wire format, so it is decoded, then read as `QuotaItemSchema` reads any counter item.
+ * leaves it in wire format, so it is decoded, then read as the ledger reads a refused item.
  */
-export const QuotaWireItemSchema = z.record(z.string(), WireValueSchema).pipe(QuotaItemSchema);
+export const RefusedQuotaItemWireSchema = z.record(z.string(), WireValueSchema).pipe(RefusedQuotaItemSchema);
 
 /** Requests counted in `minute` according to an item (0 when the item counts an older minute). */
-export const requestsIn = (item: QuotaItem | undefined, minute: string): number =>
+export const requestsIn = (item: RefusedQuotaItem | undefined, minute: string): number =>
   item?.requestMinute === minute ? item.requestCount : 0;
 
 /** The hold `holdId` as an item stores it; undefined when the item has none (settled, released, reclaimed). */
-export const storedHold = (item: QuotaItem | undefined, holdId: string): StoredHold | undefined => {
+export const storedHold = (item: RefusedQuotaItem | undefined, holdId: string): StoredHold | undefined => {
   const attribute = holdAttribute(holdId);
   return item?.holds.find((hold) => hold.attribute === attribute);
 };
@@ -126,7 +146,7 @@ export const liveReserved = (item: QuotaItem | undefined, nowSeconds: number): n
 };
 
 /**
- * The item a refused write returned, still in wire format (parse it with `QuotaWireItemSchema`); undefined
+ * The item a refused write returned, still in wire format (parse it with `RefusedQuotaItemWireSchema`); undefined
  * when there was none (the item did not exist).
  */
 export const conditionFailureItem = (error: unknown): unknown =>

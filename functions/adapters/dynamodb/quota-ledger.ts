@@ -38,10 +38,11 @@ import {
   holdAttribute,
   type QuotaItem,
   QuotaItemSchema,
-  QuotaWireItemSchema,
   quotaCounterKey,
   REQUEST_COUNT_ATTRIBUTE,
   REQUEST_MINUTE_ATTRIBUTE,
+  type RefusedQuotaItem,
+  RefusedQuotaItemWireSchema,
   requestsIn,
   type StoredHold,
   storedHold,
@@ -142,7 +143,11 @@ const requestParts = (request: CountRequest, path: MinutePath): UpdateParts =>
       };
 
 /** Whether the request part of a refused write would have passed against `item` (so the hold failed). */
-const requestPartHolds = (item: QuotaItem | undefined, request: CountRequest, path: MinutePath): boolean => {
+const requestPartHolds = (
+  item: RefusedQuotaItem | undefined,
+  request: CountRequest,
+  path: MinutePath,
+): boolean => {
   const stored = item?.requestMinute;
   if (path.fresh) return stored === undefined || stored < path.minute;
   return stored === path.minute && requestsIn(item, path.minute) <= request.limit - 1;
@@ -153,7 +158,7 @@ const requestPartHolds = (item: QuotaItem | undefined, request: CountRequest, pa
  * one; count into the item's minute when it is ours or newer (another container's clock ahead of ours,
  * so the limit still binds); refuse when that minute is full.
  */
-const nextMinutePath = (item: QuotaItem | undefined, request: CountRequest) => {
+const nextMinutePath = (item: RefusedQuotaItem | undefined, request: CountRequest) => {
   const stored = item?.requestMinute;
   const ours = request.window as string;
   if (stored === undefined || stored < ours) return { minute: ours, fresh: true };
@@ -602,7 +607,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
    */
   private async reclaimOrRefuse(
     key: Record<string, string>,
-    item: QuotaItem | undefined,
+    item: RefusedQuotaItem | undefined,
     nowSeconds: number,
     mayReclaim: boolean,
     refusal: () => Error,
@@ -657,9 +662,9 @@ export class DynamoQuotaLedger implements QuotaLedger {
   }
 
   /** The item a refused write returned (wire format), parsed; undefined when there was none. */
-  private refusedItem(item: unknown, key: Record<string, string>): QuotaItem | undefined {
+  private refusedItem(item: unknown, key: Record<string, string>): RefusedQuotaItem | undefined {
     return item === undefined
       ? undefined
-      : parseItem(QuotaWireItemSchema, item, this.tableName, () => keyText(key));
+      : parseItem(RefusedQuotaItemWireSchema, item, this.tableName, () => keyText(key));
   }
 }

@@ -396,6 +396,21 @@ describe('counter items are parsed, not cast', () => {
     await corrupt(ledger.hold(request));
   });
 
+  it('a refused item is read for what the ledger reads: a bad `used` (only a settle writes it) is left to the settle', async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(
+        conditionFailed({
+          used: { S: 'not-a-number' },
+          rpm_minute: { S: '2026-11-21T10:15' },
+          rpm_used: { N: '3' },
+        }),
+      )
+      .resolves({ Attributes: { rpm_used: 4 } });
+
+    expect((await new DynamoQuotaLedger(client, 'quotas').count(minute)).remaining).toBe(56);
+  });
+
   it('afterRefusedHold reads the wire item a transaction returned: its own hold is held, a bad item corrupt', async () => {
     const held = {
       committed: { N: '1500' },
