@@ -1,15 +1,18 @@
 // Core: the error hierarchy every module extends. Errors that reach HTTP carry their status, an
 // OpenAI-style `type`/`code`/`param`, and render as the envelope of shared/API.md via toJSON().
 
-export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'conflict_error'
-  | 'rate_limit_error'
-  | 'upstream_error'
-  | 'api_error';
+/** The `type` of an error envelope, as OpenAI names them (a list, so stored envelopes can be checked). */
+export const ERROR_TYPES = [
+  'invalid_request_error',
+  'authentication_error',
+  'permission_error',
+  'not_found_error',
+  'conflict_error',
+  'rate_limit_error',
+  'upstream_error',
+  'api_error',
+] as const;
+export type ErrorType = (typeof ERROR_TYPES)[number];
 
 export interface ErrorEnvelope {
   error: { type: ErrorType; code: string; message: string; param: string | null };
