@@ -1,4 +1,5 @@
-// Adapter: the layout of quota items in TABLES.quotas, shared by the ledger and the usage reader.
+// Adapter: the layout of quota items in TABLES.quotas and the zod schemas that read them, shared by the
+// ledger and the usage reader.
 //   pk TENANT#<id>   sk QUOTA#<name>#<window>  (QUOTA#<name> for gauges: concurrent runs, storage)
 //   used, reserved, committed (= used + reserved), overrun, ttl, and one `hold_<id>` map
 //   { amount, expires_at } per live reservation or run slot.
