@@ -1,15 +1,18 @@
 // Core: the error hierarchy every module extends. Errors that reach HTTP carry their status, an
 // OpenAI-style `type`/`code`/`param`, and render as the envelope of shared/API.md via toJSON().
 
-export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'conflict_error'
-  | 'rate_limit_error'
-  | 'upstream_error'
-  | 'api_error';
+/** The `type` of an error envelope, as OpenAI names them (a list, so stored envelopes can be checked). */
+export const ERROR_TYPES = [
+  'invalid_request_error',
+  'authentication_error',
+  'permission_error',
+  'not_found_error',
+  'conflict_error',
+  'rate_limit_error',
+  'upstream_error',
+  'api_error',
+] as const;
+export type ErrorType = (typeof ERROR_TYPES)[number];
 
 export interface ErrorEnvelope {
   error: { type: ErrorType; code: string; message: string; param: string | null };
@@ -125,6 +128,17 @@ export class InternalError extends TenanticError {
   readonly statusCode = 500;
   readonly type = 'api_error' as const;
   override readonly expose = false;
+}
+
+/**
+ * 500 `corrupt_record`: a stored record does not fit its schema (a writer's bug, a hand edit, a half-done
+ * migration). Never the caller's fault, and never passed on as a typed record. The message names the table
+ * and the key (no secrets: a hash in a key is shortened) and is logged, never sent.
+ */
+export class CorruptRecordError extends InternalError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('corrupt_record', message, options);
+  }
 }
 
 export const isTenanticError = (error: unknown): error is TenanticError => error instanceof TenanticError;

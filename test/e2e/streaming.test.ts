@@ -279,10 +279,12 @@ describe('bad input over the WebSocket', () => {
 describe('the dead-letter path and redelivery', () => {
   it('marks a run whose job keeps failing failed (readable reason), and completes it once redriven after the fix', async () => {
     const { tenantId, key, sessionId } = await tenantWithSession('poison-co');
-    // The fault: the tenant's token counter is corrupted (`used` is not a number). The chat's admission
-    // holds tokens without touching `used`, but every step the worker records settles into it, so each
-    // attempt fails with a store error: the job is retried, then dead-lettered. Until the fix the model
-    // answers with the fake's fallback text, which is never recorded.
+    // The fault: the tenant's token counter is corrupted (`used` is not a number). The HTTP chat's
+    // admission holds tokens without reading `used`, but every step the worker records settles into it, so
+    // each attempt fails with a store error: the job is retried, then dead-lettered. Until the fix the
+    // model answers with the fake's fallback text, which is never recorded. (A WebSocket chat reads `used`
+    // for its budget check and is refused at once with `corrupt_record`: the chat is sent over HTTP, and
+    // the socket follows the run by resuming it.)
     const documents = DynamoDBDocumentClient.from(clients.dynamodb);
     const counter = {
       TableName: tableName(TABLES.quotas.id),
@@ -297,8 +299,14 @@ describe('the dead-letter path and redelivery', () => {
       }),
     );
     const client = await connect(key);
-    client.send({ action: 'chat', session_id: sessionId, content: 'Will this work?' });
-    const runId = (await client.waitFor((frame) => frame.type === 'run.started')).run_id as string;
+    const sent = await call(`/v1/sessions/${sessionId}/messages`, {
+      key,
+      method: 'POST',
+      body: { content: 'Will this work?', async: true },
+    });
+    expect(sent.status).toBe(202);
+    const runId = sent.body.run.id as string;
+    client.send({ action: 'resume', run_id: runId, after_seq: 0 });
 
     const failed = await client.waitFor(isEnd(runId), 120_000);
     const run = await call(`/v1/runs/${runId}`, { key });

@@ -8,7 +8,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { quotaCounterKey, requestsIn } from '../../functions/adapters/dynamodb/quota-items';
+import { QuotaItemSchema, quotaCounterKey, requestsIn } from '../../functions/adapters/dynamodb/quota-items';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store';
 import { DynamoTenantStore } from '../../functions/adapters/dynamodb/tenant-store';
@@ -196,7 +196,7 @@ const setup = async (options: SetupOptions = {}) => {
       used: Number(tokens?.used ?? 0),
       reserved: Number(tokens?.reserved ?? 0),
       committed: Number(tokens?.committed ?? 0),
-      requests: requestsIn(tokens, minute),
+      requests: requestsIn(tokens && QuotaItemSchema.parse(tokens), minute),
       slots: Number(slots?.committed ?? 0),
     };
   };

@@ -32,14 +32,17 @@ import { QuotaExceededError, type QuotaStanding } from '../../core/quotas/errors
 import { MAX_LEASE_SECONDS } from '../../core/quotas/ledger-rules';
 import { TABLES } from '../../platform/tables';
 import { errorName, translateDynamoError } from './errors';
+import { parseItem } from './parse-item';
 import {
   conditionFailureItem,
-  count,
   holdAttribute,
-  holdsOf,
+  type QuotaItem,
+  QuotaItemSchema,
   quotaCounterKey,
   REQUEST_COUNT_ATTRIBUTE,
   REQUEST_MINUTE_ATTRIBUTE,
+  type RefusedQuotaItem,
+  RefusedQuotaItemWireSchema,
   requestsIn,
   type StoredHold,
   storedHold,
@@ -53,6 +56,9 @@ const ttlGraceSeconds = (ref: CounterRef) => (ref.quota === 'requests_per_minute
 const MAX_RECLAIM = 50;
 /** A refused hold reclaims expired holds and retries at most this often. */
 const MAX_RECLAIM_ROUNDS = 2;
+
+/** A counter item's key for the log: the tenant, quota and window, nothing secret. */
+const keyText = (key: Record<string, string>) => `${key.pk}/${key.sk}`;
 
 const isConditionFailure = (error: unknown) => errorName(error) === 'ConditionalCheckFailedException';
 
@@ -138,12 +144,12 @@ const requestParts = (request: CountRequest, path: MinutePath): UpdateParts =>
 
 /** Whether the request part of a refused write would have passed against `item` (so the hold failed). */
 const requestPartHolds = (
-  item: Record<string, unknown> | undefined,
+  item: RefusedQuotaItem | undefined,
   request: CountRequest,
   path: MinutePath,
 ): boolean => {
-  const stored = item?.[REQUEST_MINUTE_ATTRIBUTE];
-  if (path.fresh) return typeof stored !== 'string' || stored < path.minute;
+  const stored = item?.requestMinute;
+  if (path.fresh) return stored === undefined || stored < path.minute;
   return stored === path.minute && requestsIn(item, path.minute) <= request.limit - 1;
 };
 
@@ -152,10 +158,10 @@ const requestPartHolds = (
  * one; count into the item's minute when it is ours or newer (another container's clock ahead of ours,
  * so the limit still binds); refuse when that minute is full.
  */
-const nextMinutePath = (item: Record<string, unknown> | undefined, request: CountRequest) => {
-  const stored = item?.[REQUEST_MINUTE_ATTRIBUTE];
+const nextMinutePath = (item: RefusedQuotaItem | undefined, request: CountRequest) => {
+  const stored = item?.requestMinute;
   const ours = request.window as string;
-  if (typeof stored !== 'string' || stored < ours) return { minute: ours, fresh: true };
+  if (stored === undefined || stored < ours) return { minute: ours, fresh: true };
   if (requestsIn(item, stored) >= request.limit) return 'exceeded' as const;
   return { minute: stored, fresh: false };
 };
@@ -172,15 +178,16 @@ const monthRefOf = (request: CountRequest): CounterRef => {
   };
 };
 
-const standingOf = (request: Pick<HoldRequest, 'limit' | 'resetsAt'>, committed: unknown): QuotaStanding => ({
+/** `committed`: as an item read it (0 when there is no item yet). */
+const standingOf = (request: Pick<HoldRequest, 'limit' | 'resetsAt'>, committed = 0): QuotaStanding => ({
   limit: request.limit,
-  remaining: Math.max(0, request.limit - count(committed)),
+  remaining: Math.max(0, request.limit - committed),
   resetsAt: request.resetsAt,
 });
 
-const requestStanding = (request: CountRequest, used: unknown) => ({
+const requestStanding = (request: CountRequest, used = 0) => ({
   limit: request.limit,
-  remaining: Math.max(0, request.limit - count(used)),
+  remaining: Math.max(0, request.limit - used),
   resetsAt: request.resetsAt,
 });
 
@@ -285,19 +292,21 @@ export class DynamoQuotaLedger implements QuotaLedger {
   ) {}
 
   /**
-   * After `holdTransactUpdate(request)` was refused inside a transaction, with the item it returned:
-   * `held` when this hold id is already there (a retry), `retry` once expired holds were reclaimed
-   * (unless `mayReclaim` is false: the caller has retried enough); otherwise the quota is full and
-   * `QuotaExceededError` is thrown.
+   * After `holdTransactUpdate(request)` was refused inside a transaction, with the item it returned (as
+   * `cancellationItem` finds it, in wire format: parsed here): `held` when this hold id is already there
+   * (a retry), `retry` once expired holds were reclaimed (unless `mayReclaim` is false: the caller has
+   * retried enough); otherwise the quota is full and `QuotaExceededError` is thrown.
    */
   async afterRefusedHold(
     request: HoldRequest,
-    item: Record<string, unknown> | undefined,
+    refused: unknown,
     { mayReclaim = true }: { mayReclaim?: boolean } = {},
   ): Promise<'held' | 'retry'> {
+    const key = quotaCounterKey(request.tenantId, request.quota, request.window);
+    const item = this.refusedItem(refused, key);
     if (storedHold(item, request.holdId)) return 'held';
     await this.reclaimOrRefuse(
-      quotaCounterKey(request.tenantId, request.quota, request.window),
+      key,
       item,
       request.nowSeconds,
       mayReclaim,
@@ -332,7 +341,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
         },
         ReturnValues: 'UPDATED_NEW',
       });
-      return { limit, remaining: Math.max(0, limit - count(result?.used)), resetsAt };
+      return { limit, remaining: Math.max(0, limit - (result?.used ?? 0)), resetsAt };
     } catch (error) {
       if (!isConditionFailure(error)) throw translateDynamoError(error);
       throw new QuotaExceededError(request.quota, { limit, remaining: 0, resetsAt }, nowSeconds, {
@@ -402,11 +411,11 @@ export class DynamoQuotaLedger implements QuotaLedger {
             hold: { ...ref, holdId: holding.holdId, amount: holding.amount, expiresAt },
             standing: standingOf(holding, result?.committed),
           }),
-          ...(counting && { counted: requestStanding(counting, result?.[REQUEST_COUNT_ATTRIBUTE]) }),
+          ...(counting && { counted: requestStanding(counting, result?.requestCount) }),
         };
       } catch (error) {
         if (!isConditionFailure(error)) throw translateDynamoError(error);
-        const item = conditionFailureItem(error);
+        const item = this.refusedItem(conditionFailureItem(error), key);
         if (holding && attribute) {
           const existing = storedHold(item, holding.holdId);
           // The same hold id again (a retried call, a redelivered step): hand back what is held. The
@@ -491,7 +500,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
         return { status: 'released' };
       } catch (error) {
         if (!isConditionFailure(error)) throw translateDynamoError(error);
-        const held = storedHold(conditionFailureItem(error), hold.holdId);
+        const held = storedHold(this.refusedItem(conditionFailureItem(error), update.Key), hold.holdId);
         // The hold is gone (an earlier attempt gave it back, and the count with it): nothing to do.
         if (held?.amount !== hold.amount) return { status: 'not_held' };
         // The minute has moved on: its count is gone already, so only the hold goes back.
@@ -510,7 +519,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
     if (!Number.isSafeInteger(delta) || delta < 0 || request.amount > request.limit) {
       throw new Error(`DynamoQuotaLedger: cannot grow a hold of ${hold.amount} to ${request.amount}`);
     }
-    const standing = (committed: unknown) =>
+    const standing = (committed?: number) =>
       standingOf({ limit: request.limit, resetsAt: hold.resetsAt }, committed);
     const grown = { ...hold, amount: request.amount };
     const key = quotaCounterKey(hold.tenantId, hold.quota, hold.window);
@@ -537,7 +546,7 @@ export class DynamoQuotaLedger implements QuotaLedger {
         return { status: 'grown', hold: grown, standing: standing(result?.committed) };
       } catch (error) {
         if (!isConditionFailure(error)) throw translateDynamoError(error);
-        const item = conditionFailureItem(error);
+        const item = this.refusedItem(conditionFailureItem(error), key);
         const held = storedHold(item, hold.holdId);
         if (held?.amount === request.amount) {
           // An earlier attempt of this very call grew it (an SDK retry after a lost answer).
@@ -598,12 +607,12 @@ export class DynamoQuotaLedger implements QuotaLedger {
    */
   private async reclaimOrRefuse(
     key: Record<string, string>,
-    item: Record<string, unknown> | undefined,
+    item: RefusedQuotaItem | undefined,
     nowSeconds: number,
     mayReclaim: boolean,
     refusal: () => Error,
   ): Promise<void> {
-    const expired = holdsOf(item).filter((hold) => hold.expiresAt <= nowSeconds);
+    const expired = (item?.holds ?? []).filter((hold) => hold.expiresAt <= nowSeconds);
     if (expired.length === 0 || !mayReclaim) throw refusal();
     await this.reclaim(key, expired.slice(0, MAX_RECLAIM));
   }
@@ -637,9 +646,10 @@ export class DynamoQuotaLedger implements QuotaLedger {
     }
   }
 
+  /** Sends one UpdateItem; what it returns (`UPDATED_NEW`), if anything, is parsed. */
   private async update(
-    input: Omit<UpdateCommandInput, 'TableName'>,
-  ): Promise<Record<string, unknown> | undefined> {
+    input: Omit<UpdateCommandInput, 'TableName'> & { Key: Record<string, string> },
+  ): Promise<QuotaItem | undefined> {
     const output = await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -647,6 +657,14 @@ export class DynamoQuotaLedger implements QuotaLedger {
         ...input,
       }),
     );
-    return output.Attributes;
+    const attributes = output.Attributes;
+    return attributes && parseItem(QuotaItemSchema, attributes, this.tableName, () => keyText(input.Key));
+  }
+
+  /** The item a refused write returned (wire format), parsed; undefined when there was none. */
+  private refusedItem(item: unknown, key: Record<string, string>): RefusedQuotaItem | undefined {
+    return item === undefined
+      ? undefined
+      : parseItem(RefusedQuotaItemWireSchema, item, this.tableName, () => keyText(key));
   }
 }

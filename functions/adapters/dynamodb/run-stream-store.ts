@@ -14,12 +14,15 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { MAX_CONNECTION_SECONDS } from '../../core/connections/schemas';
+import { ConflictError } from '../../core/errors';
 import type { RunStreamStore, RunSubscription, RunWatch } from '../../core/ports/run-stream-store';
-import type { RunStatus } from '../../core/sessions/schemas';
+import { type RunStatus, RunStatusSchema } from '../../core/sessions/schemas';
 import { RunSeqConflictError } from '../../core/streaming/errors';
-import type { RunFrame } from '../../core/streaming/frames';
+import { type RunFrame, RunFrameSchema } from '../../core/streaming/frames';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
+import { itemKey, parseItem } from './parse-item';
 import { runPk } from './session-store';
 
 /** A run's frames stay resumable this long after they were written. */
@@ -30,6 +33,30 @@ export const REQUEST_CLAIM_TTL_SECONDS = 24 * 60 * 60;
 const frameSk = (seq: number) => `EVT#${String(seq).padStart(10, '0')}`;
 const subSk = (connectionId: string) => `SUB#${connectionId}`;
 const claimPk = (tenantId: string, clientRequestId: string) => `WSCHAT#${tenantId}#${clientRequestId}`;
+
+/** JSON text, parsed; the parser's message is left out (it quotes the text). */
+const JsonText = z.string().transform((text, ctx): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not JSON' });
+    return z.NEVER;
+  }
+});
+/** A logged frame: the frame as JSON text, read back through the frame schema. */
+const FrameItemSchema = z.object({ frame: JsonText.pipe(RunFrameSchema) }).transform((item) => item.frame);
+/** The run item as `watch` projects it (the session store writes it). */
+const RunStatusItemSchema = z.object({ status: RunStatusSchema });
+const SubscriptionItemSchema = z.object({
+  connection_id: z.string().min(1),
+  after_seq: z.number().int().nonnegative(),
+  ttl: z.number(),
+});
+const ClaimItemSchema = z.object({ run_id: z.string().min(1), ttl: z.number() });
+/** The claim a refused put returns: in wire format from DynamoDB (`{ S }`), plain from a document-level fake. */
+const RefusedClaimSchema = z.object({
+  run_id: z.union([z.string().min(1), z.object({ S: z.string().min(1) }).transform((value) => value.S)]),
+});
 
 export class DynamoRunStreamStore implements RunStreamStore {
   constructor(
@@ -78,7 +105,7 @@ export class DynamoRunStreamStore implements RunStreamStore {
         ConsistentRead: true,
         ...(start && { ExclusiveStartKey: start }),
       });
-      for (const item of page.Items ?? []) frames.push(JSON.parse(item.frame as string) as RunFrame);
+      for (const item of page.Items ?? []) frames.push(this.toFrame(item));
       start = page.LastEvaluatedKey;
     } while (start);
     return frames;
@@ -94,7 +121,7 @@ export class DynamoRunStreamStore implements RunStreamStore {
       ConsistentRead: true,
     });
     const item = page.Items?.[0];
-    return item ? (JSON.parse(item.frame as string) as RunFrame) : undefined;
+    return item ? this.toFrame(item) : undefined;
   }
 
   async subscribe(tenantId: string, runId: string, subscription: RunSubscription): Promise<void> {
@@ -144,13 +171,17 @@ export class DynamoRunStreamStore implements RunStreamStore {
         ...(start && { ExclusiveStartKey: start }),
       });
       for (const item of page.Items ?? []) {
-        if (item.sk === 'RUN') status = item.status as RunStatus;
-        else if (
-          typeof item.connection_id === 'string' &&
-          !(typeof item.ttl === 'number' && item.ttl <= now)
-        ) {
-          subscriptions.push({ connectionId: item.connection_id, afterSeq: Number(item.after_seq) || 0 });
+        // The projection leaves pk out: the run's partition is known.
+        const key = () => `${runPk(tenantId, runId)}/${String(item.sk)}`;
+        if (item.sk === 'RUN') {
+          status = parseItem(RunStatusItemSchema, item, this.sessionsTable, key).status;
+          continue;
         }
+        if (typeof item.sk !== 'string' || !item.sk.startsWith('SUB#')) continue;
+        const subscription = parseItem(SubscriptionItemSchema, item, this.sessionsTable, key);
+        // Past its ttl but not yet deleted by DynamoDB (that can take days): gone.
+        if (subscription.ttl <= now) continue;
+        subscriptions.push({ connectionId: subscription.connection_id, afterSeq: subscription.after_seq });
       }
       start = page.LastEvaluatedKey;
     } while (start);
@@ -158,6 +189,7 @@ export class DynamoRunStreamStore implements RunStreamStore {
   }
 
   async findRequest(tenantId: string, clientRequestId: string): Promise<string | undefined> {
+    let item: Record<string, unknown> | undefined;
     try {
       const result = await this.client.send(
         new GetCommand({
@@ -166,18 +198,30 @@ export class DynamoRunStreamStore implements RunStreamStore {
           ConsistentRead: true,
         }),
       );
-      const item = result.Item;
-      if (!item || (typeof item.ttl === 'number' && item.ttl <= this.nowSeconds())) return undefined;
-      return item.run_id as string;
+      item = result.Item;
     } catch (error) {
       throw translateDynamoError(error);
     }
+    if (!item) return undefined;
+    const claim = parseItem(ClaimItemSchema, item, this.idempotencyTable, () =>
+      claimPk(tenantId, clientRequestId),
+    );
+    return claim.ttl <= this.nowSeconds() ? undefined : claim.run_id;
   }
 
-  async claimRequest(
+  claimRequest(
     tenantId: string,
     clientRequestId: string,
     runId: string,
+  ): Promise<{ readonly claimed: true } | { readonly claimed: false; readonly runId: string }> {
+    return this.claim(tenantId, clientRequestId, runId, true);
+  }
+
+  private async claim(
+    tenantId: string,
+    clientRequestId: string,
+    runId: string,
+    mayRetry: boolean,
   ): Promise<{ readonly claimed: true } | { readonly claimed: false; readonly runId: string }> {
     const now = this.nowSeconds();
     try {
@@ -199,12 +243,21 @@ export class DynamoRunStreamStore implements RunStreamStore {
       return { claimed: true };
     } catch (error) {
       if (errorName(error) !== 'ConditionalCheckFailedException') throw translateDynamoError(error);
-      const held = (error as { Item?: { run_id?: { S?: string } | string } }).Item?.run_id;
-      const existing = typeof held === 'string' ? held : held?.S;
-      return {
-        claimed: false,
-        runId: existing ?? ((await this.findRequest(tenantId, clientRequestId)) as string),
-      };
+      const refused = typeof error === 'object' && error !== null && 'Item' in error ? error.Item : undefined;
+      const existing =
+        refused === undefined
+          ? await this.findRequest(tenantId, clientRequestId)
+          : parseItem(RefusedClaimSchema, refused, this.idempotencyTable, () =>
+              claimPk(tenantId, clientRequestId),
+            ).run_id;
+      if (existing !== undefined) return { claimed: false, runId: existing };
+      // The claim went away between the refusal and the read (its run was discarded, or it expired): take it.
+      if (mayRetry) return this.claim(tenantId, clientRequestId, runId, false);
+      throw new ConflictError(
+        'request_claim_conflict',
+        'Another chat with this client_request_id is being accepted right now; retry.',
+        { cause: error, param: 'client_request_id' },
+      );
     }
   }
 
@@ -274,6 +327,10 @@ export class DynamoRunStreamStore implements RunStreamStore {
       }
       start = page.LastEvaluatedKey;
     } while (start);
+  }
+
+  private toFrame(item: Record<string, unknown>): RunFrame {
+    return parseItem(FrameItemSchema, item, this.sessionsTable, () => itemKey(item));
   }
 
   private async query(input: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>) {

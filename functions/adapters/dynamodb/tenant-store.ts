@@ -10,17 +10,21 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { decodeCursor, type Page, type PageRequest } from '../../core/pagination';
 import type { ApiKeyHashEntry, TenantStore } from '../../core/ports/tenant-store';
 import { ApiKeyNotFoundError, TenantConflictError, TenantNotFoundError } from '../../core/tenants/errors';
 import {
   API_KEY_ID_PATTERN,
   type ApiKeyRecord,
+  ApiKeyRecordSchema,
   TENANT_ID_PATTERN,
   type TenantChanges,
   type TenantRecord,
+  TenantRecordSchema,
 } from '../../core/tenants/schemas';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
+import { itemKey, parseItem } from './parse-item';
 import { queryPage } from './query-page';
 
 type Item = Record<string, unknown>;
@@ -32,28 +36,23 @@ const apiKeyKey = (tenantId: string, keyId: string) => ({ pk: `TENANT#${tenantId
 const hashKey = (keyHash: string) => ({ pk: `KEYHASH#${keyHash}`, sk: 'KEYHASH' });
 const MAX_BATCH_ATTEMPTS = 5;
 
-const toTenant = (item: Item): TenantRecord => ({
-  id: item.id as string,
-  name: item.name as string,
-  plan: item.plan as string,
-  quota_overrides: (item.quota_overrides as TenantRecord['quota_overrides']) ?? {},
-  models: (item.models as string[] | null | undefined) ?? null,
-  default_model: (item.default_model as string | null | undefined) ?? null,
-  tools: (item.tools as string[] | null | undefined) ?? null,
-  status: item.status as TenantRecord['status'],
-  created_at: item.created_at as number,
-  updated_at: item.updated_at as number,
+// The items as stored: the records' fields (key attributes and `entity` are dropped by the parse), with
+// the absences older writers left read as the values written since.
+const TenantItemSchema = TenantRecordSchema.extend({
+  quota_overrides: TenantRecordSchema.shape.quota_overrides.default({}),
+  models: TenantRecordSchema.shape.models.default(null),
+  default_model: z.string().nullable().default(null),
+  tools: TenantRecordSchema.shape.tools.default(null),
 });
-
-const toApiKey = (item: Item): ApiKeyRecord => ({
-  id: item.id as string,
-  tenant_id: item.tenant_id as string,
-  prefix: item.prefix as string,
-  key_hash: item.key_hash as string,
-  created_at: item.created_at as number,
+const ApiKeyItemSchema = ApiKeyRecordSchema.extend({
   // Absent until revoked, so `if_not_exists` can keep the first revocation time.
-  revoked_at: (item.revoked_at as number | undefined) ?? null,
+  revoked_at: ApiKeyRecordSchema.shape.revoked_at.default(null),
 });
+const KeyHashItemSchema = z
+  .object({ tenant_id: z.string().min(1), key_id: z.string().min(1), key_hash: z.string().min(1) })
+  .transform(
+    (item): ApiKeyHashEntry => ({ tenantId: item.tenant_id, keyId: item.key_id, keyHash: item.key_hash }),
+  );
 
 export class DynamoTenantStore implements TenantStore {
   constructor(
@@ -90,7 +89,7 @@ export class DynamoTenantStore implements TenantStore {
         new GetCommand({ TableName: this.tableName, Key: tenantKey(tenantId), ConsistentRead: true }),
       ),
     );
-    return Item ? toTenant(Item) : undefined;
+    return Item ? this.toTenant(Item) : undefined;
   }
 
   async listTenants(page: PageRequest): Promise<Page<TenantRecord>> {
@@ -109,7 +108,7 @@ export class DynamoTenantStore implements TenantStore {
         }),
       },
       page.limit,
-      (items) => items.map(toTenant),
+      (items) => items.map((item) => this.toTenant(item)),
     );
   }
 
@@ -117,6 +116,7 @@ export class DynamoTenantStore implements TenantStore {
     const fields = Object.entries(changes).filter(([, value]) => value !== undefined);
     const names = Object.fromEntries(fields.map(([name], index) => [`#f${index}`, name]));
     const values = Object.fromEntries(fields.map(([, value], index) => [`:v${index}`, value]));
+    let updated: Item | undefined;
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
@@ -129,13 +129,14 @@ export class DynamoTenantStore implements TenantStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toTenant(Attributes ?? {});
+      updated = Attributes;
     } catch (error) {
       if (errorName(error) === 'ConditionalCheckFailedException') {
         throw new TenantNotFoundError(tenantId, { cause: error });
       }
       throw translateDynamoError(error);
     }
+    return this.toTenant(updated ?? {});
   }
 
   async createApiKey(key: ApiKeyRecord): Promise<void> {
@@ -198,11 +199,12 @@ export class DynamoTenantStore implements TenantStore {
         ...(afterId && { ExclusiveStartKey: apiKeyKey(tenantId, afterId) }),
       },
       page.limit,
-      (items) => items.map(toApiKey),
+      (items) => items.map((item) => this.toApiKey(item)),
     );
   }
 
   async revokeApiKey(tenantId: string, keyId: string, revokedAt: number): Promise<ApiKeyRecord> {
+    let updated: Item | undefined;
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
@@ -215,13 +217,14 @@ export class DynamoTenantStore implements TenantStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toApiKey(Attributes ?? {});
+      updated = Attributes;
     } catch (error) {
       if (errorName(error) === 'ConditionalCheckFailedException') {
         throw new ApiKeyNotFoundError(keyId, { cause: error });
       }
       throw translateDynamoError(error);
     }
+    return this.toApiKey(updated ?? {});
   }
 
   async findApiKeyByHash(keyHash: string): Promise<ApiKeyHashEntry | undefined> {
@@ -230,8 +233,9 @@ export class DynamoTenantStore implements TenantStore {
         new GetCommand({ TableName: this.tableName, Key: hashKey(keyHash), ConsistentRead: true }),
       ),
     );
+    // The key holds the hash: the log gets a few characters of it, enough to find the item.
     return Item
-      ? { tenantId: Item.tenant_id as string, keyId: Item.key_id as string, keyHash: Item.key_hash as string }
+      ? parseItem(KeyHashItemSchema, Item, this.tableName, () => `KEYHASH#${keyHash.slice(0, 8)}…`)
       : undefined;
   }
 
@@ -257,7 +261,15 @@ export class DynamoTenantStore implements TenantStore {
       );
     const tenantItem = found.find((item) => item.sk === 'TENANT');
     const keyItem = found.find((item) => item.sk === `KEY#${keyId}`);
-    return { tenant: tenantItem && toTenant(tenantItem), key: keyItem && toApiKey(keyItem) };
+    return { tenant: tenantItem && this.toTenant(tenantItem), key: keyItem && this.toApiKey(keyItem) };
+  }
+
+  private toTenant(item: Item): TenantRecord {
+    return parseItem(TenantItemSchema, item, this.tableName, () => itemKey(item));
+  }
+
+  private toApiKey(item: Item): ApiKeyRecord {
+    return parseItem(ApiKeyItemSchema, item, this.tableName, () => itemKey(item));
   }
 
   private async guard<T>(call: () => Promise<T>): Promise<T> {

@@ -1,34 +1,61 @@
 // Core: the run frames of shared/API.md (server → client, each with `run_id` and a per-run `seq`), and
 // how text and oversized payloads are made to fit the 32 KB WebSocket frame limit.
-import type { ErrorEnvelope } from '../errors';
-import type { MessageResource, RunResource, RunStatus } from '../sessions/schemas';
+import { z } from 'zod';
+import { ERROR_TYPES } from '../errors';
+import { MessageResource, RunStatusSchema, UsageSchema } from '../sessions/schemas';
 
-export type RunFrameBody =
+const step = z.number().int().nonnegative();
+
+/** A frame's body, told apart by `type`. Parsed when a frame is read back from the run's log. */
+const RunFrameBodySchema = z.discriminatedUnion('type', [
   /**
    * `step`: the step the run (re)starts at. Sent again when a worker takes the run up after a failure: the
    * text a client holds for that step and later ones is streamed again, so it drops it.
    */
-  | { type: 'run.started'; session_id: string; status: RunStatus; step: number }
+  z.object({ type: z.literal('run.started'), session_id: z.string(), status: RunStatusSchema, step }),
   /** `step`: the agent-loop step the text belongs to (a step that ends in tool calls may say something first). */
-  | { type: 'message.delta'; step: number; text: string }
-  | {
-      type: 'tool.call';
-      step: number;
-      tool_call: { id: string; name: string; arguments: string };
-      /** The arguments were cut to fit the frame; the stored message has them whole. */
-      truncated?: true;
-    }
-  | { type: 'tool.result'; step: number; tool_call_id: string; output: string; truncated?: true }
+  z.object({ type: z.literal('message.delta'), step, text: z.string() }),
+  z.object({
+    type: z.literal('tool.call'),
+    step,
+    tool_call: z.object({ id: z.string(), name: z.string(), arguments: z.string() }),
+    /** The arguments were cut to fit the frame; the stored message has them whole. */
+    truncated: z.literal(true).optional(),
+  }),
+  z.object({
+    type: z.literal('tool.result'),
+    step,
+    tool_call_id: z.string(),
+    output: z.string(),
+    truncated: z.literal(true).optional(),
+  }),
   /** `message.content` is null with `content_omitted` when it cannot fit one frame: the deltas carry it. */
-  | { type: 'message.completed'; message: MessageResource; content_omitted?: true }
-  | { type: 'run.completed'; usage: RunResource['usage'] }
-  | ({ type: 'run.failed' } & ErrorEnvelope)
-  | { type: 'run.cancelled' };
+  z.object({
+    type: z.literal('message.completed'),
+    message: MessageResource,
+    content_omitted: z.literal(true).optional(),
+  }),
+  z.object({ type: z.literal('run.completed'), usage: UsageSchema }),
+  z.object({
+    type: z.literal('run.failed'),
+    error: z.object({
+      type: z.enum(ERROR_TYPES),
+      code: z.string(),
+      message: z.string(),
+      param: z.string().nullable(),
+    }),
+  }),
+  z.object({ type: z.literal('run.cancelled') }),
+]);
+export type RunFrameBody = z.infer<typeof RunFrameBodySchema>;
 
 export type RunFrameType = RunFrameBody['type'];
 
 /** A frame as logged and sent: the body plus the run it belongs to and its place in the run's stream. */
-export type RunFrame = RunFrameBody & { run_id: string; seq: number };
+export const RunFrameSchema = RunFrameBodySchema.and(
+  z.object({ run_id: z.string().min(1), seq: z.number().int().positive() }),
+);
+export type RunFrame = z.infer<typeof RunFrameSchema>;
 
 const TERMINAL: ReadonlySet<RunFrameType> = new Set(['run.completed', 'run.failed', 'run.cancelled']);
 

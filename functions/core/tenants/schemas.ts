@@ -113,20 +113,24 @@ export const ApiKeyList = listEnvelope(ApiKeyResource).meta({ id: 'ApiKeyList' }
 export const TenantPathSchema = z.object({ id: TenantIdSchema }).strict();
 export const ApiKeyPathSchema = z.object({ id: TenantIdSchema, keyId: ApiKeyIdSchema }).strict();
 
-/** A tenant as stored: overrides rather than effective quotas, so a plan change takes effect at once. */
-export interface TenantRecord {
-  id: string;
-  name: string;
-  plan: string;
-  quota_overrides: z.infer<typeof QuotaOverridesSchema>;
-  models: string[] | null;
+/**
+ * A tenant as stored: overrides rather than effective quotas, so a plan change takes effect at once. The
+ * shape, not the rules of a request: a record written under older rules must still read.
+ */
+export const TenantRecordSchema = z.object({
+  id: z.string().min(1),
+  name: z.string(),
+  plan: z.string(),
+  quota_overrides: QuotaOverridesSchema,
+  models: z.array(z.string()).nullable(),
   /** Absent on records written before tenants had one: read as null (the stage's default). */
-  default_model?: string | null;
-  tools: string[] | null;
-  status: TenantStatus;
-  created_at: number;
-  updated_at: number;
-}
+  default_model: z.string().nullable().optional(),
+  tools: z.array(z.string()).nullable(),
+  status: TenantStatusSchema,
+  created_at: unixSeconds,
+  updated_at: unixSeconds,
+});
+export type TenantRecord = z.infer<typeof TenantRecordSchema>;
 
 /** The fields `PATCH` may change. */
 export type TenantChanges = Partial<
@@ -134,11 +138,12 @@ export type TenantChanges = Partial<
 > & { updated_at: number };
 
 /** An API key as stored: its hash, never the key. */
-export interface ApiKeyRecord {
-  id: string;
-  tenant_id: string;
-  prefix: string;
-  key_hash: string;
-  created_at: number;
-  revoked_at: number | null;
-}
+export const ApiKeyRecordSchema = z.object({
+  id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  prefix: z.string(),
+  key_hash: z.string().min(1),
+  created_at: unixSeconds,
+  revoked_at: unixSeconds.nullable(),
+});
+export type ApiKeyRecord = z.infer<typeof ApiKeyRecordSchema>;

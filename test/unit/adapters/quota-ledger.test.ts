@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoQuotaLedger } from '../../../functions/adapters/dynamodb/quota-ledger';
-import { UpstreamError } from '../../../functions/core/errors';
+import { CorruptRecordError, UpstreamError } from '../../../functions/core/errors';
 import type { Hold } from '../../../functions/core/ports/quota-ledger';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
 
@@ -342,5 +342,83 @@ describe('DynamoQuotaLedger.settle and release', () => {
       ConditionExpression: '#hold.#amount = :amount',
       ExpressionAttributeValues: { ':minusAmount': -1_500, ':amount': 1_500 },
     });
+  });
+});
+
+describe('counter items are parsed, not cast', () => {
+  const request = {
+    ...tokens,
+    holdId: 'res_abc',
+    amount: 1_500,
+    limit: 100_000,
+    nowSeconds,
+    leaseSeconds: 900,
+  };
+  const corrupt = async (write: Promise<unknown>) => {
+    const error = await write.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ statusCode: 500, code: 'corrupt_record', expose: false });
+    expect((error as Error).message).toContain('quotas item TENANT#ten_1/QUOTA#tokens_per_month#2026-11');
+    return (error as Error).message;
+  };
+
+  it('a counter of the wrong type in what a write returns is a CorruptRecordError, not a standing', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { committed: '41500', reserved: 1_500 } });
+
+    expect(await corrupt(ledger.hold(request))).toContain('committed');
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+  });
+
+  it('a refused write whose item holds a malformed hold is refused as corrupt, and nothing is reclaimed', async () => {
+    ddb.on(UpdateCommand).rejects(
+      conditionFailed({
+        committed: { N: '99000' },
+        hold_res_dead: { M: { amount: { S: 'lots' }, expires_at: { N: String(nowSeconds - 1) } } },
+      }),
+    );
+
+    expect(await corrupt(ledger.hold(request))).toContain('hold_res_dead');
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+  });
+
+  it('a hold missing its expiry, a request counter of the wrong type, or an unknown wire type is corrupt', async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(conditionFailed({ hold_res_abc: { M: { amount: { N: '1500' } } } }))
+      .rejectsOnce(conditionFailed({ rpm_minute: { S: '2026-11-21T10:15' }, rpm_used: { S: 'sixty' } }))
+      .rejectsOnce(conditionFailed({ committed: { L: [{ N: '1' }] } }));
+
+    expect(await corrupt(ledger.hold(request))).toContain('hold_res_abc');
+    expect(await corrupt(new DynamoQuotaLedger(client, 'quotas').count(minute))).toContain('rpm_used');
+    await corrupt(ledger.hold(request));
+  });
+
+  it('a refused item is read for what the ledger reads: a bad `used` (only a settle writes it) is left to the settle', async () => {
+    ddb
+      .on(UpdateCommand)
+      .rejectsOnce(
+        conditionFailed({
+          used: { S: 'not-a-number' },
+          rpm_minute: { S: '2026-11-21T10:15' },
+          rpm_used: { N: '3' },
+        }),
+      )
+      .resolves({ Attributes: { rpm_used: 4 } });
+
+    expect((await new DynamoQuotaLedger(client, 'quotas').count(minute)).remaining).toBe(56);
+  });
+
+  it('afterRefusedHold reads the wire item a transaction returned: its own hold is held, a bad item corrupt', async () => {
+    const held = {
+      committed: { N: '1500' },
+      hold_res_abc: { M: { amount: { N: '1500' }, expires_at: { N: String(nowSeconds + 800) } } },
+    };
+
+    expect(await ledger.afterRefusedHold(request, held)).toBe('held');
+    await corrupt(ledger.afterRefusedHold(request, { ...held, committed: { N: 'many' } }));
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 });

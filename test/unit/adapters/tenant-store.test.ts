@@ -12,7 +12,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoTenantStore } from '../../../functions/adapters/dynamodb/tenant-store';
-import { UpstreamError } from '../../../functions/core/errors';
+import { CorruptRecordError, UpstreamError } from '../../../functions/core/errors';
 import { newId } from '../../../functions/core/ids';
 import { encodeCursor, InvalidCursorError } from '../../../functions/core/pagination';
 import {
@@ -20,7 +20,7 @@ import {
   TenantConflictError,
   TenantNotFoundError,
 } from '../../../functions/core/tenants/errors';
-import type { ApiKeyRecord } from '../../../functions/core/tenants/schemas';
+import type { ApiKeyRecord, TenantRecord } from '../../../functions/core/tenants/schemas';
 
 const TABLE = 'tenants-test';
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
@@ -35,6 +35,35 @@ const key: ApiKeyRecord = {
   key_hash: 'a'.repeat(64),
   created_at: 1_767_312_000,
   revoked_at: null,
+};
+
+const tenant: TenantRecord = {
+  id: tenantId,
+  name: 'Acme',
+  plan: 'free',
+  quota_overrides: { tokens_per_month: 50_000 },
+  models: ['gpt-4o-mini'],
+  default_model: 'gpt-4o-mini',
+  tools: null,
+  status: 'active',
+  created_at: 1_767_225_600,
+  updated_at: 1_767_225_600,
+};
+/** The tenant item as the store writes it: key attributes, index attributes and `entity` around the record. */
+const tenantItem = {
+  pk: `TENANT#${tenantId}`,
+  sk: 'TENANT',
+  gsi1pk: 'TENANTS',
+  gsi1sk: tenantId,
+  entity: 'tenant',
+  ...tenant,
+};
+const keyItem = {
+  pk: `TENANT#${tenantId}`,
+  sk: `KEY#${key.id}`,
+  entity: 'api_key',
+  ...key,
+  revoked_at: undefined,
 };
 
 const cancelled = (codes: string[]) =>
@@ -136,7 +165,7 @@ describe('tenants', () => {
     const ids = [1, 2, 3].map((n) => newId('ten', Date.UTC(2026, 0, n)));
     ddb
       .on(QueryCommand)
-      .resolves({ Items: ids.map((id) => ({ id, name: id, plan: 'free', status: 'active' })) });
+      .resolves({ Items: ids.map((id) => ({ ...tenantItem, pk: `TENANT#${id}`, gsi1sk: id, id })) });
 
     const page = await store.listTenants({ limit: 2, cursor: encodeCursor(tenantId) });
 
@@ -165,10 +194,10 @@ describe('keys on the request path', () => {
     ddb
       .on(BatchGetCommand)
       .resolvesOnce({
-        Responses: { [TABLE]: [{ sk: 'TENANT', id: tenantId, status: 'active', plan: 'free', name: 'A' }] },
+        Responses: { [TABLE]: [tenantItem] },
         UnprocessedKeys: { [TABLE]: { Keys: [{ pk: `TENANT#${tenantId}`, sk: `KEY#${key.id}` }] } },
       })
-      .resolvesOnce({ Responses: { [TABLE]: [{ sk: `KEY#${key.id}`, ...key, revoked_at: undefined }] } });
+      .resolvesOnce({ Responses: { [TABLE]: [keyItem] } });
 
     const result = await store.getApiKeyWithTenant(tenantId, key.id);
 
@@ -201,5 +230,95 @@ describe('keys on the request path', () => {
       .on(UpdateCommand)
       .rejectsOnce(Object.assign(new Error('missing'), { name: 'ConditionalCheckFailedException' }));
     await expect(store.revokeApiKey(tenantId, key.id, 10)).rejects.toBeInstanceOf(ApiKeyNotFoundError);
+  });
+});
+
+describe('stored items are parsed, not cast', () => {
+  const corrupt = async (read: Promise<unknown>) => {
+    const error = await read.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ statusCode: 500, code: 'corrupt_record', expose: false });
+    return error as CorruptRecordError;
+  };
+
+  it('a tenant item round-trips to the record, without its key attributes', async () => {
+    ddb.on(GetCommand).resolves({ Item: tenantItem });
+
+    expect(await store.getTenant(tenantId)).toEqual(tenant);
+  });
+
+  it('a tenant item written before default_model, models, tools and overrides existed reads with their defaults', async () => {
+    const { quota_overrides: _o, models: _m, default_model: _d, tools: _t, ...older } = tenantItem;
+    ddb.on(GetCommand).resolves({ Item: older });
+
+    expect(await store.getTenant(tenantId)).toEqual({
+      ...tenant,
+      quota_overrides: {},
+      models: null,
+      default_model: null,
+      tools: null,
+    });
+  });
+
+  it('a tenant item with a field of the wrong type is a CorruptRecordError naming the table, key and field', async () => {
+    ddb.on(GetCommand).resolves({ Item: { ...tenantItem, status: 'deleted', created_at: '2026-01-01' } });
+
+    const error = await corrupt(store.getTenant(tenantId));
+
+    expect(error.message).toContain(`${TABLE} item TENANT#${tenantId}/TENANT`);
+    expect(error.message).toContain('status');
+    expect(error.message).toContain('created_at');
+  });
+
+  it('a tenant item missing a field is refused, in a listing as in a get', async () => {
+    const { name: _missing, ...nameless } = tenantItem;
+    ddb.on(GetCommand).resolves({ Item: nameless });
+    ddb.on(QueryCommand).resolves({ Items: [tenantItem, nameless] });
+
+    expect((await corrupt(store.getTenant(tenantId))).message).toContain('name');
+    await corrupt(store.listTenants({ limit: 5 }));
+  });
+
+  it('an updated tenant comes back parsed', async () => {
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: { ...tenantItem, name: 'Renamed' } })
+      .resolvesOnce({ Attributes: { ...tenantItem, quota_overrides: { tokens: 5 } } });
+
+    expect(await store.updateTenant(tenantId, { name: 'Renamed', updated_at: 2 })).toEqual({
+      ...tenant,
+      name: 'Renamed',
+    });
+    await corrupt(store.updateTenant(tenantId, { updated_at: 3 }));
+  });
+
+  it('an API key item round-trips (revoked_at absent until revoked) and a malformed one is refused', async () => {
+    ddb.on(QueryCommand).resolvesOnce({ Items: [keyItem] });
+    expect((await store.listApiKeys(tenantId, { limit: 5 })).items).toEqual([key]);
+
+    ddb
+      .on(BatchGetCommand)
+      .resolves({ Responses: { [TABLE]: [tenantItem, { ...keyItem, created_at: null }] } });
+    const error = await corrupt(store.getApiKeyWithTenant(tenantId, key.id));
+    expect(error.message).toContain(`KEY#${key.id}`);
+
+    ddb.on(UpdateCommand).resolves({ Attributes: { ...keyItem, revoked_at: 'now' } });
+    await corrupt(store.revokeApiKey(tenantId, key.id, 10));
+  });
+
+  it('a malformed hash lookup item is refused, and the error shows only a few characters of the hash', async () => {
+    const hash = 'f'.repeat(64);
+    ddb.on(GetCommand).resolves({
+      Item: { pk: `KEYHASH#${hash}`, sk: 'KEYHASH', tenant_id: tenantId, key_id: 7, key_hash: hash },
+    });
+
+    const error = await corrupt(store.findApiKeyByHash(hash));
+
+    expect(error.message).toContain('KEYHASH#ffffffff…');
+    expect(error.message).toContain('key_id');
+    expect(JSON.stringify({ message: error.message, cause: String(error.cause) })).not.toContain(hash);
   });
 });

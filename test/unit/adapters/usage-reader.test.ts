@@ -3,6 +3,7 @@ import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { DynamoUsageReader } from '../../../functions/adapters/dynamodb/usage-reader';
+import { CorruptRecordError } from '../../../functions/core/errors';
 import { QUOTA_NAMES } from '../../../functions/core/quotas/schemas';
 
 describe('DynamoUsageReader', () => {
@@ -68,4 +69,28 @@ describe('DynamoUsageReader', () => {
 
     expect(counters.tokens_per_month).toEqual({ used: 100, reserved: 300 });
   });
+
+  it.each([
+    ['a counter of the wrong type', { used: '1200' }, 'used'],
+    ['a malformed hold', { reserved: 300, hold_res_live: { amount: 300 } }, 'hold_res_live'],
+    ['a request minute of the wrong type', { rpm_minute: 202611211015, rpm_used: 3 }, 'rpm_minute'],
+  ])(
+    'an item with %s is a CorruptRecordError naming the table, key and attribute',
+    async (_case, bad, named) => {
+      const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
+      const ddb = mockClient(client);
+      ddb.on(BatchGetCommand).resolves({
+        Responses: { quotas: [{ pk: 'TENANT#ten_1', sk: 'QUOTA#tokens_per_month#2026-11', ...bad }] },
+      });
+
+      const error = await new DynamoUsageReader(client, 'quotas')
+        .readCounters('ten_1', new Date('2026-11-21T10:15:00Z'))
+        .catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(CorruptRecordError);
+      expect(error).toMatchObject({ statusCode: 500, code: 'corrupt_record' });
+      expect((error as Error).message).toContain('quotas item TENANT#ten_1/QUOTA#tokens_per_month#2026-11');
+      expect((error as Error).message).toContain(named);
+    },
+  );
 });
