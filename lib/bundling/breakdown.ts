@@ -17,8 +17,18 @@ export const packageOf = (input: string): string => {
 const SDK_FAMILY =
   /^(@aws-sdk\/|@smithy\/|@aws-crypto\/|@aws\/lambda-invoke-store$|fast-xml-parser$|strnum$|bowser$|tslib$)/;
 
-/** A coarser grouping for budgets: the SDK as one family, every other package by its name. */
-export const familyOf = (pkg: string): string => (SDK_FAMILY.test(pkg) ? 'AWS SDK' : pkg);
+/** Powertools for AWS Lambda and what its Tracer alone pulls in (the X-Ray SDK and its helpers). */
+const POWERTOOLS_FAMILY =
+  /^(@aws-lambda-powertools\/|aws-xray-sdk-core$|cls-hooked$|async-hook-jl$|emitter-listener$|shimmer$|stack-chain$|atomic-batcher$|semver$)/;
+
+export const AWS_SDK = 'AWS SDK';
+export const POWERTOOLS = 'Powertools';
+
+/** A coarser grouping for budgets: the SDK as one family, Powertools as another, other packages by name. */
+export const familyOf = (pkg: string): string => {
+  if (SDK_FAMILY.test(pkg)) return AWS_SDK;
+  return POWERTOOLS_FAMILY.test(pkg) ? POWERTOOLS : pkg;
+};
 
 export interface PackageShare {
   readonly name: string;
