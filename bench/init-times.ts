@@ -90,14 +90,15 @@ export const buildCurrent = async () => {
  */
 export const buildAtCommit = async (ref: string) => {
   const root = mkdtempSync(path.join(tmpdir(), 'tenantic-ref-'));
-  execFileSync(
-    'sh',
-    ['-c', `git archive ${ref} functions tsconfig.json package.json | tar -x -C "${root}"`],
+  const archive = execFileSync(
+    'git',
+    ['archive', '--format=tar', ref, 'functions', 'tsconfig.json', 'package.json'],
     {
       cwd: REPO_ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
+      maxBuffer: 256 * 1024 * 1024,
     },
   );
+  execFileSync('tar', ['-x', '-C', root], { input: archive });
   symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'));
   const { FUNCTIONS } = (await import(
     pathToFileURL(path.join(root, 'functions/platform/functions.ts')).href
