@@ -3,7 +3,7 @@
 // In Lambda the execution role's credentials are always in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
 // AWS_SESSION_TOKEN, the first link of the SDK's default chain, so the other links (SSO, ini files,
 // credential_process, web identity, EC2 instance metadata, and the STS/SSO clients they carry) never run
-// there; they weigh ~95 KiB minified in every bundle. The container endpoint stays as a second link, for
+// there; they weighed ~125 KiB minified in every bundle. The container endpoint stays as a second link, for
 // runtimes that hand credentials out that way (AWS_CONTAINER_CREDENTIALS_FULL_URI / _RELATIVE_URI).
 import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { fromHttp } from '@aws-sdk/credential-provider-http';

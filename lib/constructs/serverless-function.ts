@@ -40,9 +40,9 @@ export interface ServerlessFunctionProps {
 
 /**
  * Documented defaults: nodejs22.x on arm64 (cheaper per ms, and what the project tests on), bundled by
- * lib/bundling (ESM, minified, AWS SDK included, zod without its unused locales) with source maps switched on
- * at runtime, X-Ray active tracing, a log group with the stage's retention, and a
- * role that may write only to that log group plus what the catalogue entry grants.
+ * lib/bundling (ESM, minified, AWS SDK included with Lambda's credential links only, zod without its unused
+ * locales) with source maps switched on at runtime, X-Ray active tracing, a log group with the stage's
+ * retention, and a role that may write only to that log group plus what the catalogue entry grants.
  *
  * @example
  * const fn = new ServerlessFunction(this, 'AccountApi', { id: 'account-api', definition, config, resources, removalPolicy });
