@@ -71,7 +71,7 @@ export class ServerlessFunction extends Construct {
     const handler = definition.handler ?? 'handler';
     this.function = new lambda.Function(this, 'Function', {
       // NodejsFunction runs the esbuild CLI, which cannot take plugins; our build needs one (lib/bundling).
-      code: bundledCode(this.resolveEntry(definition.entry)),
+      code: bundledCode(this, this.resolveEntry(definition.entry)),
       handler: bundleHandler(handler),
       description: definition.description,
       runtime: lambda.Runtime.NODEJS_22_X,
