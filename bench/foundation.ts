@@ -5,10 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startLocalPlatform } from '../local/platform';
-import { measureSynth } from './bundles';
+import { breakdownTable, measureBreakdowns, measureSynth } from './bundles';
+import { buildCurrent, measureInitTimes } from './init-times';
 import { kib, machine, percentile, watchHost, writeSection } from './report';
 
 const WARM_REQUESTS = 50;
+/** Fresh processes per function for its init time (median and fastest). */
+const INIT_RUNS = 5;
 
 interface RequestFigure {
   readonly route: string;
@@ -82,6 +85,15 @@ export const runFoundationBench = async (): Promise<void> => {
   const host = machine();
   const watched = watchHost();
   const synth = measureSynth('bench');
+  const breakdowns = await measureBreakdowns();
+  const bundles = await buildCurrent();
+  const [inits = []] = (() => {
+    try {
+      return measureInitTimes([bundles.built], INIT_RUNS);
+    } finally {
+      bundles.dispose();
+    }
+  })();
   const local = await measureRequests();
   const ms = (value: number) => `${Math.round(value)} ms`;
   const body = [
@@ -95,11 +107,16 @@ export const runFoundationBench = async (): Promise<void> => {
         .map(([name, value]) => `${name} ${ms(value)}`)
         .join(', ')})`,
     '',
-    '| function | bundle (index.mjs) | gzipped |',
-    '| --- | ---: | ---: |',
-    ...synth.bundles.map(
-      (bundle) => `| ${bundle.functionId} | ${kib(bundle.bytes)} | ${kib(bundle.gzipBytes)} |`,
-    ),
+    `| function | bundle (index.mjs) | gzipped | init (import, median of ${INIT_RUNS}) | init (fastest) |`,
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...synth.bundles.map((bundle) => {
+      const init = inits.find((figure) => figure.id === bundle.functionId);
+      return `| ${bundle.functionId} | ${kib(bundle.bytes)} | ${kib(bundle.gzipBytes)} | ${init ? ms(init.medianMs) : '–'} | ${init ? ms(init.minMs) : '–'} |`;
+    }),
+    '',
+    "Where the bytes come from (esbuild's metafile, minified bytes per package; budgets in lib/bundling/budgets.ts, enforced by test/infra/bundle-budgets.test.ts):",
+    '',
+    ...breakdownTable(breakdowns, kib),
     '',
     `Requests through the local API Gateway emulation (first request starts the function's execution environment; then ${WARM_REQUESTS} sequential warm requests):`,
     '',

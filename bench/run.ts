@@ -2,6 +2,7 @@
 import { silenceExperimentalWarnings } from '../local/process-warnings';
 import { runChatBench } from './chat';
 import { runFoundationBench } from './foundation';
+import { runInitBench } from './init';
 import { runStreamBench } from './stream';
 
 silenceExperimentalWarnings();
@@ -10,6 +11,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   foundation: runFoundationBench,
   chat: runChatBench,
   stream: runStreamBench,
+  init: runInitBench,
 };
 
 const names = process.argv.slice(2);

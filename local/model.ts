@@ -58,7 +58,7 @@ export interface LocalFunction {
   readonly logicalId: string;
   /** The catalogue id from functions/platform/functions.ts (template metadata `Tenantic:Function`). */
   readonly id: string;
-  /** Source module from the repository root, e.g. `functions/handlers/http/tenants.ts`. */
+  /** Source module from the repository root, e.g. `functions/handlers/tenants-api.ts`. */
   readonly entry: string;
   readonly handler: string;
   readonly timeoutSeconds: number;

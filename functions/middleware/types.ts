@@ -5,7 +5,7 @@ import type { RequestMeter } from '../core/quotas/request-meter';
 import type { TenantRecord } from '../core/tenants/schemas';
 import type { Logger } from '../observability/logger';
 
-/** The authorizer context exactly as API Gateway passes it (flat strings; see http-authorizer.ts). */
+/** The authorizer context exactly as API Gateway passes it (flat strings; see handlers/authorizer-http.ts). */
 export type AuthorizerContext =
   | { principal: 'admin' }
   | { principal: 'tenant'; tenantId: string; keyId: string }

@@ -32,7 +32,7 @@ export interface FunctionDefinition {
 
 export const FUNCTIONS = {
   'authorizer-http': {
-    entry: 'functions/handlers/authorizers/http-authorizer.ts',
+    entry: 'functions/handlers/authorizer-http.ts',
     description: 'HTTP API REQUEST authorizer: resolves a bearer key to a tenant or the admin',
     timeoutSeconds: 5,
     memoryMb: 512,
@@ -40,7 +40,7 @@ export const FUNCTIONS = {
     adminKey: true,
   },
   'authorizer-ws': {
-    entry: 'functions/handlers/authorizers/ws-authorizer.ts',
+    entry: 'functions/handlers/authorizer-ws.ts',
     description: 'WebSocket $connect REQUEST authorizer: bearer key (or ticket) to a tenant',
     timeoutSeconds: 5,
     memoryMb: 512,
@@ -48,14 +48,14 @@ export const FUNCTIONS = {
     tables: { tenants: 'read', connections: 'readWrite' },
   },
   'tenants-api': {
-    entry: 'functions/handlers/http/tenants.ts',
+    entry: 'functions/handlers/tenants-api.ts',
     description: 'Admin routes: tenants and their API keys',
     timeoutSeconds: 10,
     memoryMb: 512,
     tables: { tenants: 'readWrite' },
   },
   'account-api': {
-    entry: 'functions/handlers/http/account.ts',
+    entry: 'functions/handlers/account-api.ts',
     description: 'Tenant routes: models, usage and WebSocket tickets',
     timeoutSeconds: 10,
     memoryMb: 512,
@@ -64,7 +64,7 @@ export const FUNCTIONS = {
     tables: { tenants: 'read', quotas: 'readWrite', connections: 'readWrite' },
   },
   'chat-api': {
-    entry: 'functions/handlers/http/sessions.ts',
+    entry: 'functions/handlers/chat-api.ts',
     description: 'Tenant routes: sessions, messages, runs and OpenAI-compatible chat completions',
     // API Gateway's HTTP API gives up at 30 s. Inline runs hand off to the queue at 20 s and chat
     // completions give the model 25 s (core/chat/model.ts), leaving time to record, settle and answer.
@@ -76,13 +76,13 @@ export const FUNCTIONS = {
     llm: true,
   },
   'openapi-doc': {
-    entry: 'functions/handlers/http/openapi.ts',
+    entry: 'functions/handlers/openapi-doc.ts',
     description: 'Public route: the OpenAPI 3.1 document generated from the zod schemas',
     timeoutSeconds: 5,
     memoryMb: 256,
   },
   'ws-connect': {
-    entry: 'functions/handlers/ws/connect.ts',
+    entry: 'functions/handlers/ws-connect.ts',
     description: 'WebSocket $connect: takes a concurrent_connections slot, records the connection with a TTL',
     timeoutSeconds: 5,
     memoryMb: 512,
@@ -90,14 +90,14 @@ export const FUNCTIONS = {
     tables: { connections: 'readWrite', tenants: 'read', quotas: 'readWrite' },
   },
   'ws-disconnect': {
-    entry: 'functions/handlers/ws/disconnect.ts',
+    entry: 'functions/handlers/ws-disconnect.ts',
     description: 'WebSocket $disconnect: removes the connection record and frees its connection slot',
     timeoutSeconds: 5,
     memoryMb: 256,
     tables: { connections: 'readWrite', quotas: 'readWrite' },
   },
   'ws-default': {
-    entry: 'functions/handlers/ws/default.ts',
+    entry: 'functions/handlers/ws-default.ts',
     description: 'WebSocket actions: ping, chat (queues a streamed run), resume, cancel; errors as frames',
     timeoutSeconds: 10,
     memoryMb: 512,
@@ -112,7 +112,7 @@ export const FUNCTIONS = {
     wsManagement: true,
   },
   'chat-worker': {
-    entry: 'functions/handlers/workers/chat-runs.ts',
+    entry: 'functions/handlers/chat-worker.ts',
     description: 'Consumes chat-runs: continues agent runs off the request path',
     timeoutSeconds: 120,
     memoryMb: 1024,
@@ -130,7 +130,7 @@ export const FUNCTIONS = {
     llm: true,
   },
   'tool-worker': {
-    entry: 'functions/handlers/workers/tool-jobs.ts',
+    entry: 'functions/handlers/tool-worker.ts',
     description: 'Consumes tool-jobs: runs queued tool invocations with retries',
     timeoutSeconds: 60,
     memoryMb: 1024,

@@ -69,7 +69,7 @@ export const resourceEnvironment = (
  * The full environment of one function.
  *
  * @example
- * new NodejsFunction(this, 'Fn', { environment: functionEnvironment(config, FUNCTIONS['account-api'], resources) });
+ * new lambda.Function(this, 'Fn', { environment: functionEnvironment(config, FUNCTIONS['account-api'], resources) });
  */
 export const functionEnvironment = (
   config: StageConfig,

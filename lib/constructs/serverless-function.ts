@@ -6,12 +6,12 @@ import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { Access, FunctionDefinition, FunctionId } from '../../functions/platform/functions';
 import { QUEUES, type QueueName } from '../../functions/platform/queues';
 import { TABLES, type TableName } from '../../functions/platform/tables';
+import { bundledCode, bundleHandler } from '../bundling/lambda-code';
 import type { StageConfig } from '../config/stages';
 import { grantBucketData } from './bucket-grants';
 import { functionEnvironment, type PlatformResources } from './function-environment';
@@ -38,20 +38,17 @@ export interface ServerlessFunctionProps {
   readonly grantManageConnections?: (grantee: iam.IGrantable) => void;
 }
 
-// ESM bundles still meet CommonJS dependencies that call require(); the banner gives them one.
-const ESM_REQUIRE_BANNER =
-  "import { createRequire } from 'node:module';const require = createRequire(import.meta.url);";
-
 /**
- * Documented defaults: nodejs22.x on arm64 (cheaper per ms, and what the project tests on), ESM, minified with
- * source maps switched on at runtime, X-Ray active tracing, a log group with the stage's retention, and a
- * role that may write only to that log group plus what the catalogue entry grants.
+ * Documented defaults: nodejs22.x on arm64 (cheaper per ms, and what the project tests on), bundled by
+ * lib/bundling (ESM, minified, AWS SDK included with Lambda's credential links only, zod without its unused
+ * locales) with source maps switched on at runtime, X-Ray active tracing, a log group with the stage's
+ * retention, and a role that may write only to that log group plus what the catalogue entry grants.
  *
  * @example
  * const fn = new ServerlessFunction(this, 'AccountApi', { id: 'account-api', definition, config, resources, removalPolicy });
  */
 export class ServerlessFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly logGroup: logs.LogGroup;
   readonly role: iam.Role;
   readonly catalogueId: FunctionId;
@@ -71,9 +68,11 @@ export class ServerlessFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: this.resolveEntry(definition.entry),
-      handler: definition.handler ?? 'handler',
+    const handler = definition.handler ?? 'handler';
+    this.function = new lambda.Function(this, 'Function', {
+      // NodejsFunction runs the esbuild CLI, which cannot take plugins; our build needs one (lib/bundling).
+      code: bundledCode(this, this.resolveEntry(definition.entry)),
+      handler: bundleHandler(handler),
       description: definition.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -82,25 +81,12 @@ export class ServerlessFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
       environment: functionEnvironment(config, definition, resources),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The Lambda runtime ships SDK v3, but bundling pins the version the tests ran against.
-        externalModules: [],
-      },
     });
     const metadata: FunctionMetadata = {
       id: props.id,
       entry: definition.entry,
-      handler: definition.handler ?? 'handler',
+      handler,
     };
     (this.function.node.defaultChild as lambda.CfnFunction).addMetadata(FUNCTION_METADATA_KEY, metadata);
 
@@ -109,11 +95,10 @@ export class ServerlessFunction extends Construct {
 
   // Synth without bundling (tests, the local model) only needs the entry's name, which the metadata carries;
   // the handler modules may not exist yet on a branch that only touches infrastructure. A bundling synth
-  // keeps NodejsFunction's own "Cannot find entry file" error.
+  // keeps a "cannot find entry" error of its own.
   private resolveEntry(entry: string): string {
-    const absolute = path.join(REPO_ROOT, entry);
-    if (existsSync(absolute) || Stack.of(this).bundlingRequired) return absolute;
-    return path.join(REPO_ROOT, 'functions', 'platform', 'functions.ts');
+    if (existsSync(path.join(REPO_ROOT, entry)) || !Stack.of(this).bundlingRequired) return entry;
+    throw new Error(`${this.catalogueId}: cannot find the entry module ${entry}`);
   }
 
   private grant({ definition, resources, grantManageConnections }: ServerlessFunctionProps): void {

@@ -16,7 +16,7 @@ import { type S3Local, startS3Local } from '../helpers/s3-local';
 
 await vi.hoisted(() => import('../helpers/test-env'));
 
-const { createChatApi } = await import('../../functions/handlers/http/sessions');
+const { createChatApi } = await import('../../functions/handlers/chat-api');
 const { lambdaContext, loadEvent, manualClock, memoryLogger, seedSampleTenant } = await import(
   '../helpers/tenant-fakes'
 );

@@ -31,7 +31,7 @@ import { type DynamoDbLocal, startDynamoDbLocal } from '../helpers/dynamodb-loca
 
 await vi.hoisted(() => import('../helpers/test-env'));
 
-const { createChatApi } = await import('../../functions/handlers/http/sessions');
+const { createChatApi } = await import('../../functions/handlers/chat-api');
 const { lambdaContext, loadEvent, manualClock, memoryLogger, seedSampleTenant } = await import(
   '../helpers/tenant-fakes'
 );

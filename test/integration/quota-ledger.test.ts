@@ -26,7 +26,7 @@ import { InMemoryQuotaLedger } from '../helpers/quota-fakes';
 
 await vi.hoisted(() => import('../helpers/test-env'));
 
-const { createAccountApi } = await import('../../functions/handlers/http/account');
+const { createAccountApi } = await import('../../functions/handlers/account-api');
 const {
   InMemoryTenantStore,
   PLANS,

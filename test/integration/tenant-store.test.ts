@@ -20,9 +20,9 @@ import { InMemoryQuotaLedger } from '../helpers/quota-fakes';
 
 await vi.hoisted(() => import('../helpers/test-env'));
 
-const { createTenantsApi } = await import('../../functions/handlers/http/tenants');
-const { createAccountApi } = await import('../../functions/handlers/http/account');
-const { createHttpAuthorizer } = await import('../../functions/handlers/authorizers/http-authorizer');
+const { createTenantsApi } = await import('../../functions/handlers/tenants-api');
+const { createAccountApi } = await import('../../functions/handlers/account-api');
+const { createHttpAuthorizer } = await import('../../functions/handlers/authorizer-http');
 const { lambdaContext, loadEvent, manualClock, memoryLogger, settings } = await import(
   '../helpers/tenant-fakes'
 );

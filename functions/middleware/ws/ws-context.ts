@@ -16,7 +16,7 @@ export type WsLambdaContext = Context & { log: Logger };
 
 const defaults: Partial<WsContextOptions> = {};
 
-/** The tenant the authorizer resolved (see the authorizer's contract in functions/handlers/authorizers). */
+/** The tenant the authorizer resolved (see the authorizer's contract in functions/handlers/authorizer-ws.ts). */
 const TenantPrincipalSchema = z.object({
   tenantId: z.string().min(1),
   keyId: z.string().min(1),

@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
-const { createChatApi } = await import('../../../functions/handlers/http/sessions');
+const { createChatApi } = await import('../../../functions/handlers/chat-api');
 const { lambdaContext, loadEvent, memoryLogger } = await import('../../helpers/tenant-fakes');
 const { chatSetup, tokenCounter, USAGE } = await import('./fakes');
 const { runExecuteJob } = await import('../../../functions/core/chat/run-execute-job');

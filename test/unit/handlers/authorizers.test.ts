@@ -2,10 +2,10 @@ import { describe, expect, it, vi } from 'vitest';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
-const { createHttpAuthorizer } = await import('../../../functions/handlers/authorizers/http-authorizer');
-const { createWsAuthorizer } = await import('../../../functions/handlers/authorizers/ws-authorizer');
+const { createHttpAuthorizer } = await import('../../../functions/handlers/authorizer-http');
+const { createWsAuthorizer } = await import('../../../functions/handlers/authorizer-ws');
 const { generateApiKey } = await import('../../../functions/core/tenants/api-key-format');
-const { createAccountApi } = await import('../../../functions/handlers/http/account');
+const { createAccountApi } = await import('../../../functions/handlers/account-api');
 const { InMemoryQuotaLedger } = await import('../../helpers/quota-fakes');
 const {
   ADMIN_KEY,

@@ -6,7 +6,7 @@ import { FUNCTIONS } from '../../../functions/platform/functions';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
-const { createChatApi } = await import('../../../functions/handlers/http/sessions');
+const { createChatApi } = await import('../../../functions/handlers/chat-api');
 const { buildOpenApiDocument } = await import('../../../functions/handlers/http/openapi-document');
 const { lambdaContext, loadEvent, memoryLogger, seedSampleTenant, tenantDeps } = await import(
   '../../helpers/tenant-fakes'

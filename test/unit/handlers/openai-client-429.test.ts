@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
-const { createAccountApi } = await import('../../../functions/handlers/http/account');
+const { createAccountApi } = await import('../../../functions/handlers/account-api');
 const { QuotaExceededError } = await import('../../../functions/core/quotas/errors');
 const { jsonResponse } = await import('../../../functions/middleware/responses');
 const { InMemoryQuotaLedger } = await import('../../helpers/quota-fakes');

@@ -3,7 +3,7 @@ import { HTTP_ROUTES } from '../../../functions/platform/routes';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
-const { handler } = await import('../../../functions/handlers/http/openapi');
+const { handler } = await import('../../../functions/handlers/openapi-doc');
 const { buildOpenApiDocument } = await import('../../../functions/handlers/http/openapi-document');
 const { CreateTenantRequest } = await import('../../../functions/core/tenants/schemas');
 const { lambdaContext, loadEvent } = await import('../../helpers/tenant-fakes');

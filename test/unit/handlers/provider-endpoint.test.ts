@@ -6,7 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../functions/config';
-import { llmClient, providerEndpoint } from '../../../functions/handlers/wiring';
+import { llmClient, providerEndpoint } from '../../../functions/handlers/wiring/llm';
 import { TEST_ENV } from '../../helpers/test-env';
 
 const sm = mockClient(SecretsManagerClient);

@@ -8,11 +8,11 @@ import { InMemoryTicketStore } from '../../helpers/ticket-fakes';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
-const { createTenantsApi } = await import('../../../functions/handlers/http/tenants');
-const { createAccountApi } = await import('../../../functions/handlers/http/account');
-const { createOpenApiDoc } = await import('../../../functions/handlers/http/openapi');
-const { createHttpAuthorizer } = await import('../../../functions/handlers/authorizers/http-authorizer');
-const { createWsAuthorizer } = await import('../../../functions/handlers/authorizers/ws-authorizer');
+const { createTenantsApi } = await import('../../../functions/handlers/tenants-api');
+const { createAccountApi } = await import('../../../functions/handlers/account-api');
+const { createOpenApiDoc } = await import('../../../functions/handlers/openapi-doc');
+const { createHttpAuthorizer } = await import('../../../functions/handlers/authorizer-http');
+const { createWsAuthorizer } = await import('../../../functions/handlers/authorizer-ws');
 const {
   ADMIN_KEY,
   PLANS,

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { RunExecutePayload } from '../../../functions/core/chat/schemas';
 import { createJobRegistry, defineJob } from '../../../functions/core/jobs/registry';
-import { CHAT_RUN_JOBS, createChatRunsHandler } from '../../../functions/handlers/workers/chat-runs';
-import { createToolJobsHandler, TOOL_JOBS } from '../../../functions/handlers/workers/tool-jobs';
+import { CHAT_RUN_JOBS, createChatRunsHandler } from '../../../functions/handlers/chat-worker';
+import { createToolJobsHandler, TOOL_JOBS } from '../../../functions/handlers/tool-worker';
 import { capturingLogger, lambdaContext, loadEvent } from '../ws/fakes';
 
 const failedIds = (result: { batchItemFailures: { itemIdentifier: string }[] } | undefined) =>

@@ -7,7 +7,7 @@ import { z } from 'zod';
 await vi.hoisted(() => import('../../helpers/test-env'));
 
 const { errorHandler } = await import('../../../functions/middleware/error-handler');
-const { createTenantsApi } = await import('../../../functions/handlers/http/tenants');
+const { createTenantsApi } = await import('../../../functions/handlers/tenants-api');
 const { lambdaContext, loadEvent, memoryLogger, tenantDeps } = await import('../../helpers/tenant-fakes');
 
 type Response = { statusCode: number; body: string };

@@ -5,8 +5,8 @@ import { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 
 await vi.hoisted(() => import('../../helpers/test-env'));
 
-const { createTenantsApi } = await import('../../../functions/handlers/http/tenants');
-const { createAccountApi } = await import('../../../functions/handlers/http/account');
+const { createTenantsApi } = await import('../../../functions/handlers/tenants-api');
+const { createAccountApi } = await import('../../../functions/handlers/account-api');
 const { PLANS, manualClock, memoryLogger, lambdaContext, loadEvent, seedSampleTenant, settings, tenantDeps } =
   await import('../../helpers/tenant-fakes');
 const { newId } = await import('../../../functions/core/ids');
@@ -299,7 +299,7 @@ describe('a request that runs out of time', () => {
     const { deps } = await setup();
     deps.store.listTenants = () => new Promise(() => {});
     const context = { ...lambdaContext(), getRemainingTimeInMillis: () => 50 };
-    const { createTenantsApi: create } = await import('../../../functions/handlers/http/tenants');
+    const { createTenantsApi: create } = await import('../../../functions/handlers/tenants-api');
     const api = create(deps, { logger: memoryLogger().logger });
 
     const response = (await api(loadEvent('tenants-api', 'list-tenants'), context as never)) as Response;

@@ -24,11 +24,11 @@ import {
   seedConnectionTenant,
 } from './fakes';
 
-let connectModule: typeof import('../../../functions/handlers/ws/connect');
-let disconnectModule: typeof import('../../../functions/handlers/ws/disconnect');
+let connectModule: typeof import('../../../functions/handlers/ws-connect');
+let disconnectModule: typeof import('../../../functions/handlers/ws-disconnect');
 beforeAll(async () => {
-  connectModule = await import('../../../functions/handlers/ws/connect');
-  disconnectModule = await import('../../../functions/handlers/ws/disconnect');
+  connectModule = await import('../../../functions/handlers/ws-connect');
+  disconnectModule = await import('../../../functions/handlers/ws-disconnect');
 });
 
 const setup = async (limit: number | null) => {

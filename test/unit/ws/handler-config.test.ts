@@ -19,6 +19,6 @@ describe('ws handler cold start', () => {
     vi.stubEnv('TENANTS_TABLE', 'tenants-unit');
     vi.stubEnv(variable, '');
 
-    await expect(import(`../../../functions/handlers/ws/${name}.ts`)).rejects.toThrow(variable);
+    await expect(import(`../../../functions/handlers/ws-${name}.ts`)).rejects.toThrow(variable);
   });
 });

@@ -17,13 +17,13 @@ import {
 vi.stubEnv('CONNECTIONS_TABLE', 'connections-unit');
 vi.stubEnv('WS_MANAGEMENT_ENDPOINT', 'https://k3x9w2v7qa.execute-api.eu-west-1.amazonaws.com/dev');
 vi.stubEnv('TENANTS_TABLE', 'tenants-unit');
-let connectModule: typeof import('../../../functions/handlers/ws/connect');
-let disconnectModule: typeof import('../../../functions/handlers/ws/disconnect');
-let defaultModule: typeof import('../../../functions/handlers/ws/default');
+let connectModule: typeof import('../../../functions/handlers/ws-connect');
+let disconnectModule: typeof import('../../../functions/handlers/ws-disconnect');
+let defaultModule: typeof import('../../../functions/handlers/ws-default');
 beforeAll(async () => {
-  connectModule = await import('../../../functions/handlers/ws/connect');
-  disconnectModule = await import('../../../functions/handlers/ws/disconnect');
-  defaultModule = await import('../../../functions/handlers/ws/default');
+  connectModule = await import('../../../functions/handlers/ws-connect');
+  disconnectModule = await import('../../../functions/handlers/ws-disconnect');
+  defaultModule = await import('../../../functions/handlers/ws-default');
 });
 
 const errorCode = (frame: ServerFrame | undefined) =>

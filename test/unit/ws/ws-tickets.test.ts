@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { hashTicket, issueWsTicket } from '../../../functions/core/connections/issue-ws-ticket';
 import { redeemWsTicket } from '../../../functions/core/connections/redeem-ws-ticket';
 import { TICKET_PATTERN } from '../../../functions/core/connections/schemas';
-import { createWsAuthorizer } from '../../../functions/handlers/authorizers/ws-authorizer';
-import { createAccountApi } from '../../../functions/handlers/http/account';
+import { createAccountApi } from '../../../functions/handlers/account-api';
+import { createWsAuthorizer } from '../../../functions/handlers/authorizer-ws';
 import { InMemoryQuotaLedger } from '../../helpers/quota-fakes';
 import {
   InMemoryTenantStore,

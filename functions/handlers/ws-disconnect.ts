@@ -1,18 +1,18 @@
 // Handler: WebSocket $disconnect; forgets the connection and gives its `concurrent_connections` slot back
 // (idempotent: a repeat or unknown id is fine).
 import middy from '@middy/core';
-import { dynamoDocumentClient } from '../../adapters/aws-clients';
-import { DynamoConnectionStore } from '../../adapters/dynamodb/connection-store';
-import { requireEnv } from '../../config';
-import { closeConnection } from '../../core/connections/close-connection';
-import type { ConnectionStore } from '../../core/ports/connection-store';
-import type { QuotaLedger } from '../../core/ports/quota-ledger';
-import { releaseConnectionSlot } from '../../core/quotas/acquire-connection-slot';
-import type { WsEvent, WsResult } from '../../middleware/ws/types';
-import { type WsLambdaContext, wsContext } from '../../middleware/ws/ws-context';
-import { createLogger, type Logger } from '../../observability/logger';
-import { ENV } from '../../platform/env';
-import { quotaLedger } from '../wiring';
+import { dynamoDocumentClient } from '../adapters/aws-clients';
+import { DynamoConnectionStore } from '../adapters/dynamodb/connection-store';
+import { requireEnv } from '../config';
+import { closeConnection } from '../core/connections/close-connection';
+import type { ConnectionStore } from '../core/ports/connection-store';
+import type { QuotaLedger } from '../core/ports/quota-ledger';
+import { releaseConnectionSlot } from '../core/quotas/acquire-connection-slot';
+import type { WsEvent, WsResult } from '../middleware/ws/types';
+import { type WsLambdaContext, wsContext } from '../middleware/ws/ws-context';
+import { createLogger, type Logger } from '../observability/logger';
+import { ENV } from '../platform/env';
+import { quotaLedger } from './wiring/stores';
 
 export interface DisconnectDeps {
   connections: ConnectionStore;

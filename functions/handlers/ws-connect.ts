@@ -1,17 +1,18 @@
 // Handler: WebSocket $connect; takes a `concurrent_connections` slot and records the connection the
 // authorizer let in, for at most 2 hours. A full quota refuses the handshake with 429.
 import middy from '@middy/core';
-import { dynamoDocumentClient } from '../../adapters/aws-clients';
-import { DynamoConnectionStore } from '../../adapters/dynamodb/connection-store';
-import { requireEnv } from '../../config';
-import { admitConnection, type ConnectionSlotDeps } from '../../core/connections/admit-connection';
-import { systemClock } from '../../core/ports/clock';
-import type { ConnectionStore } from '../../core/ports/connection-store';
-import type { WsEvent, WsResult } from '../../middleware/ws/types';
-import { tenantPrincipal, type WsLambdaContext, wsContext } from '../../middleware/ws/ws-context';
-import { createLogger, type Logger } from '../../observability/logger';
-import { ENV } from '../../platform/env';
-import { quotaLedger, runtimeConfig, tenantStore } from '../wiring';
+import { dynamoDocumentClient } from '../adapters/aws-clients';
+import { DynamoConnectionStore } from '../adapters/dynamodb/connection-store';
+import { requireEnv } from '../config';
+import { admitConnection, type ConnectionSlotDeps } from '../core/connections/admit-connection';
+import { systemClock } from '../core/ports/clock';
+import type { ConnectionStore } from '../core/ports/connection-store';
+import type { WsEvent, WsResult } from '../middleware/ws/types';
+import { tenantPrincipal, type WsLambdaContext, wsContext } from '../middleware/ws/ws-context';
+import { createLogger, type Logger } from '../observability/logger';
+import { ENV } from '../platform/env';
+import { runtimeConfig } from './wiring/config';
+import { quotaLedger, tenantStore } from './wiring/stores';
 
 export interface ConnectDeps {
   connections: ConnectionStore;

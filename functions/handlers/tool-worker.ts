@@ -1,8 +1,8 @@
 // Handler: consumer of the tool-jobs queue; dispatches each job envelope by type, reports partial failures.
-import { createJobRegistry, type JobRegistry } from '../../core/jobs/registry';
-import { createLogger } from '../../observability/logger';
-import { queueRetry } from './job-retry';
-import { createJobWorker, type JobWorkerDeps } from './job-worker';
+import { createJobRegistry, type JobRegistry } from '../core/jobs/registry';
+import { createLogger } from '../observability/logger';
+import { queueRetry } from './workers/job-retry';
+import { createJobWorker, type JobWorkerDeps } from './workers/job-worker';
 
 /** Empty in this version: no tool job type exists yet; the tools issue registers `tool.invoke`. */
 export const TOOL_JOBS: JobRegistry = createJobRegistry([]);

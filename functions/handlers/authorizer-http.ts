@@ -9,13 +9,15 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
-import type { AdminKeyVerifier } from '../../core/ports/admin-key';
-import type { TenantStore } from '../../core/ports/tenant-store';
-import { checkApiKeyFormat } from '../../core/tenants/api-key-format';
-import { bearerToken, identifyApiKey } from '../../core/tenants/authenticate-api-key';
-import type { AuthorizerContext } from '../../middleware/types';
-import { createLogger, type Logger } from '../../observability/logger';
-import { adminKeyVerifier, runtimeConfig, tenantStore } from '../wiring';
+import type { AdminKeyVerifier } from '../core/ports/admin-key';
+import type { TenantStore } from '../core/ports/tenant-store';
+import { checkApiKeyFormat } from '../core/tenants/api-key-format';
+import { bearerToken, identifyApiKey } from '../core/tenants/authenticate-api-key';
+import type { AuthorizerContext } from '../middleware/types';
+import { createLogger, type Logger } from '../observability/logger';
+import { adminKeyVerifier } from './wiring/admin-key';
+import { runtimeConfig } from './wiring/config';
+import { tenantStore } from './wiring/stores';
 
 export interface HttpAuthorizerDeps {
   readonly store: TenantStore;

@@ -5,17 +5,18 @@
 // A thrown Unauthorized counts as a Lambda error, so the authorizer's alarm is a rate, not Errors > 0
 // (lib/constructs/observability.ts). Any other throw (DynamoDB throttled) is a 500 for that connect.
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { redeemWsTicket } from '../../core/connections/redeem-ws-ticket';
-import { systemClock } from '../../core/ports/clock';
-import type { TenantStore } from '../../core/ports/tenant-store';
+import { redeemWsTicket } from '../core/connections/redeem-ws-ticket';
+import { systemClock } from '../core/ports/clock';
+import type { TenantStore } from '../core/ports/tenant-store';
 import {
   type Authentication,
   authenticateApiKey,
   bearerToken,
   checkApiKeyStanding,
-} from '../../core/tenants/authenticate-api-key';
-import { createLogger, type Logger } from '../../observability/logger';
-import { runtimeConfig, tenantStore, ticketStore } from '../wiring';
+} from '../core/tenants/authenticate-api-key';
+import { createLogger, type Logger } from '../observability/logger';
+import { runtimeConfig } from './wiring/config';
+import { tenantStore, ticketStore } from './wiring/stores';
 
 /** Who a ticket belongs to. Browser clients cannot set headers, so they connect with `?ticket=`. */
 export type TicketRedeemer = (ticket: string) => Promise<{ tenantId: string; keyId: string } | undefined>;

@@ -1,12 +1,12 @@
 // Handler: the tenant's sessions, their messages, runs, and OpenAI-compatible chat completions
 // (function `chat-api`).
 import type { z } from 'zod';
-import { cancelRun } from '../../core/chat/cancel-run';
+import { cancelRun } from '../core/chat/cancel-run';
 import {
   createChatCompletion,
   earlyCompletionTokens,
   newCompletionId,
-} from '../../core/chat/create-chat-completion';
+} from '../core/chat/create-chat-completion';
 import {
   type AssumedQuotas,
   admitCompletionEarly,
@@ -14,30 +14,32 @@ import {
   type EarlyAdmission,
   sessionTokenBase,
   undoEarlyAdmission,
-} from '../../core/chat/early-admission';
-import type { ChatDeps } from '../../core/chat/model';
-import { quotasOf } from '../../core/chat/model';
-import { ChatCompletionRequest, MAX_MESSAGE_CHARS, SendMessageRequest } from '../../core/chat/schemas';
+} from '../core/chat/early-admission';
+import type { ChatDeps } from '../core/chat/model';
+import { quotasOf } from '../core/chat/model';
+import { ChatCompletionRequest, MAX_MESSAGE_CHARS, SendMessageRequest } from '../core/chat/schemas';
 import {
   loadSessionContext,
   recoveryDelaySeconds,
   type SessionHistory,
   sendMessage,
-} from '../../core/chat/send-message';
-import type { QuotaLedger } from '../../core/ports/quota-ledger';
-import type { TenantStore } from '../../core/ports/tenant-store';
-import { createSession } from '../../core/sessions/create-session';
-import { deleteSession } from '../../core/sessions/delete-session';
-import { getRun } from '../../core/sessions/get-run';
-import { getSession } from '../../core/sessions/get-session';
-import { listMessages } from '../../core/sessions/list-messages';
-import { listSessions } from '../../core/sessions/list-sessions';
-import type { SessionDeps } from '../../core/sessions/model';
-import { SessionIdSchema } from '../../core/sessions/schemas';
-import { type HttpHandlerOptions, httpHandler } from '../../middleware/http-handler';
-import { HttpReply } from '../../middleware/responses';
-import { header, type Prefetched } from '../../middleware/types';
-import { chatDeps, quotaLedger, runtimeConfig, sessionDeps, tenantStore } from '../wiring';
+} from '../core/chat/send-message';
+import type { QuotaLedger } from '../core/ports/quota-ledger';
+import type { TenantStore } from '../core/ports/tenant-store';
+import { createSession } from '../core/sessions/create-session';
+import { deleteSession } from '../core/sessions/delete-session';
+import { getRun } from '../core/sessions/get-run';
+import { getSession } from '../core/sessions/get-session';
+import { listMessages } from '../core/sessions/list-messages';
+import { listSessions } from '../core/sessions/list-sessions';
+import type { SessionDeps } from '../core/sessions/model';
+import { SessionIdSchema } from '../core/sessions/schemas';
+import { type HttpHandlerOptions, httpHandler } from '../middleware/http-handler';
+import { HttpReply } from '../middleware/responses';
+import { header, type Prefetched } from '../middleware/types';
+import { runtimeConfig } from './wiring/config';
+import { chatDeps } from './wiring/llm';
+import { quotaLedger, sessionDeps, tenantStore } from './wiring/stores';
 
 export interface ChatApiDeps extends SessionDeps {
   readonly tenants: TenantStore;

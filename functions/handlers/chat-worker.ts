@@ -1,17 +1,18 @@
 // Handler: consumer of the chat-runs queue; dispatches each job envelope by type, reports partial failures.
 // Runs are streamed to their WebSocket subscribers as they go (core/streaming/stream-run.ts).
-import { ApiGatewayConnectionNotifier } from '../../adapters/apigw-management/connection-notifier';
-import { apiGatewayManagement } from '../../adapters/aws-clients';
-import { requireEnv } from '../../config';
-import { runExecuteJob } from '../../core/chat/run-execute-job';
-import { createJobRegistry, type JobRegistry } from '../../core/jobs/registry';
-import type { ConnectionNotifier } from '../../core/ports/connection-notifier';
-import { markRunDeadLettered, type StreamRunDeps, streamRun } from '../../core/streaming/stream-run';
-import { createLogger } from '../../observability/logger';
-import { ENV } from '../../platform/env';
-import { chatDeps, runStreamStore, tenantStore } from '../wiring';
-import { queueRetry } from './job-retry';
-import { createJobWorker, type JobWorkerDeps } from './job-worker';
+import { ApiGatewayConnectionNotifier } from '../adapters/apigw-management/connection-notifier';
+import { apiGatewayManagement } from '../adapters/aws-clients';
+import { requireEnv } from '../config';
+import { runExecuteJob } from '../core/chat/run-execute-job';
+import { createJobRegistry, type JobRegistry } from '../core/jobs/registry';
+import type { ConnectionNotifier } from '../core/ports/connection-notifier';
+import { markRunDeadLettered, type StreamRunDeps, streamRun } from '../core/streaming/stream-run';
+import { createLogger } from '../observability/logger';
+import { ENV } from '../platform/env';
+import { chatDeps } from './wiring/llm';
+import { runStreamStore, tenantStore } from './wiring/stores';
+import { queueRetry } from './workers/job-retry';
+import { createJobWorker, type JobWorkerDeps } from './workers/job-worker';
 
 const logger = createLogger({ service: 'chat-worker' });
 

@@ -1,8 +1,8 @@
 // Handler: `GET /openapi.json`, the OpenAPI 3.1 document of this API (function `openapi-doc`).
-import { type HttpHandlerOptions, httpHandler } from '../../middleware/http-handler';
-import { header } from '../../middleware/types';
-import { ENV } from '../../platform/env';
-import { buildOpenApiDocument } from './openapi-document';
+import { type HttpHandlerOptions, httpHandler } from '../middleware/http-handler';
+import { header } from '../middleware/types';
+import { ENV } from '../platform/env';
+import { buildOpenApiDocument } from './http/openapi-document';
 
 // The document does not depend on the request, so it is built once per container; only `servers` is
 // filled in per request. Nothing is cached by a client-supplied header, so no client can grow memory.

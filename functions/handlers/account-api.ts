@@ -1,16 +1,17 @@
 // Handler: the tenant's own routes: its models and its usage (function `account-api`).
-import { issueWsTicket } from '../../core/connections/issue-ws-ticket';
-import type { Clock } from '../../core/ports/clock';
-import { systemClock } from '../../core/ports/clock';
-import type { QuotaLedger } from '../../core/ports/quota-ledger';
-import type { TenantStore } from '../../core/ports/tenant-store';
-import type { TicketStore } from '../../core/ports/ticket-store';
-import type { UsageReader } from '../../core/ports/usage-reader';
-import { getUsage } from '../../core/quotas/get-usage';
-import { listModels } from '../../core/tenants/list-models';
-import type { TenantSettings } from '../../core/tenants/model';
-import { type HttpHandlerOptions, httpHandler, type Operation } from '../../middleware/http-handler';
-import { quotaLedger, runtimeConfig, tenantSettings, tenantStore, ticketStore, usageReader } from '../wiring';
+import { issueWsTicket } from '../core/connections/issue-ws-ticket';
+import type { Clock } from '../core/ports/clock';
+import { systemClock } from '../core/ports/clock';
+import type { QuotaLedger } from '../core/ports/quota-ledger';
+import type { TenantStore } from '../core/ports/tenant-store';
+import type { TicketStore } from '../core/ports/ticket-store';
+import type { UsageReader } from '../core/ports/usage-reader';
+import { getUsage } from '../core/quotas/get-usage';
+import { listModels } from '../core/tenants/list-models';
+import type { TenantSettings } from '../core/tenants/model';
+import { type HttpHandlerOptions, httpHandler, type Operation } from '../middleware/http-handler';
+import { runtimeConfig, tenantSettings } from './wiring/config';
+import { quotaLedger, tenantStore, ticketStore, usageReader } from './wiring/stores';
 
 export interface AccountDeps {
   readonly store: TenantStore;

@@ -1,14 +1,15 @@
 // Handler: the admin routes for tenants and their API keys (function `tenants-api`).
-import { createApiKey } from '../../core/tenants/create-api-key';
-import { createTenant } from '../../core/tenants/create-tenant';
-import { getTenant } from '../../core/tenants/get-tenant';
-import { listApiKeys } from '../../core/tenants/list-api-keys';
-import { listTenants } from '../../core/tenants/list-tenants';
-import type { TenantDeps } from '../../core/tenants/model';
-import { revokeApiKey } from '../../core/tenants/revoke-api-key';
-import { updateTenant } from '../../core/tenants/update-tenant';
-import { type HttpHandlerOptions, httpHandler } from '../../middleware/http-handler';
-import { runtimeConfig, tenantDeps } from '../wiring';
+import { createApiKey } from '../core/tenants/create-api-key';
+import { createTenant } from '../core/tenants/create-tenant';
+import { getTenant } from '../core/tenants/get-tenant';
+import { listApiKeys } from '../core/tenants/list-api-keys';
+import { listTenants } from '../core/tenants/list-tenants';
+import type { TenantDeps } from '../core/tenants/model';
+import { revokeApiKey } from '../core/tenants/revoke-api-key';
+import { updateTenant } from '../core/tenants/update-tenant';
+import { type HttpHandlerOptions, httpHandler } from '../middleware/http-handler';
+import { runtimeConfig } from './wiring/config';
+import { tenantDeps } from './wiring/stores';
 
 export const createTenantsApi = (
   deps: TenantDeps,

@@ -2,18 +2,19 @@
 // after re-checking that the connection's key is still in good standing (closing it when not). `chat`,
 // `resume` and `cancel` go to the run actions (core/streaming/run-actions.ts).
 import middy from '@middy/core';
-import { ApiGatewayConnectionNotifier } from '../../adapters/apigw-management/connection-notifier';
-import { apiGatewayManagement } from '../../adapters/aws-clients';
-import { requireEnv } from '../../config';
-import { answerClientFrame, type RunActionHandlers } from '../../core/connections/answer-client-frame';
-import type { ConnectionNotifier } from '../../core/ports/connection-notifier';
-import type { TenantStore } from '../../core/ports/tenant-store';
-import { acceptChat, cancelRunFrame, type RunActionsDeps, resumeRun } from '../../core/streaming/run-actions';
-import type { WsEvent, WsResult } from '../../middleware/ws/types';
-import { tenantPrincipal, type WsLambdaContext, wsContext } from '../../middleware/ws/ws-context';
-import { createLogger, type Logger } from '../../observability/logger';
-import { ENV } from '../../platform/env';
-import { queueingChatDeps, runStreamStore, tenantStore, usageReader } from '../wiring';
+import { ApiGatewayConnectionNotifier } from '../adapters/apigw-management/connection-notifier';
+import { apiGatewayManagement } from '../adapters/aws-clients';
+import { requireEnv } from '../config';
+import { answerClientFrame, type RunActionHandlers } from '../core/connections/answer-client-frame';
+import type { ConnectionNotifier } from '../core/ports/connection-notifier';
+import type { TenantStore } from '../core/ports/tenant-store';
+import { acceptChat, cancelRunFrame, type RunActionsDeps, resumeRun } from '../core/streaming/run-actions';
+import type { WsEvent, WsResult } from '../middleware/ws/types';
+import { tenantPrincipal, type WsLambdaContext, wsContext } from '../middleware/ws/ws-context';
+import { createLogger, type Logger } from '../observability/logger';
+import { ENV } from '../platform/env';
+import { queueingChatDeps } from './wiring/chat';
+import { runStreamStore, tenantStore, usageReader } from './wiring/stores';
 
 export interface DefaultRouteDeps {
   notifier: ConnectionNotifier;
