@@ -84,7 +84,7 @@ export class ServerlessFunction extends Construct {
       tracing: lambda.Tracing.ACTIVE,
       projectRoot: REPO_ROOT,
       depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      environment: functionEnvironment(config, definition, resources),
+      environment: functionEnvironment(config, definition, resources, props.id),
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',
