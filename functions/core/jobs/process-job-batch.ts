@@ -91,7 +91,13 @@ const processOne = async (message: QueueMessage, deps: ProcessJobBatchDeps): Pro
   });
   try {
     envelope = parseEnvelope(message.body);
-    log = log.child({ job_type: envelope.type, job_id: envelope.id, tenant_id: envelope.tenant_id });
+    const sessionId = envelope.payload.session_id;
+    log = log.child({
+      job_type: envelope.type,
+      job_id: envelope.id,
+      tenant_id: envelope.tenant_id,
+      ...(typeof sessionId === 'string' && { session_id: sessionId }),
+    });
     definition = deps.registry.get(envelope.type);
     if (!definition) throw new UnknownJobTypeError(envelope.type, [...deps.registry.keys()]);
     await definition.run(envelope, context());
