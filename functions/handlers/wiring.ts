@@ -16,7 +16,7 @@ import { type ChatDeps, DEFAULT_CHAT_TIMEOUTS } from '../core/chat/model';
 import { declareModelLimits } from '../core/chat/model-limits';
 import { InternalError } from '../core/errors';
 import { ModelCatalogue } from '../core/llm/catalogue';
-import { CircuitBreakerRegistry } from '../core/llm/circuit-breaker';
+import { CircuitBreakerRegistry, countBreakerTransitions } from '../core/llm/circuit-breaker';
 import { ProviderRoutingLlmClient } from '../core/llm/provider-router';
 import type { AdminKeyVerifier } from '../core/ports/admin-key';
 import { systemClock } from '../core/ports/clock';
@@ -33,6 +33,7 @@ import type { TenantDeps, TenantSettings } from '../core/tenants/model';
 import { createBuiltinToolRegistry } from '../core/tools/builtin';
 import type { ToolRegistry } from '../core/tools/registry';
 import { createLogger } from '../observability/logger';
+import { platformMetrics } from '../observability/powertools-metrics';
 import { ENV, providerEnv } from '../platform/env';
 
 let config: RuntimeConfig | undefined;
@@ -100,6 +101,7 @@ export const sessionDeps = (): SessionDeps => ({
   clock: systemClock,
   ids: randomIds(systemClock),
   settings: sessionSettings(),
+  metrics: platformMetrics(),
 });
 
 export const quotaLedger = (): DynamoQuotaLedger => {
@@ -126,7 +128,7 @@ export const adminKeyVerifier = (env: NodeJS.ProcessEnv = process.env): AdminKey
 };
 
 /** Module scope, so a provider's breaker state survives warm invocations. */
-const breakers = new CircuitBreakerRegistry();
+const breakers = new CircuitBreakerRegistry({ onStateChange: countBreakerTransitions(platformMetrics()) });
 let llm: LlmClient | undefined;
 let jobs: JobQueue | undefined;
 let tools: ToolRegistry | undefined;
@@ -172,6 +174,7 @@ export const llmClient = (env: NodeJS.ProcessEnv = process.env): LlmClient => {
     llm = new ProviderRoutingLlmClient({
       catalogue: new ModelCatalogue(from.llm.providers),
       breakers,
+      metrics: platformMetrics(),
       connect: openAiConnector({
         resolve: (provider) => providerEndpoint(provider, from, env),
         timeoutMs: Number(env[ENV.llmTimeoutMs]) || DEFAULT_LLM_TIMEOUT_MS,

@@ -4,11 +4,16 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { ConnectionGoneError } from '../../core/connections/errors';
 import { AuthenticationError, isTenanticError } from '../../core/errors';
+import type { PlatformMetrics } from '../../core/ports/platform-metrics';
+import { QuotaExceededError } from '../../core/quotas/errors';
 import type { Logger } from '../../observability/logger';
+import { platformMetrics } from '../../observability/powertools-metrics';
 import type { WsEvent, WsResult } from './types';
 
 export interface WsContextOptions {
   logger: Logger;
+  /** Counts quota refusals; default the function's Powertools metrics. */
+  metrics?: PlatformMetrics;
 }
 
 /** Handlers read their request-scoped logger from `context.log`. */
@@ -48,7 +53,7 @@ export const tenantPrincipal = (event: WsEvent): TenantPrincipal => {
 export const wsContext = (
   options: WsContextOptions,
 ): MiddlewareObj<WsEvent, WsResult, Error, WsLambdaContext> => {
-  const { logger } = { ...defaults, ...options };
+  const { logger, metrics } = { ...defaults, ...options };
 
   const wsContextBefore = (request: Request<WsEvent, WsResult, Error, WsLambdaContext>) => {
     const { requestContext } = request.event;
@@ -74,6 +79,13 @@ export const wsContext = (
       log.info('caller gone before the reply', { status_code: 200 });
       request.response = { statusCode: 200 };
     } else if (isTenanticError(error) && error.statusCode < 500) {
+      if (error instanceof QuotaExceededError) {
+        const tenantId = request.event.requestContext.authorizer?.tenantId;
+        (metrics ?? platformMetrics()).quotaRefused({
+          kind: error.quota,
+          tenantId: typeof tenantId === 'string' ? tenantId : undefined,
+        });
+      }
       // Expected refusals: the reason is enough, a stack trace would only be noise.
       log.warn('ws route refused', {
         status_code: error.statusCode,
