@@ -20,7 +20,9 @@ export class AdminKeyProvider implements AdminKeyVerifier {
 
   constructor(private readonly options: AdminKeyProviderOptions) {
     this.keys =
-      options.secrets && !options.localKey ? new SecretKeys(options.secrets, options.maxAgeSeconds) : undefined;
+      options.secrets && !options.localKey
+        ? new SecretKeys(options.secrets, options.maxAgeSeconds)
+        : undefined;
   }
 
   async isAdminKey(candidate: string): Promise<boolean> {

@@ -2,8 +2,9 @@
 // Parameters, cached for `maxAge` seconds: a warm function sees a rotated key within that age, and calls
 // Secrets Manager at most once per age and secret. A failed refresh keeps the last key read (a rotation-time
 // blip must not take a provider or the admin out); a first read that fails throws.
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ENV } from '../../platform/env';
 
 /** Unless the stage says otherwise (`secretsMaxAgeSeconds`, TENANTIC_SECRETS_MAX_AGE_SECONDS). */
