@@ -10,6 +10,8 @@ import { createResilientLlmClient, type ProviderLink } from '../../core/llm/resi
 import type { RetryOptions } from '../../core/llm/retrying-llm-client';
 import { RuleBasedLlmClient } from '../../core/llm/rule-based-provider';
 import type { LlmClient } from '../../core/ports/llm-client';
+import { TracedLlmClient } from '../../observability/traced-llm-client';
+import { tracer } from '../../observability/tracer';
 import { OpenAiLlmClient } from './openai-llm-client';
 
 export interface LlmSettings {
@@ -122,9 +124,11 @@ export const openAiConnector =
       maxRetries: 0,
       ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     });
-    return new OpenAiLlmClient(openai, {
+    const client = new OpenAiLlmClient(openai, {
       provider,
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
       ...(endpoint.maxTokensField ? { maxTokensField: endpoint.maxTokensField } : {}),
     });
+    // One X-Ray subsegment per call to the provider (each retry, each fallback its own), with gen_ai.*.
+    return new TracedLlmClient(client, provider, tracer());
   };
