@@ -44,6 +44,7 @@ export const requestContext = (options: RequestContextOptions = {}): HttpMiddlew
   const requestContextBefore = (request: HttpRequest) => {
     const { event, context } = request;
     startAwsRequestTally();
+    logger.newInvocation?.();
     request.internal.http = {
       startedAt: now(),
       log: logger.child({

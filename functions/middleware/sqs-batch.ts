@@ -46,6 +46,7 @@ export const sqsBatch = (
   const { logger, queue } = { ...defaults, ...options };
 
   const sqsBatchBefore = (request: Request<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext>) => {
+    logger.newInvocation?.();
     request.context.log = logger.child({
       queue,
       batch_size: request.event.Records?.length ?? 0,

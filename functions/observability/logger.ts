@@ -3,8 +3,8 @@
 // middlewares never import Powertools. Every line carries the level, message, timestamp, service (the
 // function's catalogue id, POWERTOOLS_SERVICE_NAME), sampling rate, X-Ray trace id and the bound context
 // (request id, tenant id, run id, connection id, ...). Debug sampling: POWERTOOLS_LOGGER_SAMPLE_RATE (the
-// stage's `logSampleRate`); the decision is taken per logger, so per request for the loggers the
-// middlewares bind.
+// stage's `logSampleRate`), drawn once per invocation: the middlewares call `newInvocation()`. A child
+// shares its root's Powertools logger and adds its fields to each line, so it draws nothing itself.
 import { LogFormatter, LogItem, Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import type {
   ConstructorOptions,
@@ -29,6 +29,11 @@ export interface Logger {
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
   child(fields: LogFields): Logger;
+  /**
+   * An invocation begins: draw the debug sampling again for it (Powertools' refreshSampleRateCalculation).
+   * Optional, so a test's own Logger need not have it.
+   */
+  newInvocation?(): void;
 }
 
 export interface LoggerOptions {
@@ -87,14 +92,22 @@ class SinkLogger extends PowertoolsLogger {
   }
 }
 
-/** Our interface over one Powertools logger; `child` is Powertools' createChild with extra persistent keys. */
-const wrap = (logger: PowertoolsLogger): Logger => ({
-  debug: (message, fields) => (fields ? logger.debug(message, fields) : logger.debug(message)),
-  info: (message, fields) => (fields ? logger.info(message, fields) : logger.info(message)),
-  warn: (message, fields) => (fields ? logger.warn(message, fields) : logger.warn(message)),
-  error: (message, fields) => (fields ? logger.error(message, fields) : logger.error(message)),
-  child: (fields) => wrap(logger.createChild({ persistentKeys: withoutUndefined(fields) })),
-});
+/**
+ * Our interface over one Powertools logger, with the fields bound by `child` (its own persistent keys are
+ * the root's). Not Powertools' createChild: each child would draw the debug sampling again, so a request
+ * that binds three children would be sampled at about three times the stage's rate.
+ */
+const wrap = (logger: PowertoolsLogger, bound: LogAttributes = {}): Logger => {
+  const with_ = (fields?: LogFields): LogAttributes => ({ ...bound, ...withoutUndefined(fields ?? {}) });
+  return {
+    debug: (message, fields) => logger.debug(message, with_(fields)),
+    info: (message, fields) => logger.info(message, with_(fields)),
+    warn: (message, fields) => logger.warn(message, with_(fields)),
+    error: (message, fields) => logger.error(message, with_(fields)),
+    child: (fields) => wrap(logger, with_(fields)),
+    newInvocation: () => logger.refreshSampleRateCalculation(),
+  };
+};
 
 const withoutUndefined = (fields: LogFields): LogAttributes =>
   Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as LogAttributes;

@@ -58,6 +58,7 @@ export const wsContext = (
   const wsContextBefore = (request: Request<WsEvent, WsResult, Error, WsLambdaContext>) => {
     const { requestContext } = request.event;
     const tenantId = requestContext.authorizer?.tenantId;
+    logger.newInvocation?.();
     request.context.log = logger.child({
       connection_id: requestContext.connectionId,
       route_key: requestContext.routeKey,

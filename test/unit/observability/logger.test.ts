@@ -45,6 +45,29 @@ describe('createLogger (Powertools Logger)', () => {
     expect(lines[1]).not.toHaveProperty('tenant_id');
   });
 
+  it('draws the sampling once per invocation, not once per child', () => {
+    vi.stubEnv('POWERTOOLS_LOGGER_SAMPLE_RATE', '0.5');
+    const { lines, sink } = capture();
+    const root = createLogger({}, { level: 'info', sink });
+    const sampledAtStart = lines.length > 0;
+
+    const debugLines = () => lines.filter((line) => line.message === 'probe').length;
+    for (let i = 0; i < 50; i += 1) root.child({ i }).child({ j: i }).debug('probe');
+    // Without a new invocation every child logs at the level drawn at cold start: all or none.
+    expect(debugLines()).toBe(sampledAtStart ? 50 : 0);
+
+    let invocationsSampled = 0;
+    for (let i = 0; i < 200; i += 1) {
+      root.newInvocation?.();
+      const before = debugLines();
+      root.child({ i }).debug('probe');
+      if (debugLines() > before) invocationsSampled += 1;
+    }
+    // About half of the invocations, drawn afresh each time (a binomial(200, 0.51) is inside this band).
+    expect(invocationsSampled).toBeGreaterThan(60);
+    expect(invocationsSampled).toBeLessThan(140);
+  });
+
   it('drops lines below its level, unless the invocation is sampled (POWERTOOLS_LOGGER_SAMPLE_RATE)', () => {
     const quiet = capture();
     createLogger({}, { level: 'info', sink: quiet.sink }).debug('hidden');
