@@ -10,6 +10,7 @@ import type { ServerFrame } from '../../../functions/core/connections/schemas';
 import { LlmAbortedError } from '../../../functions/core/llm/errors';
 import { estimateTextTokens } from '../../../functions/core/llm/token-estimate';
 import type { ChatDelta, ChatRequest, LlmCallOptions } from '../../../functions/core/llm/types';
+import { noMetrics } from '../../../functions/core/ports/platform-metrics';
 import type { UsageReader } from '../../../functions/core/ports/usage-reader';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
 import { RunNotFoundError } from '../../../functions/core/sessions/errors';
@@ -67,6 +68,26 @@ describe('acceptChat and the streamed worker run', () => {
     expect(outcome.status).toBe('completed');
     expect(textOf(frames)).toBe('The answer is 42.');
     expect(messages.items.map((message) => message.content)).toEqual(['Question?', 'The answer is 42.']);
+  });
+
+  it("counts the frames the worker posted for a run (one metric per run) and the run's final status", async () => {
+    const { actions, context, worker, session, tenant, notifier } = await setup([{ text: 'Counted.' }]);
+    const counted: { name: string; event: unknown }[] = [];
+    const metrics = {
+      ...noMetrics,
+      framesPosted: (event: unknown) => counted.push({ name: 'framesPosted', event }),
+      runFinished: (event: unknown) => counted.push({ name: 'runFinished', event }),
+    };
+    const accepted = await acceptChat(actions, context, { session_id: session.id, content: 'Count?' });
+    const postsBefore = notifier.posts.length;
+
+    await streamRun({ ...worker, chat: { ...worker.chat, metrics } }, { tenant, runId: accepted.runId });
+
+    expect(counted).toEqual([
+      { name: 'runFinished', event: { tenantId: tenant.id, status: 'completed' } },
+      { name: 'framesPosted', event: { tenantId: tenant.id, count: notifier.posts.length - postsBefore } },
+    ]);
+    expect(notifier.posts.length - postsBefore).toBeGreaterThan(2);
   });
 
   it('refuses a chat over budget with 429 and writes nothing: no run, no log, no claim, no job', async () => {
