@@ -22,6 +22,7 @@ import { createSession } from '../../../functions/core/sessions/create-session';
 import { updateRunStatus } from '../../../functions/core/sessions/update-run-status';
 import { errorHandler } from '../../../functions/middleware/error-handler';
 import { processJobBatch } from '../../../functions/middleware/sqs-batch';
+import { wsContext } from '../../../functions/middleware/ws/ws-context';
 import { sessionDeps } from '../../helpers/session-fakes';
 import { sqsRecord } from '../../helpers/sqs-records';
 import { manualTiming, request, ScriptedLlmClient } from '../llm/fakes';
@@ -203,6 +204,27 @@ describe('run, quota and queue metrics', () => {
 
     expect(response.statusCode).toBe(429);
     expect(named('quotaRefused')).toEqual([{ kind: 'tokens_per_month', tenantId: undefined }]);
+  });
+
+  it("counts a WebSocket route's quota refusal with the connection's tenant", async () => {
+    const { metrics, named } = recordingMetrics();
+    const handler = middy()
+      .use(wsContext({ metrics, logger: capturingLogger().logger }))
+      .handler(async () => {
+        throw new QuotaExceededError('concurrent_connections', { limit: 5, remaining: 0, resetsAt: null }, 0);
+      });
+    const event = {
+      requestContext: {
+        connectionId: 'c1',
+        routeKey: '$connect',
+        authorizer: { tenantId: 'ten_1', keyId: 'key_1' },
+      },
+    };
+
+    const response = (await handler(event as never, {} as never)) as { statusCode: number };
+
+    expect(response.statusCode).toBe(429);
+    expect(named('quotaRefused')).toEqual([{ kind: 'concurrent_connections', tenantId: 'ten_1' }]);
   });
 
   it('counts a dead-letter move on the last delivery only, by queue, after the final-failure hook', async () => {
