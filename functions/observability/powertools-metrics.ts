@@ -25,7 +25,7 @@ const UNITS: Record<CatalogueUnit, (typeof MetricUnit)[keyof typeof MetricUnit]>
 };
 
 /** The record property that carries the tenant id (never a dimension). */
-export const TENANT_PROPERTY = 'tenant_id';
+const TENANT_PROPERTY = 'tenant_id';
 
 export interface PowertoolsPlatformMetricsOptions {
   /** Default: TENANTIC_STAGE. */

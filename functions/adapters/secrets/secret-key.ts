@@ -8,7 +8,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ENV } from '../../platform/env';
 
 /** Unless the stage says otherwise (`secretsMaxAgeSeconds`, TENANTIC_SECRETS_MAX_AGE_SECONDS). */
-export const DEFAULT_SECRET_MAX_AGE_SECONDS = 300;
+const DEFAULT_SECRET_MAX_AGE_SECONDS = 300;
 
 /** The stage's secret max age from the environment, or the default. */
 export const secretMaxAgeSeconds = (env: NodeJS.ProcessEnv = process.env): number => {
