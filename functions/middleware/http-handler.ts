@@ -1,6 +1,5 @@
 // Middleware: composes our middlewares around a table of operations, so a handler module is a list
 // of one-line operations. Dispatches on `event.routeKey` through the platform route table.
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import httpCors from '@middy/http-cors';
 import type { Context } from 'aws-lambda';
@@ -18,7 +17,7 @@ import {
   type ResultOf,
 } from '../handlers/http/contracts';
 import { createLogger, type Logger } from '../observability/logger';
-import { tracer } from '../observability/tracer';
+import { invocationTracing } from '../observability/tracer';
 import { HTTP_ROUTES, routeKeyOf } from '../platform/routes';
 import { authenticate, undoUnclaimedPrefetch } from './authenticate';
 import { errorHandler } from './error-handler';
@@ -144,9 +143,8 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
 
   return (
     middy<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>()
-      // The invocation's X-Ray subsegment (cold start and service annotated). Never the response: a key
-      // creation's body holds the new API key.
-      .use(captureLambdaHandler(tracer(), { captureResponse: false }))
+      // The invocation's X-Ray subsegment, never with the response (observability/tracer.ts).
+      .use(invocationTracing())
       .use(requestContext({ logger }))
       .use(securityHeaders())
       .use(

@@ -7,6 +7,7 @@ import { type ProcessJobBatchDeps, processJobMessage } from '../core/jobs/proces
 import type { QueueMessage } from '../core/jobs/schemas';
 import type { Logger } from '../observability/logger';
 import { platformMetrics } from '../observability/powertools-metrics';
+import { invocationTracing } from '../observability/tracer';
 
 export interface SqsBatchOptions {
   logger: Logger;
@@ -45,7 +46,11 @@ export const sqsBatch = (
 ): MiddlewareObj<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext> => {
   const { logger, queue } = { ...defaults, ...options };
 
+  // The invocation's X-Ray subsegment, opened first and closed last.
+  const trace = invocationTracing();
+
   const sqsBatchBefore = (request: Request<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext>) => {
+    trace.before?.(request as never);
     logger.newInvocation?.();
     request.context.log = logger.child({
       queue,
@@ -58,9 +63,14 @@ export const sqsBatch = (
     (request.context.log ?? logger).error('batch processor bug: whole batch returned to the queue', {
       error: request.error,
     });
+    trace.onError?.(request as never);
   };
 
-  return { before: sqsBatchBefore, onError: sqsBatchOnError, name: 'sqsBatch' };
+  const sqsBatchAfter = (request: Request<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext>) => {
+    trace.after?.(request as never);
+  };
+
+  return { before: sqsBatchBefore, after: sqsBatchAfter, onError: sqsBatchOnError, name: 'sqsBatch' };
 };
 
 /**

@@ -3,6 +3,7 @@
 // clients are left as they are and no segment is ever sent. Imported only by aws-clients.ts and the
 // LLM adapter, as it brings aws-xray-sdk-core into the bundle.
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 
 let shared: Tracer | undefined;
 
@@ -15,3 +16,14 @@ export const tracer = (): Tracer => {
   shared ??= new Tracer();
   return shared;
 };
+
+/**
+ * The invocation's X-Ray subsegment (`## <handler>`, cold start and service annotated), as a middy
+ * middleware; our middlewares (HTTP, WebSocket, SQS) run its steps. Never the response: a key creation's
+ * body holds the new API key.
+ *
+ * @example
+ * const trace = invocationTracing();
+ * middy().use(trace).handler(...);
+ */
+export const invocationTracing = () => captureLambdaHandler(tracer(), { captureResponse: false });

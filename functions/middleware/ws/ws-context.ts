@@ -8,6 +8,7 @@ import type { PlatformMetrics } from '../../core/ports/platform-metrics';
 import { QuotaExceededError } from '../../core/quotas/errors';
 import type { Logger } from '../../observability/logger';
 import { platformMetrics } from '../../observability/powertools-metrics';
+import { invocationTracing } from '../../observability/tracer';
 import type { WsEvent, WsResult } from './types';
 
 export interface WsContextOptions {
@@ -54,10 +55,13 @@ export const wsContext = (
   options: WsContextOptions,
 ): MiddlewareObj<WsEvent, WsResult, Error, WsLambdaContext> => {
   const { logger, metrics } = { ...defaults, ...options };
+  // The invocation's X-Ray subsegment, opened first and closed last.
+  const trace = invocationTracing();
 
   const wsContextBefore = (request: Request<WsEvent, WsResult, Error, WsLambdaContext>) => {
     const { requestContext } = request.event;
     const tenantId = requestContext.authorizer?.tenantId;
+    trace.before?.(request as never);
     logger.newInvocation?.();
     request.context.log = logger.child({
       connection_id: requestContext.connectionId,
@@ -71,6 +75,7 @@ export const wsContext = (
 
   const wsContextAfter = (request: Request<WsEvent, WsResult, Error, WsLambdaContext>) => {
     request.context.log.info('ws route served', { status_code: request.response?.statusCode });
+    trace.after?.(request as never);
   };
 
   const wsContextOnError = (request: Request<WsEvent, WsResult, Error, WsLambdaContext>) => {
@@ -101,6 +106,7 @@ export const wsContext = (
       log.error('ws route bug', { status_code: 500, error });
       request.response = { statusCode: 500 };
     }
+    trace.onError?.(request as never);
   };
 
   return { before: wsContextBefore, after: wsContextAfter, onError: wsContextOnError, name: 'wsContext' };
