@@ -108,6 +108,20 @@ describe('acceptChat and the streamed worker run', () => {
     expect(jobs.enqueued).toEqual([]);
   });
 
+  it('counts a chat refused over budget as a quota refusal of its kind (the client gets an error frame)', async () => {
+    const { actions, context, session, tenant } = await setup([], { tokens_per_month: 5 });
+    const refusals: unknown[] = [];
+    const metrics = { ...noMetrics, quotaRefused: (event: unknown) => refusals.push(event) };
+
+    const attempt = acceptChat({ ...actions, chat: { ...actions.chat, metrics } }, context, {
+      session_id: session.id,
+      content: 'Too expensive',
+    });
+
+    await expect(attempt).rejects.toBeInstanceOf(QuotaExceededError);
+    expect(refusals).toEqual([{ tenantId: tenant.id, kind: 'tokens_per_month' }]);
+  });
+
   it('starts one run for a repeated client_request_id and replays it to the repeat', async () => {
     const { actions, context, session, store, tenant, jobs, worker, notifier } = await setup([
       { text: 'Once.' },
