@@ -1,6 +1,7 @@
 // Unit: where each LLM provider's key and base URL come from: the developer's variables locally (OPENAI_*
 // only for the default provider), the provider's own Secrets Manager secret in the cloud, the catalogue's
-// base URL otherwise; and the wiring's router reads a provider's secret once, on its first request only.
+// base URL otherwise; and the wiring's router reads only the secret of the provider a request goes to
+// (again only once the secret's max age has passed: test/unit/adapters/secret-rotation.test.ts).
 import '../../helpers/test-env';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
