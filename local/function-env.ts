@@ -71,6 +71,8 @@ export const resolveFunctionEnv = (
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/tenantic-${context.stage}-${fn.id}`,
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
+    // No X-Ray daemon listens here: Powertools Tracer (which sees a Lambda environment) must stay quiet.
+    [ENV.traceEnabled]: 'false',
     ...context.emulatorEnv,
   };
   for (const [name, value] of Object.entries(fn.environment)) {

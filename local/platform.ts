@@ -16,6 +16,7 @@ import {
   type LambdaRuntime,
   type LogSink,
 } from './lambda-runtime';
+import { dataDirLogSink, LOGS_DIR, teeLogSinks } from './log-files';
 import type { LocalPlatformModel } from './model';
 import { type CachedModel, isModelCacheFileName, loadCachedModel, type ModelSource } from './model-cache';
 import { provision } from './provision';
@@ -45,7 +46,7 @@ const EMULATORS_DIR = 'emulators';
 
 /** What a platform keeps in its data dir (see `fresh`): emulator state, the admin key, the cached models. */
 const isPlatformEntry = (name: string): boolean =>
-  [EMULATORS_DIR, ADMIN_KEY_FILE, PLATFORM_FILE].includes(name) || isModelCacheFileName(name);
+  [EMULATORS_DIR, ADMIN_KEY_FILE, PLATFORM_FILE, LOGS_DIR].includes(name) || isModelCacheFileName(name);
 
 /**
  * Removes what a platform keeps in `dataDir`, and nothing else: a data dir set by mistake to a checkout
@@ -252,7 +253,8 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       rootDir: options.rootDir ?? REPO_ROOT,
       region: endpoints.region,
       functionNamePrefix: `tenantic-${stage}-`,
-      log: options.log ?? consoleLogSink,
+      // By default on the console and under the data dir (logs/<function>.log, logs/metrics.jsonl).
+      log: options.log ?? teeLogSinks(consoleLogSink, dataDirLogSink(dataDir)),
       ...(options.onInvoked ? { onInvoked: options.onInvoked } : {}),
       ...(options.maxEnvironmentsPerFunction
         ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }

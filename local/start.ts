@@ -1,5 +1,5 @@
 // Local platform: `npm start`. Runs the whole stage on this machine and prints where everything is.
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { ENV, PROVIDER_LOCAL_VAR, providerEnv } from '../functions/platform/env';
 import type { LocalPlatformModel } from './model';
 import { startLocalPlatform } from './platform';
@@ -171,6 +171,7 @@ const main = async (): Promise<void> => {
     `  SQS (fauxqs)    ${endpoints.sqs}`,
     `  S3 (s3rver)     ${endpoints.s3}`,
     `  data dir        ${relative(process.cwd(), platform.dataDir) || platform.dataDir}`,
+    `  function logs   ${join(relative(process.cwd(), platform.dataDir) || platform.dataDir, 'logs')}/<function>.log, metrics.jsonl (EMF)`,
     `  model           ${platform.model.functions.length} functions, ${platform.model.httpApi.routes.length} HTTP routes, ` +
       `${platform.model.webSocketApi.routes.length} WebSocket routes, ${platform.model.tables.length} tables, ` +
       `${platform.model.queues.length} queues`,

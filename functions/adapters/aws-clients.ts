@@ -1,9 +1,9 @@
 // Adapters: one lazily created SDK v3 client per service, shared by every adapter in a function.
 // Endpoints come from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables, which the local platform
 // sets to its emulators; in the cloud they are unset and the regional endpoints are used. Every client
-// counts its requests for the invocation's tally (observability/aws-requests) and skips the SDK's own
-// request logging, which we never turn on but whose sensitive-data filter would otherwise walk every
-// input and output.
+// counts its requests for the invocation's tally (observability/aws-requests), is traced in X-Ray
+// (Powertools Tracer, off locally and in tests) and skips the SDK's own request logging, which we never
+// turn on but whose sensitive-data filter would otherwise walk every input and output.
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -12,6 +12,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MiddlewareStack } from '@smithy/types';
 import { countAwsRequests } from '../observability/aws-requests';
+import { tracer } from '../observability/tracer';
 import { ENV } from '../platform/env';
 
 let documentClient: DynamoDBDocumentClient | undefined;
@@ -32,6 +33,9 @@ const instrument = <Input extends object, Output extends object>(
   countAwsRequests(stack, service);
 };
 
+/** Each call an X-Ray subsegment (Powertools Tracer; nothing at all where tracing is off). */
+const traced = <Client>(client: Client): Client => tracer().captureAWSv3Client(client);
+
 /**
  * A DynamoDB client set up as every function's: requests counted, native JS values, `undefined`
  * attributes dropped rather than rejected. For a client of one's own (a test's, on its own endpoint).
@@ -44,7 +48,7 @@ export const instrumentedDocumentClient = (client: DynamoDBClient): DynamoDBDocu
 /** The functions' shared DynamoDB client (see instrumentedDocumentClient). */
 export const dynamoDocumentClient = (): DynamoDBDocumentClient => {
   if (!documentClient) {
-    const client = new DynamoDBClient({});
+    const client = traced(new DynamoDBClient({}));
     instrument(client.middlewareStack, 'dynamodb');
     documentClient = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
@@ -55,7 +59,7 @@ export const dynamoDocumentClient = (): DynamoDBDocumentClient => {
 
 export const sqs = (): SQSClient => {
   if (!sqsClient) {
-    sqsClient = new SQSClient({});
+    sqsClient = traced(new SQSClient({}));
     instrument(sqsClient.middlewareStack, 'sqs');
   }
   return sqsClient;
@@ -63,10 +67,12 @@ export const sqs = (): SQSClient => {
 
 export const s3 = (): S3Client => {
   if (!s3Client) {
-    s3Client = new S3Client({
-      forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true',
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    });
+    s3Client = traced(
+      new S3Client({
+        forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true',
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+      }),
+    );
     instrument(s3Client.middlewareStack, 's3');
   }
   return s3Client;
@@ -74,7 +80,7 @@ export const s3 = (): S3Client => {
 
 export const secretsManager = (): SecretsManagerClient => {
   if (!secretsClient) {
-    secretsClient = new SecretsManagerClient({});
+    secretsClient = traced(new SecretsManagerClient({}));
     instrument(secretsClient.middlewareStack, 'secretsmanager');
   }
   return secretsClient;
@@ -86,7 +92,7 @@ export const apiGatewayManagement = (endpoint: string): ApiGatewayManagementApiC
   if (!client) {
     // maxAttempts 1: ApiGatewayConnectionNotifier owns the (short, jittered) throttling retry; the SDK's
     // own retries inside each of its tries would turn 3 tries into 9 requests and ~5 s on live traffic.
-    client = new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 1 });
+    client = traced(new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 1 }));
     instrument(client.middlewareStack, 'apigateway');
     managementClients.set(endpoint, client);
   }

@@ -1,16 +1,22 @@
 // Middleware: the single place where errors become the envelope of shared/API.md. Domain errors
-// keep their status and headers; anything else is a bug: logged with its stack, 500.
+// keep their status and headers; anything else is a bug: logged with its stack, 500. A quota's 429 is
+// counted (QuotaRefusals, by kind).
 import { InternalError, isTenanticError, type TenanticError, UpstreamError } from '../core/errors';
+import type { PlatformMetrics } from '../core/ports/platform-metrics';
+import { QuotaExceededError } from '../core/quotas/errors';
 import { createLogger, type Logger } from '../observability/logger';
+import { platformMetrics } from '../observability/powertools-metrics';
 import { jsonResponse } from './responses';
 import type { HttpMiddleware, HttpRequest } from './types';
 
 export interface ErrorHandlerOptions {
   /** Used only if requestContext did not run (it binds a request-scoped logger). */
   logger?: Logger;
+  /** Default: the function's Powertools metrics. */
+  metrics?: PlatformMetrics;
 }
 
-const defaults: Required<ErrorHandlerOptions> = { logger: createLogger() };
+const defaults: Required<Pick<ErrorHandlerOptions, 'logger'>> = { logger: createLogger() };
 
 const toTenanticError = (error: unknown): TenanticError => {
   if (isTenanticError(error)) return error;
@@ -28,12 +34,19 @@ const toTenanticError = (error: unknown): TenanticError => {
 };
 
 export const errorHandler = (options: ErrorHandlerOptions = {}): HttpMiddleware => {
-  const { logger } = { ...defaults, ...options };
+  const { logger, metrics } = { ...defaults, ...options };
 
   const errorHandlerOnError = (request: HttpRequest) => {
     if (request.response !== undefined) return;
     const error = toTenanticError(request.error);
     const log = request.internal.http?.log ?? logger;
+    if (request.error instanceof QuotaExceededError) {
+      const principal = request.internal.http?.principal;
+      (metrics ?? platformMetrics()).quotaRefused({
+        kind: request.error.quota,
+        tenantId: principal?.principal === 'tenant' ? principal.tenantId : undefined,
+      });
+    }
     if (error.statusCode >= 500) {
       log.error(error.expose ? error.message : 'unhandled error', { error: request.error, code: error.code });
     } else {

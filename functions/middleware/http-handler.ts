@@ -17,6 +17,7 @@ import {
   type ResultOf,
 } from '../handlers/http/contracts';
 import { createLogger, type Logger } from '../observability/logger';
+import { invocationTracing } from '../observability/tracer';
 import { HTTP_ROUTES, routeKeyOf } from '../platform/routes';
 import { authenticate, undoUnclaimedPrefetch } from './authenticate';
 import { errorHandler } from './error-handler';
@@ -142,6 +143,8 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
 
   return (
     middy<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>()
+      // The invocation's X-Ray subsegment, never with the response (observability/tracer.ts).
+      .use(invocationTracing())
       .use(requestContext({ logger }))
       .use(securityHeaders())
       .use(

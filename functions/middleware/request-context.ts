@@ -30,17 +30,27 @@ const roundedTally = () =>
     ]),
   );
 
+/** The session or run a route addresses (`/v1/sessions/{id}...`, `/v1/runs/{id}...`), as a correlation id. */
+const resourceIds = (routeKey: string | undefined, id: string | undefined): Record<string, string> => {
+  if (!id || !routeKey) return {};
+  if (routeKey.includes(' /v1/sessions/{id}')) return { session_id: id };
+  if (routeKey.includes(' /v1/runs/{id}')) return { run_id: id };
+  return {};
+};
+
 export const requestContext = (options: RequestContextOptions = {}): HttpMiddleware => {
   const { logger, now } = { ...defaults, ...options };
 
   const requestContextBefore = (request: HttpRequest) => {
     const { event, context } = request;
     startAwsRequestTally();
+    logger.newInvocation?.();
     request.internal.http = {
       startedAt: now(),
       log: logger.child({
         request_id: event.requestContext?.requestId,
         route_key: event.routeKey,
+        ...resourceIds(event.routeKey, event.pathParameters?.id),
         ...(context?.awsRequestId ? { aws_request_id: context.awsRequestId } : {}),
       }),
     };

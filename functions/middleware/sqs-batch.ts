@@ -1,8 +1,13 @@
-// Middleware: SQS batch plumbing for the queue workers: a logger per invocation, records as QueueMessages.
+// Middleware: SQS batch plumbing for the queue workers: a logger per invocation, records as QueueMessages,
+// and the batch itself on Powertools Batch (each record on its own, ReportBatchItemFailures for the failed).
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { type ProcessJobBatchDeps, processJobMessage } from '../core/jobs/process-job-batch';
 import type { QueueMessage } from '../core/jobs/schemas';
 import type { Logger } from '../observability/logger';
+import { platformMetrics } from '../observability/powertools-metrics';
+import { invocationTracing } from '../observability/tracer';
 
 export interface SqsBatchOptions {
   logger: Logger;
@@ -41,7 +46,12 @@ export const sqsBatch = (
 ): MiddlewareObj<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext> => {
   const { logger, queue } = { ...defaults, ...options };
 
+  // The invocation's X-Ray subsegment, opened first and closed last.
+  const trace = invocationTracing();
+
   const sqsBatchBefore = (request: Request<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext>) => {
+    trace.before?.(request as never);
+    logger.newInvocation?.();
     request.context.log = logger.child({
       queue,
       batch_size: request.event.Records?.length ?? 0,
@@ -53,7 +63,41 @@ export const sqsBatch = (
     (request.context.log ?? logger).error('batch processor bug: whole batch returned to the queue', {
       error: request.error,
     });
+    trace.onError?.(request as never);
   };
 
-  return { before: sqsBatchBefore, onError: sqsBatchOnError, name: 'sqsBatch' };
+  const sqsBatchAfter = (request: Request<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext>) => {
+    trace.after?.(request as never);
+  };
+
+  return { before: sqsBatchBefore, after: sqsBatchAfter, onError: sqsBatchOnError, name: 'sqsBatch' };
+};
+
+/**
+ * Runs each record's job on its own, side by side, with Powertools' BatchProcessor: one failure (a poison
+ * body, an unknown type, a thrown job) never fails the others, and never throws the whole batch back to
+ * the queue, even when every record failed (`throwOnFullBatchFailure: false`: each failed message was
+ * already backed off or dead-lettered on its own). Dead-letter moves are counted in `deps.metrics`
+ * (default: the function's Powertools metrics).
+ *
+ * @example
+ * const result = await processJobBatch(event.Records, { registry: TOOL_JOBS, logger, queue: 'tool-jobs' });
+ * // { batchItemFailures: [{ itemIdentifier: '<messageId of each failed message>' }] }
+ */
+export const processJobBatch = async (
+  records: readonly SQSRecord[],
+  deps: ProcessJobBatchDeps,
+): Promise<SQSBatchResponse> => {
+  const withMetrics = { ...deps, metrics: deps.metrics ?? platformMetrics() };
+  const result = await processPartialResponse(
+    { Records: [...records] },
+    (record: SQSRecord) => processJobMessage(toQueueMessage(record), withMetrics),
+    new BatchProcessor(EventType.SQS),
+    { throwOnFullBatchFailure: false },
+  );
+  deps.logger.info('batch processed', {
+    received: records.length,
+    failed: result.batchItemFailures.length,
+  });
+  return result;
 };

@@ -4,6 +4,16 @@
 export const ENV = {
   stage: 'TENANTIC_STAGE',
   logLevel: 'LOG_LEVEL',
+  /** Powertools: the function's catalogue id, the `service` of its logs and metrics. */
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** Powertools Metrics: the namespace of the custom metrics (functions/platform/metrics.ts). */
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  /** Powertools Logger: the share of invocations logged at debug level (the stage's `logSampleRate`). */
+  logSampleRate: 'POWERTOOLS_LOGGER_SAMPLE_RATE',
+  /** Powertools Tracer: `false` where no X-Ray daemon listens (the local platform). */
+  traceEnabled: 'POWERTOOLS_TRACE_ENABLED',
+  /** Seconds a warm function keeps a secret (provider keys, the admin key) before reading it again. */
+  secretsMaxAgeSeconds: 'TENANTIC_SECRETS_MAX_AGE_SECONDS',
   /** JSON of the stage's plans: `{ [plan]: Quotas }` (see functions/core/quotas). */
   plans: 'TENANTIC_PLANS',
   defaultPlan: 'TENANTIC_DEFAULT_PLAN',

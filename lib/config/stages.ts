@@ -135,6 +135,16 @@ export const StageConfigSchema = z
     }),
     removalPolicy: z.enum(['destroy', 'retain']),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+    /**
+     * The share of invocations (0..1) whose logs are written at debug level whatever `logLevel` says
+     * (Powertools Logger's sampling), so a stage at `info` still shows a few requests in full.
+     */
+    logSampleRate: z.number().min(0, 'must be >= 0').max(1, 'must be <= 1'),
+    /**
+     * How long a warm function keeps a secret it read (an LLM provider's key, the admin key) before it
+     * reads it again: a rotated key reaches every function within this many seconds.
+     */
+    secretsMaxAgeSeconds: int(1, 3600),
     llm: z
       .object({
         /** The model a tenant gets when neither it nor its request names one. */
@@ -259,6 +269,8 @@ export const defaultStageConfig = (stage: string): StageConfig => ({
   logRetentionDays: isProduction(stage) ? 365 : 14,
   removalPolicy: isProduction(stage) ? 'retain' : 'destroy',
   logLevel: 'info',
+  logSampleRate: isProduction(stage) ? 0.01 : 0.1,
+  secretsMaxAgeSeconds: 300,
   llm: {
     defaultModel: 'gpt-4o-mini',
     providers: {

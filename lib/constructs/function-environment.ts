@@ -4,7 +4,8 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { ENV, providerEnv } from '../../functions/platform/env';
-import type { FunctionDefinition } from '../../functions/platform/functions';
+import type { FunctionDefinition, FunctionId } from '../../functions/platform/functions';
+import { METRICS_NAMESPACE } from '../../functions/platform/metrics';
 import { QUEUES, type QueueName } from '../../functions/platform/queues';
 import { TABLES, type TableName } from '../../functions/platform/tables';
 import { defaultProviderOf, type StageConfig } from '../config/stages';
@@ -29,6 +30,9 @@ export interface PlatformResources {
 export const commonEnvironment = (config: StageConfig): Record<string, string> => ({
   [ENV.stage]: config.stage,
   [ENV.logLevel]: config.logLevel,
+  [ENV.logSampleRate]: String(config.logSampleRate),
+  [ENV.metricsNamespace]: METRICS_NAMESPACE,
+  [ENV.secretsMaxAgeSeconds]: String(config.secretsMaxAgeSeconds),
   [ENV.plans]: JSON.stringify(config.plans),
   [ENV.defaultPlan]: config.defaultPlan,
   // Base URLs travel in the catalogue, from the reviewed stage config: nothing a tenant sends can change them.
@@ -66,17 +70,22 @@ export const resourceEnvironment = (
 };
 
 /**
- * The full environment of one function.
+ * The full environment of one function; its catalogue id is its Powertools service name (the `service` of
+ * its log lines and the dimension of its metrics).
  *
  * @example
- * new lambda.Function(this, 'Fn', { environment: functionEnvironment(config, FUNCTIONS['account-api'], resources) });
+ * new lambda.Function(this, 'Fn', {
+ *   environment: functionEnvironment(config, FUNCTIONS['account-api'], resources, 'account-api'),
+ * });
  */
 export const functionEnvironment = (
   config: StageConfig,
   definition: FunctionDefinition,
   resources: PlatformResources,
+  id: FunctionId,
 ): Record<string, string> => ({
   ...commonEnvironment(config),
+  [ENV.serviceName]: id,
   ...resourceEnvironment(definition, resources),
   ...consumerEnvironment(config, definition),
 });

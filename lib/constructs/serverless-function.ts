@@ -81,7 +81,7 @@ export class ServerlessFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,
-      environment: functionEnvironment(config, definition, resources),
+      environment: functionEnvironment(config, definition, resources, props.id),
     });
     const metadata: FunctionMetadata = {
       id: props.id,

@@ -3,6 +3,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV, PROVIDER_KEY_SECRET_ARN_VAR, providerEnv } from '../../functions/platform/env';
 import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../functions/platform/functions';
+import { METRICS_NAMESPACE } from '../../functions/platform/metrics';
 import { QUEUES, type QueueName } from '../../functions/platform/queues';
 import {
   HTTP_ROUTES,
@@ -81,6 +82,20 @@ describe('functions', () => {
       expect(props.Timeout).toBe(definition.timeoutSeconds);
       expect(props.MemorySize).toBe(definition.memoryMb);
       expect(props.Environment.Variables.NODE_OPTIONS).toContain('--enable-source-maps');
+    },
+  );
+
+  it.each(catalogue)(
+    '%s: Powertools settings: its catalogue id as service, the metrics namespace, sampling and secret age',
+    (id) => {
+      const env = fnResource(id).Properties.Environment.Variables;
+      const config = stage.built.config;
+      expect(env[ENV.serviceName]).toBe(id);
+      expect(env[ENV.metricsNamespace]).toBe(METRICS_NAMESPACE);
+      expect(env[ENV.logSampleRate]).toBe(String(config.logSampleRate));
+      expect(env[ENV.secretsMaxAgeSeconds]).toBe(String(config.secretsMaxAgeSeconds));
+      // Tracing is on in the cloud: only the local platform turns Powertools Tracer off.
+      expect(env).not.toHaveProperty(ENV.traceEnabled);
     },
   );
 

@@ -270,6 +270,17 @@ describe('loadStageConfig', () => {
     expect(loadStageConfig('acme', { configDir: dir }).maxBodyBytes).toBe(5 * 1024 * 1024);
   });
 
+  it('samples a share of debug logs and ages secrets as the stage says, refusing a rate outside 0..1', () => {
+    const dir = withFile('acme', { logSampleRate: 0.5, secretsMaxAgeSeconds: 60 });
+    expect(loadStageConfig('acme', { configDir: dir })).toMatchObject({
+      logSampleRate: 0.5,
+      secretsMaxAgeSeconds: 60,
+    });
+    expect(
+      errorOf(() => loadStageConfig('acme', { configDir: withFile('acme', { logSampleRate: 2 }) })),
+    ).toContain('logSampleRate');
+  });
+
   it('rejects a stage name the stacks could not carry', () => {
     expect(errorOf(() => loadStageConfig('Acme_1'))).toContain("stage 'Acme_1': stage: ");
   });

@@ -10,6 +10,8 @@ import { createResilientLlmClient, type ProviderLink } from '../../core/llm/resi
 import type { RetryOptions } from '../../core/llm/retrying-llm-client';
 import { RuleBasedLlmClient } from '../../core/llm/rule-based-provider';
 import type { LlmClient } from '../../core/ports/llm-client';
+import { TracedLlmClient } from '../../observability/traced-llm-client';
+import { tracer } from '../../observability/tracer';
 import { OpenAiLlmClient } from './openai-llm-client';
 
 export interface LlmSettings {
@@ -87,7 +89,7 @@ export interface ProviderEndpoint {
 }
 
 export interface OpenAiConnectorOptions {
-  /** Reads the provider's key (env, or Secrets Manager) and endpoint; called once per provider. */
+  /** Reads the provider's key (env, or Secrets Manager through its cache) and endpoint; called per request. */
   resolve: (provider: string) => Promise<ProviderEndpoint>;
   /** Longest single call (default 60 s); each call is also bounded by its deadline. */
   timeoutMs?: number;
@@ -95,7 +97,9 @@ export interface OpenAiConnectorOptions {
 
 /**
  * The ProviderConnector of the router on the `openai` SDK: one client per provider, with its own key and
- * base URL, retries off (the router's chain owns them).
+ * base URL, retries off (the router's chain owns them). The SDK asks for the key before each request and
+ * `resolve` answers again (a secret's key from the Parameters cache, re-read once its max age passed), so a
+ * rotated key reaches a warm function; should a later answer have no key, the last one is kept.
  *
  * @example
  * const llm = new ProviderRoutingLlmClient({
@@ -108,15 +112,23 @@ export const openAiConnector =
   async (provider) => {
     const endpoint = await options.resolve(provider);
     if (!endpoint.apiKey) return undefined;
+    let apiKey = endpoint.apiKey;
+    const currentKey = async (): Promise<string> => {
+      const again = await options.resolve(provider).catch(() => undefined);
+      if (again?.apiKey) apiKey = again.apiKey;
+      return apiKey;
+    };
     const openai = new OpenAI({
-      apiKey: endpoint.apiKey,
+      apiKey: currentKey,
       ...(endpoint.baseURL ? { baseURL: endpoint.baseURL } : {}),
       maxRetries: 0,
       ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
     });
-    return new OpenAiLlmClient(openai, {
+    const client = new OpenAiLlmClient(openai, {
       provider,
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
       ...(endpoint.maxTokensField ? { maxTokensField: endpoint.maxTokensField } : {}),
     });
+    // One X-Ray subsegment per call to the provider (each retry, each fallback its own), with gen_ai.*.
+    return new TracedLlmClient(client, provider, tracer());
   };

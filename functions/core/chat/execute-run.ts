@@ -441,6 +441,9 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
             // and the run's progress is recorded from them.
             const actual = stepOf(recordedStep[0]);
             const updated = await deps.store.transitionRun(tenant.id, runId, ['in_progress'], actual.changes);
+            if (isFinalRunStatus(actual.changes.status)) {
+              deps.metrics?.runFinished({ tenantId: tenant.id, status: actual.changes.status });
+            }
             steps.push(actual.step);
             return { run: updated, appended: recordedStep, final: actual.final, cancelled: false };
           } catch (error) {

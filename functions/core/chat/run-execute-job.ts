@@ -74,6 +74,7 @@ export const runExecuteJob = (
               updated_at: Math.floor(chat.clock.now().getTime() / 1000),
               completed_at: Math.floor(chat.clock.now().getTime() / 1000),
             })
+            .then(() => chat.metrics?.runFinished({ tenantId: job.tenant_id, status: 'cancelled' }))
             .catch(() => undefined);
           await chat.ledger.release(runSlotHold(job.tenant_id, job.id));
         }

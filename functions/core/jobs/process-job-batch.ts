@@ -1,5 +1,9 @@
-// Use case: run a batch of queued jobs independently and report only the failed ones back to the queue.
+// Use case: run one queued job: parse its envelope, dispatch it by type, and on failure back the message off
+// (or, on its last delivery, run the job type's final-failure hook and let SQS dead-letter it now). The
+// batch around it (partial failures, ReportBatchItemFailures) is Powertools Batch's, in
+// functions/middleware/sqs-batch.ts.
 import type { Logger } from '../../observability/logger';
+import type { PlatformMetrics } from '../ports/platform-metrics';
 import { PoisonMessageError, UnknownJobTypeError } from './errors';
 import type { JobContext, JobDefinition, JobRegistry } from './registry';
 import { backoffSeconds, isFinalAttempt, type JobRetry } from './retry-policy';
@@ -11,11 +15,10 @@ export interface ProcessJobBatchDeps {
   signal?: AbortSignal;
   /** Backs failed messages off and runs final-failure hooks; without it, SQS's visibility timeout decides. */
   retry?: JobRetry;
-}
-
-/** Lambda's ReportBatchItemFailures response: the queue deletes every other message of the batch. */
-export interface BatchResult {
-  batchItemFailures: { itemIdentifier: string }[];
+  /** Counts dead-letter moves (by `queue`); default nothing counted. */
+  metrics?: PlatformMetrics;
+  /** The queue's name (`chat-runs`), for the dead-letter count. */
+  queue?: string;
 }
 
 const parseEnvelope = (body: string): JobEnvelope => {
@@ -74,10 +77,23 @@ const dispose = async (
       });
     }
   }
+  if (final) {
+    deps.metrics?.deadLettered({
+      queue: deps.queue ?? 'unknown',
+      ...(failure.envelope && { tenantId: failure.envelope.tenant_id }),
+    });
+  }
   return final ? { deadLetter: true } : { retryInSeconds: seconds };
 };
 
-const processOne = async (message: QueueMessage, deps: ProcessJobBatchDeps): Promise<boolean> => {
+/**
+ * Runs one message's job. A failure is disposed of (backoff, or final-failure hook and dead-letter), logged
+ * without the body, and rethrown so the batch reports the message failed; it never touches other messages.
+ *
+ * @example
+ * await processJobMessage(toQueueMessage(record), { registry: TOOL_JOBS, logger, retry });
+ */
+export const processJobMessage = async (message: QueueMessage, deps: ProcessJobBatchDeps): Promise<void> => {
   let log = deps.logger.child({ message_id: message.messageId, receive_count: message.receiveCount });
   let envelope: JobEnvelope | undefined;
   let definition: JobDefinition | undefined;
@@ -91,12 +107,17 @@ const processOne = async (message: QueueMessage, deps: ProcessJobBatchDeps): Pro
   });
   try {
     envelope = parseEnvelope(message.body);
-    log = log.child({ job_type: envelope.type, job_id: envelope.id, tenant_id: envelope.tenant_id });
+    const sessionId = envelope.payload.session_id;
+    log = log.child({
+      job_type: envelope.type,
+      job_id: envelope.id,
+      tenant_id: envelope.tenant_id,
+      ...(typeof sessionId === 'string' && { session_id: sessionId }),
+    });
     definition = deps.registry.get(envelope.type);
     if (!definition) throw new UnknownJobTypeError(envelope.type, [...deps.registry.keys()]);
     await definition.run(envelope, context());
     log.info('job done');
-    return true;
   } catch (error) {
     const next = await dispose(
       message,
@@ -118,29 +139,6 @@ const processOne = async (message: QueueMessage, deps: ProcessJobBatchDeps): Pro
     } else {
       log.error('job failed: reported for retry', { ...fields, error });
     }
-    return false;
+    throw error;
   }
-};
-
-/**
- * Runs each message's job on its own: one failure (a poison body, an unknown type, a thrown handler)
- * never fails the others, and never throws the whole batch back to the queue.
- *
- * @example
- * const result = await processJobBatch(messages, { registry: TOOL_JOBS, logger });
- * // { batchItemFailures: [{ itemIdentifier: '<messageId of each failed message>' }] }
- */
-export const processJobBatch = async (
-  messages: readonly QueueMessage[],
-  deps: ProcessJobBatchDeps,
-): Promise<BatchResult> => {
-  const succeeded = await Promise.all(messages.map((message) => processOne(message, deps)));
-  const batchItemFailures = messages
-    .filter((_, index) => !succeeded[index])
-    .map((message) => ({ itemIdentifier: message.messageId }));
-  deps.logger.info('batch processed', {
-    received: messages.length,
-    failed: batchItemFailures.length,
-  });
-  return { batchItemFailures };
 };

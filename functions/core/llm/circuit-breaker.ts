@@ -4,6 +4,7 @@
 // (half-open): its success closes the circuit, its failure opens it again. A call's outcome counts only
 // if the circuit has not opened since the call was let through: older news says nothing about now.
 import type { LlmClient } from '../ports/llm-client';
+import type { PlatformMetrics } from '../ports/platform-metrics';
 import { isUpstreamFault, LlmCircuitOpenError } from './errors';
 import type { ChatCompletion, ChatDelta, ChatRequest, LlmCallOptions } from './types';
 
@@ -176,6 +177,17 @@ export class CircuitBreakingLlmClient implements LlmClient {
     }
   }
 }
+
+/**
+ * An `onStateChange` that counts each transition in PlatformMetrics (the state entered, by provider).
+ *
+ * @example
+ * const breakers = new CircuitBreakerRegistry({ onStateChange: countBreakerTransitions(metrics) });
+ */
+export const countBreakerTransitions =
+  (metrics: PlatformMetrics): NonNullable<CircuitBreakerOptions['onStateChange']> =>
+  ({ provider, model, to }) =>
+    metrics.breakerChanged({ provider, model, state: to === 'half-open' ? 'half_open' : to });
 
 /**
  * One breaker per provider and model (or per provider, when no model is named), created on first use

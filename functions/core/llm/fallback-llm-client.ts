@@ -15,7 +15,14 @@ export interface FallbackLink {
 }
 
 export interface FallbackOptions {
-  onFallback?: (info: { from: string; to: string; error: unknown }) => void;
+  /** `model`: the model the failed link was asked for; `user`: the request's (the tenant id). */
+  onFallback?: (info: {
+    from: string;
+    to: string;
+    error: unknown;
+    model: string;
+    user?: string | undefined;
+  }) => void;
 }
 
 /**
@@ -44,10 +51,12 @@ export class FallbackLlmClient implements LlmClient {
     return index < this.links.length - 1 && isUpstreamFault(error);
   }
 
-  private noteFallback(index: number, error: unknown): void {
-    const from = this.links[index]?.name ?? '';
+  private noteFallback(index: number, error: unknown, request: ChatRequest): void {
+    const link = this.links[index];
+    const from = link?.name ?? '';
     const to = this.links[index + 1]?.name ?? '';
-    this.options.onFallback?.({ from, to, error });
+    const model = link?.model ?? request.model;
+    this.options.onFallback?.({ from, to, error, model, user: request.user });
   }
 
   async complete(request: ChatRequest, options?: LlmCallOptions): Promise<ChatCompletion> {
@@ -57,7 +66,7 @@ export class FallbackLlmClient implements LlmClient {
         return index === 0 ? completion : { ...completion, degraded: true };
       } catch (error) {
         if (!this.shouldFallBack(index, error)) throw error;
-        this.noteFallback(index, error);
+        this.noteFallback(index, error, request);
       }
     }
     throw new Error('unreachable: the last link either answers or throws');
@@ -74,7 +83,7 @@ export class FallbackLlmClient implements LlmClient {
         return;
       } catch (error) {
         if (yielded || !this.shouldFallBack(index, error)) throw error;
-        this.noteFallback(index, error);
+        this.noteFallback(index, error, request);
       }
     }
   }

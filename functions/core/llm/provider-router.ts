@@ -4,10 +4,12 @@
 // guarded once (breakers per provider and model, retries), so a failing provider never slows or trips
 // another. A provider without a key is skipped: the next link of the chain answers.
 import type { LlmClient } from '../ports/llm-client';
+import type { PlatformMetrics } from '../ports/platform-metrics';
 import type { ModelCatalogue, ModelSpec } from './catalogue';
 import type { CircuitBreakerRegistry } from './circuit-breaker';
 import { LlmBadRequestError, LlmUnavailableError } from './errors';
 import { type FallbackLink, FallbackLlmClient, type FallbackOptions } from './fallback-llm-client';
+import { MeteredLlmClient } from './metered-llm-client';
 import { guardProvider } from './resilient-llm-client';
 import type { RetryOptions } from './retrying-llm-client';
 import { RULE_BASED_PROVIDER, RuleBasedLlmClient } from './rule-based-provider';
@@ -32,6 +34,8 @@ export interface ProviderRouterOptions {
   readonly timing?: Timing;
   /** Connecting failed (a key that could not be read): the chain's next link answers the request. */
   readonly onConnectError?: (info: { provider: string; error: unknown }) => void;
+  /** Told of each answer (model, provider, degraded, tokens, latency) and each fallback taken. */
+  readonly metrics?: PlatformMetrics;
 }
 
 /**
@@ -153,6 +157,19 @@ export class ProviderRoutingLlmClient implements LlmClient {
     };
   }
 
+  /** The caller's fallback hook, and a fallback taken counted against the model that could not answer. */
+  private fallbackOptions(): FallbackOptions | undefined {
+    const { metrics, fallback } = this.options;
+    if (!metrics) return fallback;
+    return {
+      onFallback: (info) => {
+        const provider = this.options.catalogue.providerOf(info.model);
+        if (provider) metrics.fallbackTaken({ tenantId: info.user, model: info.model, provider });
+        fallback?.onFallback?.(info);
+      },
+    };
+  }
+
   private chainFor(model: string): LlmClient {
     let chain = this.chains.get(model);
     if (!chain) {
@@ -166,8 +183,10 @@ export class ProviderRoutingLlmClient implements LlmClient {
           ...fallbacks.map((fallback) => this.link(fallback, true)),
           { name: RULE_BASED_PROVIDER, client: this.ruleBased },
         ],
-        this.options.fallback,
+        this.fallbackOptions(),
       );
+      const metrics = this.options.metrics;
+      if (metrics) chain = new MeteredLlmClient(chain, metrics, this.options.timing?.now);
       this.chains.set(model, chain);
     }
     return chain;

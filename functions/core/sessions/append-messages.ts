@@ -5,7 +5,14 @@ import type { ReleaseResult, SettleResult } from '../ports/quota-ledger';
 import type { AppendMessagesRequest, RunTransition } from '../ports/session-store';
 import { InvalidAppendError, SessionBusyError, SessionNotFoundError } from './errors';
 import { type SessionDeps, toMessageResource, unixSeconds } from './model';
-import { type MessageRecord, type MessageResource, type NewMessage, NewMessageSchema } from './schemas';
+import { isFinalRunStatus } from './run-transitions';
+import {
+  type MessageRecord,
+  type MessageResource,
+  type NewMessage,
+  NewMessageSchema,
+  type RunStatus,
+} from './schemas';
 
 /** One DynamoDB transaction holds 100 items; the marker and the session take two. */
 export const MAX_APPEND_MESSAGES = 50;
@@ -113,6 +120,10 @@ export const appendMessages = async (
         ...(settle && { settle }),
         ...(releaseSlot && { releaseSlot }),
       });
+      const finalStatus = (runTransition?.changes.status ?? newRun?.status) as RunStatus | undefined;
+      if (result.transitioned && finalStatus && isFinalRunStatus(finalStatus)) {
+        deps.metrics?.runFinished({ tenantId, status: finalStatus });
+      }
       return {
         messages: result.messages.map(toMessageResource),
         replayed: result.replayed,

@@ -1,6 +1,7 @@
 // Core: what the session use cases need, the tenant's allowances, and how records render as resources.
 import type { Clock } from '../ports/clock';
 import type { IdGenerator } from '../ports/id-generator';
+import type { PlatformMetrics } from '../ports/platform-metrics';
 import type { SessionStore } from '../ports/session-store';
 import { effectiveModels, type TenantSettings } from '../tenants/model';
 import type { TenantRecord } from '../tenants/schemas';
@@ -31,6 +32,8 @@ export interface SessionDeps {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly settings: SessionSettings;
+  /** Told when a run reaches a final status (default: nothing counted). */
+  readonly metrics?: PlatformMetrics;
 }
 
 export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);

@@ -40,5 +40,6 @@ export const updateRunStatus = async (
     ...(change.error && { error: change.error }),
   };
   const run = await deps.store.transitionRun(tenantId, runId, RUN_TRANSITIONS[change.status], changes);
+  if (isFinalRunStatus(change.status)) deps.metrics?.runFinished({ tenantId, status: change.status });
   return toRunResource(run);
 };

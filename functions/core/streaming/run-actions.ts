@@ -105,17 +105,8 @@ export const resumeRun = async (
   await deps.streams.unsubscribe(tenantId, run.id, context.connectionId);
 };
 
-/**
- * `chat`: answers at once with `run.started` (seq 1) and queues the run on chat-runs; the worker streams
- * the rest to this connection. The budget (requests per minute, tokens left) and the session are checked
- * before anything is written, so a refused chat leaves nothing behind. A `client_request_id` the tenant
- * used before never starts a second run: the connection is given that run's stream from its start.
- *
- * @example
- * await acceptChat(deps, { tenant, connectionId },
- *   { action: 'chat', session_id: 'ses_1', content: 'Hi', client_request_id: 'req_1' });
- */
-export const acceptChat = async (
+/** What `acceptChat` does, refusals thrown as they come. */
+const startChat = async (
   deps: RunActionsDeps,
   context: RunActionContext,
   frame: Omit<ChatFrame, 'action'>,
@@ -158,6 +149,32 @@ export const acceptChat = async (
   }
   await postAll(deps, connectionId, [started]);
   return { runId, duplicate: false };
+};
+
+/**
+ * `chat`: answers at once with `run.started` (seq 1) and queues the run on chat-runs; the worker streams
+ * the rest to this connection. The budget (requests per minute, tokens left) and the session are checked
+ * before anything is written, so a refused chat leaves nothing behind. A `client_request_id` the tenant
+ * used before never starts a second run: the connection is given that run's stream from its start.
+ *
+ * @example
+ * await acceptChat(deps, { tenant, connectionId },
+ *   { action: 'chat', session_id: 'ses_1', content: 'Hi', client_request_id: 'req_1' });
+ */
+export const acceptChat = async (
+  deps: RunActionsDeps,
+  context: RunActionContext,
+  frame: Omit<ChatFrame, 'action'>,
+): Promise<{ readonly runId: string; readonly duplicate: boolean }> => {
+  try {
+    return await startChat(deps, context, frame);
+  } catch (error) {
+    // The client gets the 429 as an error frame (answer-client-frame.ts), never through wsContext: count it.
+    if (error instanceof QuotaExceededError) {
+      deps.chat.metrics?.quotaRefused({ tenantId: context.tenant.id, kind: error.quota });
+    }
+    throw error;
+  }
 };
 
 /**

@@ -130,6 +130,11 @@ const reviveDeadLettered = async (
  *   execute: (chat, input) => streamRun({ chat, streams, notifier }, input),
  * });
  */
+/** The frames a publisher posted, counted once it is done (one metric record per run, not per frame). */
+const countFrames = (chat: ChatDeps, tenantId: string, publisher: RunPublisher): void => {
+  chat.metrics?.framesPosted({ tenantId, count: publisher.postCount });
+};
+
 export const streamRun = async (deps: StreamRunDeps, input: ExecuteRunInput): Promise<ExecuteRunOutcome> => {
   const { tenant, runId } = input;
   const { chat, streams } = deps;
@@ -220,6 +225,7 @@ export const streamRun = async (deps: StreamRunDeps, input: ExecuteRunInput): Pr
     const current = cancel.signal.aborted ? await chat.store.getRun(tenant.id, runId) : undefined;
     if (current?.status !== 'cancelled') {
       await publisher.drain().catch(() => undefined);
+      countFrames(chat, tenant.id, publisher);
       throw error;
     }
     // Cancelled mid-call: the loop gave up the call; the run is on record as cancelled.
@@ -232,6 +238,7 @@ export const streamRun = async (deps: StreamRunDeps, input: ExecuteRunInput): Pr
   const ending = outcomeFrames(outcome);
   if (ending.length > 0) await publisher.publish(ending);
   await publisher.drain();
+  countFrames(chat, tenant.id, publisher);
   // The run is over: a later resume subscribes again (and is replayed from the log).
   await publisher.unsubscribeAll();
   deps.onPublished?.(publisher);
@@ -265,6 +272,7 @@ export const markRunDeadLettered =
         completed_at: now,
         error: runError,
       });
+      chat.metrics?.runFinished({ tenantId: envelope.tenant_id, status: 'failed' });
       // The run is over until an operator redrives it: its concurrent-run slot goes back now.
       await chat.ledger.release(runSlotHold(envelope.tenant_id, envelope.id));
     } catch (transitionError) {
@@ -282,4 +290,5 @@ export const markRunDeadLettered =
     await publisher.refresh();
     await publisher.publish([{ type: 'run.failed', error: toEnvelopeError(runError) }]);
     await publisher.drain();
+    countFrames(chat, envelope.tenant_id, publisher);
   };

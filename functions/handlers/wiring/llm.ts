@@ -7,16 +7,17 @@ import { readSecretKey } from '../../adapters/secrets/secret-key';
 import type { RuntimeConfig } from '../../config';
 import type { ChatDeps } from '../../core/chat/model';
 import { ModelCatalogue } from '../../core/llm/catalogue';
-import { CircuitBreakerRegistry } from '../../core/llm/circuit-breaker';
+import { CircuitBreakerRegistry, countBreakerTransitions } from '../../core/llm/circuit-breaker';
 import { ProviderRoutingLlmClient } from '../../core/llm/provider-router';
 import type { LlmClient } from '../../core/ports/llm-client';
 import { createLogger } from '../../observability/logger';
+import { platformMetrics } from '../../observability/powertools-metrics';
 import { ENV, providerEnv } from '../../platform/env';
 import { chatPorts } from './chat';
 import { runtimeConfig } from './config';
 
 /** Module scope, so a provider's breaker state survives warm invocations. */
-const breakers = new CircuitBreakerRegistry();
+const breakers = new CircuitBreakerRegistry({ onStateChange: countBreakerTransitions(platformMetrics()) });
 let llm: LlmClient | undefined;
 
 /** The default per-call upstream timeout; each call is also cut at its own deadline. */
@@ -50,9 +51,10 @@ export const providerEndpoint = async (
 };
 
 /**
- * The LLM client: routes each request to its model's provider (keys read once per container, on that
- * provider's first request), each provider behind its own breakers and retries, then the model's declared
- * fallbacks, then the rule-based provider; any answer but the requested model's says `degraded`.
+ * The LLM client: routes each request to its model's provider (its key read on that provider's first
+ * request, and again once the stage's secrets max age has passed), each provider behind its own breakers
+ * and retries, then the model's declared fallbacks, then the rule-based provider; any answer but the
+ * requested model's says `degraded`.
  */
 export const llmClient = (env: NodeJS.ProcessEnv = process.env): LlmClient => {
   if (!llm) {
@@ -60,6 +62,7 @@ export const llmClient = (env: NodeJS.ProcessEnv = process.env): LlmClient => {
     llm = new ProviderRoutingLlmClient({
       catalogue: new ModelCatalogue(from.llm.providers),
       breakers,
+      metrics: platformMetrics(),
       connect: openAiConnector({
         resolve: (provider) => providerEndpoint(provider, from, env),
         timeoutMs: Number(env[ENV.llmTimeoutMs]) || DEFAULT_LLM_TIMEOUT_MS,
@@ -76,6 +79,6 @@ export const llmClient = (env: NodeJS.ProcessEnv = process.env): LlmClient => {
 
 /**
  * Everything the chat use cases need. Async for its callers' sake (it once awaited the upstream key); the
- * router now reads each provider's key on that provider's first request.
+ * router reads each provider's key itself, through the secrets cache.
  */
 export const chatDeps = async (): Promise<ChatDeps> => chatPorts(llmClient());

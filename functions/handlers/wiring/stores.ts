@@ -18,6 +18,7 @@ import type { TicketStore } from '../../core/ports/ticket-store';
 import type { UsageReader } from '../../core/ports/usage-reader';
 import type { SessionDeps } from '../../core/sessions/model';
 import type { TenantDeps } from '../../core/tenants/model';
+import { platformMetrics } from '../../observability/powertools-metrics';
 import { ENV } from '../../platform/env';
 import { sessionSettings, tenantSettings } from './config';
 
@@ -59,6 +60,7 @@ export const sessionDeps = (): SessionDeps => ({
   clock: systemClock,
   ids: randomIds(systemClock),
   settings: sessionSettings(),
+  metrics: platformMetrics(),
 });
 
 export const quotaLedger = (): DynamoQuotaLedger => {

@@ -2,10 +2,9 @@
 // through the queue's registry, back failures off, and report only the failed records.
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { processJobBatch } from '../../core/jobs/process-job-batch';
 import type { JobRegistry } from '../../core/jobs/registry';
 import type { JobRetry } from '../../core/jobs/retry-policy';
-import { type SqsLambdaContext, sqsBatch, toQueueMessage } from '../../middleware/sqs-batch';
+import { processJobBatch, type SqsLambdaContext, sqsBatch } from '../../middleware/sqs-batch';
 import type { Logger } from '../../observability/logger';
 
 export interface JobWorkerDeps {
@@ -23,9 +22,10 @@ export const createJobWorker = (queue: string, { registry, logger, retry }: JobW
   middy<SQSEvent, SQSBatchResponse, Error, SqsLambdaContext>()
     .use(sqsBatch({ logger, queue }))
     .handler((event, context, { signal }) =>
-      processJobBatch(event.Records.map(toQueueMessage), {
+      processJobBatch(event.Records, {
         registry,
         logger: context.log,
+        queue,
         signal,
         ...(retry && { retry }),
       }),

@@ -4,11 +4,17 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { ConnectionGoneError } from '../../core/connections/errors';
 import { AuthenticationError, isTenanticError } from '../../core/errors';
+import type { PlatformMetrics } from '../../core/ports/platform-metrics';
+import { QuotaExceededError } from '../../core/quotas/errors';
 import type { Logger } from '../../observability/logger';
+import { platformMetrics } from '../../observability/powertools-metrics';
+import { invocationTracing } from '../../observability/tracer';
 import type { WsEvent, WsResult } from './types';
 
 export interface WsContextOptions {
   logger: Logger;
+  /** Counts quota refusals; default the function's Powertools metrics. */
+  metrics?: PlatformMetrics;
 }
 
 /** Handlers read their request-scoped logger from `context.log`. */
@@ -48,11 +54,15 @@ export const tenantPrincipal = (event: WsEvent): TenantPrincipal => {
 export const wsContext = (
   options: WsContextOptions,
 ): MiddlewareObj<WsEvent, WsResult, Error, WsLambdaContext> => {
-  const { logger } = { ...defaults, ...options };
+  const { logger, metrics } = { ...defaults, ...options };
+  // The invocation's X-Ray subsegment, opened first and closed last.
+  const trace = invocationTracing();
 
   const wsContextBefore = (request: Request<WsEvent, WsResult, Error, WsLambdaContext>) => {
     const { requestContext } = request.event;
     const tenantId = requestContext.authorizer?.tenantId;
+    trace.before?.(request as never);
+    logger.newInvocation?.();
     request.context.log = logger.child({
       connection_id: requestContext.connectionId,
       route_key: requestContext.routeKey,
@@ -65,6 +75,7 @@ export const wsContext = (
 
   const wsContextAfter = (request: Request<WsEvent, WsResult, Error, WsLambdaContext>) => {
     request.context.log.info('ws route served', { status_code: request.response?.statusCode });
+    trace.after?.(request as never);
   };
 
   const wsContextOnError = (request: Request<WsEvent, WsResult, Error, WsLambdaContext>) => {
@@ -74,6 +85,13 @@ export const wsContext = (
       log.info('caller gone before the reply', { status_code: 200 });
       request.response = { statusCode: 200 };
     } else if (isTenanticError(error) && error.statusCode < 500) {
+      if (error instanceof QuotaExceededError) {
+        const tenantId = request.event.requestContext.authorizer?.tenantId;
+        (metrics ?? platformMetrics()).quotaRefused({
+          kind: error.quota,
+          tenantId: typeof tenantId === 'string' ? tenantId : undefined,
+        });
+      }
       // Expected refusals: the reason is enough, a stack trace would only be noise.
       log.warn('ws route refused', {
         status_code: error.statusCode,
@@ -88,6 +106,7 @@ export const wsContext = (
       log.error('ws route bug', { status_code: 500, error });
       request.response = { statusCode: 500 };
     }
+    trace.onError?.(request as never);
   };
 
   return { before: wsContextBefore, after: wsContextAfter, onError: wsContextOnError, name: 'wsContext' };

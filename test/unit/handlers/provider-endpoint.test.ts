@@ -1,6 +1,7 @@
 // Unit: where each LLM provider's key and base URL come from: the developer's variables locally (OPENAI_*
 // only for the default provider), the provider's own Secrets Manager secret in the cloud, the catalogue's
-// base URL otherwise; and the wiring's router reads a provider's secret once, on its first request only.
+// base URL otherwise; and the wiring's router reads only the secret of the provider a request goes to
+// (again only once the secret's max age has passed: test/unit/adapters/secret-rotation.test.ts).
 import '../../helpers/test-env';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -75,8 +76,10 @@ describe('llmClient (production wiring)', () => {
   it('reads only the secret of the provider a request goes to, once, and answers offline while it is empty', async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: '{"key":""}' });
     vi.stubEnv('TENANTIC_LLM_PROVIDERS', ENV.TENANTIC_LLM_PROVIDERS);
-    vi.stubEnv('TENANTIC_PROVIDER_OPENAI_API_KEY_SECRET_ARN', 'openai-arn');
-    vi.stubEnv('TENANTIC_PROVIDER_MISTRAL_EU_API_KEY_SECRET_ARN', MISTRAL_ARN);
+    // Secrets of their own: the tests above left theirs in the (max-age) cache of the shared client.
+    const mistralArn = `${MISTRAL_ARN}-wiring`;
+    vi.stubEnv('TENANTIC_PROVIDER_OPENAI_API_KEY_SECRET_ARN', 'openai-arn-wiring');
+    vi.stubEnv('TENANTIC_PROVIDER_MISTRAL_EU_API_KEY_SECRET_ARN', mistralArn);
     const llm = llmClient();
     const ask = { model: 'mistral-small', messages: [{ role: 'user' as const, content: 'hello' }] };
 
@@ -86,7 +89,7 @@ describe('llmClient (production wiring)', () => {
     expect(first).toMatchObject({ provider: 'rule-based', degraded: true });
     expect(second).toMatchObject({ provider: 'rule-based', degraded: true });
     expect(sm.commandCalls(GetSecretValueCommand).map((call) => call.args[0].input.SecretId)).toEqual([
-      MISTRAL_ARN,
+      mistralArn,
     ]);
   });
 });

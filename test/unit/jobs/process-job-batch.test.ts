@@ -1,14 +1,14 @@
 // Unit: the batch processor's partial-failure semantics (ReportBatchItemFailures).
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { processJobBatch } from '../../../functions/core/jobs/process-job-batch';
 import { createJobRegistry, defineJob, type Job } from '../../../functions/core/jobs/registry';
-import type { QueueMessage } from '../../../functions/core/jobs/schemas';
+import { processJobBatch } from '../../../functions/middleware/sqs-batch';
+import { sqsRecord } from '../../helpers/sqs-records';
 import { capturingLogger } from '../ws/fakes';
 
 const envelope = (fields: Record<string, unknown> = {}) =>
   JSON.stringify({ type: 'test.echo', tenant_id: 'ten_a', id: 'job_1', payload: { text: 'hi' }, ...fields });
-const message = (messageId: string, body: string): QueueMessage => ({ messageId, body, receiveCount: 1 });
+const message = (messageId: string, body: string) => sqsRecord({ messageId, body, receiveCount: 1 });
 
 /** A registry with one job type that records what it ran and fails on request. */
 const echoRegistry = () => {

@@ -1,11 +1,12 @@
 // Unit: retry backoff of failed jobs (full jitter keyed on the receive count), the final-failure hook,
 // and the SQS adapter's ChangeMessageVisibility call (aws-sdk-client-mock).
+
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { SqsMessageVisibility } from '../../../functions/adapters/sqs/message-visibility';
-import { processJobBatch } from '../../../functions/core/jobs/process-job-batch';
 import { createJobRegistry, defineJob } from '../../../functions/core/jobs/registry';
 import {
   backoffCeiling,
@@ -14,9 +15,10 @@ import {
   type JobRetry,
   type RetryPolicy,
 } from '../../../functions/core/jobs/retry-policy';
-import type { JobEnvelope, QueueMessage } from '../../../functions/core/jobs/schemas';
+import type { JobEnvelope } from '../../../functions/core/jobs/schemas';
 import type { MessageVisibility } from '../../../functions/core/ports/message-visibility';
-import { toQueueMessage } from '../../../functions/middleware/sqs-batch';
+import { processJobBatch, toQueueMessage } from '../../../functions/middleware/sqs-batch';
+import { sqsRecord } from '../../helpers/sqs-records';
 import { capturingLogger } from '../ws/fakes';
 
 const policy: RetryPolicy = {
@@ -37,12 +39,8 @@ class RecordingVisibility implements MessageVisibility {
 
 const envelope = (fields: Record<string, unknown> = {}) =>
   JSON.stringify({ type: 'test.flaky', tenant_id: 'ten_a', id: 'job_1', payload: { fail: true }, ...fields });
-const message = (receiveCount: number, body = envelope()): QueueMessage => ({
-  messageId: `m-${receiveCount}`,
-  body,
-  receiveCount,
-  receiptHandle: `rh-${receiveCount}`,
-});
+const message = (receiveCount: number, body = envelope()): SQSRecord =>
+  sqsRecord({ messageId: `m-${receiveCount}`, body, receiveCount, receiptHandle: `rh-${receiveCount}` });
 
 const setup = (random = () => 0.999999) => {
   const finalFailures: { envelope: JobEnvelope; error: unknown }[] = [];
@@ -63,7 +61,7 @@ const setup = (random = () => 0.999999) => {
   const visibility = new RecordingVisibility();
   const retry: JobRetry = { visibility, policy, random };
   const { logger, lines } = capturingLogger();
-  const run = (messages: QueueMessage[]) =>
+  const run = (messages: SQSRecord[]) =>
     processJobBatch(messages, { registry: createJobRegistry([flaky]), logger, retry });
   return { run, visibility, finalFailures, contexts, lines };
 };

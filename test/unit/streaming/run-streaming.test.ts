@@ -10,6 +10,7 @@ import type { ServerFrame } from '../../../functions/core/connections/schemas';
 import { LlmAbortedError } from '../../../functions/core/llm/errors';
 import { estimateTextTokens } from '../../../functions/core/llm/token-estimate';
 import type { ChatDelta, ChatRequest, LlmCallOptions } from '../../../functions/core/llm/types';
+import { noMetrics } from '../../../functions/core/ports/platform-metrics';
 import type { UsageReader } from '../../../functions/core/ports/usage-reader';
 import { QuotaExceededError } from '../../../functions/core/quotas/errors';
 import { RunNotFoundError } from '../../../functions/core/sessions/errors';
@@ -69,6 +70,26 @@ describe('acceptChat and the streamed worker run', () => {
     expect(messages.items.map((message) => message.content)).toEqual(['Question?', 'The answer is 42.']);
   });
 
+  it("counts the frames the worker posted for a run (one metric per run) and the run's final status", async () => {
+    const { actions, context, worker, session, tenant, notifier } = await setup([{ text: 'Counted.' }]);
+    const counted: { name: string; event: unknown }[] = [];
+    const metrics = {
+      ...noMetrics,
+      framesPosted: (event: unknown) => counted.push({ name: 'framesPosted', event }),
+      runFinished: (event: unknown) => counted.push({ name: 'runFinished', event }),
+    };
+    const accepted = await acceptChat(actions, context, { session_id: session.id, content: 'Count?' });
+    const postsBefore = notifier.posts.length;
+
+    await streamRun({ ...worker, chat: { ...worker.chat, metrics } }, { tenant, runId: accepted.runId });
+
+    expect(counted).toEqual([
+      { name: 'runFinished', event: { tenantId: tenant.id, status: 'completed' } },
+      { name: 'framesPosted', event: { tenantId: tenant.id, count: notifier.posts.length - postsBefore } },
+    ]);
+    expect(notifier.posts.length - postsBefore).toBeGreaterThan(2);
+  });
+
   it('refuses a chat over budget with 429 and writes nothing: no run, no log, no claim, no job', async () => {
     const { actions, context, session, store, tenant, streams, jobs } = await setup([], {
       tokens_per_month: 5,
@@ -85,6 +106,20 @@ describe('acceptChat and the streamed worker run', () => {
     expect(messages.items).toEqual([]);
     expect(streams.logs.size + streams.claims.size + streams.subscriptions.size).toBe(0);
     expect(jobs.enqueued).toEqual([]);
+  });
+
+  it('counts a chat refused over budget as a quota refusal of its kind (the client gets an error frame)', async () => {
+    const { actions, context, session, tenant } = await setup([], { tokens_per_month: 5 });
+    const refusals: unknown[] = [];
+    const metrics = { ...noMetrics, quotaRefused: (event: unknown) => refusals.push(event) };
+
+    const attempt = acceptChat({ ...actions, chat: { ...actions.chat, metrics } }, context, {
+      session_id: session.id,
+      content: 'Too expensive',
+    });
+
+    await expect(attempt).rejects.toBeInstanceOf(QuotaExceededError);
+    expect(refusals).toEqual([{ tenantId: tenant.id, kind: 'tokens_per_month' }]);
   });
 
   it('starts one run for a repeated client_request_id and replays it to the repeat', async () => {
