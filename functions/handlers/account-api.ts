@@ -10,6 +10,7 @@ import { getUsage } from '../core/quotas/get-usage';
 import { listModels } from '../core/tenants/list-models';
 import type { TenantSettings } from '../core/tenants/model';
 import { type HttpHandlerOptions, httpHandler, type Operation } from '../middleware/http-handler';
+import { invocationTracing } from '../observability/tracer';
 import { runtimeConfig, tenantSettings } from './wiring/config';
 import { quotaLedger, tenantStore, ticketStore, usageReader } from './wiring/stores';
 
@@ -76,5 +77,5 @@ export const handler = createAccountApi(
     settings: tenantSettings(config),
     tickets: ticketStore(),
   },
-  { maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins },
+  { maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, tracing: invocationTracing() },
 );

@@ -37,6 +37,7 @@ import { SessionIdSchema } from '../core/sessions/schemas';
 import { type HttpHandlerOptions, httpHandler } from '../middleware/http-handler';
 import { HttpReply } from '../middleware/responses';
 import { header, type Prefetched } from '../middleware/types';
+import { invocationTracing } from '../observability/tracer';
 import { runtimeConfig } from './wiring/config';
 import { chatDeps } from './wiring/llm';
 import { quotaLedger, sessionDeps, tenantStore } from './wiring/stores';
@@ -281,5 +282,5 @@ export const createChatApi = (
 const config = runtimeConfig();
 export const handler = createChatApi(
   { ...sessionDeps(), tenants: tenantStore(), ledger: quotaLedger(), chat: chatDeps },
-  { maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins },
+  { maxBodyBytes: config.maxBodyBytes, corsOrigins: config.corsOrigins, tracing: invocationTracing() },
 );

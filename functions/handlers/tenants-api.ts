@@ -8,6 +8,7 @@ import type { TenantDeps } from '../core/tenants/model';
 import { revokeApiKey } from '../core/tenants/revoke-api-key';
 import { updateTenant } from '../core/tenants/update-tenant';
 import { type HttpHandlerOptions, httpHandler } from '../middleware/http-handler';
+import { invocationTracing } from '../observability/tracer';
 import { runtimeConfig } from './wiring/config';
 import { tenantDeps } from './wiring/stores';
 
@@ -35,4 +36,5 @@ const config = runtimeConfig();
 export const handler = createTenantsApi(tenantDeps(), {
   maxBodyBytes: config.maxBodyBytes,
   corsOrigins: config.corsOrigins,
+  tracing: invocationTracing(),
 });

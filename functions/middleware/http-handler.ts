@@ -17,7 +17,6 @@ import {
   type ResultOf,
 } from '../handlers/http/contracts';
 import { createLogger, type Logger } from '../observability/logger';
-import { invocationTracing } from '../observability/tracer';
 import { HTTP_ROUTES, routeKeyOf } from '../platform/routes';
 import { authenticate, undoUnclaimedPrefetch } from './authenticate';
 import { errorHandler } from './error-handler';
@@ -85,6 +84,12 @@ export interface HttpHandlerOptions {
    * operation as `prefetched`. Before validation, so it must treat the path parameters as untrusted.
    */
   prefetch?: { readonly [Op in OperationId]?: Prefetch };
+  /**
+   * The invocation's X-Ray subsegment (observability/tracer.ts `invocationTracing()`), given by the
+   * composition root: it brings the X-Ray SDK (~120 KiB) into the bundle, which a function that calls no
+   * AWS service (openapi-doc) has no use for.
+   */
+  tracing?: middy.MiddlewareObj<HttpEvent, HttpResponse, Error, Context>;
 }
 
 const operationByRouteKey = new Map<string, OperationId>(
@@ -141,10 +146,10 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
     return status === 204 ? noContent() : jsonResponse(status, result);
   };
 
+  const handler = middy<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>();
+  if (options.tracing) handler.use(options.tracing);
   return (
-    middy<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>()
-      // The invocation's X-Ray subsegment, never with the response (observability/tracer.ts).
-      .use(invocationTracing())
+    handler
       .use(requestContext({ logger }))
       .use(securityHeaders())
       .use(

@@ -1,7 +1,8 @@
 // Observability: the function's one Powertools Tracer (AWS X-Ray). It switches itself off outside Lambda
 // (tests) and where POWERTOOLS_TRACE_ENABLED=false (the local platform, which has no X-Ray daemon): then
-// clients are left as they are and no segment is ever sent. Imported only by aws-clients.ts and the
-// LLM adapter, as it brings aws-xray-sdk-core into the bundle.
+// clients are left as they are and no segment is ever sent. It brings aws-xray-sdk-core (~120 KiB) into
+// the bundle, so only what traces imports it: aws-clients.ts, the LLM adapter, the WebSocket and queue
+// middlewares, and the HTTP composition roots that pass `invocationTracing()` to httpHandler.
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 

@@ -4,7 +4,7 @@ import type { Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTIONS, type FunctionDefinition, type FunctionId } from '../../functions/platform/functions';
 import { bundleBreakdown, bundledInputs, familyOf, POWERTOOLS } from '../../lib/bundling/breakdown';
-import { budgetOf } from '../../lib/bundling/budgets';
+import { CEILING_BYTES, POWERTOOLS_CEILING_BYTES } from '../../lib/bundling/budgets';
 import { bundleFunction } from '../../lib/bundling/bundle';
 
 const catalogue = Object.entries(FUNCTIONS) as [FunctionId, FunctionDefinition][];
@@ -61,12 +61,16 @@ describe('bundles', () => {
     expect(clients.filter((name) => !CLIENT_GRANTS[name]?.(definition))).toEqual([]);
   });
 
-  it.each(catalogue)('%s: within its size budget (lib/bundling/budgets.ts)', (id, definition) => {
+  it.each(catalogue)('%s: the X-Ray SDK only if it calls an AWS service it can trace', (id) => {
+    const packages = bundleOf(id).packages;
+    const callsAws = [...packages].some((name) => /^@aws-sdk\/client-/.test(name));
+    expect(packages.has('aws-xray-sdk-core')).toBe(callsAws);
+  });
+
+  it.each(catalogue)('%s: within its size budget (lib/bundling/budgets.ts)', (id) => {
     const bundle = bundleOf(id);
     const powertools = bundleBreakdown(bundle.metafile, familyOf).find((share) => share.name === POWERTOOLS);
-    const budget = budgetOf(id, Object.values(definition.queues ?? {}).includes('consume'));
-    const withoutPowertools = bundle.bytes - (powertools?.bytes ?? 0);
-    expect(withoutPowertools, 'bytes without Powertools').toBeLessThanOrEqual(budget.withoutPowertools);
-    expect(powertools?.bytes ?? 0, 'Powertools').toBeLessThanOrEqual(budget.powertools);
+    expect(bundle.bytes, 'the whole bundle').toBeLessThanOrEqual(CEILING_BYTES[id]);
+    expect(powertools?.bytes ?? 0, 'Powertools').toBeLessThanOrEqual(POWERTOOLS_CEILING_BYTES);
   });
 });
