@@ -18,7 +18,7 @@ import {
 import { CEILING_BYTES, TARGET_BYTES } from '../lib/bundling/budgets';
 import { bundleFunction } from '../lib/bundling/bundle';
 
-export interface BundleFigure {
+interface BundleFigure {
   readonly functionId: string;
   readonly bytes: number;
   readonly gzipBytes: number;

@@ -20,7 +20,7 @@ export interface BuiltApp {
   readonly config: StageConfig;
 }
 
-export const stackNames = (stage: string) => ({
+const stackNames = (stage: string) => ({
   data: `Tenantic-${stage}-Data`,
   api: `Tenantic-${stage}-Api`,
 });

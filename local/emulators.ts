@@ -10,10 +10,10 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 
 const require = createRequire(import.meta.url);
 
-export const LOCAL_REGION = 'us-east-1';
+const LOCAL_REGION = 'us-east-1';
 /** Dummy static credentials: the emulators only need a well-formed signature. Copy before handing to
  * an SDK client: the SDK annotates the object it is given. */
-export const LOCAL_CREDENTIALS = Object.freeze({
+const LOCAL_CREDENTIALS = Object.freeze({
   accessKeyId: 'tenanticlocal',
   secretAccessKey: 'tenanticlocalsecret',
 });
@@ -74,7 +74,7 @@ export const emulatorEnv = (endpoints: EmulatorEndpoints): Record<string, string
 });
 
 /** Binds port 0 to learn a free port; the tiny race with another process is acceptable locally. */
-export const freePort = (): Promise<number> =>
+const freePort = (): Promise<number> =>
   new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);

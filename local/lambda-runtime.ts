@@ -9,8 +9,6 @@ import type { AwsRequestTally } from '../functions/observability/aws-requests';
 import type { InvokeRequest, LambdaErrorPayload, WorkerData, WorkerMessage } from './lambda-worker';
 import type { LocalFunction } from './model';
 
-export type { LambdaErrorPayload };
-
 export type InvokeResult =
   | { readonly ok: true; readonly payload: unknown; readonly coldStart: boolean; readonly requestId: string }
   | {
@@ -72,7 +70,7 @@ export const consoleLogSink: LogSink = (functionId, stream, line) => {
 const WORKER_URL = new URL('./lambda-worker.ts', import.meta.url);
 
 /** Lambda's limit for a synchronous invocation's request and response payloads (6 MB). */
-export const PAYLOAD_LIMIT_BYTES = 6_291_456;
+const PAYLOAD_LIMIT_BYTES = 6_291_456;
 
 /**
  * The heap Lambda's Node.js runtime gives a function of `memoryMb`: its bootstrap starts node with a tenth

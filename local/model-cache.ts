@@ -21,7 +21,7 @@ const CACHE_FORMAT = 1;
  * Inputs listed whole, whatever the import graph says: the CDK entry and app, the platform manifest, the
  * stage configs (read at synth time, not imported), the dependency versions, and the compiler settings.
  */
-export const MODEL_INPUT_GLOBS: readonly string[] = [
+const MODEL_INPUT_GLOBS: readonly string[] = [
   'bin',
   'lib',
   'functions/platform',
@@ -34,7 +34,7 @@ export const MODEL_INPUT_GLOBS: readonly string[] = [
 export const MODEL_INPUT_ROOTS: readonly string[] = ['local/template-model.ts', 'bin/tenantic.ts'];
 
 /** Environment the CDK App reads while synthesizing (context from the CLI, and its overflow file). */
-export const MODEL_INPUT_ENV: readonly string[] = ['CDK_CONTEXT_JSON', 'CONTEXT_OVERFLOW_LOCATION_ENV'];
+const MODEL_INPUT_ENV: readonly string[] = ['CDK_CONTEXT_JSON', 'CONTEXT_OVERFLOW_LOCATION_ENV'];
 
 const SOURCE_EXTENSIONS = ['.ts', '.mts', '.tsx', '.js', '.mjs', '.json'];
 

@@ -34,7 +34,7 @@ export interface ProvisionClients {
   readonly s3: S3Client;
 }
 
-export interface ProvisionedQueue {
+interface ProvisionedQueue {
   readonly name: string;
   /** URL on the SQS emulator's endpoint (see queueUrlOnEndpoint). */
   readonly url: string;
@@ -69,10 +69,6 @@ const byNameOrLogicalId = <T extends { name: string; logicalId: string }>(
 /** Finds a model queue by its name or its logical id (references in the model may use either). */
 export const findQueue = (model: LocalPlatformModel, ref: string): LocalQueue =>
   byNameOrLogicalId(model.queues, ref, 'queue');
-export const findTable = (model: LocalPlatformModel, ref: string): LocalTable =>
-  byNameOrLogicalId(model.tables, ref, 'table');
-export const findBucket = (model: LocalPlatformModel, ref: string): LocalBucket =>
-  byNameOrLogicalId(model.buckets, ref, 'bucket');
 
 /**
  * The bucket's name in the S3 emulator. A model may name buckets after their logical ids

@@ -11,7 +11,7 @@ import {
 import type { InvokeResult } from './lambda-runtime';
 import type { LocalEventSource } from './model';
 
-export interface PolledQueue {
+interface PolledQueue {
   readonly url: string;
   readonly arn: string;
 }
@@ -63,7 +63,7 @@ const toRecordAttribute = (value: MessageAttributeValue) => ({
  * const event = toSqsEvent(messages, 'arn:aws:sqs:us-east-1:000000000000:jobs', 'us-east-1');
  * event.Records[0].eventSource; // 'aws:sqs'
  */
-export const toSqsEvent = (messages: readonly Message[], queueArn: string, region: string) => ({
+const toSqsEvent = (messages: readonly Message[], queueArn: string, region: string) => ({
   Records: messages.map((message) => ({
     messageId: message.MessageId!,
     receiptHandle: message.ReceiptHandle!,

@@ -79,12 +79,6 @@ export class NotFoundError extends TenanticError {
   readonly type = 'not_found_error' as const;
 }
 
-/** 405: the path exists, the method does not. */
-export class MethodNotAllowedError extends TenanticError {
-  readonly statusCode = 405;
-  readonly type = 'invalid_request_error' as const;
-}
-
 /** 409: the request conflicts with the current state. */
 export class ConflictError extends TenanticError {
   readonly statusCode = 409;

@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { InvalidRequestError } from './errors';
 
-export const DEFAULT_PAGE_LIMIT = 20;
-export const MAX_PAGE_LIMIT = 100;
+const DEFAULT_PAGE_LIMIT = 20;
+const MAX_PAGE_LIMIT = 100;
 
 /** `?limit=&after=` as they arrive in a query string. */
 export const PageQuerySchema = z

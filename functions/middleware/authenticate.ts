@@ -41,7 +41,7 @@ const defaultRouteAuth: ReadonlyMap<string, RouteAuth> = new Map(
 );
 
 /** Reads the flat string context the HTTP authorizer returns; anything else is anonymous. */
-export const principalOf = (event: HttpEvent): AuthorizerContext => {
+const principalOf = (event: HttpEvent): AuthorizerContext => {
   const context = event.requestContext?.authorizer?.lambda ?? undefined;
   const text = (name: string) =>
     typeof context?.[name] === 'string' ? (context[name] as string) : undefined;

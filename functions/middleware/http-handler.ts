@@ -36,7 +36,7 @@ import type {
 import { validate } from './validate';
 
 /** What an operation receives: validated input, and the tenant on tenant routes. */
-export interface OperationInput<Op extends OperationId> {
+interface OperationInput<Op extends OperationId> {
   body: BodyOf<Op>;
   query: QueryOf<Op>;
   path: PathOf<Op>;
@@ -56,7 +56,7 @@ export interface OperationInput<Op extends OperationId> {
  * with an `undo`, which runs unless the operation claims it: the key failed, the request was refused before
  * the operation, or the operation did not take it up (see authenticate.ts).
  */
-export type Prefetch = (input: {
+type Prefetch = (input: {
   readonly tenantId: string;
   readonly pathParameters: Readonly<Record<string, string | undefined>>;
   /** The raw body as text (decoded when base64), undefined when there is none. */

@@ -1,7 +1,7 @@
 // Middleware: response helpers, so every route answers JSON the same way.
 import type { HttpResponse } from './types';
 
-export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
 
 export const jsonResponse = (
   statusCode: number,

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { InvalidRequestError, NotFoundError, type TenanticError } from '../core/errors';
 import { type HttpMiddleware, type HttpRequest, state } from './types';
 
-export interface RouteSchemas {
+interface RouteSchemas {
   body?: z.ZodType;
   query?: z.ZodType;
   path?: z.ZodType;

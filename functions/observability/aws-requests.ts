@@ -16,7 +16,7 @@ import type {
   MiddlewareStack,
 } from '@smithy/types';
 
-export interface ServiceTally {
+interface ServiceTally {
   /** Requests sent (each retry attempt counts). */
   requests: number;
   /** Milliseconds from a request being sent to its response headers, summed (overlapping calls add up). */

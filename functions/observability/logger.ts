@@ -12,7 +12,7 @@ import type {
   UnformattedAttributes,
 } from '@aws-lambda-powertools/logger/types';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type LogFields = Record<string, unknown>;
 

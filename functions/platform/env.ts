@@ -63,8 +63,6 @@ export const ENV = {
   s3ForcePathStyle: 'TENANTIC_S3_FORCE_PATH_STYLE',
 } as const;
 
-export type EnvName = (typeof ENV)[keyof typeof ENV];
-
 /** The part of a provider's variable names after `TENANTIC_PROVIDER_`: upper case, `-` as `_`. */
 const providerToken = (provider: string): string => provider.toUpperCase().replaceAll('-', '_');
 

@@ -4,7 +4,7 @@ import type { FunctionId } from './functions';
 
 /** `none`: public; `tenant`: a tenant API key; `admin`: the admin key. */
 export type RouteAuth = 'none' | 'tenant' | 'admin';
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 
 export interface HttpRoute {
   readonly method: HttpMethod;

@@ -1,7 +1,7 @@
 // Platform manifest: DynamoDB table keys, indexes and TTL attributes, shared by the CDK app and the adapters.
 import { ENV } from './env';
 
-export interface IndexDefinition {
+interface IndexDefinition {
   readonly name: string;
   readonly partitionKey: string;
   readonly sortKey?: string;

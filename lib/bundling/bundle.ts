@@ -25,7 +25,7 @@ const ZOD_ENGLISH = path.join(REPO_ROOT, 'node_modules', 'zod', 'v4', 'locales',
  * `en`, so `z.locales.en` keeps working and any other locale fails the build rather than the request.
  * esbuild's `alias` cannot do it: it rewrites package paths only, and zod imports its locales relatively.
  */
-export const zodEnglishOnly: Plugin = {
+const zodEnglishOnly: Plugin = {
   name: 'zod-english-only',
   setup(esbuild) {
     esbuild.onResolve({ filter: ZOD_LOCALES }, (args) => {
@@ -46,7 +46,7 @@ const LAMBDA_CREDENTIALS = path.join(import.meta.dirname, 'lambda-credentials.ts
  * The SDK's default credential chain resolved to lambda-credentials.ts: environment variables, then the
  * container endpoint, which is all Lambda ever uses (see that module for why). ~125 KiB less per bundle.
  */
-export const lambdaCredentialsOnly: Plugin = {
+const lambdaCredentialsOnly: Plugin = {
   name: 'lambda-credentials-only',
   setup(esbuild) {
     esbuild.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, () => ({

@@ -17,11 +17,11 @@ import { PlanNameSchema, PlansSchema } from '../../functions/core/quotas/schemas
 import { FUNCTIONS, type FunctionDefinition } from '../../functions/platform/functions';
 
 /** The retention periods CloudWatch Logs accepts (PutRetentionPolicy). */
-export const LOG_RETENTION_DAYS = [
+const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 
 /**
  * The largest request body a stage may accept. API Gateway invokes the function synchronously, and a
@@ -29,7 +29,7 @@ export const STAGE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
  * grows by a third. 5 MiB leaves room for the envelope; anything larger would fail in Lambda with a 413
  * outside our error envelope instead of in json-body with ours.
  */
-export const MAX_BODY_BYTES_LIMIT = 5 * 1024 * 1024;
+const MAX_BODY_BYTES_LIMIT = 5 * 1024 * 1024;
 
 const int = (min: number, max: number) =>
   z.number().int('must be an integer').min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
@@ -38,7 +38,7 @@ const int = (min: number, max: number) =>
  * The catalogue travels to every function as one environment variable, and Lambda allows 4 KB of
  * environment in all (names, values, the plans and the resource names included).
  */
-export const MAX_CATALOGUE_JSON_BYTES = 2048;
+const MAX_CATALOGUE_JSON_BYTES = 2048;
 
 const tokens = z.number().int('must be an integer').positive('must be > 0');
 
@@ -121,7 +121,7 @@ const AlarmThresholdsSchema = z
 
 const LEGACY_LLM_FIELD = 'moved: declare each upstream under llm.providers.<name> ({ baseUrl?, models })';
 
-export const StageConfigSchema = z
+const StageConfigSchema = z
   .object({
     stage: z.string().regex(STAGE_NAME_PATTERN, `must match ${STAGE_NAME_PATTERN.source}`),
     tenancy: z.enum(['pooled', 'single']),

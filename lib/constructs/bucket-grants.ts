@@ -6,10 +6,10 @@ import type { Construct } from 'constructs';
 import type { Access } from '../../functions/platform/functions';
 
 /** Every key the runtime writes starts here (`tenants/<t>/...`); nothing outside it is reachable. */
-export const TENANT_OBJECTS_PREFIX = 'tenants/';
+const TENANT_OBJECTS_PREFIX = 'tenants/';
 
-export const BUCKET_READ_ACTIONS = ['s3:GetObject'] as const;
-export const BUCKET_WRITE_ACTIONS = ['s3:PutObject', 's3:DeleteObject'] as const;
+const BUCKET_READ_ACTIONS = ['s3:GetObject'] as const;
+const BUCKET_WRITE_ACTIONS = ['s3:PutObject', 's3:DeleteObject'] as const;
 
 /** The bucket ARN as a value of `scope`'s stack, and how cdk-nag spells it in a finding id. */
 const bucketArnIn = (scope: Construct, bucket: IBucket): { arn: string; nagName: string } => {

@@ -18,7 +18,7 @@ export interface DataProps {
  * The provider `openai` keeps the id of the single LLM key secret that came before the catalogue, so an
  * existing stage keeps the key its operator stored; every other provider's secret is named after it.
  */
-export const llmKeyConstructId = (provider: string): string =>
+const llmKeyConstructId = (provider: string): string =>
   provider === 'openai' ? 'LlmApiKey' : `LlmApiKey-${provider}`;
 
 const stringKey = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });

@@ -45,7 +45,7 @@ export const commonEnvironment = (config: StageConfig): Record<string, string> =
 });
 
 /** Only the resource variables this catalogue entry needs: a function cannot find what it may not touch. */
-export const resourceEnvironment = (
+const resourceEnvironment = (
   definition: FunctionDefinition,
   resources: PlatformResources,
 ): Record<string, string> => {
@@ -94,10 +94,7 @@ export const functionEnvironment = (
  * What a queue consumer needs to back failed messages off and to know a delivery is the last before the
  * DLQ: its queue's maxReceiveCount and visibility timeout (as the Queues construct sets them).
  */
-export const consumerEnvironment = (
-  config: StageConfig,
-  definition: FunctionDefinition,
-): Record<string, string> => {
+const consumerEnvironment = (config: StageConfig, definition: FunctionDefinition): Record<string, string> => {
   const consumed = (Object.entries(definition.queues ?? {}) as [QueueName, string][]).filter(
     ([, use]) => use === 'consume',
   );

@@ -10,7 +10,7 @@ import type { FunctionId } from '../../functions/platform/functions';
 import { HTTP_ROUTES, type HttpRoute } from '../../functions/platform/routes';
 import type { StageConfig } from '../config/stages';
 
-export const HTTP_AUTHORIZER_IDENTITY_SOURCE = '$request.header.Authorization';
+const HTTP_AUTHORIZER_IDENTITY_SOURCE = '$request.header.Authorization';
 
 export interface HttpApiProps {
   readonly config: StageConfig;

@@ -17,12 +17,12 @@ import { grantBucketData } from './bucket-grants';
 import { functionEnvironment, type PlatformResources } from './function-environment';
 import { grantTableData } from './table-grants';
 
-export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
+const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 /** CloudFormation metadata key the local platform reads to find a function's source module. */
-export const FUNCTION_METADATA_KEY = 'Tenantic:Function';
+const FUNCTION_METADATA_KEY = 'Tenantic:Function';
 
-export interface FunctionMetadata {
+interface FunctionMetadata {
   readonly id: string;
   readonly entry: string;
   readonly handler: string;

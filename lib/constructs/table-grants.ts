@@ -7,7 +7,7 @@ import type { TableDefinition } from '../../functions/platform/tables';
 
 // grantReadData's item actions without the stream ones (no table has a stream) and without Scan: no code
 // scans (listing is a Query on an index), and a Scan reads every tenant's items, so nobody gets it.
-export const TABLE_READ_ACTIONS = [
+const TABLE_READ_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:BatchGetItem',
   'dynamodb:Query',
@@ -15,7 +15,7 @@ export const TABLE_READ_ACTIONS = [
   'dynamodb:DescribeTable',
 ] as const;
 
-export const TABLE_WRITE_ACTIONS = [
+const TABLE_WRITE_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',

@@ -22,7 +22,7 @@ export interface DynamoDbLocal {
 }
 
 /** String keys, on-demand, GSIs projecting all: what the CDK data construct declares. */
-export const tableInput = (definition: TableDefinition, name: string): CreateTableCommandInput => {
+const tableInput = (definition: TableDefinition, name: string): CreateTableCommandInput => {
   const attributes = new Set<string>([definition.partitionKey]);
   if (definition.sortKey) attributes.add(definition.sortKey);
   for (const index of definition.indexes) {

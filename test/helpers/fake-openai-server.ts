@@ -6,19 +6,19 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface ScriptedUsage {
+interface ScriptedUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
 }
 
-export interface ScriptedToolCall {
+interface ScriptedToolCall {
   id?: string;
   name: string;
   /** JSON text, sent as the model would write it (in fragments when streaming). */
   arguments: string;
 }
 
-export type ScriptedResponse =
+type ScriptedResponse =
   /** A text answer. `stallAfterPieces`: when streaming, send that many pieces, then hang. */
   | {
       type: 'text';
@@ -50,7 +50,7 @@ export type ScriptedResponse =
    */
   | { type: 'cut'; text: string; afterPieces?: number; cleanEnd?: boolean };
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   path: string;
   headers: IncomingMessage['headers'];

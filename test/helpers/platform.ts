@@ -38,14 +38,14 @@ export interface CallOptions {
   readonly body?: unknown;
 }
 
-export interface TestTenant {
+interface TestTenant {
   // biome-ignore lint/suspicious/noExplicitAny: the tenant resource as the API returned it, for assertions.
   readonly tenant: any;
   readonly key: string;
   readonly openai: OpenAI;
 }
 
-export interface CallResult {
+interface CallResult {
   readonly status: number;
   readonly headers: Headers;
   // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON response bodies.

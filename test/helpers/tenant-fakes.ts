@@ -23,7 +23,7 @@ import {
 import { createLogger } from '../../functions/observability/logger';
 import { PLANS } from './plans';
 
-export { ADMIN_KEY, TEST_ENV } from './test-env';
+export { ADMIN_KEY } from './test-env';
 export { PLANS };
 
 export const settings: TenantSettings = {

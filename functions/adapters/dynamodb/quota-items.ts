@@ -29,7 +29,7 @@ export const requestCounterKey = (tenantId: string, minute: string) =>
   quotaCounterKey(tenantId, 'tokens_per_month', minute.slice(0, 7));
 
 /** Holds live as top-level attributes: SET needs no parent map, so the first hold needs no set-up write. */
-export const HOLD_PREFIX = 'hold_';
+const HOLD_PREFIX = 'hold_';
 export const holdAttribute = (holdId: string): string => `${HOLD_PREFIX}${holdId}`;
 
 export interface StoredHold {

@@ -26,9 +26,9 @@ import { itemKey, parseItem } from './parse-item';
 import { runPk } from './session-store';
 
 /** A run's frames stay resumable this long after they were written. */
-export const RUN_LOG_TTL_SECONDS = 24 * 60 * 60;
+const RUN_LOG_TTL_SECONDS = 24 * 60 * 60;
 /** A repeated `client_request_id` finds its run for this long (a client retrying after a drop). */
-export const REQUEST_CLAIM_TTL_SECONDS = 24 * 60 * 60;
+const REQUEST_CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
 const frameSk = (seq: number) => `EVT#${String(seq).padStart(10, '0')}`;
 const subSk = (connectionId: string) => `SUB#${connectionId}`;

@@ -24,7 +24,7 @@ const DELETE_BATCH = 1000;
 const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
 
 /** Throttling and service faults are the platform's problem: 503, retryable. Anything else is a bug. */
-export const translateS3Error = (error: unknown): unknown =>
+const translateS3Error = (error: unknown): unknown =>
   RETRYABLE.has(errorName(error) ?? '')
     ? new UpstreamError('storage_unavailable', 'The object store is busy; retry shortly.', {
         statusCode: 503,

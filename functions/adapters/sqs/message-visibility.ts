@@ -3,7 +3,7 @@ import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-
 import type { MessageVisibility } from '../../core/ports/message-visibility';
 
 /** SQS refuses a visibility timeout above 12 hours. */
-export const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+const SQS_MAX_VISIBILITY_SECONDS = 43_200;
 
 export class SqsMessageVisibility implements MessageVisibility {
   constructor(

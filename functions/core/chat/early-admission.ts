@@ -25,7 +25,7 @@ export type AssumedQuotas = Pick<Quotas, 'tokens_per_month' | 'concurrent_runs' 
  * prompt, the tools' schemas, the framing, and the history of a session that has one. A fresh session's
  * first step stays well inside it; a longer context grows the hold by the difference (one more write).
  */
-export const EARLY_CONTEXT_ALLOWANCE_TOKENS = 2_048;
+const EARLY_CONTEXT_ALLOWANCE_TOKENS = 2_048;
 
 /**
  * The hold taken for a message before its session is read: its byte bound, the allowance for the rest of
@@ -57,7 +57,7 @@ export const sessionTokenBase = (firstStepTokens: number, answer: string | null)
  * @example
  * nextTurnTokens('How are you?', base); // base + 12 + 7, or earlyReservationTokens('How are you?')
  */
-export const nextTurnTokens = (content: string, base: number | undefined): number =>
+const nextTurnTokens = (content: string, base: number | undefined): number =>
   Math.max(earlyReservationTokens(content), base === undefined ? 0 : base + promptTokenBound([content], 1));
 
 export interface EarlyAdmission {

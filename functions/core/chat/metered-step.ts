@@ -107,7 +107,7 @@ export const reservationTokens = (request: ChatRequest & { max_tokens: number })
 };
 
 /** The provider's usage, or (when it reported none) our estimate of the call, so a call is never free. */
-export const usageOf = (request: ChatRequest, completion: ChatCompletion): Usage => {
+const usageOf = (request: ChatRequest, completion: ChatCompletion): Usage => {
   const reported = completion.usage;
   if (reported && Number.isSafeInteger(reported.total_tokens) && reported.total_tokens > 0) return reported;
   const prompt = estimatePromptTokens(request);

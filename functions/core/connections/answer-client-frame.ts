@@ -32,7 +32,7 @@ export interface ClientFrameInput {
   readonly body: string | null | undefined;
 }
 
-export type ClientFrameAction = 'chat' | 'resume' | 'cancel';
+type ClientFrameAction = 'chat' | 'resume' | 'cancel';
 
 export type ClientFrameOutcome =
   | { readonly answered: ServerFrame }

@@ -68,7 +68,7 @@ const truncateErrorFrame = (frame: ServerFrame & { type: 'error' }, limit: numbe
 };
 
 /** `messages[0].role` style path of a zod issue, or null at the root. */
-export const issuePath = (path: readonly PropertyKey[]): string | null => {
+const issuePath = (path: readonly PropertyKey[]): string | null => {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;

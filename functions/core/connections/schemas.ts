@@ -23,8 +23,8 @@ export type ConnectionRecord = z.infer<typeof ConnectionRecordSchema>;
 const id = z.string().min(1).max(128);
 
 // Strict objects: an unknown field is reported, as the HTTP routes do, instead of silently ignored.
-export const PingFrameSchema = z.object({ action: z.literal('ping') }).strict();
-export const ChatFrameSchema = z
+const PingFrameSchema = z.object({ action: z.literal('ping') }).strict();
+const ChatFrameSchema = z
   .object({
     action: z.literal('chat'),
     session_id: id,
@@ -33,9 +33,9 @@ export const ChatFrameSchema = z
   })
   .strict();
 export type ChatFrame = z.infer<typeof ChatFrameSchema>;
-export const CancelFrameSchema = z.object({ action: z.literal('cancel'), run_id: id }).strict();
+const CancelFrameSchema = z.object({ action: z.literal('cancel'), run_id: id }).strict();
 export type CancelFrame = z.infer<typeof CancelFrameSchema>;
-export const ResumeFrameSchema = z
+const ResumeFrameSchema = z
   .object({ action: z.literal('resume'), run_id: id, after_seq: z.number().int().nonnegative() })
   .strict();
 export type ResumeFrame = z.infer<typeof ResumeFrameSchema>;

@@ -1,7 +1,7 @@
 // Core: why a queued job failed, as the batch processor reports it in the logs.
 
 /** Base class of job failures the processor recognizes. */
-export class JobError extends Error {
+class JobError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;

@@ -3,7 +3,7 @@
 import type { MessageVisibility } from '../ports/message-visibility';
 
 /** SQS's own ceiling for a message's visibility timeout. */
-export const MAX_VISIBILITY_SECONDS = 43_200;
+const MAX_VISIBILITY_SECONDS = 43_200;
 
 export interface RetryPolicy {
   /** The first retry waits up to this long; each further one up to twice as long as the one before. */

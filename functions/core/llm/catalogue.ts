@@ -8,7 +8,7 @@ import { RULE_BASED_PROVIDER } from './rule-based-provider';
  * Lower-case letters, digits and hyphens: a provider's name becomes part of environment variable names
  * (`TENANTIC_PROVIDER_<NAME>_API_KEY`), so no two names may map to the same variable.
  */
-export const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+const PROVIDER_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 
 const positiveInt = z.number().int('must be an integer').positive('must be > 0');
 
@@ -25,7 +25,7 @@ export const ModelIdSchema = z
 export const FallbacksSchema = z.array(ModelIdSchema);
 
 /** What a model accepts in one call, and what answers when it cannot. */
-export const ModelSpecSchema = z
+const ModelSpecSchema = z
   .object({
     /** Prompt plus completion tokens. */
     contextTokens: positiveInt,
@@ -57,7 +57,7 @@ export const BaseUrlSchema = z.url('must be a URL').refine((value) => {
 }, 'must be https (or http to 127.0.0.1/localhost), without credentials');
 
 /** One upstream as the functions receive it: every model with its limits spelled out. */
-export const ProviderSpecSchema = z
+const ProviderSpecSchema = z
   .object({
     /** The OpenAI-compatible endpoint (its `/v1`); absent: the `openai` SDK's default (api.openai.com). */
     baseUrl: BaseUrlSchema.optional(),

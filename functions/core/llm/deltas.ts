@@ -3,7 +3,7 @@ import { LlmUnavailableError } from './errors';
 import type { ChatCompletion, ChatDelta, FinishDelta, ToolCall } from './types';
 
 /** Splits text into word-sized pieces (each word keeps its leading whitespace), as a model streams. */
-export const splitIntoPieces = (text: string): string[] => text.match(/\s*\S+|\s+$/g) ?? [];
+const splitIntoPieces = (text: string): string[] => text.match(/\s*\S+|\s+$/g) ?? [];
 
 /**
  * The deltas a provider would have streamed for this completion: text pieces, then each tool call's id

@@ -3,7 +3,7 @@
 import { InvalidRequestError, type TenanticErrorOptions, UpstreamError } from '../errors';
 
 /** What every LLM error says about itself, whatever HTTP class it extends. */
-export interface LlmFailure {
+interface LlmFailure {
   /** The provider that failed (absent when no provider was reached). */
   readonly provider: string | undefined;
   /** Trying the same provider again later may succeed. */
@@ -23,7 +23,7 @@ const retryAfterHeader = (retryAfterMs: number | undefined): Record<string, stri
  * The Retry-After we send when a rate-limiting upstream did not say how long to wait: long enough that our
  * callers do not hammer it, short enough to stay a hint.
  */
-export const UPSTREAM_RATE_LIMIT_DEFAULT_RETRY_AFTER_MS = 5_000;
+const UPSTREAM_RATE_LIMIT_DEFAULT_RETRY_AFTER_MS = 5_000;
 
 /**
  * 503: the provider rate-limited us. Not a 429: API.md keeps 429 for the tenant's own quota (with its

@@ -12,9 +12,7 @@ import { RetryingLlmClient, type RetryOptions } from './retrying-llm-client';
 import { RULE_BASED_PROVIDER, RuleBasedLlmClient } from './rule-based-provider';
 import { REAL_TIMING, type Timing } from './timing';
 
-export { CircuitBreaker, CircuitBreakerRegistry, CircuitBreakingLlmClient } from './circuit-breaker';
-export { FallbackLlmClient } from './fallback-llm-client';
-export { RetryingLlmClient } from './retrying-llm-client';
+export { CircuitBreakerRegistry } from './circuit-breaker';
 
 export interface ProviderLink {
   /** The provider's name: calls to the same provider and model share one circuit breaker. */

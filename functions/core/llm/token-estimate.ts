@@ -15,16 +15,16 @@
 import type { ChatMessage, ChatRequest, FunctionTool } from './types';
 
 /** Charged for every message: role and framing tokens. */
-export const TOKENS_PER_MESSAGE = 4;
+const TOKENS_PER_MESSAGE = 4;
 /** Charged for a message's `name`, on top of the name's own text. */
-export const TOKENS_PER_NAME = 1;
+const TOKENS_PER_NAME = 1;
 /** Every reply is primed with `<|start|>assistant<|message|>`. */
 export const TOKENS_PER_REPLY = 3;
 /** Each tool call's framing in an assistant message (id, type, name/arguments wrapper). */
-export const TOKENS_PER_TOOL_CALL = 8;
+const TOKENS_PER_TOOL_CALL = 8;
 /** Each function definition's framing, plus once for the tools block itself. */
-export const TOKENS_PER_TOOL = 10;
-export const TOKENS_FOR_TOOLS_BLOCK = 16;
+const TOKENS_PER_TOOL = 10;
+const TOKENS_FOR_TOOLS_BLOCK = 16;
 
 // The pre-tokenizer's pieces, close to cl100k's split: contractions, words, 1-3 digits, punctuation runs
 // (each with an optional leading space), then whitespace runs.

@@ -11,13 +11,13 @@ export interface ToolCall {
   function: { name: string; arguments: string };
 }
 
-export interface SystemMessage {
+interface SystemMessage {
   role: 'system';
   content: string;
   name?: string;
 }
 
-export interface UserMessage {
+interface UserMessage {
   role: 'user';
   content: string;
   name?: string;
@@ -46,7 +46,7 @@ export interface FunctionTool {
   function: { name: string; description?: string; parameters: JsonSchema; strict?: boolean };
 }
 
-export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
+type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
 
 /** One chat-completions call; only the fields the platform uses (n is always 1). */
 export interface ChatRequest {
@@ -71,7 +71,7 @@ export interface Usage {
 }
 
 /** Who produced an answer: every completion and every stream's final chunk says so. */
-export interface AnswerSource {
+interface AnswerSource {
   /** Provider name as configured (`openai`, `azure-eu`, `rule-based`, ...). */
   provider: string;
   /** The model that actually answered, which a fallback may have changed. */
@@ -92,7 +92,7 @@ export interface ChatCompletion extends AnswerSource {
 }
 
 /** A piece of the answer's text. */
-export interface TextDelta {
+interface TextDelta {
   type: 'text';
   text: string;
 }
@@ -101,7 +101,7 @@ export interface TextDelta {
  * A fragment of a tool call. The first fragment of a call carries its `id` and `name`; later ones append
  * to `arguments`. Fragments of parallel calls interleave and are told apart by `index`.
  */
-export interface ToolCallDelta {
+interface ToolCallDelta {
   type: 'tool_call';
   index: number;
   id?: string;

@@ -23,7 +23,7 @@ export const MAX_LEASE_SECONDS = 3600;
 export const CONNECTION_LEASE_SECONDS = 2 * 60 * 60 + 300;
 
 /** Hold ids become attribute names in the ledger: a closed alphabet keeps them inert. */
-export const HOLD_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+const HOLD_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 export const unixSeconds = (date: Date): number => Math.floor(date.getTime() / 1000);
 

@@ -16,7 +16,7 @@ export interface CoalescerOptions {
 
 /** ~150 ms keeps text fluid to a reader and the posts per 1,000 tokens at 50 tok/s under 150. */
 export const DEFAULT_FLUSH_INTERVAL_MS = 150;
-export const DEFAULT_FLUSH_BYTES = 8 * 1024;
+const DEFAULT_FLUSH_BYTES = 8 * 1024;
 
 /**
  * @example

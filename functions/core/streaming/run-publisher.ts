@@ -14,7 +14,7 @@ import { fitFrameBody, type RunFrame, type RunFrameBody } from './frames';
  * await sink.publish([{ type: 'run.cancelled' }]);
  * await sink.drain();
  */
-export interface RunEventSink {
+interface RunEventSink {
   publish(bodies: readonly RunFrameBody[]): Promise<void>;
   drain(): Promise<void>;
 }

@@ -28,7 +28,7 @@ export interface StreamRunDeps {
 }
 
 /** `error.code` of a run failed because its job was dead-lettered; such a run may be redriven. */
-export const DEAD_LETTERED_CODE = DEAD_LETTERED_RUN_CODE;
+const DEAD_LETTERED_CODE = DEAD_LETTERED_RUN_CODE;
 
 const outcomeFrames = (outcome: ExecuteRunOutcome): RunFrameBody[] => {
   switch (outcome.status) {

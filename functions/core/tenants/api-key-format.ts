@@ -3,7 +3,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-export const KEY_RANDOM_CHARS = 40; // ~238 bits
+const KEY_RANDOM_CHARS = 40; // ~238 bits
 export const KEY_CHECKSUM_CHARS = 6;
 const KEY_PATTERN = new RegExp(
   `^tk_([a-z][a-z0-9-]{0,30})_([0-9A-Za-z]{${KEY_RANDOM_CHARS + KEY_CHECKSUM_CHARS}})$`,

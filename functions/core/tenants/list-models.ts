@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { effectiveModels, type TenantSettings } from './model';
 import type { TenantRecord } from './schemas';
 
-export const ModelResource = z
+const ModelResource = z
   .object({
     id: z.string(),
     object: z.literal('model'),

@@ -7,11 +7,10 @@ import { PlanNameSchema, QuotaOverridesSchema, QuotasSchema } from '../quotas/sc
 export const TENANT_ID_PATTERN = idPattern('ten');
 export const API_KEY_ID_PATTERN = idPattern('key');
 
-export const TenantIdSchema = z.string().regex(TENANT_ID_PATTERN, 'not a tenant id');
-export const ApiKeyIdSchema = z.string().regex(API_KEY_ID_PATTERN, 'not an API key id');
+const TenantIdSchema = z.string().regex(TENANT_ID_PATTERN, 'not a tenant id');
+const ApiKeyIdSchema = z.string().regex(API_KEY_ID_PATTERN, 'not an API key id');
 
-export const TenantStatusSchema = z.enum(['active', 'suspended']);
-export type TenantStatus = z.infer<typeof TenantStatusSchema>;
+const TenantStatusSchema = z.enum(['active', 'suspended']);
 
 const TenantName = z.string().trim().min(1).max(200);
 const ModelId = z.string().min(1).max(128);

@@ -46,7 +46,7 @@ export const defineTool = <Parameters extends z.ZodType>(
 };
 
 /** The JSON Schema a model is shown for a tool's parameters (what the model must send, so `input`). */
-export const toJsonSchema = (parameters: z.ZodType): JsonSchema => {
+const toJsonSchema = (parameters: z.ZodType): JsonSchema => {
   const { $schema: _dialect, ...schema } = z.toJSONSchema(parameters, { io: 'input' }) as JsonSchema;
   return schema;
 };

@@ -8,9 +8,9 @@ import type {
  * What a REQUEST authorizer's `context` becomes on the event: flat values, plus `principalId` and
  * `integrationLatency` added by API Gateway. Kept on every later event of the same connection.
  */
-export type WsAuthorizerContext = Record<string, string | number | boolean | null | undefined>;
+type WsAuthorizerContext = Record<string, string | number | boolean | null | undefined>;
 
-export interface WsRequestContext extends Omit<APIGatewayEventWebsocketRequestContextV2, 'messageId'> {
+interface WsRequestContext extends Omit<APIGatewayEventWebsocketRequestContextV2, 'messageId'> {
   /** Absent on CONNECT and DISCONNECT. */
   messageId?: string;
   authorizer?: WsAuthorizerContext;

@@ -2,7 +2,6 @@
 // deps wired from the in-memory session, tenant and quota fakes.
 
 import type { ChatDeps } from '../../../functions/core/chat/model';
-import { ChatCompletionRequest } from '../../../functions/core/chat/schemas';
 import type { JobEnvelope } from '../../../functions/core/jobs/schemas';
 import { completionToDeltas } from '../../../functions/core/llm/deltas';
 import type {
@@ -35,7 +34,7 @@ export interface Turn {
 export const USAGE: Usage = { prompt_tokens: 30, completion_tokens: 12, total_tokens: 42 };
 
 /** Plays turns in order, one per call; records every request. */
-export class ScriptedChatLlm implements LlmClient {
+class ScriptedChatLlm implements LlmClient {
   readonly requests: ChatRequest[] = [];
   constructor(readonly turns: Turn[]) {}
 
@@ -162,9 +161,3 @@ export const chatSetup = async (
 };
 
 /** A chat-completions body as the OpenAI client sends it (parsed by the same schema the route uses). */
-export const completionBody = (extra: Record<string, unknown> = {}) =>
-  ChatCompletionRequest.parse({
-    model: 'gpt-4o-mini',
-    messages: [{ role: 'user', content: 'Hello' }],
-    ...extra,
-  });

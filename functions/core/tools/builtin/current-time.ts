@@ -11,7 +11,7 @@ const isTimeZone = (value: string): boolean => {
   }
 };
 
-export const CurrentTimeParametersSchema = z
+const CurrentTimeParametersSchema = z
   .object({
     timezone: z
       .string()

@@ -3,9 +3,6 @@ import { ToolRegistry } from '../registry';
 import { calculatorTool } from './calculator';
 import { currentTimeTool } from './current-time';
 
-export { calculatorTool } from './calculator';
-export { currentTimeTool } from './current-time';
-
 /**
  * A registry of the built-in tools.
  *
