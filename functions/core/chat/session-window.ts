@@ -95,7 +95,7 @@ export const selectWindow = (
   const before = kept[keepVerbatim - 1]?.id;
   return {
     messages: kept.reverse(),
-    ...(fellOut && before !== undefined && kept.length > 1 && { compactBefore: before }),
+    ...(fellOut && before !== undefined && { compactBefore: before }),
   };
 };
 
