@@ -34,11 +34,23 @@ export const COMPACT_READ_MESSAGES = 2 * WINDOW_MESSAGES;
 const TOOL_RESULT_CHARS = 1_000;
 const SUMMARY_DEADLINE_MS = 60_000;
 
-const SUMMARIZER_PROMPT =
+/** The summarizer's instructions (the benchmark tells its calls from a turn's by them). */
+export const SUMMARIZER_PROMPT =
   'You keep the running summary of a conversation between a user and an assistant. Given the summary so ' +
   'far and the messages that followed it, write the new summary: the facts, names, numbers, decisions, ' +
   "open questions and the user's preferences a reader needs to continue the conversation. Write plain " +
   "prose or short bullet points, in the conversation's language, at most 300 words. Reply with the summary only.";
+
+/**
+ * True for a summarizer's call (its first message is the summarizer's instructions).
+ *
+ * @example
+ * isSummaryRequest(request); // false for a turn's call
+ */
+export const isSummaryRequest = (request: { messages?: unknown } | undefined): boolean => {
+  const [first] = Array.isArray(request?.messages) ? request.messages : [];
+  return (first as { content?: unknown } | undefined)?.content === SUMMARIZER_PROMPT;
+};
 
 /**
  * The envelope of one compaction; its id is the request's (the fence's), so a job whose request was
