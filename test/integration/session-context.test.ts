@@ -262,9 +262,15 @@ describe('compaction', () => {
     });
     const usedBefore = await tokensUsed();
 
-    const result = await deliver();
+    let result: unknown;
+    const workerRequests = await dynamoRequestsOf(async () => {
+      result = await deliver();
+    });
 
     expect(result).toEqual({ batchItemFailures: [] });
+    // The tenant, the session (its fence and summary so far), one page of older messages, the hold, its
+    // settle, and the summary with the fence lifted.
+    expect(workerRequests).toEqual(['GetItem', 'GetItem', 'Query', 'UpdateItem', 'UpdateItem', 'UpdateItem']);
     const summarized = await call('get-session', long);
     expect(summarized.json.context).toMatchObject({ strategy: 'summarized', compacting: false });
     const through = summarized.json.context.summarized_through as string;
