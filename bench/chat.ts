@@ -112,62 +112,111 @@ interface TurnFigures {
   }[];
 }
 
-const measure = async (
-  route: string,
+/** One row of the table: a turn, and what runs before it outside its timing and count. */
+interface Row {
+  readonly route: string;
+  readonly turn: () => Promise<void>;
+  /** Runs before each turn, outside the timing and the count (e.g. creating the turn's session). */
+  readonly prepare?: () => Promise<void>;
+}
+
+/** What one row's measured turns gave. */
+interface Samples {
+  readonly overheads: number[];
+  readonly endToEnd: number[];
+  llmCalls: number;
+  summaryCalls: number;
+  readonly dynamo: number[];
+  readonly dynamoMs: number[];
+  readonly operations: Map<string, number>;
+  readonly operationMs: Map<string, number[]>;
+}
+
+/**
+ * Measures rows side by side: each row's warm-up turns, then `TURNS` rounds of one turn of each row in
+ * turn, so that what the shared machine does meanwhile falls on every row alike (rows measured one after
+ * the other were minutes apart, and this machine's pace drifts by several times within minutes).
+ */
+const measureInterleaved = async (
+  rows: readonly Row[],
   fake: FakeOpenAiServer,
   counter: DynamoCounter,
   /** The JIT compiler's CPU milliseconds so far (`jitCpuMs` of DynamoDB Local), or undefined. */
   jit: () => number | undefined,
-  turn: () => Promise<void>,
-  /** Runs before each turn, outside the timing and the count (e.g. creating the turn's session). */
-  prepare: () => Promise<void> = async () => {},
-): Promise<TurnFigures> => {
-  for (let i = 0; i < WARM_UP_TURNS; i += 1) {
-    await prepare();
-    await turn();
+): Promise<TurnFigures[]> => {
+  for (const row of rows) {
+    for (let i = 0; i < WARM_UP_TURNS; i += 1) {
+      await row.prepare?.();
+      await row.turn();
+    }
   }
-  const overheads: number[] = [];
-  const endToEnd: number[] = [];
-  let llmCalls = 0;
-  let summaryCalls = 0;
-  // DynamoDB is counted over one turn at a time, after a settle, so writes a turn leaves behind cannot
-  // land on the next one; the figure is the median over the measured turns.
-  const dynamo: number[] = [];
-  const dynamoMs: number[] = [];
-  const operations = new Map<string, number>();
-  const operationMs = new Map<string, number[]>();
+  const samples: Samples[] = rows.map(() => ({
+    overheads: [],
+    endToEnd: [],
+    llmCalls: 0,
+    summaryCalls: 0,
+    dynamo: [],
+    dynamoMs: [],
+    operations: new Map(),
+    operationMs: new Map(),
+  }));
   const jitBefore = jit();
   for (let i = 0; i < TURNS; i += 1) {
-    await prepare();
-    fake.reset();
-    counter.reset();
-    const started = performance.now();
-    await turn();
-    const elapsed = performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    // A compaction's summary call runs in the background, beside some turn: it is not that turn's LLM time.
-    const all = fake.chatRequests();
-    const calls = all.filter((call) => !isSummaryRequest(call.body));
-    summaryCalls += all.length - calls.length;
-    const llmMs = calls.reduce((sum, call) => sum + (call.durationMs ?? 0), 0);
-    llmCalls += calls.length;
-    endToEnd.push(elapsed);
-    overheads.push(elapsed - llmMs);
-    dynamo.push(sum(counter.requests));
-    dynamoMs.push(sum(counter.ms));
-    for (const [operation, count] of counter.operations)
-      operations.set(operation, (operations.get(operation) ?? 0) + count);
-    for (const [operation, ms] of counter.operationMs) {
-      const waits = operationMs.get(operation) ?? [];
-      waits.push(ms);
-      operationMs.set(operation, waits);
+    for (const [index, row] of rows.entries()) {
+      await measureTurn(row, fake, counter, samples[index] as Samples);
     }
   }
   const jitAfter = jit();
+  const jitMsPerTurn = jitMsEach(jitBefore, jitAfter, TURNS * rows.length);
+  return rows.map((row, index) => figuresOf(row.route, samples[index] as Samples, jitMsPerTurn));
+};
+
+const measure = async (
+  route: string,
+  fake: FakeOpenAiServer,
+  counter: DynamoCounter,
+  jit: () => number | undefined,
+  turn: () => Promise<void>,
+): Promise<TurnFigures> =>
+  (await measureInterleaved([{ route, turn }], fake, counter, jit))[0] as TurnFigures;
+
+/**
+ * One turn, timed and counted. DynamoDB is counted over one turn at a time, after a settle, so writes a turn
+ * leaves behind cannot land on the next one; the figure is the median over the measured turns.
+ */
+const measureTurn = async (row: Row, fake: FakeOpenAiServer, counter: DynamoCounter, into: Samples) => {
+  await row.prepare?.();
+  fake.reset();
+  counter.reset();
+  const started = performance.now();
+  await row.turn();
+  const elapsed = performance.now() - started;
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  // A compaction's summary call runs in the background, beside some turn: it is not that turn's LLM time.
+  const all = fake.chatRequests();
+  const calls = all.filter((call) => !isSummaryRequest(call.body));
+  into.summaryCalls += all.length - calls.length;
+  const llmMs = calls.reduce((total, call) => total + (call.durationMs ?? 0), 0);
+  into.llmCalls += calls.length;
+  into.endToEnd.push(elapsed);
+  into.overheads.push(elapsed - llmMs);
+  into.dynamo.push(sum(counter.requests));
+  into.dynamoMs.push(sum(counter.ms));
+  for (const [operation, count] of counter.operations)
+    into.operations.set(operation, (into.operations.get(operation) ?? 0) + count);
+  for (const [operation, ms] of counter.operationMs) {
+    const waits = into.operationMs.get(operation) ?? [];
+    waits.push(ms);
+    into.operationMs.set(operation, waits);
+  }
+};
+
+const figuresOf = (route: string, samples: Samples, jitMsPerTurn: number | undefined): TurnFigures => {
+  const { overheads, endToEnd, dynamo, dynamoMs, operations, operationMs } = samples;
   return {
     route,
     turns: TURNS,
-    jitMsPerTurn: jitMsEach(jitBefore, jitAfter, TURNS),
+    jitMsPerTurn,
     endToEndP50: percentile(endToEnd, 50),
     overheadP50: percentile(overheads, 50),
     overheadP99: percentile(overheads, 99),
@@ -180,8 +229,8 @@ const measure = async (
       overheads.map((overhead, i) => overhead - (dynamoMs[i] ?? 0)),
       99,
     ),
-    llmCallsPerTurn: llmCalls / TURNS,
-    summaryCalls,
+    llmCallsPerTurn: samples.llmCalls / TURNS,
+    summaryCalls: samples.summaryCalls,
     dynamoPerTurn: percentile(dynamo, 50),
     dynamoOperations: [...operations.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -372,17 +421,18 @@ export const runChatBench = async (): Promise<void> => {
       };
       session = created.id;
     };
-    const message = async () => {
+    const messageTo = async (sessionId: string) => {
       expectOk(
         await client.send(
           'POST',
-          `/v1/sessions/${session}/messages`,
+          `/v1/sessions/${sessionId}/messages`,
           headers,
           JSON.stringify({ content: 'How are you?' }),
         ),
         'session message',
       );
     };
+    const message = () => messageTo(session);
     const jit = () => jitCpuMs(emulators.dynamoDbPid);
     const round = async () => {
       await completion();
@@ -410,28 +460,31 @@ export const runChatBench = async (): Promise<void> => {
       dynamo: await dynamoRoundTrips(emulators.endpoints),
       handOff: await handOffs(),
     };
+    // The first turn of a fresh session, and every turn of one session whose history grows by a turn each
+    // time, side by side (issue 18 compares them).
+    const long = await (async () => {
+      await newSession();
+      return session;
+    })();
     figures = [
       await measure('POST /v1/chat/completions', fake, counter, jit, completion),
-      await measure(
-        'POST /v1/sessions/{id}/messages (inline, first turn of a session)',
+      ...(await measureInterleaved(
+        [
+          {
+            route: 'POST /v1/sessions/{id}/messages (inline, first turn of a session)',
+            turn: message,
+            prepare: newSession,
+          },
+          {
+            route: `POST /v1/sessions/{id}/messages (inline, one session, turns ${WARM_UP_TURNS + 1}–${WARM_UP_TURNS + TURNS})`,
+            turn: () => messageTo(long),
+          },
+        ],
         fake,
         counter,
         jit,
-        message,
-        newSession,
-      ),
+      )),
     ];
-    // The same route again, but every turn in one session whose history grows by a turn each time.
-    await newSession();
-    figures.push(
-      await measure(
-        `POST /v1/sessions/{id}/messages (inline, one session, turns ${WARM_UP_TURNS + 1}–${WARM_UP_TURNS + TURNS})`,
-        fake,
-        counter,
-        jit,
-        message,
-      ),
-    );
   } finally {
     client.close();
     await platform.stop();
@@ -480,7 +533,9 @@ export const runChatBench = async (): Promise<void> => {
       `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. First DynamoDB Local is warmed up, ` +
       'since the service it stands in for is always warm: rounds of a completion, a new session and its first turn, ' +
       `${warmUpDescription}. Then per row ${WARM_UP_TURNS} warm-up ` +
-      `turns, then ${TURNS} sequential turns per row, each a one-line user message with a short answer. A ` +
+      `turns, then ${TURNS} sequential turns per row, each a one-line user message with a short answer (the last ` +
+      'two rows side by side: a turn of one, then a turn of the other, so that the drift of this shared ' +
+      "machine's pace falls on both alike). A " +
       '"simple turn" is the first two rows: a chat completion, or the first message of a fresh session (created ' +
       'before the turn, outside its timing and count); the last row is every turn in one session whose history ' +
       'grows by a turn each time, which reads only its window (the newest 64 messages and a running summary, ' +
