@@ -557,7 +557,8 @@ export const runChatBench = async (): Promise<void> => {
       'on record: a first step that calls tools, or a hand-off), so nothing lands later: its count is all on ' +
       'its way. A long session queues a compaction of its older turns about once every 16 turns (a ' +
       "`session.compact` job on chat-runs); the chat worker's requests for it land in whichever turn's count is " +
-      "open, which the median leaves out, and its summary call is not subtracted as that turn's LLM time. " +
+      "open (with the rows side by side, often the next first turn's), which the median leaves out, and its " +
+      "summary call is not subtracted as that turn's LLM time. " +
       `Each overhead p99 is taken over ${TURNS.toLocaleString('en')} turns.`,
     '',
     '| route | end-to-end p50 | overhead p50 | overhead p99 | of which DynamoDB Local, p50 | overhead without it, p50 / p99 | LLM calls / turn | DynamoDB requests / turn | operations / turn |',
