@@ -10,6 +10,7 @@ import {
   summaryRequestMessages,
 } from '../../../functions/core/chat/compact-session';
 import { sendMessage } from '../../../functions/core/chat/send-message';
+import { RuleBasedLlmClient } from '../../../functions/core/llm/rule-based-provider';
 import { appendMessages } from '../../../functions/core/sessions/append-messages';
 import { chatSetup, tokenCounter } from './fakes';
 
@@ -106,6 +107,17 @@ describe('compactSession', () => {
       summarized_through: null,
       truncated_through: ids[59],
     });
+    expect(tokenCounter(setup.ledger)).toEqual({ used: 0, reserved: 0 });
+  });
+
+  it('with the real rule-based provider answering: truncated, nothing charged', async () => {
+    const setup = await chatSetup([]);
+    const { ids, before } = await fenced(setup, 100, 60);
+    const offline = { ...setup.deps, llm: new RuleBasedLlmClient() };
+
+    const outcome = await compactSession(offline, setup.tenant, setup.session.id, before);
+
+    expect(outcome).toEqual({ status: 'truncated', through: ids[59], stored: true });
     expect(tokenCounter(setup.ledger)).toEqual({ used: 0, reserved: 0 });
   });
 
