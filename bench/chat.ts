@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { isSummaryRequest } from '../functions/core/chat/compact-session';
 import { type EmulatorEndpoints, startEmulators } from '../local/emulators';
 import type { InvocationReport } from '../local/lambda-runtime';
 import { startLocalPlatform } from '../local/platform';
@@ -28,7 +29,7 @@ const WARM_UP_TURNS = 100;
  * rounds, and at most `JVM_WARM_UP_MAX_ROUNDS`.
  */
 const JVM_WARM_UP_MIN_ROUNDS = Number(process.env.BENCH_CHAT_JVM_WARM_UP) || 600;
-const JVM_WARM_UP_MAX_ROUNDS = 5000;
+const JVM_WARM_UP_MAX_ROUNDS = Number(process.env.BENCH_CHAT_JVM_WARM_UP_MAX) || 5000;
 /** The JIT is quiet once a window of this many rounds cost it less than `JIT_QUIET_MS_PER_ROUND` each. */
 const JIT_WINDOW_ROUNDS = 200;
 /** Of CPU, per round; the kernel counts it in 10 ms ticks, so a window's reading is good to 0.05 ms a round. */
@@ -97,6 +98,11 @@ interface TurnFigures {
   readonly ownP50: number;
   readonly ownP99: number;
   readonly llmCallsPerTurn: number;
+  /**
+   * Summarizer calls of long-session compactions (chat worker, in the background) queued by the row's turns,
+   * whether they ended during the turn (its time includes them, never as LLM time) or after it.
+   */
+  readonly summaryCalls: number;
   readonly dynamoPerTurn: number;
   readonly dynamoOperations: string;
   /** CPU DynamoDB Local's JIT compiler used per measured turn (undefined: not known here). */
@@ -109,58 +115,119 @@ interface TurnFigures {
   }[];
 }
 
-const measure = async (
-  route: string,
+/** One row of the table: a turn, and what runs before it outside its timing and count. */
+interface Row {
+  readonly route: string;
+  readonly turn: () => Promise<void>;
+  /** Runs before each turn, outside the timing and the count (e.g. creating the turn's session). */
+  readonly prepare?: () => Promise<void>;
+  /** Runs after each measured turn, outside the timing and the count (waiting out background work). */
+  readonly after?: () => Promise<void>;
+}
+
+/** What one row's measured turns gave. */
+interface Samples {
+  readonly overheads: number[];
+  readonly endToEnd: number[];
+  llmCalls: number;
+  summaryCalls: number;
+  readonly dynamo: number[];
+  readonly dynamoMs: number[];
+  readonly operations: Map<string, number>;
+  readonly operationMs: Map<string, number[]>;
+}
+
+/**
+ * Measures rows side by side: each row's warm-up turns, then `TURNS` rounds of one turn of each row in
+ * turn, so that what the shared machine does meanwhile falls on every row alike (rows measured one after
+ * the other were minutes apart, and this machine's pace drifts by several times within minutes).
+ */
+const measureInterleaved = async (
+  rows: readonly Row[],
   fake: FakeOpenAiServer,
   counter: DynamoCounter,
   /** The JIT compiler's CPU milliseconds so far (`jitCpuMs` of DynamoDB Local), or undefined. */
   jit: () => number | undefined,
-  turn: () => Promise<void>,
-  /** Runs before each turn, outside the timing and the count (e.g. creating the turn's session). */
-  prepare: () => Promise<void> = async () => {},
-): Promise<TurnFigures> => {
-  for (let i = 0; i < WARM_UP_TURNS; i += 1) {
-    await prepare();
-    await turn();
+): Promise<TurnFigures[]> => {
+  for (const row of rows) {
+    for (let i = 0; i < WARM_UP_TURNS; i += 1) {
+      await row.prepare?.();
+      await row.turn();
+    }
   }
-  const overheads: number[] = [];
-  const endToEnd: number[] = [];
-  let llmCalls = 0;
-  // DynamoDB is counted over one turn at a time, after a settle, so writes a turn leaves behind cannot
-  // land on the next one; the figure is the median over the measured turns.
-  const dynamo: number[] = [];
-  const dynamoMs: number[] = [];
-  const operations = new Map<string, number>();
-  const operationMs = new Map<string, number[]>();
+  const samples: Samples[] = rows.map(() => ({
+    overheads: [],
+    endToEnd: [],
+    llmCalls: 0,
+    summaryCalls: 0,
+    dynamo: [],
+    dynamoMs: [],
+    operations: new Map(),
+    operationMs: new Map(),
+  }));
   const jitBefore = jit();
   for (let i = 0; i < TURNS; i += 1) {
-    await prepare();
-    fake.reset();
-    counter.reset();
-    const started = performance.now();
-    await turn();
-    const elapsed = performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const calls = fake.chatRequests();
-    const llmMs = calls.reduce((sum, call) => sum + (call.durationMs ?? 0), 0);
-    llmCalls += calls.length;
-    endToEnd.push(elapsed);
-    overheads.push(elapsed - llmMs);
-    dynamo.push(sum(counter.requests));
-    dynamoMs.push(sum(counter.ms));
-    for (const [operation, count] of counter.operations)
-      operations.set(operation, (operations.get(operation) ?? 0) + count);
-    for (const [operation, ms] of counter.operationMs) {
-      const waits = operationMs.get(operation) ?? [];
-      waits.push(ms);
-      operationMs.set(operation, waits);
+    for (const [index, row] of rows.entries()) {
+      await measureTurn(row, fake, counter, samples[index] as Samples);
     }
   }
   const jitAfter = jit();
+  const jitMsPerTurn = jitMsEach(jitBefore, jitAfter, TURNS * rows.length);
+  return rows.map((row, index) => figuresOf(row.route, samples[index] as Samples, jitMsPerTurn));
+};
+
+const measure = async (
+  route: string,
+  fake: FakeOpenAiServer,
+  counter: DynamoCounter,
+  jit: () => number | undefined,
+  turn: () => Promise<void>,
+): Promise<TurnFigures> =>
+  (await measureInterleaved([{ route, turn }], fake, counter, jit))[0] as TurnFigures;
+
+/**
+ * One turn, timed and counted. DynamoDB is counted over one turn at a time, after a settle, so writes a turn
+ * leaves behind cannot land on the next one; the figure is the median over the measured turns.
+ */
+const measureTurn = async (row: Row, fake: FakeOpenAiServer, counter: DynamoCounter, into: Samples) => {
+  await row.prepare?.();
+  fake.reset();
+  counter.reset();
+  const started = performance.now();
+  await row.turn();
+  const elapsed = performance.now() - started;
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  // A compaction's summary call runs in the background, beside some turn: it is not that turn's LLM time.
+  const all = fake.chatRequests();
+  const calls = all.filter((call) => !isSummaryRequest(call.body));
+  into.summaryCalls += all.length - calls.length;
+  const llmMs = calls.reduce((total, call) => total + (call.durationMs ?? 0), 0);
+  into.llmCalls += calls.length;
+  into.endToEnd.push(elapsed);
+  into.overheads.push(elapsed - llmMs);
+  into.dynamo.push(sum(counter.requests));
+  into.dynamoMs.push(sum(counter.ms));
+  for (const [operation, count] of counter.operations)
+    into.operations.set(operation, (into.operations.get(operation) ?? 0) + count);
+  for (const [operation, ms] of counter.operationMs) {
+    const waits = into.operationMs.get(operation) ?? [];
+    waits.push(ms);
+    into.operationMs.set(operation, waits);
+  }
+  if (row.after) {
+    await row.after();
+    // A summary call that ended while waiting is still this row's background work.
+    into.summaryCalls +=
+      fake.chatRequests().filter((call) => isSummaryRequest(call.body)).length - (all.length - calls.length);
+  }
+};
+
+const figuresOf = (route: string, samples: Samples, jitMsPerTurn: number | undefined): TurnFigures => {
+  const { overheads, endToEnd, dynamo, dynamoMs, operations, operationMs } = samples;
   return {
     route,
     turns: TURNS,
-    jitMsPerTurn: jitMsEach(jitBefore, jitAfter, TURNS),
+    jitMsPerTurn,
     endToEndP50: percentile(endToEnd, 50),
     overheadP50: percentile(overheads, 50),
     overheadP99: percentile(overheads, 99),
@@ -173,7 +240,8 @@ const measure = async (
       overheads.map((overhead, i) => overhead - (dynamoMs[i] ?? 0)),
       99,
     ),
-    llmCallsPerTurn: llmCalls / TURNS,
+    llmCallsPerTurn: samples.llmCalls / TURNS,
+    summaryCalls: samples.summaryCalls,
     dynamoPerTurn: percentile(dynamo, 50),
     dynamoOperations: [...operations.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -189,6 +257,30 @@ const measure = async (
       })
       .sort((a, b) => b.p99 - a.p99),
   };
+};
+
+/**
+ * Issue 18: the long-session row makes the DynamoDB requests of a first turn, with an overhead p99 within
+ * 1.5 times the first turn's, in the same run.
+ */
+const longSessionVerdict = (
+  figures: readonly TurnFigures[],
+  verdict: (ok: boolean) => string,
+  compactions: number,
+): string[] => {
+  const first = figures[SIMPLE_ROWS - 1];
+  const long = figures[SIMPLE_ROWS];
+  if (!first || !long) return [];
+  const ratio = long.overheadP99 / first.overheadP99;
+  return [
+    "Target (issue 18): a long session's turn makes the DynamoDB requests of a first turn, with an overhead p99 " +
+      `within 1.5× of it. Requests: ${verdict(long.dynamoPerTurn === first.dynamoPerTurn)} (${long.dynamoPerTurn} ` +
+      `and ${first.dynamoPerTurn}); overhead p99: ${verdict(ratio <= 1.5)} (${long.overheadP99.toFixed(1)} ms, ` +
+      `${ratio.toFixed(2)}× ${first.overheadP99.toFixed(1)} ms). Compactions queued by the measured turns: ` +
+      `${long.summaryCalls} (one summary call each); ${compactions} of them were still running when their turn ` +
+      'ended and were waited out, outside every timing and count; the others ran during their turn, whose time ' +
+      'includes them. Each costs the chat worker 6 DynamoDB requests and one LLM call (docs/sessions-context.md).',
+  ];
 };
 
 const expectOk = ({ status, text }: BenchResponse, what: string): unknown => {
@@ -293,6 +385,8 @@ export const runChatBench = async (): Promise<void> => {
     log: () => {},
   });
   let figures: TurnFigures[];
+  /** Compactions of the long session, each waited out after the turn that queued it. */
+  const background = { compactions: 0 };
   let floor: {
     readonly platform: TurnFigures;
     readonly dynamo: { p50: number; p99: number };
@@ -346,16 +440,35 @@ export const runChatBench = async (): Promise<void> => {
       };
       session = created.id;
     };
-    const message = async () => {
+    const messageTo = async (sessionId: string) => {
       expectOk(
         await client.send(
           'POST',
-          `/v1/sessions/${session}/messages`,
+          `/v1/sessions/${sessionId}/messages`,
           headers,
           JSON.stringify({ content: 'How are you?' }),
         ),
         'session message',
       );
+    };
+    const message = () => messageTo(session);
+    /**
+     * Waits until the session's queued compaction, if any, is done: on this machine the chat worker shares
+     * the two cores and DynamoDB Local with the turns, which in the cloud it does not, so its work is kept
+     * off every measured turn (it is counted apart: `compactions`).
+     */
+    const compacted = async (sessionId: string) => {
+      const compacting = async () =>
+        (
+          expectOk(await client.send('GET', `/v1/sessions/${sessionId}`, headers), 'get session') as {
+            context?: { compacting?: boolean };
+          }
+        ).context?.compacting === true;
+      if (!(await compacting())) return;
+      background.compactions += 1;
+      for (let attempt = 0; attempt < 1000 && (await compacting()); attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     };
     const jit = () => jitCpuMs(emulators.dynamoDbPid);
     const round = async () => {
@@ -384,28 +497,32 @@ export const runChatBench = async (): Promise<void> => {
       dynamo: await dynamoRoundTrips(emulators.endpoints),
       handOff: await handOffs(),
     };
+    // The first turn of a fresh session, and every turn of one session whose history grows by a turn each
+    // time, side by side (issue 18 compares them).
+    const long = await (async () => {
+      await newSession();
+      return session;
+    })();
     figures = [
       await measure('POST /v1/chat/completions', fake, counter, jit, completion),
-      await measure(
-        'POST /v1/sessions/{id}/messages (inline, first turn of a session)',
+      ...(await measureInterleaved(
+        [
+          {
+            route: 'POST /v1/sessions/{id}/messages (inline, first turn of a session)',
+            turn: message,
+            prepare: newSession,
+          },
+          {
+            route: `POST /v1/sessions/{id}/messages (inline, one session, turns ${WARM_UP_TURNS + 1}–${WARM_UP_TURNS + TURNS})`,
+            turn: () => messageTo(long),
+            after: () => compacted(long),
+          },
+        ],
         fake,
         counter,
         jit,
-        message,
-        newSession,
-      ),
+      )),
     ];
-    // The same route again, but every turn in one session whose history grows by a turn each time.
-    await newSession();
-    figures.push(
-      await measure(
-        `POST /v1/sessions/{id}/messages (inline, one session, turns ${WARM_UP_TURNS + 1}–${WARM_UP_TURNS + TURNS})`,
-        fake,
-        counter,
-        jit,
-        message,
-      ),
-    );
   } finally {
     client.close();
     await platform.stop();
@@ -454,10 +571,13 @@ export const runChatBench = async (): Promise<void> => {
       `threads) with a fake OpenAI upstream answering after a fixed ${LLM_LATENCY_MS} ms. First DynamoDB Local is warmed up, ` +
       'since the service it stands in for is always warm: rounds of a completion, a new session and its first turn, ' +
       `${warmUpDescription}. Then per row ${WARM_UP_TURNS} warm-up ` +
-      `turns, then ${TURNS} sequential turns per row, each a one-line user message with a short answer. A ` +
+      `turns, then ${TURNS} sequential turns per row, each a one-line user message with a short answer (the last ` +
+      'two rows side by side: a turn of one, then a turn of the other, so that the drift of this shared ' +
+      "machine's pace falls on both alike). A " +
       '"simple turn" is the first two rows: a chat completion, or the first message of a fresh session (created ' +
-      'before the turn, outside its timing and count); the last row shows how a session with a growing history ' +
-      'costs more. The client is a plain `node:http` request on one kept-alive connection from the same process ' +
+      'before the turn, outside its timing and count); the last row is every turn in one session whose history ' +
+      'grows by a turn each time, which reads only its window (the newest 64 messages and a running summary, ' +
+      'docs/sessions-context.md) and so should cost what a first turn does. The client is a plain `node:http` request on one kept-alive connection from the same process ' +
       '(`bench/http-client.ts`), not global fetch, whose own CPU and garbage would land on the two cores and in ' +
       'the isolate that runs the local HTTP API.',
     '',
@@ -473,7 +593,14 @@ export const runChatBench = async (): Promise<void> => {
       'cost. The access log line of every HTTP request carries the same figures (`aws_requests`), in the ' +
       'cloud too. A simple inline turn queues no job (a recovery job is queued only for a run left unfinished ' +
       'on record: a first step that calls tools, or a hand-off), so nothing lands later: its count is all on ' +
-      `its way. Each overhead p99 is taken over ${TURNS.toLocaleString('en')} turns.`,
+      'its way. A long session queues a compaction of its older turns about once every 16 turns (a ' +
+      '`session.compact` job on chat-runs). Here the chat worker shares the two cores and DynamoDB Local with ' +
+      "the turns (in the cloud it runs elsewhere), and its requests would land in whichever turn's count is " +
+      'open: so after each turn of the long session the benchmark waits, outside the timings and counts, until ' +
+      'the compaction that turn queued (if any) is done. The turn that queues one counts its fence (one ' +
+      "conditional write), and a compaction that ends during its own turn counts in that turn's time and " +
+      'requests (not as its LLM time; the median of the requests leaves such turns out). ' +
+      `Each overhead p99 is taken over ${TURNS.toLocaleString('en')} turns.`,
     '',
     '| route | end-to-end p50 | overhead p50 | overhead p99 | of which DynamoDB Local, p50 | overhead without it, p50 / p99 | LLM calls / turn | DynamoDB requests / turn | operations / turn |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
@@ -520,6 +647,8 @@ export const runChatBench = async (): Promise<void> => {
             : `not a simple turn (${f.dynamoPerTurn})`
         } |`,
     ),
+    '',
+    ...longSessionVerdict(figures, verdict, background.compactions),
     '',
     "The last runs on this machine, newest first: one run's p99 moves by several milliseconds with what the " +
       "machine's other tenants do, so read a verdict against these, each beside the pace of a core during it " +

@@ -3,6 +3,7 @@
 import { ApiGatewayConnectionNotifier } from '../adapters/apigw-management/connection-notifier';
 import { apiGatewayManagement } from '../adapters/aws-clients';
 import { requireEnv } from '../config';
+import { compactSessionJob } from '../core/chat/compact-session';
 import { runExecuteJob } from '../core/chat/run-execute-job';
 import { createJobRegistry, type JobRegistry } from '../core/jobs/registry';
 import type { ConnectionNotifier } from '../core/ports/connection-notifier';
@@ -34,12 +35,14 @@ const streaming = async (): Promise<StreamRunDeps> => ({
 /**
  * `run.execute`: continue a run from its persisted steps (see core/chat/run-execute-job.ts), streaming its
  * frames; on its last failed delivery the run is marked failed before SQS dead-letters the message.
+ * `session.compact`: fold a long session's older turns into its summary (core/chat/compact-session.ts).
  */
 export const CHAT_RUN_JOBS: JobRegistry = createJobRegistry([
   runExecuteJob(chatDeps, tenantStore, undefined, {
     execute: async (chat, input) => streamRun({ ...(await streaming()), chat }, input),
     onFinalFailure: markRunDeadLettered(streaming),
   }),
+  compactSessionJob(chatDeps, tenantStore),
 ]);
 
 export type ChatRunsWorkerDeps = JobWorkerDeps;

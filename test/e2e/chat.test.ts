@@ -261,6 +261,65 @@ describe('sessions and runs', () => {
     expect(await tokensOf(key)).toMatchObject({ used: run.body.usage.total_tokens, reserved: 0 });
   });
 
+  it('compacts a long session on the queue: the chat worker summarizes its older turns, and nothing is deleted', async () => {
+    const { openai, key } = await createTenant('long-co');
+    const session = await call('/v1/sessions', { method: 'POST', key, body: {} });
+    const id = session.body.id as string;
+    // 5 exchanges of 40 questions and an answer, appended through X-Session-Id: 205 messages.
+    for (let batch = 0; batch < 5; batch += 1) {
+      await openai.chat.completions.create(
+        {
+          model: 'gpt-4o-mini',
+          messages: Array.from({ length: 40 }, (_, at) => ({
+            role: 'user' as const,
+            content: `Question ${batch * 40 + at}: what about the weather?`,
+          })),
+        },
+        { headers: { 'X-Session-Id': id } },
+      );
+    }
+    const before = (await tokensOf(key)).used;
+
+    const sent = await call(`/v1/sessions/${id}/messages`, {
+      method: 'POST',
+      key,
+      body: { content: 'And now?' },
+    });
+    const compacted = await pollUntil(
+      () => call(`/v1/sessions/${id}`, { key }),
+      (response) => response.body?.context?.strategy === 'summarized' && !response.body.context.compacting,
+    );
+
+    expect(sent.status).toBe(200);
+    expect(compacted.body.context).toMatchObject({
+      strategy: 'summarized',
+      truncated_through: null,
+      window_messages: 64,
+      compacting: false,
+    });
+    expect(compacted.body.context.summarized_through).toMatch(/^msg_/);
+    // The summary's tokens are the tenant's, beside the turn's.
+    expect((await tokensOf(key)).used).toBeGreaterThan(before + sent.body.run.usage.total_tokens);
+    // The model of the next turn sees the summary, not 200 messages.
+    fake.reset();
+    await call(`/v1/sessions/${id}/messages`, { method: 'POST', key, body: { content: 'Anything else?' } });
+    const [request] = fake.chatRequests();
+    const seen = (request?.body?.messages ?? []) as { role: string; content: string }[];
+    expect(seen.length).toBeLessThanOrEqual(66);
+    expect(seen.some((message) => message.content.startsWith('Summary of the earlier part'))).toBe(true);
+    // Every message is still listed.
+    let listed = 0;
+    let after: string | undefined;
+    do {
+      const page = await call(`/v1/sessions/${id}/messages?limit=100${after ? `&after=${after}` : ''}`, {
+        key,
+      });
+      listed += page.body.data.length;
+      after = page.body.next_cursor;
+    } while (after);
+    expect(listed).toBe(209);
+  });
+
   it("hides another tenant's session (404) and removes a deleted one", async () => {
     const owner = await createTenant('owner-co');
     const other = await createTenant('other-co');

@@ -18,11 +18,13 @@ import {
 } from '../../functions/core/sessions/errors';
 import type { SessionDeps, SessionSettings } from '../../functions/core/sessions/model';
 import {
+  type CompactionRequest,
   MESSAGE_ID_PATTERN,
   type MessageRecord,
   type RunRecord,
   type RunStatus,
   SESSION_ID_PATTERN,
+  type SessionContextState,
   type SessionRecord,
 } from '../../functions/core/sessions/schemas';
 import { loadEvent, manualClock, settings as tenantSettings } from './tenant-fakes';
@@ -201,6 +203,41 @@ export class InMemorySessionStore implements SessionStore {
     Object.assign(run, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
     if (started_at !== undefined) run.started_at ??= started_at;
     return structuredClone(run);
+  }
+
+  async requestCompaction(
+    tenantId: string,
+    sessionId: string,
+    request: CompactionRequest,
+    staleBefore: number,
+  ) {
+    this.calls.push('requestCompaction');
+    const session = this.sessions.get(key(tenantId, sessionId));
+    if (!session || session.deleting) return false;
+    if (session.compaction && session.compaction.requested_at >= staleBefore) return false;
+    session.compaction = { ...request };
+    return true;
+  }
+
+  async completeCompaction(
+    tenantId: string,
+    sessionId: string,
+    requestId: string,
+    context: SessionContextState | undefined,
+  ) {
+    this.calls.push('completeCompaction');
+    const session = this.sessions.get(key(tenantId, sessionId));
+    if (!session || session.deleting || session.compaction?.request_id !== requestId) return false;
+    if (context) {
+      const later = (a: string | null | undefined, b: string | null | undefined) =>
+        [a ?? '', b ?? ''].sort().at(-1) as string;
+      const handled = later(context.summarized_through, context.truncated_through);
+      const current = later(session.context?.summarized_through, session.context?.truncated_through);
+      if (session.context && current >= handled) return false;
+      session.context = { ...context };
+    }
+    delete session.compaction;
+    return true;
   }
 
   private page<T extends { id: string }>(

@@ -40,11 +40,13 @@ import {
   SessionNotFoundError,
 } from '../../core/sessions/errors';
 import {
+  type CompactionRequest,
   MESSAGE_ID_PATTERN,
   type MessageRecord,
   type RunRecord,
   type RunStatus,
   SESSION_ID_PATTERN,
+  type SessionContextState,
   type SessionRecord,
 } from '../../core/sessions/schemas';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
@@ -103,7 +105,30 @@ const toSession = (item: Item): SessionRecord => ({
   created_at: item.created_at as number,
   updated_at: item.updated_at as number,
   last_message_id: (item.last_message_id as string | undefined) ?? null,
+  ...(isRecord(item.context) && { context: toContext(item.context) }),
+  ...(isRecord(item.compaction) && {
+    compaction: {
+      request_id: item.compaction.request_id as string,
+      before: item.compaction.before as string,
+      requested_at: item.compaction.requested_at as number,
+    },
+  }),
 });
+
+const isRecord = (value: unknown): value is Item =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The stored map also carries `handled_through` (the later edge), which only conditions read. */
+const toContext = (stored: Item): SessionContextState => ({
+  strategy: stored.strategy === 'truncated' ? 'truncated' : 'summarized',
+  summary: (stored.summary as string | null | undefined) ?? null,
+  summarized_through: (stored.summarized_through as string | null | undefined) ?? null,
+  truncated_through: (stored.truncated_through as string | null | undefined) ?? null,
+  updated_at: stored.updated_at as number,
+});
+
+const laterOf = (a: string | null, b: string | null): string | null =>
+  a === null ? b : b === null ? a : a > b ? a : b;
 
 /** The body of a message: what is offloaded when it is too large for the item. */
 interface MessageBody {
@@ -681,6 +706,79 @@ export class DynamoSessionStore implements SessionStore {
       return toRun(Attributes ?? {});
     } catch (error) {
       if (errorName(error) === 'ConditionalCheckFailedException') return conflict(error);
+      throw translateDynamoError(error);
+    }
+  }
+
+  async requestCompaction(
+    tenantId: string,
+    sessionId: string,
+    request: CompactionRequest,
+    staleBefore: number,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(tenantId, sessionId),
+          UpdateExpression: 'SET #compaction = :request',
+          ConditionExpression:
+            'attribute_exists(pk) AND attribute_not_exists(#deleting) AND ' +
+            '(attribute_not_exists(#compaction) OR #compaction.#at < :stale)',
+          ExpressionAttributeNames: {
+            '#compaction': 'compaction',
+            '#deleting': 'deleting',
+            '#at': 'requested_at',
+          },
+          ExpressionAttributeValues: { ':request': { ...request }, ':stale': staleBefore },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') return false;
+      throw translateDynamoError(error);
+    }
+  }
+
+  async completeCompaction(
+    tenantId: string,
+    sessionId: string,
+    requestId: string,
+    context: SessionContextState | undefined,
+  ): Promise<boolean> {
+    const handled = context ? laterOf(context.summarized_through, context.truncated_through) : null;
+    const names: Record<string, string> = {
+      '#compaction': 'compaction',
+      '#deleting': 'deleting',
+      '#request': 'request_id',
+    };
+    const values: Record<string, unknown> = { ':request': requestId };
+    let update = 'REMOVE #compaction';
+    let condition = 'attribute_not_exists(#deleting) AND #compaction.#request = :request';
+    if (context) {
+      if (handled === null) throw new Error('DynamoSessionStore: a compaction handles at least one message');
+      names['#context'] = 'context';
+      names['#handled'] = 'handled_through';
+      values[':context'] = { ...context, handled_through: handled };
+      values[':handled'] = handled;
+      update = `SET #context = :context ${update}`;
+      // Never backward: the edge only moves forward, whatever order two workers finish in.
+      condition += ' AND (attribute_not_exists(#context) OR #context.#handled < :handled)';
+    }
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: sessionKey(tenantId, sessionId),
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') return false;
       throw translateDynamoError(error);
     }
   }

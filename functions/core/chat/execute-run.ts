@@ -13,7 +13,7 @@ import type { RequestMeter } from '../quotas/request-meter';
 import type { TokenReservation } from '../quotas/reserve-tokens';
 import { settleTokens } from '../quotas/settle-tokens';
 import { appendMessages, MAX_APPEND_MESSAGES } from '../sessions/append-messages';
-import { RunNotFoundError, RunStateConflictError } from '../sessions/errors';
+import { RunNotFoundError, RunStateConflictError, SessionNotFoundError } from '../sessions/errors';
 import { allowedTools, sumUsage, toMessageResource, toRunResource } from '../sessions/model';
 import { isFinalRunStatus } from '../sessions/run-transitions';
 import type {
@@ -28,8 +28,17 @@ import type {
 import { updateRunStatus } from '../sessions/update-run-status';
 import type { TenantRecord } from '../tenants/schemas';
 import { buildContext } from './build-context';
+import { requestCompactionIfDue } from './compact-session';
 import { type Alongside, meteredLlmStep } from './metered-step';
-import { type ChatDeps, HARD_MAX_STEPS, loadHistory, nowMs, quotasOf, toChatMessage } from './model';
+import {
+  type ChatDeps,
+  HARD_MAX_STEPS,
+  loadHistory,
+  loadSessionHistory,
+  nowMs,
+  quotasOf,
+  toChatMessage,
+} from './model';
 import { DEFAULT_STEP_MAX_TOKENS, modelLimits } from './model-limits';
 
 export interface ExecuteRunInput {
@@ -61,6 +70,8 @@ export interface ExecuteRunInput {
   readonly pending?: PendingTurn;
   /** The session's history as the caller just read it with `session`: the first step reads none. */
   readonly history?: ChatMessage[];
+  /** With `history`: the window's compaction edge, when older turns fell out of it (session-window.ts). */
+  readonly compactBefore?: string;
   /** The request's admission (inline): counted by the first step's reservation, in the same write. */
   readonly meter?: RequestMeter;
 }
@@ -157,6 +168,26 @@ const toolResult = async (
  * if (outcome.status === 'handoff') await deps.jobs.enqueue(runExecuteJob(tenant.id, runId, sessionId));
  */
 export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promise<ExecuteRunOutcome> => {
+  const background: Background = {};
+  try {
+    return await runSteps(deps, input, background);
+  } finally {
+    // A compaction request started beside the first step ends before the invocation does.
+    await background.compaction;
+  }
+};
+
+/** Work a run starts beside its steps, awaited before it returns. */
+interface Background {
+  /** The session's compaction request (compact-session.ts): never fails the run. */
+  compaction?: Promise<unknown>;
+}
+
+const runSteps = async (
+  deps: ChatDeps,
+  input: ExecuteRunInput,
+  background: Background,
+): Promise<ExecuteRunOutcome> => {
   const { tenant, runId } = input;
   let run = input.run ?? (await deps.store.getRun(tenant.id, runId));
   if (!run) return { status: 'gone' };
@@ -243,10 +274,24 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
       });
     }
 
-    const history =
-      index === firstIndex && input.history
-        ? [...input.history]
-        : await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
+    let history: ChatMessage[];
+    if (index > firstIndex) history = await loadHistory(deps, tenant.id, session.id, limits.contextTokens);
+    else {
+      // The first step's read says whether older turns fell out of the window unhandled: if so, a
+      // compaction is requested beside the step (one conditional write and a queued job, off the critical
+      // path: the step's write waits for it only so the two never race on the session item).
+      const found = input.history
+        ? { session, history: input.history, compactBefore: input.compactBefore }
+        : await loadSessionHistory(deps, tenant.id, session.id, limits.contextTokens);
+      if (!found) throw new SessionNotFoundError(session.id);
+      history = [...found.history];
+      background.compaction ??= requestCompactionIfDue(
+        deps,
+        tenant.id,
+        found.session,
+        found.compactBefore,
+      ).catch(() => false);
+    }
     if (!saved && pending) history.push(toChatMessage(pending.userMessage));
     const lastAllowed = index === maxSteps - 1;
     let messages: ChatMessage[];
@@ -333,6 +378,7 @@ export const executeRun = async (deps: ChatDeps, input: ExecuteRunInput): Promis
           }),
         },
         async (completion, usage, reservation, settledWith) => {
+          await background.compaction;
           // An inline turn's first step: the run and the user's message are written with it.
           const first = saved ? undefined : pending;
           const calls = completion.message.tool_calls ?? [];

@@ -1,6 +1,5 @@
 // Core: what the chat use cases need (ports and settings), and how stored messages become LLM messages.
 
-import { estimateMessageTokens } from '../llm/token-estimate';
 import type { ChatMessage } from '../llm/types';
 import type { JobQueue } from '../ports/job-queue';
 import type { LlmClient } from '../ports/llm-client';
@@ -11,6 +10,7 @@ import type { SessionDeps } from '../sessions/model';
 import type { MessageRecord, SessionRecord } from '../sessions/schemas';
 import type { TenantRecord } from '../tenants/schemas';
 import type { ToolRegistry } from '../tools/registry';
+import { selectWindow, summaryMessage, WINDOW_MESSAGES, windowLimit } from './session-window';
 
 /** Time limits of the chat paths, in milliseconds. */
 export interface ChatTimeouts {
@@ -82,18 +82,12 @@ export const toChatMessage = (
 };
 
 /**
- * History is read newest first, in pages that double (the first, read with the session, is small: most
- * sessions are short; a long one then takes a few reads, not dozens), and stops once it exceeds what any
- * context could hold.
- */
-export const FIRST_HISTORY_PAGE = 100;
-const MAX_HISTORY_PAGE = 800;
-export const MAX_HISTORY_MESSAGES = 2_000;
-
-/**
- * The session and its recent history, oldest first: enough to fill `contextTokens`, never the whole of a
- * long session. The first page comes with the session item in one read; undefined when the session is
- * absent (or being deleted).
+ * What a turn reads first: the session and the newest messages its model's window takes, oldest first,
+ * preceded by the session's running summary when it has one (session-window.ts). One Query, newest first,
+ * with a Limit of at most `WINDOW_MESSAGES` (+1 to know whether older ones exist) that also returns the
+ * session item (it sorts next to the messages), so a turn's read costs the same at message 10 or 10,000.
+ * `compactBefore` says that older, unsummarized messages fell out of the window (see compact-session.ts).
+ * Undefined when the session is absent (or being deleted).
  *
  * @example
  * const found = await loadSessionHistory(deps, tenantId, sessionId, modelLimits(model).contextTokens);
@@ -104,31 +98,24 @@ export const loadSessionHistory = async (
   sessionId: string,
   /** Or, when the caller learns the model from the session itself, how to get it from the session. */
   contextWindow: number | ((session: SessionRecord) => number),
-): Promise<{ session: SessionRecord; history: ChatMessage[] } | undefined> => {
-  const first = await deps.store.readSessionWithHistory(tenantId, sessionId, FIRST_HISTORY_PAGE);
-  if (!first) return undefined;
-  const contextTokens = typeof contextWindow === 'number' ? contextWindow : contextWindow(first.session);
-  const newestFirst: ChatMessage[] = [];
-  let tokens = 0;
-  let result = first.messages;
-  for (let page = FIRST_HISTORY_PAGE; ; page = Math.min(page * 2, MAX_HISTORY_PAGE)) {
-    for (const record of result.items) {
-      const message = toChatMessage(record);
-      newestFirst.push(message);
-      tokens += estimateMessageTokens(message);
-    }
-    const cursor = result.nextCursor;
-    const room = MAX_HISTORY_MESSAGES - newestFirst.length;
-    if (!cursor || tokens > contextTokens || room <= 0) break;
-    // The session was read with the first page: the later pages need no check of their own.
-    result = await deps.store.listMessages(
-      tenantId,
-      sessionId,
-      { limit: Math.min(page * 2, MAX_HISTORY_PAGE, room), order: 'desc', cursor },
-      { sessionChecked: true },
-    );
-  }
-  return { session: first.session, history: newestFirst.reverse() };
+): Promise<{ session: SessionRecord; history: ChatMessage[]; compactBefore?: string } | undefined> => {
+  // The model, and so its window, may be known only from the session: read the most any window takes.
+  const limit = typeof contextWindow === 'number' ? windowLimit(contextWindow) : WINDOW_MESSAGES;
+  const read = await deps.store.readSessionWithHistory(tenantId, sessionId, limit);
+  if (!read) return undefined;
+  const contextTokens = typeof contextWindow === 'number' ? contextWindow : contextWindow(read.session);
+  const window = selectWindow(
+    read.session,
+    read.messages.items,
+    read.messages.nextCursor !== undefined,
+    contextTokens,
+  );
+  const summary = summaryMessage(read.session);
+  return {
+    session: read.session,
+    history: [...(summary ? [summary] : []), ...window.messages.map(toChatMessage)],
+    ...(window.compactBefore !== undefined && { compactBefore: window.compactBefore }),
+  };
 };
 
 /**

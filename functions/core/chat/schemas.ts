@@ -1,7 +1,13 @@
 // Core: the chat vocabulary at the edge: the send-message body, the run job's payload, and OpenAI's
 // chat-completions request and response, all from zod (the OpenAPI document is generated from them).
 import { z } from 'zod';
-import { MessageResource, RunIdSchema, RunResource, SessionIdSchema } from '../sessions/schemas';
+import {
+  MessageIdSchema,
+  MessageResource,
+  RunIdSchema,
+  RunResource,
+  SessionIdSchema,
+} from '../sessions/schemas';
 
 /** A message's text: far below what an item or a context window holds, far above any chat turn. */
 export const MAX_MESSAGE_CHARS = 32_768;
@@ -43,6 +49,15 @@ export type SendMessageResult = z.input<typeof SendMessageResult>;
 export const RunExecutePayload = z.object({ session_id: SessionIdSchema });
 export type RunExecutePayload = z.infer<typeof RunExecutePayload>;
 export const RUN_EXECUTE_JOB = 'run.execute';
+
+/** `session.compact`: fold a session's older turns into its running summary (compact-session.ts). */
+export const CompactSessionPayload = z.object({
+  session_id: SessionIdSchema,
+  /** The oldest message that stays verbatim: everything before it is compacted. */
+  before: MessageIdSchema,
+});
+export type CompactSessionPayload = z.infer<typeof CompactSessionPayload>;
+export const COMPACT_SESSION_JOB = 'session.compact';
 
 export const CancelRunPath = z.object({ id: RunIdSchema }).strict();
 

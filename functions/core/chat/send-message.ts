@@ -294,6 +294,7 @@ export const sendMessage = async (
       run,
       session,
       history: found.history,
+      ...(found.compactBefore !== undefined && { compactBefore: found.compactBefore }),
       pending,
       handoffAtMs: startedAt + deps.timeouts.syncDeadlineMs,
       ...(options.meter && { meter: options.meter }),

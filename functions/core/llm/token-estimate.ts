@@ -15,7 +15,7 @@
 import type { ChatMessage, ChatRequest, FunctionTool } from './types';
 
 /** Charged for every message: role and framing tokens. */
-const TOKENS_PER_MESSAGE = 4;
+export const TOKENS_PER_MESSAGE = 4;
 /** Charged for a message's `name`, on top of the name's own text. */
 const TOKENS_PER_NAME = 1;
 /** Every reply is primed with `<|start|>assistant<|message|>`. */

@@ -1,6 +1,13 @@
 // Port: persistence of sessions, their messages (in append order) and their runs, isolated per tenant.
 import type { Page, PageRequest } from '../pagination';
-import type { MessageRecord, RunRecord, RunStatus, SessionRecord } from '../sessions/schemas';
+import type {
+  CompactionRequest,
+  MessageRecord,
+  RunRecord,
+  RunStatus,
+  SessionContextState,
+  SessionRecord,
+} from '../sessions/schemas';
 import type { Hold, HoldRequest, ReleaseResult, SettleResult } from './quota-ledger';
 
 /** A page request with a direction: `asc` is oldest first. */
@@ -132,6 +139,28 @@ export interface SessionStore {
    */
   createRun(run: RunRecord, append?: AppendMessagesRequest, options?: CreateRunOptions): Promise<void>;
   getRun(tenantId: string, runId: string): Promise<RunRecord | undefined>;
+  /**
+   * The fence of a session's compaction: records `request` on the session, in one conditional write,
+   * only if no other request is there or the one there was made before `staleBefore` (epoch seconds).
+   * False when another request holds the fence (or the session is gone): the caller queues nothing.
+   */
+  requestCompaction(
+    tenantId: string,
+    sessionId: string,
+    request: CompactionRequest,
+    staleBefore: number,
+  ): Promise<boolean>;
+  /**
+   * Ends the compaction `requestId` in one conditional write: stores `context` (when given) and lifts the
+   * fence, only while that request holds it and only if `context` moves the handled edge forward (the
+   * later of `summarized_through` and `truncated_through`). False when the condition failed: nothing written.
+   */
+  completeCompaction(
+    tenantId: string,
+    sessionId: string,
+    requestId: string,
+    context: SessionContextState | undefined,
+  ): Promise<boolean>;
   /**
    * Applies the changes only if the run's status is one of `from`, atomically; `RunStateConflictError`
    * (with the current status) otherwise, `RunNotFoundError` if absent.

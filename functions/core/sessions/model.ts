@@ -1,4 +1,5 @@
 // Core: what the session use cases need, the tenant's allowances, and how records render as resources.
+import { toSessionContextResource } from '../chat/session-window';
 import type { Clock } from '../ports/clock';
 import type { IdGenerator } from '../ports/id-generator';
 import type { PlatformMetrics } from '../ports/platform-metrics';
@@ -134,6 +135,7 @@ export const toSessionResource = (session: SessionRecord): SessionResource => ({
   metadata: session.metadata,
   created_at: session.created_at,
   updated_at: session.updated_at,
+  context: toSessionContextResource(session),
 });
 
 export const toMessageResource = (message: MessageRecord): MessageResource => ({

@@ -61,6 +61,58 @@ export type CreateSessionRequest = z.infer<typeof CreateSessionRequest>;
 
 const unixSeconds = z.number().int().describe('Unix time in seconds');
 
+export const CONTEXT_STRATEGIES = ['full', 'summarized', 'truncated'] as const;
+export type ContextStrategy = (typeof CONTEXT_STRATEGIES)[number];
+
+/**
+ * What the model sees of a long session (docs/sessions-context.md): the newest messages up to the window's
+ * edge, and older turns either folded into a running summary or dropped. The stored history is never cut.
+ */
+export const SessionContextResource = z
+  .object({
+    strategy: z
+      .enum(CONTEXT_STRATEGIES)
+      .describe(
+        "full: every message is still in the model's view; summarized: older turns are folded into a " +
+          "running summary; truncated: older turns were dropped from the model's view without a summary " +
+          '(the offline rule-based provider cannot summarize)',
+      ),
+    summarized_through: MessageIdSchema.nullable().describe(
+      'The last message folded into the running summary (null: none)',
+    ),
+    truncated_through: MessageIdSchema.nullable().describe(
+      'The model sees no message up to this one, nor a summary of those after `summarized_through` (null: none)',
+    ),
+    window_messages: z
+      .number()
+      .int()
+      .positive()
+      .describe('The most messages a turn reads and shows the model verbatim'),
+    compacting: z.boolean().describe('True while a compaction of older turns is queued'),
+    updated_at: unixSeconds.nullable().describe('When the summary or truncation last moved'),
+  })
+  .meta({ id: 'SessionContext' });
+export type SessionContextResource = z.infer<typeof SessionContextResource>;
+
+/** How a session's older turns were compacted, as stored on the session item. */
+export interface SessionContextState {
+  strategy: 'summarized' | 'truncated';
+  /** The running summary (kept across a later truncation: it still covers what it covers). */
+  summary: string | null;
+  summarized_through: string | null;
+  truncated_through: string | null;
+  updated_at: number;
+}
+
+/** A queued compaction, on the session item: the fence that keeps one in flight per session. */
+export interface CompactionRequest {
+  request_id: string;
+  /** The oldest message that stays verbatim: everything before it is compacted. */
+  before: string;
+  /** Epoch seconds; a request older than the stale age may be replaced (its job was lost). */
+  requested_at: number;
+}
+
 export const SessionResource = z
   .object({
     id: SessionIdSchema,
@@ -72,6 +124,7 @@ export const SessionResource = z
     metadata: z.record(z.string(), z.string()),
     created_at: unixSeconds,
     updated_at: unixSeconds,
+    context: SessionContextResource,
   })
   .meta({ id: 'Session' });
 export type SessionResource = z.infer<typeof SessionResource>;
@@ -88,6 +141,10 @@ export interface SessionRecord {
   created_at: number;
   updated_at: number;
   last_message_id: string | null;
+  /** Absent until older turns first fall out of the model's window. */
+  context?: SessionContextState;
+  /** Present while a compaction is queued. */
+  compaction?: CompactionRequest;
 }
 
 export const MessageRoleSchema = z.enum(['user', 'assistant', 'tool', 'system']);

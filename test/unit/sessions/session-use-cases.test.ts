@@ -1,10 +1,7 @@
 // Session, message and run use cases through the in-memory store: rules, isolation and transitions.
 import { describe, expect, it } from 'vitest';
-import {
-  FIRST_HISTORY_PAGE,
-  loadSessionHistory,
-  MAX_HISTORY_MESSAGES,
-} from '../../../functions/core/chat/model';
+import { loadSessionHistory } from '../../../functions/core/chat/model';
+import { WINDOW_MESSAGES } from '../../../functions/core/chat/session-window';
 import { idPattern, newId } from '../../../functions/core/ids';
 import { encodeCursor } from '../../../functions/core/pagination';
 import { appendMessages, MAX_APPEND_MESSAGES } from '../../../functions/core/sessions/append-messages';
@@ -461,32 +458,28 @@ const sessionWithTurns = async (turns: number) => {
 };
 
 describe('loadSessionHistory', () => {
-  it('pages back through a long history newest first, checking the session once', async () => {
+  it('reads the session and its newest window in one read, however long the session', async () => {
     const turns = 130;
     const { deps, acme, session } = await sessionWithTurns(turns);
 
     const found = await loadSessionHistory(deps, acme.id, session.id, 1_000_000);
 
-    expect(found?.history).toHaveLength(turns * 2);
-    expect(found?.history[0]).toMatchObject({ role: 'user', content: 'question 0' });
-    expect(found?.history.at(-1)).toMatchObject({ role: 'assistant', content: `answer ${turns - 1}` });
-    // The first read brings the session with its newest page; the older pages skip the session check.
-    expect(deps.store.calls[0]).toBe('readSessionWithHistory');
-    expect(deps.store.calls.slice(1).length).toBeGreaterThan(0);
-    expect(new Set(deps.store.calls.slice(1))).toEqual(new Set(['listMessages(sessionChecked)']));
-  });
-
-  it('reads a long history in growing pages, and never more than its newest messages up to the cap', async () => {
-    const turns = MAX_HISTORY_MESSAGES / 2 + 200;
-    const { deps, acme, session } = await sessionWithTurns(turns);
-
-    const found = await loadSessionHistory(deps, acme.id, session.id, 10_000_000);
-
-    expect(found?.history).toHaveLength(MAX_HISTORY_MESSAGES);
-    const oldestKept = turns - MAX_HISTORY_MESSAGES / 2;
+    expect(found?.history).toHaveLength(WINDOW_MESSAGES);
+    const oldestKept = turns - WINDOW_MESSAGES / 2;
     expect(found?.history[0]).toMatchObject({ role: 'user', content: `question ${oldestKept}` });
     expect(found?.history.at(-1)).toMatchObject({ role: 'assistant', content: `answer ${turns - 1}` });
-    // Pages of the first page's size would take twenty reads; growing pages take a handful.
-    expect(deps.store.calls.length).toBeLessThan(MAX_HISTORY_MESSAGES / FIRST_HISTORY_PAGE / 2);
+    expect(deps.store.calls).toEqual(['readSessionWithHistory']);
+    // Older turns fell out unsummarized: compaction is due, keeping the newest half verbatim.
+    expect(found?.compactBefore).toBeDefined();
+  });
+
+  it('a short session is read whole, and nothing is due', async () => {
+    const { deps, acme, session } = await sessionWithTurns(3);
+
+    const found = await loadSessionHistory(deps, acme.id, session.id, 128_000);
+
+    expect(found?.history).toHaveLength(6);
+    expect(found?.compactBefore).toBeUndefined();
+    expect(deps.store.calls).toEqual(['readSessionWithHistory']);
   });
 });
