@@ -59,7 +59,7 @@ type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[numb
 
 const SESSIONS_INDEX = 'gsi1';
 /** Well under DynamoDB's 400 KB item limit, with room for the other attributes. */
-export const DEFAULT_INLINE_LIMIT_BYTES = 32 * 1024;
+const DEFAULT_INLINE_LIMIT_BYTES = 32 * 1024;
 const BATCH_WRITE_SIZE = 25;
 const MAX_BATCH_ATTEMPTS = 8;
 
@@ -89,7 +89,7 @@ export const runPk = (tenantId: string, runId: string) => `TENANT#${tenantId}#RU
 const runKey = (tenantId: string, runId: string) => ({ pk: runPk(tenantId, runId), sk: 'RUN' });
 
 /** Where an offloaded message body lives: under its session, so deleting the session finds it by prefix. */
-export const sessionBlobPrefix = (tenantId: string, sessionId: string) =>
+const sessionBlobPrefix = (tenantId: string, sessionId: string) =>
   `tenants/${tenantId}/sessions/${sessionId}/`;
 export const messageBlobKey = (tenantId: string, sessionId: string, messageId: string) =>
   `${sessionBlobPrefix(tenantId, sessionId)}messages/${messageId}`;

@@ -27,7 +27,7 @@ import {
 } from './session-window';
 
 /** The summary's length: enough for the facts and decisions of a long conversation, and a bounded cost. */
-export const SUMMARY_MAX_TOKENS = 512;
+const SUMMARY_MAX_TOKENS = 512;
 /** Messages one compaction reads (newest first, from the edge back): two windows cover any due overflow. */
 export const COMPACT_READ_MESSAGES = 2 * WINDOW_MESSAGES;
 /** A tool result is cut to this many characters in the transcript the summarizer reads. */
@@ -35,7 +35,7 @@ const TOOL_RESULT_CHARS = 1_000;
 const SUMMARY_DEADLINE_MS = 60_000;
 
 /** The summarizer's instructions (the benchmark tells its calls from a turn's by them). */
-export const SUMMARIZER_PROMPT =
+const SUMMARIZER_PROMPT =
   'You keep the running summary of a conversation between a user and an assistant. Given the summary so ' +
   'far and the messages that followed it, write the new summary: the facts, names, numbers, decisions, ' +
   "open questions and the user's preferences a reader needs to continue the conversation. Write plain " +
@@ -59,7 +59,7 @@ export const isSummaryRequest = (request: { messages?: unknown } | undefined): b
  * @example
  * await deps.jobs.enqueue(compactSessionEnvelope(tenantId, sessionId, 'msg_…'));
  */
-export const compactSessionEnvelope = (tenantId: string, sessionId: string, before: string): JobEnvelope => ({
+const compactSessionEnvelope = (tenantId: string, sessionId: string, before: string): JobEnvelope => ({
   type: COMPACT_SESSION_JOB,
   tenant_id: tenantId,
   id: compactionRequestId(before),

@@ -1,19 +1,13 @@
 // Core: the chat vocabulary at the edge: the send-message body, the run job's payload, and OpenAI's
 // chat-completions request and response, all from zod (the OpenAPI document is generated from them).
 import { z } from 'zod';
-import {
-  MessageIdSchema,
-  MessageResource,
-  RunIdSchema,
-  RunResource,
-  SessionIdSchema,
-} from '../sessions/schemas';
+import { MessageIdSchema, MessageResource, RunResource, SessionIdSchema } from '../sessions/schemas';
 
 /** A message's text: far below what an item or a context window holds, far above any chat turn. */
 export const MAX_MESSAGE_CHARS = 32_768;
 /** OpenAI's own limits: 128 tools per request, function names of 1-64 `[a-zA-Z0-9_-]`. */
-export const MAX_REQUEST_TOOLS = 128;
-export const MAX_REQUEST_MESSAGES = 1_000;
+const MAX_REQUEST_TOOLS = 128;
+const MAX_REQUEST_MESSAGES = 1_000;
 
 export const SendMessageRequest = z
   .object({
@@ -58,8 +52,6 @@ export const CompactSessionPayload = z.object({
 });
 export type CompactSessionPayload = z.infer<typeof CompactSessionPayload>;
 export const COMPACT_SESSION_JOB = 'session.compact';
-
-export const CancelRunPath = z.object({ id: RunIdSchema }).strict();
 
 // --- OpenAI chat completions ---------------------------------------------------------------------------
 

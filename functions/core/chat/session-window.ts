@@ -17,9 +17,9 @@ import type {
  */
 export const WINDOW_MESSAGES = 64;
 /** The share of the model's context window the verbatim history may take (the rest: system prompt, summary, tools, answer). */
-export const HISTORY_SHARE = 0.75;
+const HISTORY_SHARE = 0.75;
 /** The smallest a message can cost by our estimate (its framing and one token): no window needs more than budget / this. */
-export const MIN_MESSAGE_TOKENS = TOKENS_PER_MESSAGE + 1;
+const MIN_MESSAGE_TOKENS = TOKENS_PER_MESSAGE + 1;
 /** A queued compaction older than this is presumed lost (its job never ran), and may be requested again. */
 export const COMPACTION_STALE_SECONDS = 15 * 60;
 

@@ -5,14 +5,14 @@ import { listEnvelope, PageQuerySchema } from '../pagination';
 
 export const SESSION_ID_PATTERN = idPattern('ses');
 export const MESSAGE_ID_PATTERN = idPattern('msg');
-export const RUN_ID_PATTERN = idPattern('run');
+const RUN_ID_PATTERN = idPattern('run');
 
 export const SessionIdSchema = z.string().regex(SESSION_ID_PATTERN, 'not a session id');
 export const MessageIdSchema = z.string().regex(MESSAGE_ID_PATTERN, 'not a message id');
-export const RunIdSchema = z.string().regex(RUN_ID_PATTERN, 'not a run id');
+const RunIdSchema = z.string().regex(RUN_ID_PATTERN, 'not a run id');
 
 /** Bounds that keep a session item far below DynamoDB's 400 KB, whatever the characters. */
-export const SESSION_LIMITS = {
+const SESSION_LIMITS = {
   titleChars: 256,
   modelChars: 128,
   systemPromptChars: 32_768,
@@ -25,7 +25,7 @@ export const SESSION_LIMITS = {
 const ToolName = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'a tool name is 1-64 letters, digits, _ or -');
 
 /** OpenAI's metadata: at most 16 string pairs, keys up to 64 characters, values up to 512. */
-export const MetadataSchema = z
+const MetadataSchema = z
   .record(
     z.string().min(1).max(SESSION_LIMITS.metadataKeyChars),
     z.string().max(SESSION_LIMITS.metadataValueChars),
@@ -35,7 +35,7 @@ export const MetadataSchema = z
   })
   .describe('Up to 16 string pairs; keys up to 64 characters, values up to 512')
   .meta({ id: 'Metadata', maxProperties: SESSION_LIMITS.metadataPairs });
-export type Metadata = z.infer<typeof MetadataSchema>;
+type Metadata = z.infer<typeof MetadataSchema>;
 
 export const CreateSessionRequest = z
   .object({
@@ -61,8 +61,7 @@ export type CreateSessionRequest = z.infer<typeof CreateSessionRequest>;
 
 const unixSeconds = z.number().int().describe('Unix time in seconds');
 
-export const CONTEXT_STRATEGIES = ['full', 'summarized', 'truncated'] as const;
-export type ContextStrategy = (typeof CONTEXT_STRATEGIES)[number];
+const CONTEXT_STRATEGIES = ['full', 'summarized', 'truncated'] as const;
 
 /**
  * What the model sees of a long session (docs/sessions-context.md): the newest messages up to the window's
@@ -147,17 +146,15 @@ export interface SessionRecord {
   compaction?: CompactionRequest;
 }
 
-export const MessageRoleSchema = z.enum(['user', 'assistant', 'tool', 'system']);
-export type MessageRole = z.infer<typeof MessageRoleSchema>;
+const MessageRoleSchema = z.enum(['user', 'assistant', 'tool', 'system']);
 
-export const ToolCallSchema = z
+const ToolCallSchema = z
   .object({
     id: z.string().min(1).max(128),
     type: z.literal('function'),
     function: z.object({ name: z.string().min(1).max(64), arguments: z.string() }),
   })
   .meta({ id: 'ToolCall' });
-export type ToolCall = z.infer<typeof ToolCallSchema>;
 
 export const MessageResource = z
   .object({
@@ -217,7 +214,7 @@ export const UsageSchema = z
   .meta({ id: 'Usage' });
 export type Usage = z.infer<typeof UsageSchema>;
 
-export const RunStepSchema = z
+const RunStepSchema = z
   .object({
     index: z.number().int().nonnegative(),
     type: z.enum(['message_creation', 'tool_calls']),
@@ -236,7 +233,7 @@ export const RunStepSchema = z
  */
 export type RunStep = z.infer<typeof RunStepSchema> & { reservation?: Record<string, unknown> };
 
-export const RunErrorSchema = z
+const RunErrorSchema = z
   .object({ type: z.string(), code: z.string(), message: z.string(), param: z.string().nullable() })
   .describe('The error envelope of a failed run');
 export type RunError = z.infer<typeof RunErrorSchema>;
