@@ -119,7 +119,7 @@ export const breakdownTable = (
       .map((entry) => `${entry.name} ${kib(entry.bytes)}`)
       .join(', ');
   return [
-    `| function | bundle | ${COLUMNS.join(' | ')} | other | ceiling (without Powertools) | issue target | largest packages |`,
+    `| function | bundle | ${COLUMNS.join(' | ')} | other | ceiling | issue target | largest packages |`,
     `| --- | ---: | ${COLUMNS.map(() => '---:').join(' | ')} | ---: | ---: | ---: | --- |`,
     ...figures.map(
       (figure) =>
