@@ -40,7 +40,10 @@ interface PrefetchRequest {
   readonly tenantId: string;
   /** Untrusted, unvalidated. */
   readonly pathParameters: Readonly<Record<string, string | undefined>>;
-  /** The raw body as text (decoded when base64), undefined when there is none; read only by a route that prefetches. */
+  /**
+   * The raw body as text (decoded when base64), undefined when there is none: read, before any await, only
+   * by a route that prefetches.
+   */
   readonly body: () => string | undefined;
 }
 
@@ -285,9 +288,10 @@ export class ChatPrefetch {
     const { tenantId } = request;
     const sessionId = SessionIdSchema.safeParse(request.pathParameters.id);
     if (!sessionId.success) return undefined;
+    const body = request.body();
     const chat = await this.deps.chat();
     const quotas = this.remembered.get(tenantId);
-    const content = quotas && inlineContent(request.body());
+    const content = quotas && inlineContent(body);
     const sessionBase = this.sessionBases.get(sessionKey(tenantId, sessionId.data));
     const [loaded, early] = await Promise.all([
       loadSessionContext(chat, tenantId, sessionId.data).then(
