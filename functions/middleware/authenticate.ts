@@ -1,26 +1,18 @@
 // Middleware: enforces each route's `auth` from the route table, using the authorizer's context.
 // API Gateway caches authorizer answers, so a tenant key is re-checked here on every request (one
 // BatchGet of the key and its tenant): a revoked key or a suspended tenant stops working at once.
-// A route may start its first reads (its prefetch) at the same time, so the re-check costs no round trip
-// of its own; nothing of them is used unless the key stands. A prefetch may also take something ahead (a
-// chat turn's or completion's admission, under the quotas its tenant had on its last request): then it
-// hands over an undo, which `undoUnclaimedPrefetch` runs before the answer unless the operation claimed
-// what was taken. That is bounded: the authorizer accepted the key within its cache's TTL; the undo is
-// awaited before the answer; and a crash in between leaves holds whose leases end by themselves (a
-// turn's are short; a completion's is the ordinary 900 s of any completion's hold).
+// A route may start its prefetch (a `PrefetchHook`: chat-api's is core/chat/prefetch.ts) at the same
+// time, so the re-check costs no round trip of its own; nothing of it is used unless the key stands, and
+// what it took is given back by `undoUnclaimedPrefetch` before the answer unless the operation claimed it.
+// That is bounded: the authorizer accepted the key within its cache's TTL; the undo is awaited before the
+// answer; and a crash in between leaves holds whose leases end by themselves (a turn's are short; a
+// completion's is the ordinary 900 s of any completion's hold).
 import { NotFoundError, PermissionDeniedError } from '../core/errors';
 import type { TenantStore } from '../core/ports/tenant-store';
 import { checkApiKeyStanding } from '../core/tenants/authenticate-api-key';
 import { authFailureError, isAuthFailure } from '../core/tenants/errors';
 import { HTTP_ROUTES, type RouteAuth, routeKeyOf } from '../platform/routes';
-import type {
-  AuthorizerContext,
-  HttpEvent,
-  HttpMiddleware,
-  HttpRequest,
-  Prefetched,
-  PrefetchResult,
-} from './types';
+import type { AuthorizerContext, HttpEvent, HttpMiddleware, HttpRequest, PrefetchHandle } from './types';
 import { state } from './types';
 
 export interface AuthenticateOptions {
@@ -28,12 +20,8 @@ export interface AuthenticateOptions {
   store?: TenantStore;
   /** Route key → auth; defaults to the platform route table. */
   routeAuth?: ReadonlyMap<string, RouteAuth>;
-  /**
-   * Work to start alongside the re-check, for routes whose first reads depend only on the authorizer's
-   * tenant id and the request: what it takes (not just reads) comes with an undo, as the key may turn out
-   * revoked. Undefined: nothing to start.
-   */
-  prefetch?: (event: HttpEvent, tenantId: string) => Promise<PrefetchResult | undefined> | undefined;
+  /** Starts the route's prefetch alongside the re-check (see `PrefetchHook`); undefined: nothing to start. */
+  prefetch?: (event: HttpEvent, tenantId: string) => PrefetchHandle | undefined;
 }
 
 const defaultRouteAuth: ReadonlyMap<string, RouteAuth> = new Map(
@@ -82,24 +70,9 @@ export const authenticate = (options: AuthenticateOptions = {}): HttpMiddleware 
       throw new PermissionDeniedError('tenant_key_required', 'This route needs a tenant API key');
     }
     if (!options.store) throw new Error('authenticate: tenant routes need a TenantStore');
-    // Settled at once, so a prefetch nobody awaits (the key failed) never rejects unhandled. Kept before
-    // the re-check, so that its undo runs whatever the re-check finds; the operation only runs if the key
-    // stands.
-    const prefetched: Promise<Prefetched> | undefined = options
-      .prefetch?.(request.event, principal.tenantId)
-      ?.then(
-        (result) => {
-          if (result?.undo) http.unclaimed = result.undo;
-          return {
-            ok: true as const,
-            value: result?.value,
-            claim: () => {
-              http.unclaimed = undefined;
-            },
-          };
-        },
-        () => ({ ok: false as const }),
-      );
+    // Started before the re-check, so that its undo runs whatever the re-check finds; the operation only
+    // runs if the key stands.
+    const prefetched = options.prefetch?.(request.event, principal.tenantId);
     if (prefetched) http.prefetched = prefetched;
     const standing = await checkApiKeyStanding(options.store, principal.tenantId, principal.keyId);
     if (!standing.ok) throw authFailureError(standing.reason);
@@ -121,15 +94,10 @@ export const authenticate = (options: AuthenticateOptions = {}): HttpMiddleware 
 export const undoUnclaimedPrefetch = (): HttpMiddleware => {
   const undo = async (request: HttpRequest) => {
     const http = request.internal.http;
-    if (!http?.prefetched) return;
-    await http.prefetched;
-    const pending = http.unclaimed;
-    if (!pending) return;
-    http.unclaimed = undefined;
     try {
-      await pending();
+      await http?.prefetched?.undo();
     } catch (error) {
-      http.log.warn('prefetch not undone', { error: error instanceof Error ? error.name : String(error) });
+      http?.log.warn('prefetch not undone', { error: error instanceof Error ? error.name : String(error) });
     }
   };
   return { after: undo, onError: undo };

@@ -30,8 +30,8 @@ import type {
   HttpEvent,
   HttpResponse,
   HttpState,
-  Prefetched,
-  PrefetchResult,
+  PrefetchHandle,
+  PrefetchHook,
 } from './types';
 import { validate } from './validate';
 
@@ -46,22 +46,9 @@ interface OperationInput<Op extends OperationId> {
   event: HttpEvent;
   /** On routes counted with their first token hold: hand it to the use case (see RequestMeter). */
   meter?: RequestMeter;
-  /** What the operation's prefetch (HttpHandlerOptions.prefetch) read while the key was re-checked. */
-  prefetched?: Promise<Prefetched>;
+  /** What the operation's prefetch (HttpHandlerOptions.prefetch) started while the key was re-checked. */
+  prefetched?: PrefetchHandle;
 }
-
-/**
- * What an operation can start before its key is re-checked, from the authorizer's tenant id and the raw
- * (untrusted, unvalidated) path parameters and body. Mostly a read; whatever it takes (writes) must come
- * with an `undo`, which runs unless the operation claims it: the key failed, the request was refused before
- * the operation, or the operation did not take it up (see authenticate.ts).
- */
-type Prefetch = (input: {
-  readonly tenantId: string;
-  readonly pathParameters: Readonly<Record<string, string | undefined>>;
-  /** The raw body as text (decoded when base64), undefined when there is none. */
-  readonly body: string | undefined;
-}) => Promise<PrefetchResult | undefined>;
 
 /** An operation answers its contract's result, or an HttpReply when status, headers or framing vary. */
 export type Operation<Op extends OperationId> = (
@@ -80,10 +67,11 @@ export interface HttpHandlerOptions {
   corsOrigins?: readonly string[];
   logger?: Logger;
   /**
-   * Per operation, a read to run alongside the key's re-check (see authenticate): its result reaches the
-   * operation as `prefetched`. Before validation, so it must treat the path parameters as untrusted.
+   * Started alongside the key's re-check of each tenant route this function serves (see authenticate):
+   * its handle reaches the operation as `prefetched`. Before validation, so it must treat the path
+   * parameters and the body as untrusted.
    */
-  prefetch?: { readonly [Op in OperationId]?: Prefetch };
+  prefetch?: PrefetchHook;
   /**
    * The invocation's X-Ray subsegment (observability/tracer.ts `invocationTracing()`), given by the
    * composition root: it brings the X-Ray SDK (~120 KiB) into the bundle, which a function that calls no
@@ -167,10 +155,13 @@ export const httpHandler = (operations: Operations, options: HttpHandlerOptions)
           ...(options.store && { store: options.store }),
           prefetch: (event, tenantId) => {
             const op = operationByRouteKey.get(event.routeKey);
-            const prefetch = op && operations[op] ? options.prefetch?.[op] : undefined;
-            if (!prefetch) return undefined;
-            const body = bodyBytes(event)?.toString('utf8');
-            return prefetch({ tenantId, pathParameters: event.pathParameters ?? {}, body });
+            if (!op || !operations[op] || !options.prefetch) return undefined;
+            return options.prefetch.start({
+              operationId: op,
+              tenantId,
+              pathParameters: event.pathParameters ?? {},
+              body: () => bodyBytes(event)?.toString('utf8'),
+            });
           },
         }),
       )

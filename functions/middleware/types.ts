@@ -34,26 +34,29 @@ export interface HttpState {
   meter?: RequestMeter;
   /** Headers every response to this request carries, errors included (the rate-limit headers). */
   responseHeaders?: Record<string, string>;
-  /** What the route's prefetch read while the key was re-checked; settled, never rejecting. */
-  prefetched?: Promise<Prefetched>;
-  /** The prefetch's undo, until the operation claims what it took (see `undoUnclaimedPrefetch`). */
-  unclaimed?: () => Promise<unknown>;
+  /** What the route's prefetch started while the key was re-checked (see `PrefetchHook`). */
+  prefetched?: PrefetchHandle;
+}
+
+/** One request's prefetch: `undo` gives back what it took unless the operation claimed it; once. */
+export interface PrefetchHandle {
+  undo(): Promise<void>;
 }
 
 /**
- * A prefetch's outcome: its value, or that it failed (the operation then reads for itself). An operation
- * that goes ahead with what the prefetch took (not just read) calls `claim`: it then gives it back itself
- * if need be, and the middleware no longer does.
+ * Work a function starts beside the key's re-check of a tenant route (see authenticate.ts), from the
+ * authorizer's tenant id and the raw (untrusted, unvalidated) request. Its handle reaches the operation
+ * as `prefetched`, to claim through the module that made it; `undoUnclaimedPrefetch` awaits its `undo`
+ * before the answer. Undefined from `start`: nothing to start on this route.
  */
-export type Prefetched =
-  | { readonly ok: true; readonly value: unknown; readonly claim: () => void }
-  | { readonly ok: false };
-
-/** What a prefetch hands over: what it read or took, and how to give back what it took (if anything). */
-export interface PrefetchResult {
-  readonly value: unknown;
-  /** Gives back what the prefetch took when the request does not go ahead with it; awaited, never thrown. */
-  readonly undo?: () => Promise<unknown>;
+export interface PrefetchHook {
+  start(request: {
+    readonly operationId: string;
+    readonly tenantId: string;
+    readonly pathParameters: Readonly<Record<string, string | undefined>>;
+    /** The raw body as text (decoded when base64), undefined when there is none. */
+    readonly body: () => string | undefined;
+  }): PrefetchHandle | undefined;
 }
 
 export type HttpRequest = Request<HttpEvent, HttpResponse, Error, Context, { http: HttpState }>;
