@@ -80,7 +80,7 @@ export const exponentialWindow = (base: number, cap: number, retry: number): num
 export const jitteredDelayMs = (policy: RetryPolicy, retry: number, random: () => number): number =>
   Math.floor(random() * exponentialWindow(policy.baseDelayMs, policy.maxDelayMs, retry));
 
-export interface RetryDeps {
+interface RetryDeps {
   /** Waits `ms`; injected so tests neither wait nor depend on chance. */
   readonly sleep: (ms: number) => Promise<void>;
   /** Uniform in [0, 1). */
