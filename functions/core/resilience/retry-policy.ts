@@ -26,6 +26,12 @@
 // An LLM call: 3 requests per link. An SQS job redelivery reruns the whole job, so its AWS calls are each
 // retried by their SDK on every delivery: that product is the queue's, by design (a message, not a loop),
 // bounded by maxReceiveCount × 3 per request and spread over minutes.
+//
+// Not here, on purpose: loops that redo work after a *conflict*, not a failure (RunSeqConflictError in
+// RunPublisher, SessionBusyError saves, append-messages, token holds, quota admission) re-read and try
+// again at once; they wait for nothing and are bounded by their own small counts. Still to move here:
+// the UnprocessedItems backoff of the DynamoDB batch calls (adapters/dynamodb/session-store.ts, 25 ms..1 s
+// full jitter), left alone while the unit-of-work rework of those adapters is under way.
 
 /** How often, and how far apart, one layer tries. */
 export interface RetryPolicy {
