@@ -11,6 +11,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { MiddlewareStack } from '@smithy/types';
+import { AWS_SDK_MAX_ATTEMPTS } from '../core/resilience/retry-policy';
 import { countAwsRequests } from '../observability/aws-requests';
 import { tracer } from '../observability/tracer';
 import { ENV } from '../platform/env';
@@ -48,7 +49,7 @@ export const instrumentedDocumentClient = (client: DynamoDBClient): DynamoDBDocu
 /** The functions' shared DynamoDB client (see instrumentedDocumentClient). */
 export const dynamoDocumentClient = (): DynamoDBDocumentClient => {
   if (!documentClient) {
-    const client = traced(new DynamoDBClient({}));
+    const client = traced(new DynamoDBClient({ maxAttempts: AWS_SDK_MAX_ATTEMPTS.dynamodb }));
     instrument(client.middlewareStack, 'dynamodb');
     documentClient = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
@@ -59,7 +60,7 @@ export const dynamoDocumentClient = (): DynamoDBDocumentClient => {
 
 export const sqs = (): SQSClient => {
   if (!sqsClient) {
-    sqsClient = traced(new SQSClient({}));
+    sqsClient = traced(new SQSClient({ maxAttempts: AWS_SDK_MAX_ATTEMPTS.sqs }));
     instrument(sqsClient.middlewareStack, 'sqs');
   }
   return sqsClient;
@@ -69,6 +70,7 @@ export const s3 = (): S3Client => {
   if (!s3Client) {
     s3Client = traced(
       new S3Client({
+        maxAttempts: AWS_SDK_MAX_ATTEMPTS.s3,
         forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true',
         requestChecksumCalculation: 'WHEN_REQUIRED',
       }),
@@ -80,7 +82,7 @@ export const s3 = (): S3Client => {
 
 export const secretsManager = (): SecretsManagerClient => {
   if (!secretsClient) {
-    secretsClient = traced(new SecretsManagerClient({}));
+    secretsClient = traced(new SecretsManagerClient({ maxAttempts: AWS_SDK_MAX_ATTEMPTS.secretsManager }));
     instrument(secretsClient.middlewareStack, 'secretsmanager');
   }
   return secretsClient;
@@ -90,9 +92,11 @@ export const secretsManager = (): SecretsManagerClient => {
 export const apiGatewayManagement = (endpoint: string): ApiGatewayManagementApiClient => {
   let client = managementClients.get(endpoint);
   if (!client) {
-    // maxAttempts 1: ApiGatewayConnectionNotifier owns the (short, jittered) throttling retry; the SDK's
-    // own retries inside each of its tries would turn 3 tries into 9 requests and ~5 s on live traffic.
-    client = traced(new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 1 }));
+    // One attempt: ApiGatewayConnectionNotifier owns the throttling retry (CONNECTION_POST); the SDK's own
+    // retries inside each of its tries would multiply them on live traffic (see core/resilience).
+    client = traced(
+      new ApiGatewayManagementApiClient({ endpoint, maxAttempts: AWS_SDK_MAX_ATTEMPTS.apigatewayManagement }),
+    );
     instrument(client.middlewareStack, 'apigateway');
     managementClients.set(endpoint, client);
   }

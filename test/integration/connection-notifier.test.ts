@@ -6,6 +6,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiGatewayConnectionNotifier } from '../../functions/adapters/apigw-management/connection-notifier';
 import { apiGatewayManagement } from '../../functions/adapters/aws-clients';
 import { ConnectionGoneError, ConnectionThrottledError } from '../../functions/core/connections/errors';
+import type { RunStreamStore } from '../../functions/core/ports/run-stream-store';
+import { CONNECTION_POST } from '../../functions/core/resilience/retry-policy';
+import type { RunFrame } from '../../functions/core/streaming/frames';
+import { RunPublisher } from '../../functions/core/streaming/run-publisher';
+import { awsRequestTally, startAwsRequestTally } from '../../functions/observability/aws-requests';
 
 // The shared client resolves region and credentials from the environment, as in a Lambda.
 process.env.AWS_REGION ??= 'eu-west-1';
@@ -19,6 +24,8 @@ const received: { path: string; body: string }[] = [];
 const requests: string[] = [];
 /** connection id → how the stand-in answers a post to it. */
 const behaviour = new Map<string, 'gone' | 'throttled'>();
+/** connection id → how many more posts to it are throttled before it accepts them. */
+const throttlesLeft = new Map<string, number>();
 
 const readBody = async (request: IncomingMessage) => {
   const chunks: Buffer[] = [];
@@ -32,7 +39,9 @@ beforeAll(async () => {
     requests.push(`${request.method} ${path}`);
     received.push({ path, body: await readBody(request) });
     const id = path.split('/@connections/')[1] ?? '';
-    const mode = behaviour.get(id);
+    const left = throttlesLeft.get(id) ?? 0;
+    if (left > 0) throttlesLeft.set(id, left - 1);
+    const mode = left > 0 ? 'throttled' : behaviour.get(id);
     if (mode === undefined) return response.writeHead(200).end();
     const [status, type] = mode === 'gone' ? [410, 'GoneException'] : [429, 'LimitExceededException'];
     response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': type });
@@ -50,6 +59,7 @@ beforeEach(() => {
   received.length = 0;
   requests.length = 0;
   behaviour.clear();
+  throttlesLeft.clear();
 });
 
 const notifierFor = () =>
@@ -77,7 +87,7 @@ describe('ApiGatewayConnectionNotifier over HTTP', () => {
     const error = await notifier.post('c-busy', { type: 'pong' }).catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(ConnectionThrottledError);
-    expect(received).toHaveLength(3);
+    expect(received).toHaveLength(CONNECTION_POST.attempts);
   });
 });
 
@@ -95,5 +105,72 @@ describe('ApiGatewayConnectionNotifier.disconnect over HTTP', () => {
       'DELETE /dev/@connections/still-here',
       'DELETE /dev/@connections/left-already',
     ]);
+  });
+});
+
+/** A run's stream with `connectionId` subscribed from the start, logging in memory. */
+const oneSubscriber = (connectionId: string) => {
+  const log: RunFrame[] = [];
+  const subscribed = new Set([connectionId]);
+  const streams: Pick<RunStreamStore, 'append' | 'readAfter' | 'last' | 'unsubscribe' | 'watch'> = {
+    append: async (_tenant, _run, frames) => void log.push(...frames),
+    readAfter: async (_tenant, _run, afterSeq) => log.filter((frame) => frame.seq > afterSeq),
+    last: async () => log.at(-1),
+    unsubscribe: async (_tenant, _run, id) => void subscribed.delete(id),
+    watch: async () => ({
+      status: 'in_progress',
+      subscriptions: [...subscribed].map((id) => ({ connectionId: id, afterSeq: 0 })),
+    }),
+  };
+  return { streams: streams as RunStreamStore, subscribed };
+};
+
+const publisherTo = (connectionId: string) => {
+  const { streams, subscribed } = oneSubscriber(connectionId);
+  const notifier = new ApiGatewayConnectionNotifier(apiGatewayManagement(endpoint), {
+    sleep: async () => {},
+  });
+  return { publisher: new RunPublisher({ streams, notifier }, 't1', 'r1', 0), subscribed };
+};
+
+const posts = (connectionId: string) =>
+  requests.filter((line) => line === `POST /dev/@connections/${connectionId}`);
+
+describe('a run frame to a throttled connection, counted at the wire (RunPublisher, notifier, SDK client)', () => {
+  it(`is sent at most CONNECTION_POST.attempts (${CONNECTION_POST.attempts}) times in all, then the connection is dropped`, async () => {
+    behaviour.set('c-busy', 'throttled');
+    const { publisher, subscribed } = publisherTo('c-busy');
+    startAwsRequestTally();
+
+    await publisher.refresh();
+    await publisher.publish([{ type: 'message.delta', step: 0, text: 'a' }]);
+    await publisher.publish([{ type: 'message.delta', step: 0, text: 'b' }]);
+    await publisher.drain();
+
+    // Before the shared policy: 4 publisher tries × 3 notifier tries = 12 requests for the first frame.
+    expect(posts('c-busy')).toHaveLength(4);
+    expect(CONNECTION_POST.attempts).toBe(4);
+    expect(awsRequestTally().apigateway?.requests).toBe(4);
+    expect(subscribed.has('c-busy')).toBe(false);
+  });
+
+  it('is delivered, in order, once a short throttle passes', async () => {
+    throttlesLeft.set('c-slow', 2);
+    const { publisher, subscribed } = publisherTo('c-slow');
+
+    await publisher.refresh();
+    await publisher.publish([{ type: 'message.delta', step: 0, text: 'a' }]);
+    await publisher.publish([{ type: 'message.delta', step: 0, text: 'b' }]);
+    await publisher.drain();
+
+    const delivered = received
+      .filter((request) => request.path === '/dev/@connections/c-slow' && request.body !== '')
+      .map((request) => JSON.parse(request.body) as { seq: number; text: string });
+    expect(posts('c-slow')).toHaveLength(4);
+    expect(delivered.slice(-2).map((frame) => [frame.seq, frame.text])).toEqual([
+      [1, 'a'],
+      [2, 'b'],
+    ]);
+    expect(subscribed.has('c-slow')).toBe(true);
   });
 });

@@ -2,8 +2,9 @@
 // that speaks OpenAI's wire protocol. No emulators: this file needs nothing from the global setup.
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLlmClient } from '../../functions/adapters/openai/create-llm-client';
+import { openAiConnector } from '../../functions/adapters/openai/openai-connector';
 import { OpenAiLlmClient } from '../../functions/adapters/openai/openai-llm-client';
+import { ModelCatalogue, type ProviderCatalogue } from '../../functions/core/llm/catalogue';
 import { CircuitBreakerRegistry } from '../../functions/core/llm/circuit-breaker';
 import { collectStream } from '../../functions/core/llm/deltas';
 import {
@@ -12,8 +13,8 @@ import {
   LlmTimeoutError,
   LlmUnavailableError,
 } from '../../functions/core/llm/errors';
-import { createResilientLlmClient } from '../../functions/core/llm/resilient-llm-client';
-import { RetryingLlmClient } from '../../functions/core/llm/retrying-llm-client';
+import { ProviderRoutingLlmClient } from '../../functions/core/llm/provider-router';
+import { RetryingLlmClient, type RetryOptions } from '../../functions/core/llm/retrying-llm-client';
 import { RULE_BASED_PROVIDER } from '../../functions/core/llm/rule-based-provider';
 import { REAL_TIMING, realSleep, type Timing } from '../../functions/core/llm/timing';
 import type { ChatDelta, ChatMessage, ChatRequest } from '../../functions/core/llm/types';
@@ -28,6 +29,20 @@ const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => 
 });
 const clientFor = (server: FakeOpenAiServer, apiKey = 'sk-test') =>
   new OpenAI({ apiKey, baseURL: server.baseURL, maxRetries: 0 });
+const LIMITS = { contextTokens: 128_000, maxOutputTokens: 16_000 };
+const ONE_MODEL: ProviderCatalogue = { openai: { models: { 'gpt-4o-mini': LIMITS } } };
+
+/** The production LLM client (router, breakers, retries, rule-based fallback) on the SDK against `baseURL`. */
+const routedTo = (
+  baseURL: string,
+  options: { retry?: RetryOptions; breakers?: CircuitBreakerRegistry; catalogue?: ProviderCatalogue } = {},
+) =>
+  new ProviderRoutingLlmClient({
+    catalogue: new ModelCatalogue(options.catalogue ?? ONE_MODEL),
+    breakers: options.breakers ?? new CircuitBreakerRegistry(),
+    ...(options.retry && { retry: options.retry }),
+    connect: openAiConnector({ resolve: async () => ({ apiKey: 'sk-test', baseURL }) }),
+  });
 const textOf = (deltas: ChatDelta[]) => deltas.map((d) => (d.type === 'text' ? d.text : '')).join('');
 
 /** Real waits, recorded, so a test can check what was waited without asserting on elapsed time. */
@@ -359,11 +374,7 @@ describe('circuit breaker and fallback chain', () => {
     const failing = await startFakeOpenAiServer({ fallback: { type: 'error', status: 500 } });
     try {
       const breakers = new CircuitBreakerRegistry({ failureThreshold: 3, cooldownMs: 60_000 });
-      const resilient = createResilientLlmClient({
-        links: [{ provider: 'openai', client: new OpenAiLlmClient(clientFor(failing)) }],
-        retry: { maxAttempts: 2, baseDelayMs: 1 },
-        breakers,
-      });
+      const resilient = routedTo(failing.baseURL, { retry: { maxAttempts: 2, baseDelayMs: 1 }, breakers });
 
       const answers = [];
       for (let i = 0; i < 4; i += 1) answers.push(await resilient.complete(ask('hello')));
@@ -382,12 +393,8 @@ describe('circuit breaker and fallback chain', () => {
 
   it('falls back to the rule-based provider when the server is down, streaming included', async () => {
     const gone = await startFakeOpenAiServer();
-    const client = clientFor(gone);
     await gone.close();
-    const resilient = createResilientLlmClient({
-      links: [{ provider: 'openai', client: new OpenAiLlmClient(client) }],
-      retry: { maxAttempts: 2, baseDelayMs: 1 },
-    });
+    const resilient = routedTo(gone.baseURL, { retry: { maxAttempts: 2, baseDelayMs: 1 } });
 
     const deltas: ChatDelta[] = [];
     for await (const delta of resilient.stream(
@@ -417,10 +424,7 @@ describe('circuit breaker and fallback chain', () => {
     const paced = await startFakeOpenAiServer({ piecesPerSecond: 50 });
     try {
       paced.enqueue({ type: 'cut', text: 'partial answer here', afterPieces: 2 });
-      const resilient = createResilientLlmClient({
-        links: [{ provider: 'openai', client: new OpenAiLlmClient(clientFor(paced)) }],
-        retry: { maxAttempts: 2, baseDelayMs: 1 },
-      });
+      const resilient = routedTo(paced.baseURL, { retry: { maxAttempts: 2, baseDelayMs: 1 } });
       const deltas: ChatDelta[] = [];
 
       const error = await (async () => {
@@ -434,18 +438,17 @@ describe('circuit breaker and fallback chain', () => {
     }
   });
 
-  it('createLlmClient wires the SDK with a key, and a fallback model before the rule-based provider', async () => {
+  it('openAiConnector wires the SDK with a key, and a fallback model before the rule-based provider', async () => {
     server.enqueue({ type: 'error', status: 500 }, { type: 'text', text: 'from the smaller model' });
-    const { client, mode } = createLlmClient({
-      apiKey: 'sk-test',
-      baseURL: server.baseURL,
-      fallbackModels: ['gpt-4o-mini'],
+    const client = routedTo(server.baseURL, {
       retry: { maxAttempts: 1 },
+      catalogue: {
+        openai: { models: { 'gpt-4o': { ...LIMITS, fallbacks: ['gpt-4o-mini'] }, 'gpt-4o-mini': LIMITS } },
+      },
     });
 
     const answer = await client.complete(ask('hi', { model: 'gpt-4o' }));
 
-    expect(mode).toBe('upstream');
     expect(answer).toMatchObject({ provider: 'openai', model: 'gpt-4o-mini', degraded: true });
     expect(server.chatRequests().map((r) => r.body?.model)).toEqual(['gpt-4o', 'gpt-4o-mini']);
   });

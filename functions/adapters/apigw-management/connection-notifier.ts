@@ -9,15 +9,13 @@ import { encodeFrame } from '../../core/connections/frames';
 import type { ServerFrame } from '../../core/connections/schemas';
 import { InternalError, UpstreamError } from '../../core/errors';
 import type { ConnectionNotifier } from '../../core/ports/connection-notifier';
+import { CONNECTION_POST, type RetryPolicy, retrying } from '../../core/resilience/retry-policy';
 
 const THROTTLED = new Set(['LimitExceededException', 'ThrottlingException', 'TooManyRequestsException']);
 
 export interface ConnectionNotifierOptions {
-  /** Tries per post when throttled, the first included. */
-  maxAttempts?: number;
-  /** Upper bound of the first back-off; doubles per retry, capped at maxDelayMs, fully jittered. */
-  baseDelayMs?: number;
-  maxDelayMs?: number;
+  /** Tries and backoff of a throttled call (default CONNECTION_POST, the only layer that retries it). */
+  policy?: RetryPolicy;
   /** Injected so tests neither wait nor depend on chance. */
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -26,9 +24,7 @@ export interface ConnectionNotifierOptions {
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class ApiGatewayConnectionNotifier implements ConnectionNotifier {
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly policy: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
@@ -37,10 +33,8 @@ export class ApiGatewayConnectionNotifier implements ConnectionNotifier {
     options: ConnectionNotifierOptions = {},
   ) {
     // Short on purpose: a frame is live traffic. Give this adapter a client with maxAttempts 1 (as
-    // aws-clients.ts does), or the SDK's own throttling retries multiply these tries.
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
-    this.baseDelayMs = options.baseDelayMs ?? 50;
-    this.maxDelayMs = options.maxDelayMs ?? 400;
+    // aws-clients.ts does, AWS_SDK_MAX_ATTEMPTS), or the SDK's own throttling retries multiply these tries.
+    this.policy = options.policy ?? CONNECTION_POST;
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
   }
@@ -63,26 +57,26 @@ export class ApiGatewayConnectionNotifier implements ConnectionNotifier {
     }
   }
 
-  /** One @connections call with the short jittered retry on throttling, and errors translated. */
+  /** One @connections call, a throttled one tried again per the policy, and errors translated. */
   private async send(connectionId: string, doing: string, call: () => Promise<unknown>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await call();
-        return;
-      } catch (error) {
-        const name = error instanceof Error ? error.name : 'UnknownError';
-        if (name === 'GoneException') throw new ConnectionGoneError(connectionId, { cause: error });
-        if (!THROTTLED.has(name)) throw translate(connectionId, doing, name, error);
-        if (attempt >= this.maxAttempts) {
+    await retrying(
+      this.policy,
+      { sleep: this.sleep, random: this.random },
+      async (attempt) => {
+        try {
+          await call();
+        } catch (error) {
+          const name = error instanceof Error ? error.name : 'UnknownError';
+          if (name === 'GoneException') throw new ConnectionGoneError(connectionId, { cause: error });
+          if (!THROTTLED.has(name)) throw translate(connectionId, doing, name, error);
           throw new ConnectionThrottledError(
             `${doing} connection ${connectionId} was throttled ${attempt} times; giving up`,
             { cause: error },
           );
         }
-        const ceiling = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-        await this.sleep(Math.floor(this.random() * ceiling));
-      }
-    }
+      },
+      (_attempt, error, jittered) => (error instanceof ConnectionThrottledError ? jittered() : undefined),
+    );
   }
 }
 

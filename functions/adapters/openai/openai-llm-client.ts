@@ -29,6 +29,7 @@ import type {
   Usage,
 } from '../../core/llm/types';
 import type { LlmClient } from '../../core/ports/llm-client';
+import { OPENAI_SDK_MAX_RETRIES } from '../../core/resilience/retry-policy';
 
 export interface OpenAiLlmClientOptions {
   /** Name reported in answers and errors, and the circuit breaker's key (default `openai`). */
@@ -178,8 +179,9 @@ export const toLlmError = (
 };
 
 /**
- * LlmClient on an `OpenAI` instance. Give it an instance built with `maxRetries: 0` (each call also passes
- * `maxRetries: 0`: retries belong to RetryingLlmClient, which honours Retry-After and the deadline).
+ * LlmClient on an `OpenAI` instance. Give it an instance built with `maxRetries: OPENAI_SDK_MAX_RETRIES`
+ * (0; each call passes it too): retries belong to RetryingLlmClient (LLM_CALL), which honours Retry-After
+ * and the deadline, so the SDK's own would multiply them.
  *
  * @example
  * const openai = new OpenAI({ apiKey, baseURL: process.env.OPENAI_BASE_URL, maxRetries: 0 });
@@ -249,7 +251,7 @@ export class OpenAiLlmClient implements LlmClient {
     };
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     return {
-      requestOptions: { timeout, maxRetries: 0, signal: controller.signal },
+      requestOptions: { timeout, maxRetries: OPENAI_SDK_MAX_RETRIES, signal: controller.signal },
       cutoff: () => cutoff,
       touch: () => {
         if (cutoff) return;

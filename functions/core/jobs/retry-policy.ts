@@ -1,6 +1,9 @@
 // Core: how long a failed job waits before its next delivery: exponential backoff with full jitter,
-// keyed on the queue's receive count, and when an attempt is the last one before the DLQ.
+// keyed on the queue's receive count, and when an attempt is the last one before the DLQ. This layer delays
+// a message rather than looping; its window is the shared one (core/resilience/retry-policy, whose table
+// places it among the other layers).
 import type { MessageVisibility } from '../ports/message-visibility';
+import { exponentialWindow } from '../resilience/retry-policy';
 
 /** SQS's own ceiling for a message's visibility timeout. */
 const MAX_VISIBILITY_SECONDS = 43_200;
@@ -32,10 +35,8 @@ export interface JobRetry {
  * backoffCeiling({ baseSeconds: 5, capSeconds: 300, visibilityTimeoutSeconds: 720, maxReceiveCount: 5 }, 3); // 20
  */
 export const backoffCeiling = (policy: RetryPolicy, receiveCount: number): number => {
-  const exponent = Math.min(Math.max(0, receiveCount - 1), 30);
   return Math.min(
-    policy.baseSeconds * 2 ** exponent,
-    policy.capSeconds,
+    exponentialWindow(policy.baseSeconds, policy.capSeconds, receiveCount),
     policy.visibilityTimeoutSeconds,
     MAX_VISIBILITY_SECONDS,
   );

@@ -2,16 +2,17 @@
 // Retry-After, and never waits past the caller's deadline. A stream is retried only before it has
 // yielded anything: after that, a retry would repeat text the caller already relayed.
 import type { LlmClient } from '../ports/llm-client';
+import { jitteredDelayMs, LLM_CALL, type RetryPolicy, retrying } from '../resilience/retry-policy';
 import { isRetryable, LlmRateLimitedError } from './errors';
 import { REAL_TIMING, type Timing } from './timing';
 import type { ChatCompletion, ChatDelta, ChatRequest, LlmCallOptions } from './types';
 
 export interface RetryOptions {
-  /** Attempts in all, the first included (default 3). */
+  /** Attempts in all, the first included (default LLM_CALL's 3). */
   maxAttempts?: number;
-  /** Cap of the exponential window before jitter (default 250 ms: 250, 500, 1000, ...). */
+  /** Cap of the exponential window before jitter (default LLM_CALL's 250 ms: 250, 500, 1000, ...). */
   baseDelayMs?: number;
-  /** The window never grows past this (default 4 s). */
+  /** The window never grows past this (default LLM_CALL's 4 s). */
   maxDelayMs?: number;
   /** A Retry-After longer than this is not waited for: the error goes up (a fallback may answer). */
   maxRetryAfterMs?: number;
@@ -29,9 +30,7 @@ export interface RetryOptions {
  * await llm.complete(request, { deadlineMs: Date.now() + 20_000 });
  */
 export class RetryingLlmClient implements LlmClient {
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly policy: RetryPolicy;
   private readonly maxRetryAfterMs: number;
   private readonly minAttemptMs: number;
 
@@ -40,19 +39,19 @@ export class RetryingLlmClient implements LlmClient {
     private readonly options: RetryOptions = {},
     private readonly timing: Timing = REAL_TIMING,
   ) {
-    this.maxAttempts = options.maxAttempts ?? 3;
-    this.baseDelayMs = options.baseDelayMs ?? 250;
-    this.maxDelayMs = options.maxDelayMs ?? 4_000;
+    this.policy = {
+      attempts: options.maxAttempts ?? LLM_CALL.attempts,
+      baseDelayMs: options.baseDelayMs ?? LLM_CALL.baseDelayMs,
+      maxDelayMs: options.maxDelayMs ?? LLM_CALL.maxDelayMs,
+    };
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
     this.minAttemptMs = options.minAttemptMs ?? 500;
   }
 
   /** The wait before attempt `attempt + 1`, or undefined when the error must go up instead. */
   private delayBefore(attempt: number, error: unknown, options: LlmCallOptions): number | undefined {
-    if (attempt >= this.maxAttempts || !isRetryable(error) || options.signal?.aborted) return undefined;
-    // Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^n)), so clients spread out.
-    const window = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-    let delay = Math.floor(this.timing.random() * window);
+    if (attempt >= this.policy.attempts || !isRetryable(error) || options.signal?.aborted) return undefined;
+    let delay = jitteredDelayMs(this.policy, attempt, this.timing.random);
     if (error instanceof LlmRateLimitedError && error.retryAfterMs !== undefined) {
       if (error.retryAfterMs > this.maxRetryAfterMs) return undefined;
       delay = Math.max(delay, error.retryAfterMs);
@@ -63,24 +62,17 @@ export class RetryingLlmClient implements LlmClient {
     ) {
       return undefined;
     }
+    this.options.onRetry?.({ attempt, delayMs: delay, error });
     return delay;
   }
 
-  private async wait(attempt: number, delayMs: number, error: unknown, options: LlmCallOptions) {
-    this.options.onRetry?.({ attempt, delayMs, error });
-    await this.timing.sleep(delayMs, options.signal);
-  }
-
   async complete(request: ChatRequest, options: LlmCallOptions = {}): Promise<ChatCompletion> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await this.inner.complete(request, options);
-      } catch (error) {
-        const delay = this.delayBefore(attempt, error, options);
-        if (delay === undefined) throw error;
-        await this.wait(attempt, delay, error, options);
-      }
-    }
+    return retrying(
+      this.policy,
+      { random: this.timing.random, sleep: (ms) => this.timing.sleep(ms, options.signal) },
+      () => this.inner.complete(request, options),
+      (attempt, error) => this.delayBefore(attempt, error, options),
+    );
   }
 
   async *stream(request: ChatRequest, options: LlmCallOptions = {}): AsyncGenerator<ChatDelta> {
@@ -95,7 +87,7 @@ export class RetryingLlmClient implements LlmClient {
       } catch (error) {
         const delay = yielded ? undefined : this.delayBefore(attempt, error, options);
         if (delay === undefined) throw error;
-        await this.wait(attempt, delay, error, options);
+        await this.timing.sleep(delay, options.signal);
       }
     }
   }

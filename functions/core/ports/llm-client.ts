@@ -9,7 +9,7 @@ import type { ChatCompletion, ChatDelta, ChatRequest, LlmCallOptions } from '../
  * ends short, so a stream that ends normally always ends with a `finish` chunk.
  *
  * @example
- * const llm: LlmClient = createResilientLlmClient({ links: [{ provider: 'openai', client: openAi }] });
+ * const llm: LlmClient = new ProviderRoutingLlmClient({ catalogue, breakers, connect: openAiConnector(options) });
  * const deadlineMs = Date.now() + context.getRemainingTimeInMillis() - 2_000;
  * const answer = await llm.complete({ model: 'gpt-4o-mini', messages }, { signal, deadlineMs });
  * console.log(answer.message.content, answer.provider, answer.degraded);

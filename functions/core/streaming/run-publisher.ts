@@ -24,22 +24,15 @@ export interface RunPublisherDeps {
   readonly notifier: ConnectionNotifier;
   /** Warnings about connections given up on; optional. */
   readonly log?: (message: string, fields: Record<string, unknown>) => void;
-  /** Waits between tries of a throttled post (LimitExceededException); injected so tests do not wait. */
-  readonly sleep?: (ms: number) => Promise<void>;
 }
-
-/** Tries of a post that the notifier reported throttled (it already retried briefly itself). */
-const THROTTLED_TRIES = 4;
-const THROTTLE_BACKOFF_MS = 250;
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Every operation runs on one chain, so frames are logged in seq order and a resumed connection gets its
  * replay before any live frame after it: no gap, no duplicate, in order. A frame is logged before it is
  * posted, so what a client missed is always in the log. A gone connection is dropped (the run goes on);
- * a throttled post is retried with backoff, and after that the connection is dropped for this run (its
- * client sees a gap in `seq` and resumes).
+ * a post still throttled after the notifier's own retries (CONNECTION_POST, the one layer that retries it:
+ * see core/resilience/retry-policy) drops the connection for this run (its client sees a gap in `seq` and
+ * resumes). Retrying here too would multiply the notifier's tries.
  *
  * @example
  * const publisher = new RunPublisher(deps, tenantId, runId, (await streams.last(tenantId, runId))?.seq ?? 0);
@@ -161,26 +154,19 @@ export class RunPublisher implements RunEventSink {
   }
 
   private async post(connectionId: string, frame: RunFrame): Promise<boolean> {
-    const sleep = this.deps.sleep ?? defaultSleep;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        this.posts += 1;
-        await this.deps.notifier.post(connectionId, frame);
-        return true;
-      } catch (error) {
-        if (error instanceof ConnectionThrottledError && attempt < THROTTLED_TRIES) {
-          await sleep(THROTTLE_BACKOFF_MS * 2 ** (attempt - 1));
-          continue;
-        }
-        if (!(error instanceof ConnectionGoneError) && !(error instanceof ConnectionThrottledError)) {
-          this.deps.log?.('posting a run frame failed: connection dropped for this run', {
-            connection_id: connectionId,
-            error,
-          });
-        }
-        this.drop(connectionId);
-        return false;
+    try {
+      this.posts += 1;
+      await this.deps.notifier.post(connectionId, frame);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConnectionGoneError) && !(error instanceof ConnectionThrottledError)) {
+        this.deps.log?.('posting a run frame failed: connection dropped for this run', {
+          connection_id: connectionId,
+          error,
+        });
       }
+      this.drop(connectionId);
+      return false;
     }
   }
 

@@ -2,7 +2,7 @@
 // the model (catalogue `llm: true`: chat-api, chat-worker) import this module, so only their bundles carry
 // the `openai` package (the bundle budget test holds every other function to that).
 import { secretsManager } from '../../adapters/aws-clients';
-import { openAiConnector, type ProviderEndpoint } from '../../adapters/openai/create-llm-client';
+import { openAiConnector, type ProviderEndpoint } from '../../adapters/openai/openai-connector';
 import { readSecretKey } from '../../adapters/secrets/secret-key';
 import type { RuntimeConfig } from '../../config';
 import type { ChatDeps } from '../../core/chat/model';

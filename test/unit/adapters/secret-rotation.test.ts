@@ -3,7 +3,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openAiConnector } from '../../../functions/adapters/openai/create-llm-client';
+import { openAiConnector } from '../../../functions/adapters/openai/openai-connector';
 import { SecretKeys, secretMaxAgeSeconds } from '../../../functions/adapters/secrets/secret-key';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../../helpers/fake-openai-server';
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ModelCatalogue } from '../../../functions/core/llm/catalogue';
 import { CircuitBreakerRegistry } from '../../../functions/core/llm/circuit-breaker';
 import {
   LlmAbortedError,
@@ -7,7 +8,7 @@ import {
   LlmUnavailableError,
 } from '../../../functions/core/llm/errors';
 import { FallbackLlmClient } from '../../../functions/core/llm/fallback-llm-client';
-import { createResilientLlmClient } from '../../../functions/core/llm/resilient-llm-client';
+import { ProviderRoutingLlmClient } from '../../../functions/core/llm/provider-router';
 import { RULE_BASED_PROVIDER } from '../../../functions/core/llm/rule-based-provider';
 import { drain, manualTiming, request, ScriptedLlmClient } from './fakes';
 
@@ -87,7 +88,7 @@ describe('FallbackLlmClient', () => {
   });
 });
 
-describe('createResilientLlmClient', () => {
+describe('FallbackLlmClient behind the provider router', () => {
   it('retries, opens the circuit, then lets the rule-based provider answer without calling the provider', async () => {
     const { timing } = manualTiming();
     const provider = new ScriptedLlmClient(
@@ -95,8 +96,11 @@ describe('createResilientLlmClient', () => {
       'primary',
     );
     const breakers = new CircuitBreakerRegistry({ failureThreshold: 3, cooldownMs: 60_000, now: timing.now });
-    const llm = createResilientLlmClient({
-      links: [{ provider: 'primary', client: provider }],
+    const llm = new ProviderRoutingLlmClient({
+      catalogue: new ModelCatalogue({
+        primary: { models: { [request().model]: { contextTokens: 8_000, maxOutputTokens: 1_000 } } },
+      }),
+      connect: async () => provider,
       retry: { maxAttempts: 2 },
       breakers,
       timing,

@@ -264,31 +264,25 @@ describe('acceptChat and the streamed worker run', () => {
 });
 
 describe('RunPublisher', () => {
-  it('backs off and retries a throttled post (LimitExceededException), then delivers in order', async () => {
+  it('drops a connection whose post the notifier reports still throttled, without retrying on top of it', async () => {
     const { streams, notifier, tenant, actions, context, session } = await setup();
     const { runId } = await acceptChat(actions, context, { session_id: session.id, content: 'Hi' });
-    let throttles = 2;
-    const post = notifier.post.bind(notifier);
-    notifier.post = async (connectionId, frame) => {
-      if (throttles-- > 0) throw new ConnectionThrottledError('throttled');
-      await post(connectionId, frame);
+    let posts = 0;
+    notifier.post = async () => {
+      posts += 1;
+      throw new ConnectionThrottledError('throttled 4 times; giving up');
     };
-    const waits: number[] = [];
-    const publisher = new RunPublisher(
-      { streams, notifier, sleep: async (ms) => void waits.push(ms) },
-      tenant.id,
-      runId,
-      1,
-    );
+    const publisher = new RunPublisher({ streams, notifier }, tenant.id, runId, 1);
 
     await publisher.refresh();
     await publisher.publish([{ type: 'message.delta', step: 0, text: 'a' }]);
     await publisher.publish([{ type: 'message.delta', step: 0, text: 'b' }]);
     await publisher.drain();
 
-    expect(waits).toHaveLength(2);
-    expect(waits[1]).toBeGreaterThan(waits[0] as number);
-    expect(textOf(runFramesTo(notifier, CONNECTION))).toBe('ab');
+    expect(posts).toBe(1);
+    expect(publisher.postCount).toBe(1);
+    expect(streams.subscriptions.get(`${tenant.id}#${runId}`)?.has(CONNECTION)).toBe(false);
+    expect((await streams.readAfter(tenant.id, runId, 1)).map((frame) => frame.seq)).toEqual([2, 3]);
   });
 
   it('gives a connection that subscribes mid-run what it missed, then the live rest, once and in order', async () => {

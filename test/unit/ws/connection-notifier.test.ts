@@ -12,6 +12,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiGatewayConnectionNotifier } from '../../../functions/adapters/apigw-management/connection-notifier';
 import { ConnectionGoneError, ConnectionThrottledError } from '../../../functions/core/connections/errors';
 import { InternalError, UpstreamError } from '../../../functions/core/errors';
+import { CONNECTION_POST } from '../../../functions/core/resilience/retry-policy';
 
 const client = new ApiGatewayManagementApiClient({
   endpoint: 'https://k3x9w2v7qa.execute-api.eu-west-1.amazonaws.com/dev',
@@ -22,12 +23,10 @@ const metadata = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } })
 const limitExceeded = () => new LimitExceededException({ message: 'Rate exceeded', ...metadata(429) });
 
 /** Records the back-off delays instead of waiting them out. */
-const notifierWithClock = (options: { maxAttempts?: number } = {}) => {
+const notifierWithClock = (options: { attempts?: number } = {}) => {
   const delays: number[] = [];
   const notifier = new ApiGatewayConnectionNotifier(client, {
-    ...options,
-    baseDelayMs: 50,
-    maxDelayMs: 400,
+    policy: { attempts: options.attempts ?? 3, baseDelayMs: 50, maxDelayMs: 400 },
     random: () => 0.5,
     sleep: async (ms) => {
       delays.push(ms);
@@ -82,14 +81,30 @@ describe('ApiGatewayConnectionNotifier', () => {
 
   it('surfaces throttling that outlasts its tries as a retryable ConnectionThrottledError', async () => {
     management.on(PostToConnectionCommand).rejects(limitExceeded());
-    const { notifier } = notifierWithClock({ maxAttempts: 3 });
+    const { notifier } = notifierWithClock({ attempts: 3 });
 
     const error = await notifier.post('c1', { type: 'pong' }).catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(ConnectionThrottledError);
     expect((error as ConnectionThrottledError).retryable).toBe(true);
     expect((error as ConnectionThrottledError).statusCode).toBe(503);
+    expect((error as Error).message).toContain('throttled 3 times');
     expect(management.commandCalls(PostToConnectionCommand)).toHaveLength(3);
+  });
+
+  it('tries a throttled post CONNECTION_POST.attempts (4) times by default, its waits within the policy', async () => {
+    management.on(PostToConnectionCommand).rejects(limitExceeded());
+    const delays: number[] = [];
+    const notifier = new ApiGatewayConnectionNotifier(client, {
+      random: () => 0.999,
+      sleep: async (ms) => void delays.push(ms),
+    });
+
+    await expect(notifier.post('c1', { type: 'pong' })).rejects.toBeInstanceOf(ConnectionThrottledError);
+
+    expect(CONNECTION_POST.attempts).toBe(4);
+    expect(management.commandCalls(PostToConnectionCommand)).toHaveLength(CONNECTION_POST.attempts);
+    expect(delays).toEqual([249, 499, 999]);
   });
 
   it('treats a 403 as our misconfiguration (a bug), not the client going away', async () => {

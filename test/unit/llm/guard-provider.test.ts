@@ -1,8 +1,12 @@
+// Unit: guardProvider (a breaker per provider and model, outside the retries), alone and as the router
+// uses it for a model whose declared fallback is another model of the same provider.
 import { describe, expect, it } from 'vitest';
+import { ModelCatalogue } from '../../../functions/core/llm/catalogue';
 import { CircuitBreakerRegistry } from '../../../functions/core/llm/circuit-breaker';
 import { completionToDeltas } from '../../../functions/core/llm/deltas';
 import { LlmCircuitOpenError, LlmUnavailableError } from '../../../functions/core/llm/errors';
-import { createResilientLlmClient } from '../../../functions/core/llm/resilient-llm-client';
+import { guardProvider } from '../../../functions/core/llm/guard-provider';
+import { ProviderRoutingLlmClient } from '../../../functions/core/llm/provider-router';
 import type { ChatCompletion, ChatDelta, ChatRequest } from '../../../functions/core/llm/types';
 import type { LlmClient } from '../../../functions/core/ports/llm-client';
 import { completionOf, drain, manualTiming, request } from './fakes';
@@ -25,25 +29,33 @@ class ModelsOfOneProvider implements LlmClient {
   }
 }
 
-/** The primary model as the request names it, then `small` of the same provider, then the rule-based one. */
+const LIMITS = { contextTokens: 8_000, maxOutputTokens: 1_000 };
+
+/**
+ * `primary and small`: the router, `big` falling back to `small` of the same provider, then the rule-based
+ * provider. `primary only`: the provider's guarded client alone, so its errors reach the caller.
+ */
 const setUp = (failing: string[], links: 'primary and small' | 'primary only' = 'primary and small') => {
   const { timing } = manualTiming();
   const openai = new ModelsOfOneProvider(new Set(failing));
   const breakers = new CircuitBreakerRegistry({ failureThreshold: 2, cooldownMs: 60_000, now: timing.now });
-  const llm = createResilientLlmClient({
-    links: [
-      { provider: 'openai', client: openai },
-      ...(links === 'primary and small' ? [{ provider: 'openai', client: openai, model: 'small' }] : []),
-    ],
-    retry: { maxAttempts: 3 },
-    breakers,
-    timing,
-    ruleBasedFallback: links === 'primary and small',
-  });
+  const retry = { maxAttempts: 3 };
+  const llm: LlmClient =
+    links === 'primary only'
+      ? guardProvider('openai', openai, { breakers, retry, timing })
+      : new ProviderRoutingLlmClient({
+          catalogue: new ModelCatalogue({
+            openai: { models: { big: { ...LIMITS, fallbacks: ['small'] }, small: LIMITS } },
+          }),
+          connect: async () => openai,
+          breakers,
+          retry,
+          timing,
+        });
   return { openai, breakers, llm };
 };
 
-describe('createResilientLlmClient: circuits per provider and model', () => {
+describe('guardProvider: circuits per provider and model', () => {
   it('still tries a fallback model of the same provider when the primary model keeps failing', async () => {
     const { openai, llm } = setUp(['big']);
 
