@@ -127,7 +127,8 @@ const importOnce = (file: string, env: Record<string, string>, nodeOptions: read
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const figure = /^init-ms=([\d.]+)$/m.exec(out)?.[1];
-  if (figure === undefined) throw new Error(`no init time in the output of importing ${file}: ${out.slice(-500)}`);
+  if (figure === undefined)
+    throw new Error(`no init time in the output of importing ${file}: ${out.slice(-500)}`);
   return Number(figure);
 };
 
