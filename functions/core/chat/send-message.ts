@@ -19,7 +19,7 @@ import {
   earlyReservation,
   undoEarlyAdmission,
 } from './early-admission';
-import { executeRun, type PendingTurn, stepPlan } from './execute-run';
+import { executeRun, type PendingTurn } from './execute-run';
 import { reservationTokens } from './metered-step';
 import {
   type ChatDeps,
@@ -32,6 +32,7 @@ import {
 import { modelLimits } from './model-limits';
 import { runExecuteEnvelope } from './run-execute-job';
 import type { SendMessageRequest, SendMessageResult } from './schemas';
+import { stepPlan } from './step-plan';
 
 /** Attempts to record the turn when other messages keep landing in the session meanwhile. */
 const MAX_SAVE_ATTEMPTS = 5;
