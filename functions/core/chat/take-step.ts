@@ -134,7 +134,7 @@ const callModel = async (
     );
     return result.persisted;
   } catch (error) {
-    return stepFailed(state, error);
+    return await stepFailed(state, error);
   } finally {
     if (timer) clearTimeout(timer);
     input.signal?.removeEventListener('abort', onCallerAbort);
