@@ -217,9 +217,9 @@ const writeStep = async (
   if (first) state.saved = true;
   if (appended.settled) answer.settledWith(appended.settled);
   const recordedStep = appended.messages.slice(first ? 1 : 0);
-  const ends = (appended.transitioned ? proposed : proposeStep(state, answer, recordedStep[0])).changes
-    .status;
-  if (ends !== 'in_progress' && !appended.slotReleased) await releaseSlot(state);
+  // A replayed append ends the run as its recorded answer says, not as this attempt's.
+  const ends = appended.transitioned ? proposed : proposeStep(state, answer, recordedStep[0]);
+  if (ends.changes.status !== 'in_progress' && !appended.slotReleased) await releaseSlot(state);
   state.lastMessageId = appended.replayed ? undefined : (appended.messages.at(-1)?.id ?? undefined);
   if (!appended.transitioned) return recordReplayedStep(state, answer, recordedStep);
   state.steps.push(proposed.step);
