@@ -28,7 +28,7 @@ export interface ChatTimeouts {
    * The delay of an inline turn's recovery job (SQS allows at most 900 s), and the lease of the holds
    * its first step takes (tokens, slot). It must pass chat-api's own timeout, so the job never resumes a
    * run that a live invocation is still running, and a hold never lapses under a live invocation; by
-   * default `send-message.ts` derives it from `syncDeadlineMs`.
+   * default `recoveryDelaySeconds` (message-turn.ts) derives it from `syncDeadlineMs`.
    */
   readonly recoveryDelaySeconds?: number;
 }
