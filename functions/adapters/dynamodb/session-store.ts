@@ -22,6 +22,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { decodeCursor, encodeCursor, type Page } from '../../core/pagination';
 import type { BlobStore } from '../../core/ports/blob-store';
 import type {
@@ -43,13 +44,18 @@ import {
   type CompactionRequest,
   MESSAGE_ID_PATTERN,
   type MessageRecord,
+  MessageResource,
   type RunRecord,
+  RunResource,
   type RunStatus,
+  RunStatusSchema,
   SESSION_ID_PATTERN,
   type SessionContextState,
   type SessionRecord,
+  UsageSchema,
 } from '../../core/sessions/schemas';
 import { cancellationCodes, errorName, translateDynamoError } from './errors';
+import { itemKey, parseItem } from './parse-item';
 import { queryPage } from './query-page';
 import { cancellationItem } from './quota-items';
 import { type DynamoQuotaLedger, holdTransactUpdate, releaseUpdate, settleUpdate } from './quota-ledger';
@@ -94,74 +100,101 @@ const sessionBlobPrefix = (tenantId: string, sessionId: string) =>
 export const messageBlobKey = (tenantId: string, sessionId: string, messageId: string) =>
   `${sessionBlobPrefix(tenantId, sessionId)}messages/${messageId}`;
 
-const toSession = (item: Item): SessionRecord => ({
-  id: item.id as string,
-  tenant_id: item.tenant_id as string,
-  title: (item.title as string | null | undefined) ?? null,
-  model: item.model as string,
-  system_prompt: (item.system_prompt as string | null | undefined) ?? null,
-  tools: (item.tools as string[] | null | undefined) ?? null,
-  metadata: (item.metadata as Record<string, string> | undefined) ?? {},
-  created_at: item.created_at as number,
-  updated_at: item.updated_at as number,
-  last_message_id: (item.last_message_id as string | undefined) ?? null,
-  ...(isRecord(item.context) && { context: toContext(item.context) }),
-  ...(isRecord(item.compaction) && {
-    compaction: {
-      request_id: item.compaction.request_id as string,
-      before: item.compaction.before as string,
-      requested_at: item.compaction.requested_at as number,
-    },
-  }),
+// The items as stored, parsed at the edge (never cast): key attributes, `entity` and the other bookkeeping
+// attributes are dropped by the parse; absences older writers left read as the values written since.
+const SessionContextItemSchema = z.object({
+  strategy: z.enum(['summarized', 'truncated']),
+  summary: z.string().nullish().default(null),
+  summarized_through: z.string().nullish().default(null),
+  truncated_through: z.string().nullish().default(null),
+  // `handled_through` (the later edge) is stored too: only conditions read it.
+  updated_at: z.number(),
 });
-
-const isRecord = (value: unknown): value is Item =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** The stored map also carries `handled_through` (the later edge), which only conditions read. */
-const toContext = (stored: Item): SessionContextState => ({
-  strategy: stored.strategy === 'truncated' ? 'truncated' : 'summarized',
-  summary: (stored.summary as string | null | undefined) ?? null,
-  summarized_through: (stored.summarized_through as string | null | undefined) ?? null,
-  truncated_through: (stored.truncated_through as string | null | undefined) ?? null,
-  updated_at: stored.updated_at as number,
+const SessionItemSchema = z.object({
+  id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  title: z.string().nullish().default(null),
+  model: z.string(),
+  system_prompt: z.string().nullish().default(null),
+  tools: z.array(z.string()).nullish().default(null),
+  metadata: z.record(z.string(), z.string()).default(() => ({})),
+  created_at: z.number(),
+  updated_at: z.number(),
+  // Absent until the first append: the append condition tests for that.
+  last_message_id: z.string().nullish().default(null),
+  context: SessionContextItemSchema.optional(),
+  compaction: z.object({ request_id: z.string(), before: z.string(), requested_at: z.number() }).optional(),
+  deleting: z.boolean().optional(),
 });
+/** The body of a message: what is offloaded when it is too large for the item. */
+const MessageBodySchema = z.object({
+  content: z.string().nullish().default(null),
+  tool_calls: MessageResource.shape.tool_calls,
+});
+type MessageBody = z.infer<typeof MessageBodySchema>;
+/** An offloaded body, as the blob store returns it: JSON text of a `MessageBody`. */
+const MessageBodyTextSchema = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(MessageBodySchema);
+const MessageItemSchema = z.object({
+  id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  session_id: z.string().min(1),
+  role: MessageResource.shape.role,
+  tool_call_id: z.string().optional(),
+  run_id: z.string().optional(),
+  created_at: z.number(),
+  // Either the body inline, or where it was offloaded.
+  ...MessageBodySchema.shape,
+  body_key: z.string().min(1).optional(),
+});
+type MessageItem = z.infer<typeof MessageItemSchema>;
+/** A step as stored may carry the token reservation it was charged through (see `RunStep`). */
+const RunStepItemSchema = RunResource.shape.steps.element.extend({
+  reservation: z.record(z.string(), z.unknown()).optional(),
+});
+const RunItemSchema = z.object({
+  id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  session_id: z.string().min(1),
+  status: RunStatusSchema,
+  model: z.string(),
+  steps: z.array(RunStepItemSchema).default(() => []),
+  usage: UsageSchema,
+  error: RunResource.shape.error.optional().default(null),
+  created_at: z.number(),
+  updated_at: z.number(),
+  // Absent until set, so `if_not_exists` keeps the first start time across redeliveries.
+  started_at: z.number().nullish().default(null),
+  completed_at: z.number().nullish().default(null),
+});
+/** An append's marker (or a run's ref that is one): the ids of the messages it wrote. */
+const MarkerItemSchema = z.object({
+  entity: z.string().optional(),
+  append_id: z.string().optional(),
+  message_ids: z.array(z.string()).default(() => []),
+});
+/** Only the key, as a projection or a range read sees it. */
+const KeyItemSchema = z.looseObject({ pk: z.string(), sk: z.string() });
 
 const laterOf = (a: string | null, b: string | null): string | null =>
   a === null ? b : b === null ? a : a > b ? a : b;
 
-/** The body of a message: what is offloaded when it is too large for the item. */
-interface MessageBody {
-  content: string | null;
-  tool_calls?: MessageRecord['tool_calls'];
-}
-
-const toMessage = (item: Item, body: MessageBody): MessageRecord => ({
-  id: item.id as string,
-  tenant_id: item.tenant_id as string,
-  session_id: item.session_id as string,
-  role: item.role as MessageRecord['role'],
+const toMessage = (
+  { body_key, content, tool_calls, ...item }: MessageItem,
+  body: MessageBody,
+): MessageRecord => ({
+  ...item,
   content: body.content,
   ...(body.tool_calls && { tool_calls: body.tool_calls }),
-  ...(typeof item.tool_call_id === 'string' && { tool_call_id: item.tool_call_id }),
-  ...(typeof item.run_id === 'string' && { run_id: item.run_id }),
-  created_at: item.created_at as number,
-});
-
-const toRun = (item: Item): RunRecord => ({
-  id: item.id as string,
-  tenant_id: item.tenant_id as string,
-  session_id: item.session_id as string,
-  status: item.status as RunStatus,
-  model: item.model as string,
-  steps: (item.steps as RunRecord['steps'] | undefined) ?? [],
-  usage: item.usage as RunRecord['usage'],
-  error: (item.error as RunRecord['error'] | undefined) ?? null,
-  created_at: item.created_at as number,
-  updated_at: item.updated_at as number,
-  // Absent until set, so `if_not_exists` keeps the first start time across redeliveries.
-  started_at: (item.started_at as number | undefined) ?? null,
-  completed_at: (item.completed_at as number | undefined) ?? null,
 });
 
 const withoutNulls = (record: object): Item =>
@@ -247,7 +280,7 @@ export class DynamoSessionStore implements SessionStore {
 
   async getSession(tenantId: string, sessionId: string): Promise<SessionRecord | undefined> {
     const item = await this.getSessionItem(tenantId, sessionId);
-    return item && item.deleting === undefined ? toSession(item) : undefined;
+    return item && this.toSession(item);
   }
 
   async listSessions(tenantId: string, page: OrderedPageRequest): Promise<Page<SessionRecord>> {
@@ -271,7 +304,8 @@ export class DynamoSessionStore implements SessionStore {
         }),
       },
       page.limit,
-      async (items) => items.map(toSession),
+      // A session being deleted has left the index already; one caught mid-delete is left out all the same.
+      async (items) => items.flatMap((item) => this.toSession(item) ?? []),
     );
   }
 
@@ -299,7 +333,7 @@ export class DynamoSessionStore implements SessionStore {
       const keys: Item[] = [];
       const runIds: string[] = [];
       for (const key of page) {
-        const sk = key.sk as string;
+        const { sk } = key;
         if (sk === 'SESSION') continue;
         keys.push(key);
         if (sk.startsWith('LINK#RUN#')) runIds.push(sk.slice('LINK#RUN#'.length));
@@ -387,7 +421,7 @@ export class DynamoSessionStore implements SessionStore {
         ),
       );
       for (const item of result.Items ?? []) {
-        const sk = item.sk as string;
+        const { sk } = this.parse(KeyItemSchema, item);
         if (sk === 'SESSION') session = item;
         else if (sk.startsWith('MSG#')) messages.push(item);
         // Anything else in the range is a run reference written before they moved under LINK#.
@@ -396,11 +430,12 @@ export class DynamoSessionStore implements SessionStore {
       startKey = result.LastEvaluatedKey;
       if (!session) break;
     } while (startKey && messages.length <= limit);
-    if (!session || session.deleting !== undefined) return undefined;
+    const record = session && this.toSession(session);
+    if (!record) return undefined;
     const page = await this.hydrateMessages(messages.slice(0, limit));
     const last = page.at(-1);
     return {
-      session: toSession(session),
+      session: record,
       messages:
         messages.length > limit && last
           ? { items: page, nextCursor: encodeCursor(last.id) }
@@ -678,7 +713,7 @@ export class DynamoSessionStore implements SessionStore {
         new GetCommand({ TableName: this.tableName, Key: runKey(tenantId, runId), ConsistentRead: true }),
       ),
     );
-    return Item ? toRun(Item) : undefined;
+    return Item ? this.parse(RunItemSchema, Item) : undefined;
   }
 
   async transitionRun(
@@ -703,7 +738,7 @@ export class DynamoSessionStore implements SessionStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toRun(Attributes ?? {});
+      return this.parse(RunItemSchema, Attributes);
     } catch (error) {
       if (errorName(error) === 'ConditionalCheckFailedException') return conflict(error);
       throw translateDynamoError(error);
@@ -809,31 +844,46 @@ export class DynamoSessionStore implements SessionStore {
     const { Item } = await this.guard(() =>
       this.client.send(new GetCommand({ TableName: this.tableName, Key: markerKey, ConsistentRead: true })),
     );
-    if (Item?.entity === 'run_ref' && Item.append_id !== appendId) return undefined;
-    const ids = (Item?.message_ids as string[] | undefined) ?? [];
+    const marker = Item && this.parse(MarkerItemSchema, Item);
+    if (marker?.entity === 'run_ref' && marker.append_id !== appendId) return undefined;
+    const ids = marker?.message_ids ?? [];
     const found = await this.batchGet(ids.map((id) => messageKey(tenantId, sessionId, id)));
-    const byId = new Map(found.map((item) => [item.id as string, item]));
-    const ordered = ids.map((id) => byId.get(id)).filter((item): item is Item => item !== undefined);
-    return { messages: await this.hydrateMessages(ordered), replayed: true };
+    const byId = new Map(
+      found.map((item) => this.parse(MessageItemSchema, item)).map((item) => [item.id, item]),
+    );
+    const ordered = ids.map((id) => byId.get(id)).filter((item) => item !== undefined);
+    return { messages: await this.hydrate(ordered), replayed: true };
   }
 
-  /** Reads offloaded bodies back, in parallel, keeping the order. */
-  private hydrateMessages(items: Item[]): Promise<MessageRecord[]> {
+  /** Parses the message items, then reads offloaded bodies back, in parallel, keeping the order. */
+  private hydrateMessages(items: readonly Item[]): Promise<MessageRecord[]> {
+    return this.hydrate(items.map((item) => this.parse(MessageItemSchema, item)));
+  }
+
+  private hydrate(items: readonly MessageItem[]): Promise<MessageRecord[]> {
     return Promise.all(
       items.map(async (item) => {
-        if (typeof item.body_key !== 'string') {
-          return toMessage(item, {
-            content: (item.content as string | null | undefined) ?? null,
-            ...(item.tool_calls !== undefined && {
-              tool_calls: item.tool_calls as MessageRecord['tool_calls'],
-            }),
-          });
-        }
+        if (item.body_key === undefined) return toMessage(item, item);
         const text = await this.blobs.getText(item.body_key);
-        if (text === undefined) throw new MessageContentMissingError(item.id as string);
-        return toMessage(item, JSON.parse(text) as MessageBody);
+        if (text === undefined) throw new MessageContentMissingError(item.id);
+        const bodyKey = item.body_key;
+        return toMessage(
+          item,
+          parseItem(MessageBodyTextSchema, text, 'files bucket', () => bodyKey),
+        );
       }),
     );
+  }
+
+  /** The session, or undefined while it is being deleted. */
+  private toSession(item: Item): SessionRecord | undefined {
+    const { deleting, ...session } = this.parse(SessionItemSchema, item);
+    return deleting === undefined ? session : undefined;
+  }
+
+  /** An item as `schema` reads it; a CorruptRecordError naming the table and key when it does not fit. */
+  private parse<T>(schema: z.ZodType<T>, item: Item | undefined): T {
+    return parseItem(schema, item, this.tableName, () => itemKey(item));
   }
 
   private async batchGet(keys: Item[]): Promise<Item[]> {
@@ -858,7 +908,7 @@ export class DynamoSessionStore implements SessionStore {
   }
 
   /** The item keys of one partition, a page at a time. */
-  private async *partitionKeyPages(pk: string): AsyncGenerator<Item[]> {
+  private async *partitionKeyPages(pk: string): AsyncGenerator<{ pk: string; sk: string }[]> {
     let startKey: Item | undefined;
     do {
       const result = await this.guard(() =>
@@ -874,7 +924,10 @@ export class DynamoSessionStore implements SessionStore {
           }),
         ),
       );
-      yield (result.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+      yield (result.Items ?? []).map((item) => {
+        const { pk, sk } = this.parse(KeyItemSchema, item);
+        return { pk, sk };
+      });
       startKey = result.LastEvaluatedKey;
     } while (startKey);
   }
