@@ -18,8 +18,6 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
@@ -54,14 +52,17 @@ import {
   type SessionRecord,
   UsageSchema,
 } from '../../core/sessions/schemas';
-import { cancellationCodes, errorName, translateDynamoError } from './errors';
+import { errorName, translateDynamoError } from './errors';
 import { itemKey, parseItem } from './parse-item';
 import { queryPage } from './query-page';
-import { cancellationItem } from './quota-items';
-import { type DynamoQuotaLedger, holdTransactUpdate, releaseUpdate, settleUpdate } from './quota-ledger';
+import {
+  DynamoUnitOfWork,
+  type TransactItem,
+  UnitOfWorkCancelledError,
+  type UnitOfWorkPart,
+} from './unit-of-work';
 
 type Item = Record<string, unknown>;
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 const SESSIONS_INDEX = 'gsi1';
 /** Well under DynamoDB's 400 KB item limit, with room for the other attributes. */
@@ -232,17 +233,27 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface DynamoSessionStoreOptions {
   /** Message bodies whose JSON is larger than this many bytes go to the blob store (default 32 KB). */
   inlineLimitBytes?: number;
+}
+
+/**
+ * A write prepared for a unit of work: its bodies uploaded, its items ready to add. Whoever commits it
+ * decides what else joins the transaction (`LedgeredSessionStore`: the step's settle, the run's slot).
+ */
+export interface StagedSessionWrite<T> {
+  readonly items: readonly TransactItem[];
+  /** What the write returns once committed. */
+  readonly result: T;
   /**
-   * The quota ledger on the same DynamoDB: with it, an append's `settle` and `releaseSlot` are written in
-   * the append's transaction and a run's `slot` in the run's; without it, the caller settles and releases
-   * apart, and a run with a slot is refused (a wiring error).
+   * After the unit of work `items` were added to (as `part`) failed: the store's domain error, thrown,
+   * or what an append already applied returns. The bodies uploaded for it are deleted first.
    */
-  ledger?: DynamoQuotaLedger;
+  failed(error: unknown, part: UnitOfWorkPart): Promise<T>;
+  /** Deletes the bodies uploaded for it, when it will not be committed. */
+  discard(): Promise<void>;
 }
 
 export class DynamoSessionStore implements SessionStore {
   private readonly inlineLimitBytes: number;
-  private readonly ledger: DynamoQuotaLedger | undefined;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -251,7 +262,6 @@ export class DynamoSessionStore implements SessionStore {
     options: DynamoSessionStoreOptions = {},
   ) {
     this.inlineLimitBytes = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
-    this.ledger = options.ledger;
   }
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -443,7 +453,24 @@ export class DynamoSessionStore implements SessionStore {
     };
   }
 
+  /** The append alone, in a transaction of its own; `settle` and `releaseSlot` are left to the caller. */
   async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
+    const staged = await this.stageAppend(request);
+    const uow = new DynamoUnitOfWork(this.client);
+    const part = uow.add(staged.items);
+    try {
+      await uow.commit();
+      return staged.result;
+    } catch (error) {
+      return staged.failed(error, part);
+    }
+  }
+
+  /**
+   * An append prepared for a unit of work: the session update, the marker, the messages, then the new run
+   * or the run's transition. Its `settle` and `releaseSlot` are not among its items: they are the ledger's.
+   */
+  async stageAppend(request: AppendMessagesRequest): Promise<StagedSessionWrite<AppendMessagesResult>> {
     const { tenantId, sessionId, appendId } = request;
     if (request.newRun && request.runTransition) {
       throw new Error('DynamoSessionStore: an append writes a new run or transitions one, not both');
@@ -452,74 +479,45 @@ export class DynamoSessionStore implements SessionStore {
     if (request.newRun) transactItems.push(this.newRunItem(request.newRun));
     const runIndex =
       request.runTransition && request.runTransition.from.length > 0 ? transactItems.length - 1 : -1;
-    const ledgerTable = this.ledger?.tableName;
-    const settle =
-      request.settle && ledgerTable
-        ? settleUpdate(ledgerTable, request.settle.hold, request.settle.used)
-        : undefined;
-    if (settle) transactItems.push({ Update: settle.update });
-    const release =
-      request.releaseSlot && ledgerTable ? releaseUpdate(ledgerTable, request.releaseSlot) : undefined;
-    if (release) transactItems.push({ Update: release });
-    try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
-      return {
+    const discard = async () => {
+      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
+    };
+    return {
+      items: transactItems,
+      result: {
         messages: request.messages,
         replayed: false,
         transitioned: request.runTransition !== undefined || request.newRun !== undefined,
-        ...(settle && { settled: settle.settled }),
-        ...(release && { slotReleased: { status: 'released' as const } }),
-      };
-    } catch (error) {
-      const codes = cancellationCodes(error);
-      const failed = (index: number) => index >= 0 && codes?.[index] === 'ConditionalCheckFailed';
-      const releaseIndex = release ? transactItems.length - 1 : -1;
-      const settleIndex = settle ? transactItems.length - (release ? 2 : 1) : -1;
-      const ledgerIndexes = [settleIndex, releaseIndex].filter((index) => index >= 0);
-      if (
-        ledgerIndexes.some(failed) &&
-        codes?.every((code, index) => ledgerIndexes.includes(index) || code === 'None')
-      ) {
-        // Only a hold was gone (settled or released by an earlier attempt, or reclaimed after its lease):
-        // the step is recorded all the same, without what no longer applies. Offloaded bodies are put
-        // again under the same keys.
-        const { settle: settleRequest, releaseSlot, ...rest } = request;
-        const appended = await this.appendMessages({
-          ...rest,
-          ...(!failed(settleIndex) && settleRequest && { settle: settleRequest }),
-          ...(!failed(releaseIndex) && releaseSlot && { releaseSlot }),
-        });
-        return {
-          ...appended,
-          ...(failed(settleIndex) && { settled: { status: 'not_held' as const } }),
-          ...(failed(releaseIndex) && { slotReleased: { status: 'not_held' as const } }),
-        };
-      }
-      // Nothing was written, so the bodies put above belong to no message.
-      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
-      if (codes?.[1] === 'ConditionalCheckFailed') {
-        const replayed = await this.replayAppend(markerKey, tenantId, sessionId, appendId);
-        if (replayed) return replayed;
-      }
-      const transition = request.runTransition;
-      if (transition && failed(runIndex)) {
-        const current = await this.getRun(tenantId, transition.runId);
-        if (!current) throw new RunNotFoundError(transition.runId, { cause: error });
-        throw new RunStateConflictError(transition.runId, current.status, transition.changes.status, {
-          cause: error,
-        });
-      }
-      if (codes?.[0] === 'ConditionalCheckFailed') {
-        if (!(await this.getSession(tenantId, sessionId))) {
-          throw new SessionNotFoundError(sessionId, { cause: error });
+      },
+      discard,
+      failed: async (error, part) => {
+        // Nothing was written, so the bodies put for it belong to no message.
+        await discard();
+        const cancelled = error instanceof UnitOfWorkCancelledError ? error : undefined;
+        const reasons = cancelled?.reasonsOf(part) ?? [];
+        const failed = (index: number) => index >= 0 && reasons[index]?.code === 'ConditionalCheckFailed';
+        if (failed(1)) {
+          const replayed = await this.replayAppend(markerKey, tenantId, sessionId, appendId);
+          if (replayed) return replayed;
         }
-        throw new SessionBusyError(sessionId, { cause: error });
-      }
-      if (codes?.some((code) => code === 'TransactionConflict')) {
-        throw new SessionBusyError(sessionId, { cause: error });
-      }
-      throw translateDynamoError(error);
-    }
+        const transition = request.runTransition;
+        if (transition && failed(runIndex)) {
+          const current = await this.getRun(tenantId, transition.runId);
+          if (!current) throw new RunNotFoundError(transition.runId, { cause: error });
+          throw new RunStateConflictError(transition.runId, current.status, transition.changes.status, {
+            cause: error,
+          });
+        }
+        if (failed(0)) {
+          if (!(await this.getSession(tenantId, sessionId))) {
+            throw new SessionNotFoundError(sessionId, { cause: error });
+          }
+          throw new SessionBusyError(sessionId, { cause: error });
+        }
+        if (cancelled?.conflicted) throw new SessionBusyError(sessionId, { cause: error });
+        throw cancelled ? cancelled.cause : error;
+      },
+    };
   }
 
   /**
@@ -530,7 +528,7 @@ export class DynamoSessionStore implements SessionStore {
     request: AppendMessagesRequest,
     newRun?: RunRecord,
   ): Promise<{
-    transactItems: NonNullable<TransactWriteCommandInput['TransactItems']>;
+    transactItems: TransactItem[];
     offloaded: string[];
     markerKey: Item;
   }> {
@@ -565,7 +563,7 @@ export class DynamoSessionStore implements SessionStore {
       message_ids: request.messages.map((message) => message.id),
       created_at: request.updatedAt,
     };
-    const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+    const transactItems: TransactItem[] = [
       {
         Update: {
           TableName: this.tableName,
@@ -607,17 +605,31 @@ export class DynamoSessionStore implements SessionStore {
     return { transactItems, offloaded, markerKey };
   }
 
+  /** The run in a transaction of its own; a run with a slot needs the ledger's items too (`LedgeredSessionStore`). */
   async createRun(
     run: RunRecord,
     append?: AppendMessagesRequest,
     options: CreateRunOptions = {},
   ): Promise<void> {
-    const { slot } = options;
-    if (slot && !this.ledger) throw new Error('DynamoSessionStore: a run slot needs the ledger option');
-    // With an append, its session update (conditioned on the session and its last message) replaces the
-    // plain existence check, so the run and its first messages land in one transaction or not at all.
+    if (options.slot) throw new Error('DynamoSessionStore: a run slot is written by LedgeredSessionStore');
+    const staged = await this.stageRun(run, append);
+    const uow = new DynamoUnitOfWork(this.client);
+    const part = uow.add(staged.items);
+    try {
+      await uow.commit();
+    } catch (error) {
+      await staged.failed(error, part);
+    }
+  }
+
+  /**
+   * A new run prepared for a unit of work: with `append`, its session update (conditioned on the session
+   * and its last message) replaces the plain existence check, so the run and its first messages land in one
+   * transaction or not at all.
+   */
+  async stageRun(run: RunRecord, append?: AppendMessagesRequest): Promise<StagedSessionWrite<void>> {
     const prepared = append ? await this.prepareAppend(append, run) : undefined;
-    const sessionItems: NonNullable<TransactWriteCommandInput['TransactItems']> = prepared?.transactItems ?? [
+    const sessionItems: TransactItem[] = prepared?.transactItems ?? [
       {
         ConditionCheck: {
           TableName: this.tableName,
@@ -627,62 +639,35 @@ export class DynamoSessionStore implements SessionStore {
         },
       },
     ];
-    const runItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
-      ...sessionItems,
-      // With an append, the run's ref is already there, as the append's marker.
-      ...(prepared ? [] : [this.runRefItem(run)]),
-      this.newRunItem(run),
-    ];
-    const slotIndex = runItems.length;
-    let withSlot = slot !== undefined;
-    // A refused slot reclaims crashed runs' slots and tries again, at most twice.
-    for (let reclaims = 0; ; ) {
-      try {
-        await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              ...runItems,
-              ...(withSlot && slot
-                ? [{ Update: holdTransactUpdate(this.ledger?.tableName as string, slot) }]
-                : []),
-            ],
-          }),
-        );
-        return;
-      } catch (error) {
-        const codes = cancellationCodes(error);
-        if (
-          withSlot &&
-          slot &&
-          codes?.[slotIndex] === 'ConditionalCheckFailed' &&
-          codes.every((code, index) => index === slotIndex || code === 'None')
-        ) {
-          // Only the slot was refused: reclaim crashed runs' slots and try again, or refuse the run (429).
-          // A slot already held under this run's id (its earlier attempt) is the run's: write without it.
-          try {
-            const verdict = await this.ledger?.afterRefusedHold(slot, cancellationItem(error, slotIndex), {
-              mayReclaim: reclaims < 2,
-            });
-            if (verdict === 'held') withSlot = false;
-            else reclaims += 1;
-            continue;
-          } catch (refused) {
-            if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
-            throw refused;
-          }
-        }
-        if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
-        if (codes?.[0] === 'ConditionalCheckFailed') {
+    const discard = async () => {
+      if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
+    };
+    return {
+      items: [
+        ...sessionItems,
+        // With an append, the run's ref is already there, as the append's marker.
+        ...(prepared ? [] : [this.runRefItem(run)]),
+        this.newRunItem(run),
+      ],
+      result: undefined,
+      discard,
+      failed: async (error, part) => {
+        await discard();
+        const cancelled = error instanceof UnitOfWorkCancelledError ? error : undefined;
+        if (cancelled?.reasonsOf(part)[0]?.code === 'ConditionalCheckFailed') {
           if (!append || !(await this.getSession(run.tenant_id, run.session_id))) {
             throw new SessionNotFoundError(run.session_id, { cause: error });
           }
         }
-        if (codes?.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')) {
+        // Any refused condition (the slot's too, refused alongside) or a concurrent write: try again.
+        if (
+          cancelled?.codes.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')
+        ) {
           throw new SessionBusyError(run.session_id, { cause: error });
         }
-        throw translateDynamoError(error);
-      }
-    }
+        throw cancelled ? cancelled.cause : error;
+      },
+    };
   }
 
   /** A new run's item, only if absent. */
