@@ -239,7 +239,7 @@ export interface DynamoSessionStoreOptions {
  * A write prepared for a unit of work: its bodies uploaded, its items ready to add. Whoever commits it
  * decides what else joins the transaction (`LedgeredSessionStore`: the step's settle, the run's slot).
  */
-export interface StagedSessionWrite<T> {
+interface StagedSessionWrite<T> {
   readonly items: readonly TransactItem[];
   /** What the write returns once committed. */
   readonly result: T;

@@ -14,7 +14,7 @@ import { conditionFailureItem } from './quota-items';
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** Why one item of a cancelled transaction was refused: its code, and the item it returned (wire format). */
-export interface ItemRefusal {
+interface ItemRefusal {
   /** `None` for an item that was not the reason, `ConditionalCheckFailed`, `TransactionConflict`… */
   readonly code: string | undefined;
   /** What the item held when refused, for an item written with `ReturnValuesOnConditionCheckFailure`. */

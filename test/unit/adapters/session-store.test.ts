@@ -257,10 +257,11 @@ describe('DynamoSessionStore: stored items are parsed, not cast', () => {
 
   it('a malformed session, run or message item is a CorruptRecordError naming the table and the field', async () => {
     const store = new DynamoSessionStore(client, TABLE, recordingBlobs().blobs);
-    ddb.on(GetCommand).resolvesOnce({ Item: { ...sessionItem, created_at: 'yesterday' } });
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { ...sessionItem, created_at: 'yesterday' } })
+      .resolvesOnce({ Item: { ...run, status: 'paused' } });
     await corrupt(store.getSession(tenantId, sessionId), 'created_at');
-
-    ddb.on(GetCommand).resolvesOnce({ Item: { ...run, status: 'paused' } });
     await corrupt(store.getRun(tenantId, runId), 'status');
 
     ddb.on(QueryCommand).resolvesOnce({
