@@ -8,6 +8,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LedgeredSessionStore } from '../../functions/adapters/dynamodb/ledgered-session-store';
 import { QuotaItemSchema, quotaCounterKey, requestsIn } from '../../functions/adapters/dynamodb/quota-items';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store';
@@ -22,6 +23,7 @@ import { type Clock, systemClock } from '../../functions/core/ports/clock';
 import { randomIds } from '../../functions/core/ports/id-generator';
 import type { LlmClient } from '../../functions/core/ports/llm-client';
 import type { GrowRequest, Hold, HoldRequest, ReleaseOptions } from '../../functions/core/ports/quota-ledger';
+import type { SessionStore } from '../../functions/core/ports/session-store';
 import { counterRef } from '../../functions/core/quotas/ledger-rules';
 import type { QuotaOverrides } from '../../functions/core/quotas/schemas';
 import { createBuiltinToolRegistry } from '../../functions/core/tools/builtin';
@@ -93,7 +95,7 @@ interface SetupOptions {
   readonly recheckDelayMs?: number;
   readonly maxBodyBytes?: number;
   /** What the functions see of the session store (default: the DynamoDB store itself). */
-  readonly sessionStore?: (store: DynamoSessionStore) => DynamoSessionStore;
+  readonly sessionStore?: (store: SessionStore) => SessionStore;
 }
 
 const setup = async (options: SetupOptions = {}) => {
@@ -138,11 +140,14 @@ const setup = async (options: SetupOptions = {}) => {
     },
   });
   // As wired in production: run slots, settles and slot releases join the session store's transactions.
-  const store = new DynamoSessionStore(
+  const store = new LedgeredSessionStore(
     documentClient,
-    `sessions-budget-${suffix}`,
-    new S3BlobStore({ send: async () => ({}) } as never, 'unused'),
-    { ledger },
+    new DynamoSessionStore(
+      documentClient,
+      `sessions-budget-${suffix}`,
+      new S3BlobStore({ send: async () => ({}) } as never, 'unused'),
+    ),
+    ledger,
   );
   const llm = new VaryingUsageLlm();
   const deps = {
@@ -758,7 +763,7 @@ describe('a chat completion admitted beside the key re-check (early admission), 
     const platform = await known({
       // The session is deleted right after the completion's check found it, while its call is under way.
       sessionStore: (store) =>
-        Object.assign(Object.create(store) as DynamoSessionStore, {
+        Object.assign(Object.create(store) as SessionStore, {
           getSession: async (tenantId: string, sessionId: string) => {
             const found = await store.getSession(tenantId, sessionId);
             if (sessionId === doomed) {

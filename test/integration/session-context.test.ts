@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LedgeredSessionStore } from '../../functions/adapters/dynamodb/ledgered-session-store';
 import { quotaCounterKey } from '../../functions/adapters/dynamodb/quota-items';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoSessionStore } from '../../functions/adapters/dynamodb/session-store';
@@ -91,11 +92,14 @@ const setup = async (provider = 'fake') => {
     updated_at: Math.floor(Date.now() / 1000),
   });
   const ledger = new DynamoQuotaLedger(documentClient, `quotas-ctx-${suffix}`);
-  const store = new DynamoSessionStore(
+  const store = new LedgeredSessionStore(
     documentClient,
-    `sessions-ctx-${suffix}`,
-    new S3BlobStore({ send: async () => ({}) } as never, 'unused'),
-    { ledger },
+    new DynamoSessionStore(
+      documentClient,
+      `sessions-ctx-${suffix}`,
+      new S3BlobStore({ send: async () => ({}) } as never, 'unused'),
+    ),
+    ledger,
   );
   const llm = new FakeLlm(provider);
   const queued: JobEnvelope[] = [];

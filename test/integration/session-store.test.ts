@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgeredSessionStore } from '../../functions/adapters/dynamodb/ledgered-session-store';
 import { DynamoQuotaLedger } from '../../functions/adapters/dynamodb/quota-ledger';
 import { DynamoRunStreamStore } from '../../functions/adapters/dynamodb/run-stream-store';
 import { DynamoSessionStore, messageBlobKey } from '../../functions/adapters/dynamodb/session-store';
@@ -97,13 +98,10 @@ const freshWithLedger = async () => {
   const quotasTable = `quotas-it-${count}-${Date.now()}`;
   await dynamo.createTable(TABLES.quotas, quotasTable);
   const ledger = new DynamoQuotaLedger(dynamo.documentClient, quotasTable);
-  const store = new DynamoSessionStore(
+  const store = new LedgeredSessionStore(
     dynamo.documentClient,
-    base.tableName,
-    new S3BlobStore(s3.client, base.bucket),
-    {
-      ledger,
-    },
+    new DynamoSessionStore(dynamo.documentClient, base.tableName, new S3BlobStore(s3.client, base.bucket)),
+    ledger,
   );
   const deps: SessionDeps = { ...base.deps, store };
   // DynamoDB Local sweeps items whose TTL has passed: quota items are written in 2099, as the ledger tests do.

@@ -152,12 +152,3 @@ export const liveReserved = (item: QuotaItem | undefined, nowSeconds: number): n
  */
 export const conditionFailureItem = (error: unknown): unknown =>
   typeof error === 'object' && error !== null && 'Item' in error ? error.Item : undefined;
-
-/** The item returned for one refused item of a cancelled transaction, in wire format as above. */
-export const cancellationItem = (error: unknown, index: number): unknown => {
-  const reasons =
-    typeof error === 'object' && error !== null && 'CancellationReasons' in error
-      ? error.CancellationReasons
-      : undefined;
-  return Array.isArray(reasons) ? conditionFailureItem(reasons[index]) : undefined;
-};

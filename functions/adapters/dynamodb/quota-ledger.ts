@@ -47,6 +47,7 @@ import {
   type StoredHold,
   storedHold,
 } from './quota-items';
+import type { DynamoUnitOfWork, UnitOfWorkPart } from './unit-of-work';
 
 const TTL = TABLES.quotas.ttlAttribute;
 /** Items outlive their window by a week, so last month's figures can still be looked at; per-minute
@@ -192,7 +193,7 @@ const requestStanding = (request: CountRequest, used = 0) => ({
 });
 
 /** An update of one hold's counter item: a transaction item as it is, or one UpdateItem's input. */
-export type HoldUpdate = UpdateCommandInput & {
+type HoldUpdate = UpdateCommandInput & {
   TableName: string;
   Key: Record<string, string>;
   UpdateExpression: string;
@@ -220,16 +221,10 @@ const holdUpdate = (
 });
 
 /**
- * The settle of a hold as an update: `DynamoQuotaLedger.settle` sends it alone, and the session store
- * writes it in the transaction that records the step whose usage it charges (one write fewer per step,
- * and the step and its charge land together). Its condition fails when the hold is gone (settled,
- * released or reclaimed): then nothing may be charged.
- *
- * @example
- * const { update, settled } = settleUpdate('quotas', hold, 420);
- * await client.send(new TransactWriteCommand({ TransactItems: [...stepItems, { Update: update }] }));
+ * The settle of a hold as an update: `settle` sends it alone, `settleIn` adds it to a unit of work. Its
+ * condition fails when the hold is gone (settled, released or reclaimed): then nothing may be charged.
  */
-export const settleUpdate = (
+const settleUpdate = (
   tableName: string,
   hold: Hold,
   used: number,
@@ -251,14 +246,10 @@ export const settleUpdate = (
 };
 
 /**
- * A hold as an item of another store's transaction (a run's slot, written with the run): the same
- * update `hold` sends, returning the item when refused so `DynamoQuotaLedger.afterRefusedHold` can tell
- * why.
- *
- * @example
- * TransactItems.push({ Update: holdTransactUpdate(ledger.tableName, slotRequest) });
+ * A hold as an item of a unit of work (`holdIn`): the same update `hold` sends, returning the item when
+ * refused so `DynamoQuotaLedger.afterRefusedHold` can tell why.
  */
-export const holdTransactUpdate = (tableName: string, request: HoldRequest): HoldUpdate => {
+const holdTransactUpdate = (tableName: string, request: HoldRequest): HoldUpdate => {
   const expiresAt = request.nowSeconds + request.leaseSeconds;
   const parts = mergeParts(
     {
@@ -277,8 +268,8 @@ export const holdTransactUpdate = (tableName: string, request: HoldRequest): Hol
   };
 };
 
-/** The release of a hold as an update (alone, or in the transaction of a run's final step). */
-export const releaseUpdate = (tableName: string, hold: Hold): HoldUpdate =>
+/** The release of a hold as an update (alone, or in a unit of work: `releaseIn`). */
+const releaseUpdate = (tableName: string, hold: Hold): HoldUpdate =>
   holdUpdate(tableName, hold, {
     add: '#reserved :minusAmount, #committed :minusAmount',
     names: {},
@@ -292,8 +283,35 @@ export class DynamoQuotaLedger implements QuotaLedger {
   ) {}
 
   /**
+   * Adds the settle of `hold` to another store's unit of work (the step whose usage it charges): the step
+   * and its charge land together, in one write. Its item alone refused (`ConditionalCheckFailed`): the
+   * hold was gone (settled, released or reclaimed), and nothing may be charged: `not_held`.
+   */
+  settleIn(
+    uow: DynamoUnitOfWork,
+    hold: Hold,
+    used: number,
+  ): { part: UnitOfWorkPart; settled: Extract<SettleResult, { status: 'settled' }> } {
+    const { update, settled } = settleUpdate(this.tableName, hold, used);
+    return { part: uow.add([{ Update: update }]), settled };
+  }
+
+  /** Adds the release of `hold` to another store's unit of work (a run's final step); refused: `not_held`. */
+  releaseIn(uow: DynamoUnitOfWork, hold: Hold): UnitOfWorkPart {
+    return uow.add([{ Update: releaseUpdate(this.tableName, hold) }]);
+  }
+
+  /**
+   * Adds a hold to another store's unit of work (a run's slot, with the run). Its item refused: ask
+   * `afterRefusedHold` with the item the refusal returned.
+   */
+  holdIn(uow: DynamoUnitOfWork, request: HoldRequest): UnitOfWorkPart {
+    return uow.add([{ Update: holdTransactUpdate(this.tableName, request) }]);
+  }
+
+  /**
    * After `holdTransactUpdate(request)` was refused inside a transaction, with the item it returned (as
-   * `cancellationItem` finds it, in wire format: parsed here): `held` when this hold id is already there
+   * the unit of work's `ItemRefusal.item`, in wire format: parsed here): `held` when this hold id is already there
    * (a retry), `retry` once expired holds were reclaimed (unless `mayReclaim` is false: the caller has
    * retried enough); otherwise the quota is full and `QuotaExceededError` is thrown.
    */

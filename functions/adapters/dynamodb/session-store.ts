@@ -18,10 +18,9 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { decodeCursor, encodeCursor, type Page } from '../../core/pagination';
 import type { BlobStore } from '../../core/ports/blob-store';
 import type {
@@ -43,19 +42,27 @@ import {
   type CompactionRequest,
   MESSAGE_ID_PATTERN,
   type MessageRecord,
+  MessageResource,
   type RunRecord,
+  RunResource,
   type RunStatus,
+  RunStatusSchema,
   SESSION_ID_PATTERN,
   type SessionContextState,
   type SessionRecord,
+  UsageSchema,
 } from '../../core/sessions/schemas';
-import { cancellationCodes, errorName, translateDynamoError } from './errors';
+import { errorName, translateDynamoError } from './errors';
+import { itemKey, parseItem } from './parse-item';
 import { queryPage } from './query-page';
-import { cancellationItem } from './quota-items';
-import { type DynamoQuotaLedger, holdTransactUpdate, releaseUpdate, settleUpdate } from './quota-ledger';
+import {
+  DynamoUnitOfWork,
+  type TransactItem,
+  UnitOfWorkCancelledError,
+  type UnitOfWorkPart,
+} from './unit-of-work';
 
 type Item = Record<string, unknown>;
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 const SESSIONS_INDEX = 'gsi1';
 /** Well under DynamoDB's 400 KB item limit, with room for the other attributes. */
@@ -94,74 +101,101 @@ const sessionBlobPrefix = (tenantId: string, sessionId: string) =>
 export const messageBlobKey = (tenantId: string, sessionId: string, messageId: string) =>
   `${sessionBlobPrefix(tenantId, sessionId)}messages/${messageId}`;
 
-const toSession = (item: Item): SessionRecord => ({
-  id: item.id as string,
-  tenant_id: item.tenant_id as string,
-  title: (item.title as string | null | undefined) ?? null,
-  model: item.model as string,
-  system_prompt: (item.system_prompt as string | null | undefined) ?? null,
-  tools: (item.tools as string[] | null | undefined) ?? null,
-  metadata: (item.metadata as Record<string, string> | undefined) ?? {},
-  created_at: item.created_at as number,
-  updated_at: item.updated_at as number,
-  last_message_id: (item.last_message_id as string | undefined) ?? null,
-  ...(isRecord(item.context) && { context: toContext(item.context) }),
-  ...(isRecord(item.compaction) && {
-    compaction: {
-      request_id: item.compaction.request_id as string,
-      before: item.compaction.before as string,
-      requested_at: item.compaction.requested_at as number,
-    },
-  }),
+// The items as stored, parsed at the edge (never cast): key attributes, `entity` and the other bookkeeping
+// attributes are dropped by the parse; absences older writers left read as the values written since.
+const SessionContextItemSchema = z.object({
+  strategy: z.enum(['summarized', 'truncated']),
+  summary: z.string().nullish().default(null),
+  summarized_through: z.string().nullish().default(null),
+  truncated_through: z.string().nullish().default(null),
+  // `handled_through` (the later edge) is stored too: only conditions read it.
+  updated_at: z.number(),
 });
-
-const isRecord = (value: unknown): value is Item =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** The stored map also carries `handled_through` (the later edge), which only conditions read. */
-const toContext = (stored: Item): SessionContextState => ({
-  strategy: stored.strategy === 'truncated' ? 'truncated' : 'summarized',
-  summary: (stored.summary as string | null | undefined) ?? null,
-  summarized_through: (stored.summarized_through as string | null | undefined) ?? null,
-  truncated_through: (stored.truncated_through as string | null | undefined) ?? null,
-  updated_at: stored.updated_at as number,
+const SessionItemSchema = z.object({
+  id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  title: z.string().nullish().default(null),
+  model: z.string(),
+  system_prompt: z.string().nullish().default(null),
+  tools: z.array(z.string()).nullish().default(null),
+  metadata: z.record(z.string(), z.string()).default(() => ({})),
+  created_at: z.number(),
+  updated_at: z.number(),
+  // Absent until the first append: the append condition tests for that.
+  last_message_id: z.string().nullish().default(null),
+  context: SessionContextItemSchema.optional(),
+  compaction: z.object({ request_id: z.string(), before: z.string(), requested_at: z.number() }).optional(),
+  deleting: z.boolean().optional(),
 });
+/** The body of a message: what is offloaded when it is too large for the item. */
+const MessageBodySchema = z.object({
+  content: z.string().nullish().default(null),
+  tool_calls: MessageResource.shape.tool_calls,
+});
+type MessageBody = z.infer<typeof MessageBodySchema>;
+/** An offloaded body, as the blob store returns it: JSON text of a `MessageBody`. */
+const MessageBodyTextSchema = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(MessageBodySchema);
+const MessageItemSchema = z.object({
+  id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  session_id: z.string().min(1),
+  role: MessageResource.shape.role,
+  tool_call_id: z.string().optional(),
+  run_id: z.string().optional(),
+  created_at: z.number(),
+  // Either the body inline, or where it was offloaded.
+  ...MessageBodySchema.shape,
+  body_key: z.string().min(1).optional(),
+});
+type MessageItem = z.infer<typeof MessageItemSchema>;
+/** A step as stored may carry the token reservation it was charged through (see `RunStep`). */
+const RunStepItemSchema = RunResource.shape.steps.element.extend({
+  reservation: z.record(z.string(), z.unknown()).optional(),
+});
+const RunItemSchema = z.object({
+  id: z.string().min(1),
+  tenant_id: z.string().min(1),
+  session_id: z.string().min(1),
+  status: RunStatusSchema,
+  model: z.string(),
+  steps: z.array(RunStepItemSchema).default(() => []),
+  usage: UsageSchema,
+  error: RunResource.shape.error.optional().default(null),
+  created_at: z.number(),
+  updated_at: z.number(),
+  // Absent until set, so `if_not_exists` keeps the first start time across redeliveries.
+  started_at: z.number().nullish().default(null),
+  completed_at: z.number().nullish().default(null),
+});
+/** An append's marker (or a run's ref that is one): the ids of the messages it wrote. */
+const MarkerItemSchema = z.object({
+  entity: z.string().optional(),
+  append_id: z.string().optional(),
+  message_ids: z.array(z.string()).default(() => []),
+});
+/** Only the key, as a projection or a range read sees it. */
+const KeyItemSchema = z.looseObject({ pk: z.string(), sk: z.string() });
 
 const laterOf = (a: string | null, b: string | null): string | null =>
   a === null ? b : b === null ? a : a > b ? a : b;
 
-/** The body of a message: what is offloaded when it is too large for the item. */
-interface MessageBody {
-  content: string | null;
-  tool_calls?: MessageRecord['tool_calls'];
-}
-
-const toMessage = (item: Item, body: MessageBody): MessageRecord => ({
-  id: item.id as string,
-  tenant_id: item.tenant_id as string,
-  session_id: item.session_id as string,
-  role: item.role as MessageRecord['role'],
+const toMessage = (
+  { body_key, content, tool_calls, ...item }: MessageItem,
+  body: MessageBody,
+): MessageRecord => ({
+  ...item,
   content: body.content,
   ...(body.tool_calls && { tool_calls: body.tool_calls }),
-  ...(typeof item.tool_call_id === 'string' && { tool_call_id: item.tool_call_id }),
-  ...(typeof item.run_id === 'string' && { run_id: item.run_id }),
-  created_at: item.created_at as number,
-});
-
-const toRun = (item: Item): RunRecord => ({
-  id: item.id as string,
-  tenant_id: item.tenant_id as string,
-  session_id: item.session_id as string,
-  status: item.status as RunStatus,
-  model: item.model as string,
-  steps: (item.steps as RunRecord['steps'] | undefined) ?? [],
-  usage: item.usage as RunRecord['usage'],
-  error: (item.error as RunRecord['error'] | undefined) ?? null,
-  created_at: item.created_at as number,
-  updated_at: item.updated_at as number,
-  // Absent until set, so `if_not_exists` keeps the first start time across redeliveries.
-  started_at: (item.started_at as number | undefined) ?? null,
-  completed_at: (item.completed_at as number | undefined) ?? null,
 });
 
 const withoutNulls = (record: object): Item =>
@@ -199,17 +233,27 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface DynamoSessionStoreOptions {
   /** Message bodies whose JSON is larger than this many bytes go to the blob store (default 32 KB). */
   inlineLimitBytes?: number;
+}
+
+/**
+ * A write prepared for a unit of work: its bodies uploaded, its items ready to add. Whoever commits it
+ * decides what else joins the transaction (`LedgeredSessionStore`: the step's settle, the run's slot).
+ */
+interface StagedSessionWrite<T> {
+  readonly items: readonly TransactItem[];
+  /** What the write returns once committed. */
+  readonly result: T;
   /**
-   * The quota ledger on the same DynamoDB: with it, an append's `settle` and `releaseSlot` are written in
-   * the append's transaction and a run's `slot` in the run's; without it, the caller settles and releases
-   * apart, and a run with a slot is refused (a wiring error).
+   * After the unit of work `items` were added to (as `part`) failed: the store's domain error, thrown,
+   * or what an append already applied returns. The bodies uploaded for it are deleted first.
    */
-  ledger?: DynamoQuotaLedger;
+  failed(error: unknown, part: UnitOfWorkPart): Promise<T>;
+  /** Deletes the bodies uploaded for it, when it will not be committed. */
+  discard(): Promise<void>;
 }
 
 export class DynamoSessionStore implements SessionStore {
   private readonly inlineLimitBytes: number;
-  private readonly ledger: DynamoQuotaLedger | undefined;
 
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -218,7 +262,6 @@ export class DynamoSessionStore implements SessionStore {
     options: DynamoSessionStoreOptions = {},
   ) {
     this.inlineLimitBytes = options.inlineLimitBytes ?? DEFAULT_INLINE_LIMIT_BYTES;
-    this.ledger = options.ledger;
   }
 
   async createSession(session: SessionRecord): Promise<void> {
@@ -247,7 +290,7 @@ export class DynamoSessionStore implements SessionStore {
 
   async getSession(tenantId: string, sessionId: string): Promise<SessionRecord | undefined> {
     const item = await this.getSessionItem(tenantId, sessionId);
-    return item && item.deleting === undefined ? toSession(item) : undefined;
+    return item && this.toSession(item);
   }
 
   async listSessions(tenantId: string, page: OrderedPageRequest): Promise<Page<SessionRecord>> {
@@ -271,7 +314,8 @@ export class DynamoSessionStore implements SessionStore {
         }),
       },
       page.limit,
-      async (items) => items.map(toSession),
+      // A session being deleted has left the index already; one caught mid-delete is left out all the same.
+      async (items) => items.flatMap((item) => this.toSession(item) ?? []),
     );
   }
 
@@ -299,7 +343,7 @@ export class DynamoSessionStore implements SessionStore {
       const keys: Item[] = [];
       const runIds: string[] = [];
       for (const key of page) {
-        const sk = key.sk as string;
+        const { sk } = key;
         if (sk === 'SESSION') continue;
         keys.push(key);
         if (sk.startsWith('LINK#RUN#')) runIds.push(sk.slice('LINK#RUN#'.length));
@@ -387,7 +431,7 @@ export class DynamoSessionStore implements SessionStore {
         ),
       );
       for (const item of result.Items ?? []) {
-        const sk = item.sk as string;
+        const { sk } = this.parse(KeyItemSchema, item);
         if (sk === 'SESSION') session = item;
         else if (sk.startsWith('MSG#')) messages.push(item);
         // Anything else in the range is a run reference written before they moved under LINK#.
@@ -396,11 +440,12 @@ export class DynamoSessionStore implements SessionStore {
       startKey = result.LastEvaluatedKey;
       if (!session) break;
     } while (startKey && messages.length <= limit);
-    if (!session || session.deleting !== undefined) return undefined;
+    const record = session && this.toSession(session);
+    if (!record) return undefined;
     const page = await this.hydrateMessages(messages.slice(0, limit));
     const last = page.at(-1);
     return {
-      session: toSession(session),
+      session: record,
       messages:
         messages.length > limit && last
           ? { items: page, nextCursor: encodeCursor(last.id) }
@@ -408,7 +453,24 @@ export class DynamoSessionStore implements SessionStore {
     };
   }
 
+  /** The append alone, in a transaction of its own; `settle` and `releaseSlot` are left to the caller. */
   async appendMessages(request: AppendMessagesRequest): Promise<AppendMessagesResult> {
+    const staged = await this.stageAppend(request);
+    const uow = new DynamoUnitOfWork(this.client);
+    const part = uow.add(staged.items);
+    try {
+      await uow.commit();
+      return staged.result;
+    } catch (error) {
+      return staged.failed(error, part);
+    }
+  }
+
+  /**
+   * An append prepared for a unit of work: the session update, the marker, the messages, then the new run
+   * or the run's transition. Its `settle` and `releaseSlot` are not among its items: they are the ledger's.
+   */
+  async stageAppend(request: AppendMessagesRequest): Promise<StagedSessionWrite<AppendMessagesResult>> {
     const { tenantId, sessionId, appendId } = request;
     if (request.newRun && request.runTransition) {
       throw new Error('DynamoSessionStore: an append writes a new run or transitions one, not both');
@@ -417,74 +479,45 @@ export class DynamoSessionStore implements SessionStore {
     if (request.newRun) transactItems.push(this.newRunItem(request.newRun));
     const runIndex =
       request.runTransition && request.runTransition.from.length > 0 ? transactItems.length - 1 : -1;
-    const ledgerTable = this.ledger?.tableName;
-    const settle =
-      request.settle && ledgerTable
-        ? settleUpdate(ledgerTable, request.settle.hold, request.settle.used)
-        : undefined;
-    if (settle) transactItems.push({ Update: settle.update });
-    const release =
-      request.releaseSlot && ledgerTable ? releaseUpdate(ledgerTable, request.releaseSlot) : undefined;
-    if (release) transactItems.push({ Update: release });
-    try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
-      return {
+    const discard = async () => {
+      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
+    };
+    return {
+      items: transactItems,
+      result: {
         messages: request.messages,
         replayed: false,
         transitioned: request.runTransition !== undefined || request.newRun !== undefined,
-        ...(settle && { settled: settle.settled }),
-        ...(release && { slotReleased: { status: 'released' as const } }),
-      };
-    } catch (error) {
-      const codes = cancellationCodes(error);
-      const failed = (index: number) => index >= 0 && codes?.[index] === 'ConditionalCheckFailed';
-      const releaseIndex = release ? transactItems.length - 1 : -1;
-      const settleIndex = settle ? transactItems.length - (release ? 2 : 1) : -1;
-      const ledgerIndexes = [settleIndex, releaseIndex].filter((index) => index >= 0);
-      if (
-        ledgerIndexes.some(failed) &&
-        codes?.every((code, index) => ledgerIndexes.includes(index) || code === 'None')
-      ) {
-        // Only a hold was gone (settled or released by an earlier attempt, or reclaimed after its lease):
-        // the step is recorded all the same, without what no longer applies. Offloaded bodies are put
-        // again under the same keys.
-        const { settle: settleRequest, releaseSlot, ...rest } = request;
-        const appended = await this.appendMessages({
-          ...rest,
-          ...(!failed(settleIndex) && settleRequest && { settle: settleRequest }),
-          ...(!failed(releaseIndex) && releaseSlot && { releaseSlot }),
-        });
-        return {
-          ...appended,
-          ...(failed(settleIndex) && { settled: { status: 'not_held' as const } }),
-          ...(failed(releaseIndex) && { slotReleased: { status: 'not_held' as const } }),
-        };
-      }
-      // Nothing was written, so the bodies put above belong to no message.
-      if (offloaded.length > 0) await this.blobs.deleteKeys(offloaded);
-      if (codes?.[1] === 'ConditionalCheckFailed') {
-        const replayed = await this.replayAppend(markerKey, tenantId, sessionId, appendId);
-        if (replayed) return replayed;
-      }
-      const transition = request.runTransition;
-      if (transition && failed(runIndex)) {
-        const current = await this.getRun(tenantId, transition.runId);
-        if (!current) throw new RunNotFoundError(transition.runId, { cause: error });
-        throw new RunStateConflictError(transition.runId, current.status, transition.changes.status, {
-          cause: error,
-        });
-      }
-      if (codes?.[0] === 'ConditionalCheckFailed') {
-        if (!(await this.getSession(tenantId, sessionId))) {
-          throw new SessionNotFoundError(sessionId, { cause: error });
+      },
+      discard,
+      failed: async (error, part) => {
+        // Nothing was written, so the bodies put for it belong to no message.
+        await discard();
+        const cancelled = error instanceof UnitOfWorkCancelledError ? error : undefined;
+        const reasons = cancelled?.reasonsOf(part) ?? [];
+        const failed = (index: number) => index >= 0 && reasons[index]?.code === 'ConditionalCheckFailed';
+        if (failed(1)) {
+          const replayed = await this.replayAppend(markerKey, tenantId, sessionId, appendId);
+          if (replayed) return replayed;
         }
-        throw new SessionBusyError(sessionId, { cause: error });
-      }
-      if (codes?.some((code) => code === 'TransactionConflict')) {
-        throw new SessionBusyError(sessionId, { cause: error });
-      }
-      throw translateDynamoError(error);
-    }
+        const transition = request.runTransition;
+        if (transition && failed(runIndex)) {
+          const current = await this.getRun(tenantId, transition.runId);
+          if (!current) throw new RunNotFoundError(transition.runId, { cause: error });
+          throw new RunStateConflictError(transition.runId, current.status, transition.changes.status, {
+            cause: error,
+          });
+        }
+        if (failed(0)) {
+          if (!(await this.getSession(tenantId, sessionId))) {
+            throw new SessionNotFoundError(sessionId, { cause: error });
+          }
+          throw new SessionBusyError(sessionId, { cause: error });
+        }
+        if (cancelled?.conflicted) throw new SessionBusyError(sessionId, { cause: error });
+        throw cancelled ? cancelled.cause : error;
+      },
+    };
   }
 
   /**
@@ -495,7 +528,7 @@ export class DynamoSessionStore implements SessionStore {
     request: AppendMessagesRequest,
     newRun?: RunRecord,
   ): Promise<{
-    transactItems: NonNullable<TransactWriteCommandInput['TransactItems']>;
+    transactItems: TransactItem[];
     offloaded: string[];
     markerKey: Item;
   }> {
@@ -530,7 +563,7 @@ export class DynamoSessionStore implements SessionStore {
       message_ids: request.messages.map((message) => message.id),
       created_at: request.updatedAt,
     };
-    const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+    const transactItems: TransactItem[] = [
       {
         Update: {
           TableName: this.tableName,
@@ -572,17 +605,31 @@ export class DynamoSessionStore implements SessionStore {
     return { transactItems, offloaded, markerKey };
   }
 
+  /** The run in a transaction of its own; a run with a slot needs the ledger's items too (`LedgeredSessionStore`). */
   async createRun(
     run: RunRecord,
     append?: AppendMessagesRequest,
     options: CreateRunOptions = {},
   ): Promise<void> {
-    const { slot } = options;
-    if (slot && !this.ledger) throw new Error('DynamoSessionStore: a run slot needs the ledger option');
-    // With an append, its session update (conditioned on the session and its last message) replaces the
-    // plain existence check, so the run and its first messages land in one transaction or not at all.
+    if (options.slot) throw new Error('DynamoSessionStore: a run slot is written by LedgeredSessionStore');
+    const staged = await this.stageRun(run, append);
+    const uow = new DynamoUnitOfWork(this.client);
+    const part = uow.add(staged.items);
+    try {
+      await uow.commit();
+    } catch (error) {
+      await staged.failed(error, part);
+    }
+  }
+
+  /**
+   * A new run prepared for a unit of work: with `append`, its session update (conditioned on the session
+   * and its last message) replaces the plain existence check, so the run and its first messages land in one
+   * transaction or not at all.
+   */
+  async stageRun(run: RunRecord, append?: AppendMessagesRequest): Promise<StagedSessionWrite<void>> {
     const prepared = append ? await this.prepareAppend(append, run) : undefined;
-    const sessionItems: NonNullable<TransactWriteCommandInput['TransactItems']> = prepared?.transactItems ?? [
+    const sessionItems: TransactItem[] = prepared?.transactItems ?? [
       {
         ConditionCheck: {
           TableName: this.tableName,
@@ -592,62 +639,35 @@ export class DynamoSessionStore implements SessionStore {
         },
       },
     ];
-    const runItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
-      ...sessionItems,
-      // With an append, the run's ref is already there, as the append's marker.
-      ...(prepared ? [] : [this.runRefItem(run)]),
-      this.newRunItem(run),
-    ];
-    const slotIndex = runItems.length;
-    let withSlot = slot !== undefined;
-    // A refused slot reclaims crashed runs' slots and tries again, at most twice.
-    for (let reclaims = 0; ; ) {
-      try {
-        await this.client.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              ...runItems,
-              ...(withSlot && slot
-                ? [{ Update: holdTransactUpdate(this.ledger?.tableName as string, slot) }]
-                : []),
-            ],
-          }),
-        );
-        return;
-      } catch (error) {
-        const codes = cancellationCodes(error);
-        if (
-          withSlot &&
-          slot &&
-          codes?.[slotIndex] === 'ConditionalCheckFailed' &&
-          codes.every((code, index) => index === slotIndex || code === 'None')
-        ) {
-          // Only the slot was refused: reclaim crashed runs' slots and try again, or refuse the run (429).
-          // A slot already held under this run's id (its earlier attempt) is the run's: write without it.
-          try {
-            const verdict = await this.ledger?.afterRefusedHold(slot, cancellationItem(error, slotIndex), {
-              mayReclaim: reclaims < 2,
-            });
-            if (verdict === 'held') withSlot = false;
-            else reclaims += 1;
-            continue;
-          } catch (refused) {
-            if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
-            throw refused;
-          }
-        }
-        if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
-        if (codes?.[0] === 'ConditionalCheckFailed') {
+    const discard = async () => {
+      if (prepared && prepared.offloaded.length > 0) await this.blobs.deleteKeys(prepared.offloaded);
+    };
+    return {
+      items: [
+        ...sessionItems,
+        // With an append, the run's ref is already there, as the append's marker.
+        ...(prepared ? [] : [this.runRefItem(run)]),
+        this.newRunItem(run),
+      ],
+      result: undefined,
+      discard,
+      failed: async (error, part) => {
+        await discard();
+        const cancelled = error instanceof UnitOfWorkCancelledError ? error : undefined;
+        if (cancelled?.reasonsOf(part)[0]?.code === 'ConditionalCheckFailed') {
           if (!append || !(await this.getSession(run.tenant_id, run.session_id))) {
             throw new SessionNotFoundError(run.session_id, { cause: error });
           }
         }
-        if (codes?.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')) {
+        // Any refused condition (the slot's too, refused alongside) or a concurrent write: try again.
+        if (
+          cancelled?.codes.some((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict')
+        ) {
           throw new SessionBusyError(run.session_id, { cause: error });
         }
-        throw translateDynamoError(error);
-      }
-    }
+        throw cancelled ? cancelled.cause : error;
+      },
+    };
   }
 
   /** A new run's item, only if absent. */
@@ -678,7 +698,7 @@ export class DynamoSessionStore implements SessionStore {
         new GetCommand({ TableName: this.tableName, Key: runKey(tenantId, runId), ConsistentRead: true }),
       ),
     );
-    return Item ? toRun(Item) : undefined;
+    return Item ? this.parse(RunItemSchema, Item) : undefined;
   }
 
   async transitionRun(
@@ -703,7 +723,7 @@ export class DynamoSessionStore implements SessionStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return toRun(Attributes ?? {});
+      return this.parse(RunItemSchema, Attributes);
     } catch (error) {
       if (errorName(error) === 'ConditionalCheckFailedException') return conflict(error);
       throw translateDynamoError(error);
@@ -809,31 +829,46 @@ export class DynamoSessionStore implements SessionStore {
     const { Item } = await this.guard(() =>
       this.client.send(new GetCommand({ TableName: this.tableName, Key: markerKey, ConsistentRead: true })),
     );
-    if (Item?.entity === 'run_ref' && Item.append_id !== appendId) return undefined;
-    const ids = (Item?.message_ids as string[] | undefined) ?? [];
+    const marker = Item && this.parse(MarkerItemSchema, Item);
+    if (marker?.entity === 'run_ref' && marker.append_id !== appendId) return undefined;
+    const ids = marker?.message_ids ?? [];
     const found = await this.batchGet(ids.map((id) => messageKey(tenantId, sessionId, id)));
-    const byId = new Map(found.map((item) => [item.id as string, item]));
-    const ordered = ids.map((id) => byId.get(id)).filter((item): item is Item => item !== undefined);
-    return { messages: await this.hydrateMessages(ordered), replayed: true };
+    const byId = new Map(
+      found.map((item) => this.parse(MessageItemSchema, item)).map((item) => [item.id, item]),
+    );
+    const ordered = ids.map((id) => byId.get(id)).filter((item) => item !== undefined);
+    return { messages: await this.hydrate(ordered), replayed: true };
   }
 
-  /** Reads offloaded bodies back, in parallel, keeping the order. */
-  private hydrateMessages(items: Item[]): Promise<MessageRecord[]> {
+  /** Parses the message items, then reads offloaded bodies back, in parallel, keeping the order. */
+  private hydrateMessages(items: readonly Item[]): Promise<MessageRecord[]> {
+    return this.hydrate(items.map((item) => this.parse(MessageItemSchema, item)));
+  }
+
+  private hydrate(items: readonly MessageItem[]): Promise<MessageRecord[]> {
     return Promise.all(
       items.map(async (item) => {
-        if (typeof item.body_key !== 'string') {
-          return toMessage(item, {
-            content: (item.content as string | null | undefined) ?? null,
-            ...(item.tool_calls !== undefined && {
-              tool_calls: item.tool_calls as MessageRecord['tool_calls'],
-            }),
-          });
-        }
+        if (item.body_key === undefined) return toMessage(item, item);
         const text = await this.blobs.getText(item.body_key);
-        if (text === undefined) throw new MessageContentMissingError(item.id as string);
-        return toMessage(item, JSON.parse(text) as MessageBody);
+        if (text === undefined) throw new MessageContentMissingError(item.id);
+        const bodyKey = item.body_key;
+        return toMessage(
+          item,
+          parseItem(MessageBodyTextSchema, text, 'files bucket', () => bodyKey),
+        );
       }),
     );
+  }
+
+  /** The session, or undefined while it is being deleted. */
+  private toSession(item: Item): SessionRecord | undefined {
+    const { deleting, ...session } = this.parse(SessionItemSchema, item);
+    return deleting === undefined ? session : undefined;
+  }
+
+  /** An item as `schema` reads it; a CorruptRecordError naming the table and key when it does not fit. */
+  private parse<T>(schema: z.ZodType<T>, item: Item | undefined): T {
+    return parseItem(schema, item, this.tableName, () => itemKey(item));
   }
 
   private async batchGet(keys: Item[]): Promise<Item[]> {
@@ -858,7 +893,7 @@ export class DynamoSessionStore implements SessionStore {
   }
 
   /** The item keys of one partition, a page at a time. */
-  private async *partitionKeyPages(pk: string): AsyncGenerator<Item[]> {
+  private async *partitionKeyPages(pk: string): AsyncGenerator<{ pk: string; sk: string }[]> {
     let startKey: Item | undefined;
     do {
       const result = await this.guard(() =>
@@ -874,7 +909,10 @@ export class DynamoSessionStore implements SessionStore {
           }),
         ),
       );
-      yield (result.Items ?? []).map((item) => ({ pk: item.pk, sk: item.sk }));
+      yield (result.Items ?? []).map((item) => {
+        const { pk, sk } = this.parse(KeyItemSchema, item);
+        return { pk, sk };
+      });
       startKey = result.LastEvaluatedKey;
     } while (startKey);
   }

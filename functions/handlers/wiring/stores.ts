@@ -1,6 +1,7 @@
 // Handlers' wiring: the DynamoDB-backed stores (and the files bucket behind the session store), each built
 // once per cold start on first use. A function's bundle holds only the stores its entry module calls for.
 import { dynamoDocumentClient, s3 } from '../../adapters/aws-clients';
+import { LedgeredSessionStore } from '../../adapters/dynamodb/ledgered-session-store';
 import { DynamoQuotaLedger } from '../../adapters/dynamodb/quota-ledger';
 import { DynamoRunStreamStore } from '../../adapters/dynamodb/run-stream-store';
 import { DynamoSessionStore } from '../../adapters/dynamodb/session-store';
@@ -43,14 +44,16 @@ export const usageReader = (): UsageReader => {
 export const sessionStore = (): SessionStore => {
   if (!sessions) {
     const env = requireEnv([ENV.sessionsTable, ENV.filesBucket]);
-    // Where the function may also write the quotas table, a run's slot joins the run's write, and a step's
-    // settle (and the last step's slot release) the step's transaction.
-    sessions = new DynamoSessionStore(
+    const store = new DynamoSessionStore(
       dynamoDocumentClient(),
       env[ENV.sessionsTable],
       new S3BlobStore(s3(), env[ENV.filesBucket]),
-      process.env[ENV.quotasTable] ? { ledger: quotaLedger() } : {},
     );
+    // Where the function may also write the quotas table, the transactions of a turn are decided here: a
+    // run's slot joins the run's write, and a step's settle (and the last step's slot release) the step's.
+    sessions = process.env[ENV.quotasTable]
+      ? new LedgeredSessionStore(dynamoDocumentClient(), store, quotaLedger())
+      : store;
   }
   return sessions;
 };

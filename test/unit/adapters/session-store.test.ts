@@ -22,7 +22,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoSessionStore } from '../../../functions/adapters/dynamodb/session-store';
 import { S3BlobStore } from '../../../functions/adapters/s3/blob-store';
-import { UpstreamError } from '../../../functions/core/errors';
+import { CorruptRecordError, UpstreamError } from '../../../functions/core/errors';
 import { newId } from '../../../functions/core/ids';
 import type { BlobStore } from '../../../functions/core/ports/blob-store';
 import { SessionNotFoundError } from '../../../functions/core/sessions/errors';
@@ -173,6 +173,134 @@ describe('DynamoSessionStore.appendMessages', () => {
     ).rejects.toMatchObject({
       statusCode: 503,
     });
+  });
+});
+
+describe('DynamoSessionStore: stored items are parsed, not cast', () => {
+  const pk = `TENANT#${tenantId}#SESSION#${sessionId}`;
+  const runId = newId('run', Date.UTC(2026, 0, 3));
+  const session = {
+    id: sessionId,
+    tenant_id: tenantId,
+    title: null,
+    model: 'gpt-4o-mini',
+    system_prompt: null,
+    tools: null,
+    metadata: { team: 'a' },
+    created_at: 1,
+    updated_at: 2,
+    last_message_id: null,
+  };
+  // As written: keys, index keys and `entity` beside the record's fields; nulls left out.
+  const sessionItem = {
+    pk,
+    sk: 'SESSION',
+    gsi1pk: `TENANT#${tenantId}#SESSIONS`,
+    gsi1sk: sessionId,
+    entity: 'session',
+    id: sessionId,
+    tenant_id: tenantId,
+    model: 'gpt-4o-mini',
+    metadata: { team: 'a' },
+    created_at: 1,
+    updated_at: 2,
+  };
+  const run = {
+    id: runId,
+    tenant_id: tenantId,
+    session_id: sessionId,
+    status: 'completed' as const,
+    model: 'gpt-4o-mini',
+    steps: [
+      {
+        index: 0,
+        type: 'message_creation' as const,
+        usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+        created_at: 5,
+        reservation: { holdId: `${runId}:step-0` },
+      },
+    ],
+    usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+    error: null,
+    created_at: 4,
+    updated_at: 6,
+    started_at: 5,
+    completed_at: 6,
+  };
+  const corrupt = async (read: Promise<unknown>, field: string, where = TABLE) => {
+    const error = await read.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(CorruptRecordError);
+    expect(error).toMatchObject({ statusCode: 500, code: 'corrupt_record', expose: false });
+    expect((error as Error).message).toContain(where);
+    expect((error as Error).message).toContain(field);
+  };
+
+  it('a session item round-trips to the record, without its key attributes', async () => {
+    const store = new DynamoSessionStore(client, TABLE, recordingBlobs().blobs);
+    ddb.on(GetCommand).resolves({ Item: sessionItem });
+
+    expect(await store.getSession(tenantId, sessionId)).toEqual(session);
+  });
+
+  it('a run item round-trips, its steps keeping the reservation they were charged through', async () => {
+    const store = new DynamoSessionStore(client, TABLE, recordingBlobs().blobs);
+    const { error: _absent, ...stored } = run;
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: { pk: `TENANT#${tenantId}#RUN#${runId}`, sk: 'RUN', entity: 'run', ...stored } });
+
+    expect(await store.getRun(tenantId, runId)).toEqual(run);
+  });
+
+  it('a malformed session, run or message item is a CorruptRecordError naming the table and the field', async () => {
+    const store = new DynamoSessionStore(client, TABLE, recordingBlobs().blobs);
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { ...sessionItem, created_at: 'yesterday' } })
+      .resolvesOnce({ Item: { ...run, status: 'paused' } });
+    await corrupt(store.getSession(tenantId, sessionId), 'created_at');
+    await corrupt(store.getRun(tenantId, runId), 'status');
+
+    ddb.on(QueryCommand).resolvesOnce({
+      Items: [
+        sessionItem,
+        {
+          pk,
+          sk: 'MSG#1',
+          id: 'msg_1',
+          tenant_id: tenantId,
+          session_id: sessionId,
+          content: 'hi',
+          created_at: 1,
+        },
+      ],
+    });
+    await corrupt(store.readSessionWithHistory(tenantId, sessionId, 10), 'role');
+  });
+
+  it('an offloaded body that is not a message body is a CorruptRecordError too', async () => {
+    const { blobs } = recordingBlobs();
+    const store = new DynamoSessionStore(client, TABLE, { ...blobs, getText: async () => '{"content": 42}' });
+    ddb.on(QueryCommand).resolvesOnce({
+      Items: [
+        sessionItem,
+        {
+          pk,
+          sk: 'MSG#1',
+          id: 'msg_1',
+          tenant_id: tenantId,
+          session_id: sessionId,
+          role: 'user',
+          created_at: 1,
+          body_key: 'k',
+        },
+      ],
+    });
+
+    await corrupt(store.readSessionWithHistory(tenantId, sessionId, 10), 'content', 'files bucket item k');
   });
 });
 
