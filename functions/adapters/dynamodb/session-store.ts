@@ -31,6 +31,7 @@ import type {
   RunChanges,
   SessionStore,
 } from '../../core/ports/session-store';
+import { DYNAMODB_UNPROCESSED, jitteredDelayMs } from '../../core/resilience/retry-policy';
 import {
   MessageContentMissingError,
   RunNotFoundError,
@@ -68,7 +69,6 @@ const SESSIONS_INDEX = 'gsi1';
 /** Well under DynamoDB's 400 KB item limit, with room for the other attributes. */
 const DEFAULT_INLINE_LIMIT_BYTES = 32 * 1024;
 const BATCH_WRITE_SIZE = 25;
-const MAX_BATCH_ATTEMPTS = 8;
 
 const sessionPk = (tenantId: string, sessionId: string) => `TENANT#${tenantId}#SESSION#${sessionId}`;
 const sessionKey = (tenantId: string, sessionId: string) => ({
@@ -876,8 +876,8 @@ export class DynamoSessionStore implements SessionStore {
     for (let start = 0; start < keys.length; start += 100) {
       let pending = keys.slice(start, start + 100);
       for (let attempt = 0; pending.length > 0; attempt += 1) {
-        if (attempt >= MAX_BATCH_ATTEMPTS) throw this.exhausted();
-        if (attempt > 0) await sleep(backoffMs(attempt));
+        if (attempt >= DYNAMODB_UNPROCESSED.attempts) throw this.exhausted();
+        if (attempt > 0) await sleep(jitteredDelayMs(DYNAMODB_UNPROCESSED, attempt, Math.random));
         const result = await this.guard(() =>
           this.client.send(
             new BatchGetCommand({
@@ -922,8 +922,8 @@ export class DynamoSessionStore implements SessionStore {
     for (let start = 0; start < keys.length; start += BATCH_WRITE_SIZE) {
       let pending = keys.slice(start, start + BATCH_WRITE_SIZE).map((Key) => ({ DeleteRequest: { Key } }));
       for (let attempt = 0; pending.length > 0; attempt += 1) {
-        if (attempt >= MAX_BATCH_ATTEMPTS) throw this.exhausted();
-        if (attempt > 0) await sleep(backoffMs(attempt));
+        if (attempt >= DYNAMODB_UNPROCESSED.attempts) throw this.exhausted();
+        if (attempt > 0) await sleep(jitteredDelayMs(DYNAMODB_UNPROCESSED, attempt, Math.random));
         const result = await this.guard(() =>
           this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } })),
         );
@@ -946,6 +946,3 @@ export class DynamoSessionStore implements SessionStore {
     }
   }
 }
-
-/** Full jitter on an exponential base: 25 ms, 50 ms, ... capped at 1 s. */
-const backoffMs = (attempt: number): number => Math.random() * Math.min(1000, 25 * 2 ** attempt);

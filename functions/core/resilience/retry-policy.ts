@@ -21,6 +21,7 @@
 // | frame post, RunPublisher (throttled)       | 4 tries × notifier's 3 = 12    | none: drops the connection      |
 // | DynamoDB, SQS, S3, Secrets SDK clients     | SDK default 3 (implicit)       | `AWS_SDK_MAX_ATTEMPTS` 3, named |
 // | SQS job redelivery (visibility backoff)    | receives ≤ maxReceiveCount     | unchanged; window `exponential` |
+// | DynamoDB batch UnprocessedItems (adapter)  | 8 tries, 50 ms..1 s, own code  | `DYNAMODB_UNPROCESSED`, same    |
 //
 // A throttled frame: 12 PostToConnection requests at most before, 4 after (CONNECTION_POST.attempts × 1).
 // An LLM call: 3 requests per link. An SQS job redelivery reruns the whole job, so its AWS calls are each
@@ -29,9 +30,7 @@
 //
 // Not here, on purpose: loops that redo work after a *conflict*, not a failure (RunSeqConflictError in
 // RunPublisher, SessionBusyError saves, append-messages, token holds, quota admission) re-read and try
-// again at once; they wait for nothing and are bounded by their own small counts. Still to move here:
-// the UnprocessedItems backoff of the DynamoDB batch calls (adapters/dynamodb/session-store.ts, 25 ms..1 s
-// full jitter), left alone while the unit-of-work rework of those adapters is under way.
+// again at once; they wait for nothing and are bounded by their own small counts.
 
 /** How often, and how far apart, one layer tries. */
 export interface RetryPolicy {
@@ -51,6 +50,12 @@ export const LLM_CALL: RetryPolicy = { attempts: 3, baseDelayMs: 250, maxDelayMs
  * SDK client makes one attempt, and RunPublisher drops a connection still throttled after these.
  */
 export const CONNECTION_POST: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 1_000 };
+
+/**
+ * What a DynamoDB batch call (BatchGetItem, BatchWriteItem) left unprocessed, asked for again: a partial
+ * success is not an SDK error, so the SDK's own retries never see it and this is the only layer.
+ */
+export const DYNAMODB_UNPROCESSED: RetryPolicy = { attempts: 8, baseDelayMs: 50, maxDelayMs: 1_000 };
 
 /** The openai SDK's own retries: none, LLM_CALL owns them (Retry-After, the deadline, breakers outside). */
 export const OPENAI_SDK_MAX_RETRIES = 0;

@@ -25,6 +25,7 @@ import { S3BlobStore } from '../../../functions/adapters/s3/blob-store';
 import { CorruptRecordError, UpstreamError } from '../../../functions/core/errors';
 import { newId } from '../../../functions/core/ids';
 import type { BlobStore } from '../../../functions/core/ports/blob-store';
+import { DYNAMODB_UNPROCESSED } from '../../../functions/core/resilience/retry-policy';
 import { SessionNotFoundError } from '../../../functions/core/sessions/errors';
 import type { MessageRecord } from '../../../functions/core/sessions/schemas';
 
@@ -110,6 +111,8 @@ describe('DynamoSessionStore.deleteSession', () => {
 
     expect(error).toBeInstanceOf(UpstreamError);
     expect(error).toMatchObject({ statusCode: 503, code: 'storage_unavailable' });
+    // The retry policy's budget for unprocessed items, and not one request more.
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(DYNAMODB_UNPROCESSED.attempts);
     expect(ddb.commandCalls(DeleteCommand)).toHaveLength(0);
     expect(calls).toEqual([]);
   });
