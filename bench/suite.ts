@@ -1,0 +1,161 @@
+// Benchmark: the test suite as CI runs it (.ci/run): HEAD cloned into a temp folder, `npm ci`, `npm test`,
+// each timed, with vitest's file and test counts and its slowest files, against issue 18's 5-minute target.
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { runRecord } from './history';
+import { machine, readSection, watchHost, writeSection } from './report';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+/** Issue 18, item 6: `npm test` at most 5 minutes on a clean clone. */
+const TARGET_SECONDS = 300;
+const SLOWEST_FILES = 10;
+
+/** Vitest's JSON report, the part read here. */
+interface VitestReport {
+  readonly numTotalTests: number;
+  readonly numPassedTests: number;
+  readonly numFailedTests: number;
+  readonly numPendingTests: number;
+  readonly numTodoTests?: number;
+  readonly testResults: readonly { name: string; startTime: number; endTime: number; status: string }[];
+}
+
+/** Runs `command` in `cwd`, its output appended to `log`; resolves with the wall time, rejects on failure. */
+const timed = (command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, log: string) =>
+  new Promise<number>((resolve, reject) => {
+    const started = performance.now();
+    const out = createWriteStream(log, { flags: 'a' });
+    out.write(`\n$ ${command} ${args.join(' ')}\n`);
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(out, { end: false });
+    child.stderr.pipe(out, { end: false });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      out.end();
+      const seconds = (performance.now() - started) / 1000;
+      if (code === 0) resolve(seconds);
+      else
+        reject(new Error(`${command} ${args.join(' ')} failed (exit ${code}) after ${seconds.toFixed(0)} s`));
+    });
+  });
+
+const tail = (file: string, lines: number): string =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n') : '';
+
+/**
+ * Measures the suite on a clean clone of HEAD. Environment:
+ * - `BENCH_SUITE_PROJECT=unit` runs one vitest project only: a dry run, printed, not written to BENCHMARKS.md;
+ * - `BENCH_SUITE_LINK_MODULES=1` links this checkout's node_modules instead of `npm ci` (a dry run too).
+ *
+ * @example
+ * // npm run bench -- suite
+ * await runSuiteBench();
+ */
+export const runSuiteBench = async (): Promise<void> => {
+  const project = process.env.BENCH_SUITE_PROJECT;
+  const linkModules = process.env.BENCH_SUITE_LINK_MODULES === '1';
+  const dryRun = Boolean(project) || linkModules;
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  const work = mkdtempSync(path.join(tmpdir(), 'tenantic-suite-'));
+  const clone = path.join(work, 'tenantic');
+  // Its own temp dir, so no model cache or emulator state from another run makes this one look fast.
+  const temp = path.join(work, 'tmp');
+  mkdirSync(temp);
+  const log = path.join(work, 'suite.log');
+  const report = path.join(work, 'vitest.json');
+  const env = { ...process.env, TMPDIR: temp, CI: '1' };
+  const host = machine();
+  const watched = watchHost();
+  try {
+    execFileSync('git', ['clone', '--quiet', '--no-checkout', REPO_ROOT, clone], { stdio: 'inherit' });
+    execFileSync('git', ['-C', clone, 'checkout', '--quiet', '--detach', commit], { stdio: 'inherit' });
+    process.stdout.write(`suite: ${commit.slice(0, 7)} cloned into ${clone}; output in ${log}\n`);
+    let ciSeconds: number | undefined;
+    if (linkModules) symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(clone, 'node_modules'));
+    else ciSeconds = await timed('npm', ['ci', '--no-audit', '--no-fund'], clone, env, log);
+    const vitestArgs = [
+      ...(project ? ['--project', project] : []),
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
+    ];
+    const testSeconds = await timed('npm', ['test', '--', ...vitestArgs], clone, env, log);
+    const vitest = JSON.parse(readFileSync(report, 'utf8')) as VitestReport;
+    const files = vitest.testResults;
+    const vitestSeconds =
+      files.length > 0
+        ? (Math.max(...files.map((file) => file.endTime)) -
+            Math.min(...files.map((file) => file.startTime))) /
+          1000
+        : 0;
+    const slowest = [...files]
+      .map((file) => ({
+        name: path.relative(clone, file.name),
+        seconds: (file.endTime - file.startTime) / 1000,
+      }))
+      .sort((a, b) => b.seconds - a.seconds)
+      .slice(0, SLOWEST_FILES);
+    const hostPace = watched.pace();
+    const s = (seconds: number) => `${seconds.toFixed(0)} s`;
+    const verdict = testSeconds <= TARGET_SECONDS ? 'met' : '**not met**';
+    const counts = `${files.length} files, ${vitest.numTotalTests} tests (${vitest.numPassedTests} passed, ${vitest.numFailedTests} failed, ${vitest.numPendingTests + (vitest.numTodoTests ?? 0)} skipped)`;
+    const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+    const runs = runRecord(
+      readSection('suite'),
+      ['run (UTC)', 'code', 'fixed CPU workload, start → end', 'npm ci', 'npm test', 'files / tests'],
+      [
+        when,
+        commit.slice(0, 7),
+        `${hostPace.start.toFixed(0)} → ${hostPace.end.toFixed(0)} ms`,
+        ciSeconds === undefined ? '–' : s(ciSeconds),
+        s(testSeconds),
+        `${files.length} / ${vitest.numTotalTests}`,
+      ],
+    );
+    const body = [
+      '## Test suite',
+      '',
+      `Measured ${when.slice(0, 10)} on ${host}; ${watched.describe()}.`,
+      '',
+      `A clean clone of ${commit.slice(0, 7)} in a temp folder, as \`.ci/run\` does it: \`npm ci\`, then \`npm test\` ` +
+        '(typecheck, lint, knip, then every vitest project), each timed on its own, with a temp dir of its own ' +
+        '(no model cache or emulator state from an earlier run).',
+      '',
+      `- \`npm ci\`: **${ciSeconds === undefined ? 'skipped (node_modules linked)' : s(ciSeconds)}**`,
+      `- \`npm test\`: **${s(testSeconds)}**, of which vitest ${s(vitestSeconds)} for ${counts}`,
+      `- Target (issue 18): \`npm test\` ≤ ${TARGET_SECONDS} s on a clean clone: ${verdict} (${s(testSeconds)})`,
+      '',
+      `The ${slowest.length} slowest test files (wall time of each; files of the unit, infra and integration projects run side by side):`,
+      '',
+      '| file | wall time |',
+      '| --- | ---: |',
+      ...slowest.map((file) => `| ${file.name} | ${file.seconds.toFixed(1)} s |`),
+      '',
+      'The last runs on this machine, newest first, each beside the pace of a core during it (a higher figure is a slower, busier host):',
+      '',
+      runs,
+    ].join('\n');
+    if (dryRun) {
+      process.stdout.write(
+        `${body}\n\n(dry run${project ? `: --project ${project}` : ''}${linkModules ? ', node_modules linked' : ''}: BENCHMARKS.md left as it is)\n`,
+      );
+    } else {
+      writeSection('suite', body);
+      process.stdout.write(`${body}\n`);
+    }
+    rmSync(work, { recursive: true, force: true });
+  } catch (error) {
+    process.stderr.write(`${tail(log, 60)}\nsuite: ${String(error)}; kept ${work} for a look\n`);
+    throw error;
+  }
+};
