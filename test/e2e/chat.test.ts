@@ -248,10 +248,15 @@ describe('sessions and runs', () => {
       key,
       body: { content: 'Take your time', async: true },
     });
-    const run = await afterInvocations(platform.platform.events, 'chat-worker', async () => {
-      const response = await call(`/v1/runs/${sent.body.run.id}`, { key });
-      return ['completed', 'failed', 'cancelled'].includes(response.body?.status) ? response : undefined;
-    });
+    const run = await afterInvocations(
+      platform.platform.events,
+      'chat-worker',
+      async () => {
+        const response = await call(`/v1/runs/${sent.body.run.id}`, { key });
+        return ['completed', 'failed', 'cancelled'].includes(response.body?.status) ? response : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the queued run to end' },
+    );
 
     expect(sent.status).toBe(202);
     expect(sent.body.run.status).toBe('queued');
@@ -286,11 +291,16 @@ describe('sessions and runs', () => {
       body: { content: 'And now?' },
     });
     // The summary is written by the chat worker, off the queue.
-    const compacted = await afterInvocations(platform.platform.events, 'chat-worker', async () => {
-      const response = await call(`/v1/sessions/${id}`, { key });
-      const { context } = response.body ?? {};
-      return context?.strategy === 'summarized' && !context.compacting ? response : undefined;
-    });
+    const compacted = await afterInvocations(
+      platform.platform.events,
+      'chat-worker',
+      async () => {
+        const response = await call(`/v1/sessions/${id}`, { key });
+        const { context } = response.body ?? {};
+        return context?.strategy === 'summarized' && !context.compacting ? response : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the session to be compacted' },
+    );
 
     expect(sent.status).toBe(200);
     expect(compacted.body.context).toMatchObject({

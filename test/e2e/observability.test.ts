@@ -61,10 +61,15 @@ const runFlow = async () => {
     key: second.body.key,
     body: { content: 'Later', async: true },
   });
-  await afterInvocations(platform.platform.events, 'chat-worker', async () => {
-    const run = await platform.call(`/v1/runs/${queued.body.run.id}`, { key });
-    return ['completed', 'failed', 'cancelled'].includes(run.body?.status) ? run : undefined;
-  });
+  await afterInvocations(
+    platform.platform.events,
+    'chat-worker',
+    async () => {
+      const run = await platform.call(`/v1/runs/${queued.body.run.id}`, { key });
+      return ['completed', 'failed', 'cancelled'].includes(run.body?.status) ? run : undefined;
+    },
+    { timeoutMs: 60_000, what: 'the queued run to end' },
+  );
 
   const socket = new WebSocket(platform.wsUrl, { headers: { authorization: `Bearer ${key}` } });
   await new Promise<void>((resolve, reject) => {
@@ -86,8 +91,11 @@ beforeAll(async () => {
   });
   flow = await runFlow();
   // Let the last function lines ($disconnect, the worker's batch line) reach the capture.
-  await waitOn(platform.platform.events, 'log', () =>
-    jsonLines().some((line) => line.message === 'batch processed') ? true : undefined,
+  await waitOn(
+    platform.platform.events,
+    'log',
+    () => (jsonLines().some((line) => line.message === 'batch processed') ? true : undefined),
+    { timeoutMs: 60_000, what: "the worker's batch line" },
   );
 });
 

@@ -356,7 +356,7 @@ describe('the dead-letter path and redelivery', () => {
           .length >= 2
           ? true
           : undefined,
-      { what: 'the duplicate delivery to finish' },
+      { timeoutMs: 60_000, what: 'the duplicate delivery to finish' },
     );
 
     const usageAfter = (await call('/v1/usage', { key })).body.tokens_per_month;
