@@ -14,7 +14,7 @@ import { createEmulatorClients, type EmulatorClients, queueUrlOnEndpoint } from 
 import { redriveLocally } from '../../local/dead-letters';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../helpers/fake-openai-server';
 import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { waitOn } from '../helpers/platform-events';
+import { sentAndSettled } from '../helpers/platform-events';
 import { connectWithTicket, deltaText, type Frame, runFrames, type WsClient } from '../helpers/ws-client';
 
 let platform: TestPlatform;
@@ -342,25 +342,24 @@ describe('the dead-letter path and redelivery', () => {
     const framesBefore = client.frames.length;
     const { sourceUrl } = await chatRunsQueues();
 
-    await clients.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: sourceUrl,
-        MessageBody: JSON.stringify(runExecuteEnvelope(tenantId, runId, sessionId)),
-      }),
-    );
-    await waitOn(
+    // The job of a finished run is settled at once ('run.execute: nothing to do') and deleted.
+    const batch = await sentAndSettled(
       platform.platform.events,
-      'log',
-      () =>
-        platform.logs.filter((line) => line.includes('run.execute finished') && line.includes(runId))
-          .length >= 2
-          ? true
-          : undefined,
-      { timeoutMs: 60_000, what: 'the duplicate delivery to finish' },
+      async () =>
+        (
+          await clients.sqs.send(
+            new SendMessageCommand({
+              QueueUrl: sourceUrl,
+              MessageBody: JSON.stringify(runExecuteEnvelope(tenantId, runId, sessionId)),
+            }),
+          )
+        ).MessageId!,
+      { timeoutMs: 60_000, what: 'the duplicate job to be settled' },
     );
 
     const usageAfter = (await call('/v1/usage', { key })).body.tokens_per_month;
     const messages = await call(`/v1/sessions/${sessionId}/messages?limit=100`, { key });
+    expect(batch).toMatchObject({ ok: true, deleted: batch.received.map((message) => message.messageId) });
     expect(usageAfter.used).toBe(usageBefore.used);
     expect(usageAfter.used).toBeGreaterThan(0);
     expect(messages.body.data).toHaveLength(2);

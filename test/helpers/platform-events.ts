@@ -2,6 +2,7 @@
 // batch) instead of polling on a timer, with a bound that fails the test saying what never came.
 import { on } from 'node:events';
 import type { PlatformEventMap, PlatformEvents } from '../../local/platform-events';
+import type { BatchReport } from '../../local/sqs-poller';
 
 interface WaitOptions {
   /** The bound (default 30 s). */
@@ -84,3 +85,33 @@ export const afterInvocations = <T>(
       ...options,
     },
   );
+
+/**
+ * Sends one SQS message with `send` (resolving with its message id) and resolves with the first settled
+ * batch that held it. Batches are kept from before the send: a fast consumer may settle it before the
+ * send's answer is read.
+ *
+ * @example
+ * const batch = await sentAndSettled(platform.events, async () => (await sqs.send(command)).MessageId!);
+ * expect(batch.deleted).toHaveLength(1);
+ */
+export const sentAndSettled = async (
+  events: PlatformEvents,
+  send: () => Promise<string>,
+  options: WaitOptions = {},
+): Promise<BatchReport> => {
+  const settled: BatchReport[] = [];
+  const keep = (report: BatchReport) => settled.push(report);
+  events.on('batch', keep);
+  try {
+    const messageId = await send();
+    return await waitOn(
+      events,
+      'batch',
+      () => settled.find((report) => report.received.some((message) => message.messageId === messageId)),
+      { what: `a settled batch with message ${messageId}`, ...options },
+    );
+  } finally {
+    events.off('batch', keep);
+  }
+};
