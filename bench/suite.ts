@@ -84,7 +84,9 @@ const tail = (file: string, lines: number): string =>
 /**
  * Measures the suite on a clean clone of HEAD. Environment:
  * - `BENCH_SUITE_PROJECT=unit` runs one vitest project only: a dry run, printed, not written to BENCHMARKS.md;
- * - `BENCH_SUITE_LINK_MODULES=1` links this checkout's node_modules instead of `npm ci` (a dry run too).
+ * - `BENCH_SUITE_LINK_MODULES=1` links this checkout's node_modules instead of `npm ci` (a dry run too);
+ * - `BENCH_SUITE_SHARED_TMP=1` keeps the machine's temp dir, as `.ci/run` does (a cached model and tsx's
+ *   transform cache may then be warm); by default the run gets an empty one, the worst case.
  *
  * @example
  * // npm run bench -- suite
@@ -97,12 +99,13 @@ export const runSuiteBench = async (): Promise<void> => {
   const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
   const work = mkdtempSync(path.join(tmpdir(), 'tenantic-suite-'));
   const clone = path.join(work, 'tenantic');
-  // Its own temp dir, so no model cache or emulator state from another run makes this one look fast.
+  // By default its own temp dir, so no model cache or transform cache from another run makes it look fast.
+  const sharedTmp = process.env.BENCH_SUITE_SHARED_TMP === '1';
   const temp = path.join(work, 'tmp');
   mkdirSync(temp);
   const log = path.join(work, 'suite.log');
   const report = path.join(work, 'vitest.json');
-  const env = { ...process.env, TMPDIR: temp, CI: '1' };
+  const env = { ...process.env, ...(sharedTmp ? {} : { TMPDIR: temp }), CI: '1' };
   const host = machine();
   const workers = Math.max(1, availableParallelism() - 1);
   const watched = watchHost();
@@ -148,8 +151,10 @@ export const runSuiteBench = async (): Promise<void> => {
       `Measured ${when.slice(0, 10)} on ${host}; ${watched.describe()}.`,
       '',
       `A clean clone of ${commit.slice(0, 7)} in a temp folder, as \`.ci/run\` does it: \`npm ci\`, then \`npm test\` ` +
-        '(typecheck, lint, knip, then every vitest project), each timed on its own, with a temp dir of its own ' +
-        '(no model cache or emulator state from an earlier run).',
+        '(typecheck, lint, knip, then every vitest project), each timed on its own, ' +
+        (sharedTmp
+          ? "with the machine's temp dir, as `.ci/run` has it (caches from earlier runs may be warm)."
+          : 'with an empty temp dir of its own (no cached model or transform from an earlier run: the worst case).'),
       '',
       `- \`npm ci\`: **${ciSeconds === undefined ? 'skipped (node_modules linked)' : s(ciSeconds)}**`,
       `- \`npm test\`: **${s(testSeconds)}**: typecheck, lint and knip ${s(testSeconds - vitestSeconds)}, then vitest ${s(vitestSeconds)} for ${counts}`,
