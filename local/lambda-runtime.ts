@@ -26,6 +26,8 @@ export interface InvocationReport {
   readonly functionId: string;
   readonly requestId: string;
   readonly ok: boolean;
+  /** Lambda's error type when the invocation failed (`Sandbox.Timedout`, `Runtime.ExitError`, the error's name). */
+  readonly errorType?: string;
   readonly coldStart: boolean;
   /** From the event being handed to the worker to its answer arriving. */
   readonly durationMs: number;
@@ -219,7 +221,7 @@ class ExecutionEnvironment {
         requestId: pending.awsRequestId,
       });
     }
-    this.report(pending, message.type === 'result', message.awsRequests);
+    this.report(pending, message.type === 'error' ? message.error.errorType : undefined, message.awsRequests);
   }
 
   private fail(error: LambdaErrorPayload): void {
@@ -228,16 +230,17 @@ class ExecutionEnvironment {
     this.log(this.fn.id, 'stderr', `${pending.awsRequestId} ${error.errorMessage}`);
     this.finish();
     pending.resolve({ ok: false, error, coldStart: pending.coldStart, requestId: pending.awsRequestId });
-    this.report(pending, false, {});
+    this.report(pending, error.errorType, {});
   }
 
   /** Tells the observer, after the invocation has been answered; an observer's failure is only logged. */
-  private report(pending: Pending, ok: boolean, awsRequests: AwsRequestTally): void {
+  private report(pending: Pending, errorType: string | undefined, awsRequests: AwsRequestTally): void {
     try {
       this.onInvoked?.({
         functionId: this.fn.id,
         requestId: pending.awsRequestId,
-        ok,
+        ok: errorType === undefined,
+        ...(errorType === undefined ? {} : { errorType }),
         coldStart: pending.coldStart,
         durationMs: performance.now() - pending.startedAt,
         awsRequests,

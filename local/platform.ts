@@ -19,6 +19,7 @@ import {
 import { dataDirLogSink, LOGS_DIR, teeLogSinks } from './log-files';
 import type { LocalPlatformModel } from './model';
 import { type CachedModel, isModelCacheFileName, loadCachedModel, type ModelSource } from './model-cache';
+import { createPlatformEvents, type PlatformEvents } from './platform-events';
 import { provision } from './provision';
 import { startSqsPoller } from './sqs-poller';
 import type { SynthReply, SynthRequest } from './synth-worker';
@@ -106,6 +107,8 @@ export interface LocalPlatform {
   readonly coldStartMs: number;
   readonly timings: Readonly<Record<string, number>>;
   readonly runtime: LambdaRuntime;
+  /** Finished invocations, function log lines and settled SQS batches, as they happen. */
+  readonly events: PlatformEvents;
   stop(): Promise<void>;
 }
 
@@ -194,6 +197,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
   mkdirSync(dataDir, { recursive: true });
   const admin = resolveAdminKey({ dataDir, ...(options.adminKey ? { adminKey: options.adminKey } : {}) });
 
+  const events = createPlatformEvents();
   const cleanups: (() => Promise<unknown>)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.splice(0).reverse()) {
@@ -254,8 +258,14 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       region: endpoints.region,
       functionNamePrefix: `tenantic-${stage}-`,
       // By default on the console and under the data dir (logs/<function>.log, logs/metrics.jsonl).
-      log: options.log ?? teeLogSinks(consoleLogSink, dataDirLogSink(dataDir)),
-      ...(options.onInvoked ? { onInvoked: options.onInvoked } : {}),
+      log: teeLogSinks(
+        options.log ?? teeLogSinks(consoleLogSink, dataDirLogSink(dataDir)),
+        (functionId, stream, line) => events.emit('log', { functionId, stream, line }),
+      ),
+      onInvoked: (report) => {
+        options.onInvoked?.(report);
+        events.emit('invocation', report);
+      },
       ...(options.maxEnvironmentsPerFunction
         ? { maxEnvironmentsPerFunction: options.maxEnvironmentsPerFunction }
         : {}),
@@ -291,6 +301,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       invoke,
       region: endpoints.region,
       ...(options.pollersPerSource ? { pollersPerSource: options.pollersPerSource } : {}),
+      onBatch: (report) => events.emit('batch', report),
       onError: (error, source) =>
         process.stderr.write(`[sqs-poller ${source.queue}] ${String((error as Error)?.message ?? error)}\n`),
     });
@@ -332,6 +343,7 @@ export const startLocalPlatform = async (options: StartLocalPlatformOptions = {}
       coldStartMs,
       timings,
       runtime: createdRuntime,
+      events,
       stop() {
         stopping ??= stopAll();
         return stopping;

@@ -28,6 +28,21 @@ export interface SqsPollerOptions {
   /** Long-poll wait per ReceiveMessage, at most 20 s. */
   readonly waitTimeSeconds?: number;
   readonly onError?: (error: unknown, source: LocalEventSource) => void;
+  /** Told about every batch once it is settled (invoked, and what succeeded deleted). */
+  readonly onBatch?: (report: BatchReport) => void;
+}
+
+/** One batch the poller handed to its consumer, and how it ended. */
+export interface BatchReport {
+  readonly functionId: string;
+  /** The event source's queue, as the model refers to it (name or logical id). */
+  readonly queue: string;
+  /** The records in the batch, with each one's receive count (1 on the first delivery). */
+  readonly received: readonly { readonly messageId: string; readonly receiveCount: number }[];
+  /** Deleted after the invocation; the rest come back after the visibility timeout (or go to the DLQ). */
+  readonly deleted: readonly string[];
+  /** Whether the invocation itself succeeded (a partial batch failure still counts as ok). */
+  readonly ok: boolean;
 }
 
 export interface SqsPoller {
@@ -186,6 +201,16 @@ export const startSqsPoller = (options: SqsPollerOptions): SqsPoller => {
         const result = await options.invoke(source.functionId, toSqsEvent(batch, queue.arn, region));
         const done = settleBatch(batch, result, source.reportBatchItemFailures);
         if (done.length > 0) await deleteMessages(queue.url, done);
+        options.onBatch?.({
+          functionId: source.functionId,
+          queue: source.queue,
+          received: batch.map((message) => ({
+            messageId: message.MessageId!,
+            receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
+          })),
+          deleted: done.map((message) => message.MessageId!),
+          ok: result.ok,
+        });
       } catch (error) {
         if (controller.signal.aborted) break;
         options.onError?.(error, source);

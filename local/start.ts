@@ -3,25 +3,30 @@ import { join, relative } from 'node:path';
 import { ENV, PROVIDER_LOCAL_VAR, providerEnv } from '../functions/platform/env';
 import type { LocalPlatformModel } from './model';
 import { startLocalPlatform } from './platform';
+import type { PlatformEvents } from './platform-events';
 import { silenceExperimentalWarnings } from './process-warnings';
 
 silenceExperimentalWarnings();
 
 const USAGE =
-  'usage: npm start -- [--fresh] [--stage NAME]\n' +
-  "  --fresh  remove the platform's state, admin key and cached model from the data dir first\n";
+  'usage: npm start -- [--fresh] [--trace] [--stage NAME]\n' +
+  "  --fresh  remove the platform's state, admin key and cached model from the data dir first\n" +
+  '  --trace  print a line per finished invocation and per settled SQS batch\n';
 
 interface Arguments {
   readonly fresh: boolean;
+  readonly trace: boolean;
   readonly stage: string;
 }
 
 const parseArguments = (argv: readonly string[]): Arguments => {
   let fresh = false;
+  let trace = false;
   let stage = 'dev';
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index]!;
     if (argument === '--fresh') fresh = true;
+    else if (argument === '--trace') trace = true;
     else if (argument === '--stage') stage = argv[++index] ?? stage;
     else if (argument.startsWith('--stage=')) stage = argument.slice('--stage='.length);
     else if (argument === '--help' || argument === '-h') {
@@ -32,7 +37,25 @@ const parseArguments = (argv: readonly string[]): Arguments => {
       process.exit(2);
     }
   }
-  return { fresh, stage };
+  return { fresh, trace, stage };
+};
+
+/** `--trace`: the platform's events, one line each, beside the functions' own output. */
+const traceEvents = (events: PlatformEvents): void => {
+  events.on('invocation', (report) => {
+    const outcome = report.ok ? 'ok' : report.errorType;
+    const cold = report.coldStart ? ', cold' : '';
+    process.stdout.write(
+      `[invoke] ${report.functionId} ${outcome} in ${report.durationMs.toFixed(0)} ms${cold}\n`,
+    );
+  });
+  events.on('batch', (report) => {
+    const counts = report.received.map((message) => message.receiveCount);
+    process.stdout.write(
+      `[sqs] ${report.queue} → ${report.functionId}: ${report.received.length} received (receive count ` +
+        `${Math.min(...counts)}–${Math.max(...counts)}), ${report.deleted.length} deleted\n`,
+    );
+  });
 };
 
 const port = (name: string, fallback: number): number => {
@@ -142,6 +165,7 @@ const main = async (): Promise<void> => {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   const platform = await starting;
   if (stopping) return;
+  if (args.trace) traceEvents(platform.events);
   const keyFrom =
     platform.adminKeySource === 'env'
       ? 'ADMIN_API_KEY (environment)'

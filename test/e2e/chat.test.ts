@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../helpers/fake-openai-server';
 import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { pollUntil } from '../helpers/poll';
+import { afterInvocations } from '../helpers/platform-events';
 
 let platform: TestPlatform;
 let fake: FakeOpenAiServer;
@@ -248,9 +248,14 @@ describe('sessions and runs', () => {
       key,
       body: { content: 'Take your time', async: true },
     });
-    const run = await pollUntil(
-      () => call(`/v1/runs/${sent.body.run.id}`, { key }),
-      (response) => ['completed', 'failed', 'cancelled'].includes(response.body?.status),
+    const run = await afterInvocations(
+      platform.platform.events,
+      'chat-worker',
+      async () => {
+        const response = await call(`/v1/runs/${sent.body.run.id}`, { key });
+        return ['completed', 'failed', 'cancelled'].includes(response.body?.status) ? response : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the queued run to end' },
     );
 
     expect(sent.status).toBe(202);
@@ -285,9 +290,16 @@ describe('sessions and runs', () => {
       key,
       body: { content: 'And now?' },
     });
-    const compacted = await pollUntil(
-      () => call(`/v1/sessions/${id}`, { key }),
-      (response) => response.body?.context?.strategy === 'summarized' && !response.body.context.compacting,
+    // The summary is written by the chat worker, off the queue.
+    const compacted = await afterInvocations(
+      platform.platform.events,
+      'chat-worker',
+      async () => {
+        const response = await call(`/v1/sessions/${id}`, { key });
+        const { context } = response.body ?? {};
+        return context?.strategy === 'summarized' && !context.compacting ? response : undefined;
+      },
+      { timeoutMs: 60_000, what: 'the session to be compacted' },
     );
 
     expect(sent.status).toBe(200);

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DynamoConnectionStore } from '../../functions/adapters/dynamodb/connection-store';
 import { HTTP_ROUTES } from '../../functions/platform/routes';
-import { waitFor } from '../helpers/fixture-platform';
 import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { afterInvocations } from '../helpers/platform-events';
 
 let platform: TestPlatform;
 
@@ -167,9 +167,12 @@ describe('WebSocket through the local platform', () => {
     expect(await connections.countByTenant(tenant.id)).toBe(1);
     socket.close();
     // $disconnect removes the record.
-    await waitFor(async () => ((await connections.countByTenant(tenant.id)) === 0 ? true : undefined), {
-      what: 'the connection record to be removed',
-    });
+    await afterInvocations(
+      platform.platform.events,
+      'ws-disconnect',
+      async () => ((await connections.countByTenant(tenant.id)) === 0 ? true : undefined),
+      { what: 'the connection record to be removed' },
+    );
 
     const refused = new WebSocket(platform.wsUrl, { headers: { authorization: 'Bearer tk_dev_nope' } });
     const status = await new Promise<number>((resolve) => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../helpers/fake-openai-server';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { pollUntil } from '../helpers/poll';
+import { afterInvocations, waitOn } from '../helpers/platform-events';
 
 const PROVIDER_KEY = `sk-provider-${randomBytes(16).toString('hex')}`;
 let platform: TestPlatform;
@@ -61,9 +61,14 @@ const runFlow = async () => {
     key: second.body.key,
     body: { content: 'Later', async: true },
   });
-  await pollUntil(
-    () => platform.call(`/v1/runs/${queued.body.run.id}`, { key }),
-    (response) => ['completed', 'failed', 'cancelled'].includes(response.body?.status),
+  await afterInvocations(
+    platform.platform.events,
+    'chat-worker',
+    async () => {
+      const run = await platform.call(`/v1/runs/${queued.body.run.id}`, { key });
+      return ['completed', 'failed', 'cancelled'].includes(run.body?.status) ? run : undefined;
+    },
+    { timeoutMs: 60_000, what: 'the queued run to end' },
   );
 
   const socket = new WebSocket(platform.wsUrl, { headers: { authorization: `Bearer ${key}` } });
@@ -86,9 +91,11 @@ beforeAll(async () => {
   });
   flow = await runFlow();
   // Let the last function lines ($disconnect, the worker's batch line) reach the capture.
-  await pollUntil(
-    async () => jsonLines().some((line) => line.message === 'batch processed'),
-    (done) => done,
+  await waitOn(
+    platform.platform.events,
+    'log',
+    () => (jsonLines().some((line) => line.message === 'batch processed') ? true : undefined),
+    { timeoutMs: 60_000, what: "the worker's batch line" },
   );
 });
 

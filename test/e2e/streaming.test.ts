@@ -14,7 +14,7 @@ import { createEmulatorClients, type EmulatorClients, queueUrlOnEndpoint } from 
 import { redriveLocally } from '../../local/dead-letters';
 import { type FakeOpenAiServer, startFakeOpenAiServer } from '../helpers/fake-openai-server';
 import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
-import { pollUntil } from '../helpers/poll';
+import { sentAndSettled } from '../helpers/platform-events';
 import { connectWithTicket, deltaText, type Frame, runFrames, type WsClient } from '../helpers/ws-client';
 
 let platform: TestPlatform;
@@ -213,11 +213,7 @@ describe('a chat streamed over the WebSocket', () => {
     const runId = (await client.waitFor((f) => f.type === 'run.started')).run_id as string;
     await client.waitFor(isEnd(runId));
     client.send(frame);
-    await pollUntil(
-      async () => client.frames.filter((f) => f.type === 'run.completed').length,
-      (count) => count >= 2,
-      40,
-    );
+    await client.waitForCount((f) => f.type === 'run.completed', 2, 20_000);
 
     const messages = await call(`/v1/sessions/${sessionId}/messages?limit=100`, { key });
     const runIds = new Set(client.frames.filter((f) => f.run_id).map((f) => f.run_id));
@@ -254,17 +250,9 @@ describe('bad input over the WebSocket', () => {
     client.send({ action: 'chat', session_id: 'ses_unknown', content: 'Hello?' });
     await client.waitFor((frame) => frame.type === 'error');
     client.send({ action: 'chat', session_id: sessionId, content: '   ' });
-    await pollUntil(
-      async () => client.frames.length,
-      (count) => count >= 2,
-      40,
-    );
+    await client.waitForCount(() => true, 2, 20_000);
     client.send('{"action":"chat",');
-    await pollUntil(
-      async () => client.frames.length,
-      (count) => count >= 3,
-      40,
-    );
+    await client.waitForCount(() => true, 3, 20_000);
 
     const messages = await call(`/v1/sessions/${sessionId}/messages`, { key });
     expect(client.frames.map((frame) => frame.error?.code)).toEqual([
@@ -354,20 +342,24 @@ describe('the dead-letter path and redelivery', () => {
     const framesBefore = client.frames.length;
     const { sourceUrl } = await chatRunsQueues();
 
-    await clients.sqs.send(
-      new SendMessageCommand({
-        QueueUrl: sourceUrl,
-        MessageBody: JSON.stringify(runExecuteEnvelope(tenantId, runId, sessionId)),
-      }),
-    );
-    await pollUntil(
+    // The job of a finished run is settled at once ('run.execute: nothing to do') and deleted.
+    const batch = await sentAndSettled(
+      platform.platform.events,
       async () =>
-        platform.logs.filter((line) => line.includes('run.execute finished') && line.includes(runId)),
-      (lines) => lines.length >= 2,
+        (
+          await clients.sqs.send(
+            new SendMessageCommand({
+              QueueUrl: sourceUrl,
+              MessageBody: JSON.stringify(runExecuteEnvelope(tenantId, runId, sessionId)),
+            }),
+          )
+        ).MessageId!,
+      { timeoutMs: 60_000, what: 'the duplicate job to be settled' },
     );
 
     const usageAfter = (await call('/v1/usage', { key })).body.tokens_per_month;
     const messages = await call(`/v1/sessions/${sessionId}/messages?limit=100`, { key });
+    expect(batch).toMatchObject({ ok: true, deleted: batch.received.map((message) => message.messageId) });
     expect(usageAfter.used).toBe(usageBefore.used);
     expect(usageAfter.used).toBeGreaterThan(0);
     expect(messages.body.data).toHaveLength(2);

@@ -55,17 +55,3 @@ export const startFixturePlatform = async (
     },
   };
 };
-
-/** Polls until `check` returns a value (not undefined) or the bound runs out. */
-export const waitFor = async <T>(
-  check: () => Promise<T | undefined> | T | undefined,
-  { timeoutMs = 20_000, intervalMs = 100, what = 'condition' } = {},
-): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-};

@@ -14,6 +14,8 @@ export interface WsClient {
   send(frame: unknown): void;
   /** Resolves with the first received frame (past or future) that matches; rejects after `timeoutMs`. */
   waitFor(match: (frame: Frame) => boolean, timeoutMs?: number): Promise<Frame>;
+  /** Resolves with the matching frames once `count` of them came (past ones included); rejects after `timeoutMs`. */
+  waitForCount(match: (frame: Frame) => boolean, count: number, timeoutMs?: number): Promise<Frame[]>;
   close(): Promise<void>;
 }
 
@@ -57,31 +59,37 @@ export const connectWithTicket = async (
     );
     socket.once('error', reject);
   });
+  const waitFor: WsClient['waitFor'] = (match, timeoutMs = 30_000) => {
+    const seen = frames.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (frame: Frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(
+          new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5))}`),
+        );
+      }, timeoutMs);
+      waiters.push(waiter);
+    });
+  };
   return {
     socket,
     frames,
     arrivals,
     send: (frame) => socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
-    waitFor: (match, timeoutMs = 30_000) => {
-      const seen = frames.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const waiter = {
-          match,
-          resolve: (frame: Frame) => {
-            clearTimeout(timer);
-            resolve(frame);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(
-            new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5))}`),
-          );
-        }, timeoutMs);
-        waiters.push(waiter);
-      });
-    },
+    waitFor,
+    // A frame that matches completes the count only once enough matching ones arrived (it is pushed first).
+    waitForCount: (match, count, timeoutMs) =>
+      waitFor((frame) => match(frame) && frames.filter(match).length >= count, timeoutMs).then(() =>
+        frames.filter(match),
+      ),
     close: () =>
       new Promise<void>((resolve) => {
         if (socket.readyState === WebSocket.CLOSED) return resolve();

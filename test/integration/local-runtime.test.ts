@@ -81,6 +81,7 @@ describe('local Lambda runtime', () => {
       ['echo', true, { GetItem: 1 }],
       ['echo', false, undefined],
     ]);
+    expect(reports[2]?.errorType).toBe('TypeError');
     expect(reports[0]?.coldStart).toBe(true);
     expect(reports[1]?.coldStart).toBe(false);
     expect(reports[0]?.awsRequests.dynamodb?.ms).toBeGreaterThan(0);

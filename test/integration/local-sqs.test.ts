@@ -13,7 +13,8 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueUrlOnEndpoint } from '../../local/clients';
 import { settleBatch } from '../../local/sqs-poller';
-import { type FixturePlatform, startFixturePlatform, waitFor } from '../helpers/fixture-platform';
+import { type FixturePlatform, startFixturePlatform } from '../helpers/fixture-platform';
+import { waitOn } from '../helpers/platform-events';
 
 const sample = JSON.parse(
   readFileSync(new URL('../helpers/fixtures/aws-events/sqs-batch.json', import.meta.url), 'utf8'),
@@ -62,6 +63,9 @@ describe('local SQS poller', () => {
     );
     return (result.Items ?? []).map((item) => unmarshall(item) as Seen);
   };
+  /** `check` now and after each batch the platform settles (the consumer has written its rows by then). */
+  const afterBatches = <T>(check: () => Promise<T | undefined>, what: string): Promise<T> =>
+    waitOn(fixture.platform.events, 'batch', check, { what });
   const messagesIn = async (queue: string): Promise<number> => {
     const { Attributes } = await fixture.clients.sqs.send(
       new GetQueueAttributesCommand({
@@ -79,9 +83,10 @@ describe('local SQS poller', () => {
     const id = `shape-${Date.now()}`;
     await send(fixture.model.queues[0]!.name, { id });
 
-    const [first] = await waitFor(async () => ((await seen(id)).length > 0 ? seen(id) : undefined), {
-      what: 'the record',
-    });
+    const [first] = await afterBatches(async () => {
+      const rows = await seen(id);
+      return rows.length > 0 ? rows : undefined;
+    }, 'the record');
 
     const record = first!.record;
     // Lambda adds md5OfMessageAttributes when a message has attributes (optional in @types/aws-lambda).
@@ -113,16 +118,15 @@ describe('local SQS poller', () => {
       send(queue, { id: ids[2] }),
     ]);
 
-    await waitFor(
+    await afterBatches(
       async () => ((await Promise.all(ids.map(seen))).every((rows) => rows.length > 0) ? true : undefined),
-      {
-        what: 'all three records',
-      },
+      'all three records',
     );
     // The failed record comes back after the visibility timeout (5 s); the others never do.
-    await waitFor(async () => ((await seen(ids[1]!)).length >= 2 ? true : undefined), {
-      what: 'the failed record to be delivered again',
-    });
+    await afterBatches(
+      async () => ((await seen(ids[1]!)).length >= 2 ? true : undefined),
+      'the failed record to be delivered again',
+    );
 
     // Only the failed record is still on the queue (it reaches the DLQ only after 5 receives).
     expect(await messagesIn(queue)).toBe(1);
@@ -138,29 +142,24 @@ describe('local SQS poller', () => {
     const id = `poison-${Date.now()}`;
     const messageId = await send(poison.name, { id, poison: true });
 
-    const moved = await waitFor(
-      async () => {
-        const received = await fixture.clients.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: await queueUrl(dlq.name),
-            WaitTimeSeconds: 1,
-            MaxNumberOfMessages: 10,
-          }),
-        );
-        return received.Messages?.find((message) => message.MessageId === messageId);
-      },
-      { timeoutMs: 30_000, what: 'the poison record in the DLQ' },
-    );
+    // fauxqs moves the record when the poller receives it once too often, and the platform sees no such
+    // event; a long poll on the DLQ is answered the moment the record lands there.
+    const dlqUrl = await queueUrl(dlq.name);
+    const until = Date.now() + 30_000;
+    let moved: Message | undefined;
+    while (!moved && Date.now() < until) {
+      const received = await fixture.clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 5, MaxNumberOfMessages: 10 }),
+      );
+      moved = received.Messages?.find((message) => message.MessageId === messageId);
+    }
 
-    expect(JSON.parse(moved.Body!)).toEqual({ id, poison: true });
-    // The last delivery may still be writing its row when the next receive moves the record on.
-    const deliveries = await waitFor(
-      async () => {
-        const rows = await seen(id);
-        return rows.length >= poison.redrive!.maxReceiveCount ? rows : undefined;
-      },
-      { what: 'every delivery to be recorded' },
-    );
+    expect(JSON.parse(moved?.Body ?? 'null')).toEqual({ id, poison: true });
+    // Each delivery's row is written before its batch settles.
+    const deliveries = await afterBatches(async () => {
+      const rows = await seen(id);
+      return rows.length >= poison.redrive!.maxReceiveCount ? rows : undefined;
+    }, 'every delivery to be recorded');
     expect(deliveries.length).toBe(poison.redrive!.maxReceiveCount);
     expect(await messagesIn(poison.name)).toBe(0);
   });

@@ -11,7 +11,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildFixtureModel } from '../helpers/fixture-model';
-import { type FixturePlatform, startFixturePlatform, waitFor } from '../helpers/fixture-platform';
+import { type FixturePlatform, startFixturePlatform } from '../helpers/fixture-platform';
+import { logLine } from '../helpers/platform-events';
 
 const connectAuthorizerSample = JSON.parse(
   readFileSync(
@@ -149,13 +150,7 @@ describe('local WebSocket API', () => {
     const gone = closed(socket);
     socket.close();
     await gone;
-    await waitFor(
-      () =>
-        fixture.logs.some((line) => line.includes(`disconnected ${connectionId} DISCONNECT`))
-          ? true
-          : undefined,
-      { what: '$disconnect' },
-    );
+    await logLine(fixture.platform.events, fixture.logs, [`disconnected ${connectionId} DISCONNECT`]);
     const post = management.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: 'late' }));
 
     expect(info.ConnectedAt).toBeInstanceOf(Date);

@@ -12,6 +12,7 @@ import { backoffCeiling } from '../../functions/core/jobs/retry-policy';
 import { QUEUES } from '../../functions/platform/queues';
 import { createEmulatorClients, type EmulatorClients, queueUrlOnEndpoint } from '../../local/clients';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { waitOn } from '../helpers/platform-events';
 
 let platform: TestPlatform;
 let clients: EmulatorClients;
@@ -62,9 +63,11 @@ describe('chat-runs retries on the local platform', () => {
 
     const until = Date.now() + 100_000;
     let dead: { MessageId?: string; Body?: string }[] = [];
+    // fauxqs moves the job on a receive the platform does not see; a long poll on the DLQ is answered the
+    // moment it lands there.
     while (dead.length === 0 && Date.now() < until) {
       const received = await clients.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 2, MaxNumberOfMessages: 10 }),
+        new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 5, MaxNumberOfMessages: 10 }),
       );
       dead = (received.Messages ?? []).filter((message) => message.MessageId === sent.MessageId);
     }
@@ -79,14 +82,15 @@ describe('chat-runs retries on the local platform', () => {
 
     // The last failure's log line is written after its visibility change, so it may trail the DLQ move.
     const failuresLogged = () => linesAbout(sent.MessageId!).filter((line) => line.level === 'error');
-    while (failuresLogged().length < maxReceiveCount && Date.now() < until + 10_000) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const logged = await waitOn(
+      platform.platform.events,
+      'log',
+      () => (failuresLogged().length >= maxReceiveCount ? failuresLogged() : undefined),
+      { timeoutMs: 10_000, what: `${maxReceiveCount} failure lines` },
+    );
     // In delivery order: a retry due at once may start (and log) before the previous delivery's line is
     // written, as invocations run side by side.
-    const failures = failuresLogged().sort(
-      (a, b) => (a.receive_count as number) - (b.receive_count as number),
-    );
+    const failures = logged.sort((a, b) => (a.receive_count as number) - (b.receive_count as number));
     expect(failures.map((line) => line.receive_count)).toEqual(
       Array.from({ length: maxReceiveCount }, (_, index) => index + 1),
     );

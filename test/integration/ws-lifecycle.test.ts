@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type CallOptions, startTestPlatform, type TestPlatform } from '../helpers/platform';
+import { afterInvocations } from '../helpers/platform-events';
 
 let platform: TestPlatform;
 
@@ -44,15 +45,20 @@ const close = (socket: WebSocket): Promise<void> =>
     socket.close();
   });
 
-/** Retries `attempt` until it yields 101 or the deadline passes ($disconnect runs after the close). */
-const connectEventually = async (options: { key: string }, deadlineMs = 20_000): Promise<Attempt> => {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const attempt = await connect(options);
-    if (attempt.status === 101 || Date.now() > until) return attempt;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-};
+/**
+ * Connects once the slots a closed socket held are free: its $disconnect runs after the close, so the
+ * first attempt and each one after a finished ws-disconnect are tried until one is let in.
+ */
+const connectEventually = (options: { key: string }): Promise<Attempt> =>
+  afterInvocations(
+    platform.platform.events,
+    'ws-disconnect',
+    async () => {
+      const attempt = await connect(options);
+      return attempt.status === 101 ? attempt : undefined;
+    },
+    { timeoutMs: 20_000, what: 'a connection slot to be freed' },
+  );
 
 beforeAll(async () => {
   platform = await startTestPlatform();
