@@ -144,15 +144,18 @@ describe('DynamoQuotaLedger.count', () => {
   });
 });
 
+/** A token hold of 1,500 under `res_abc`, against a 100,000 limit. */
+const holdRequest = {
+  ...tokens,
+  holdId: 'res_abc',
+  amount: 1_500,
+  limit: 100_000,
+  nowSeconds,
+  leaseSeconds: 900,
+};
+
 describe('DynamoQuotaLedger.hold', () => {
-  const request = {
-    ...tokens,
-    holdId: 'res_abc',
-    amount: 1_500,
-    limit: 100_000,
-    nowSeconds,
-    leaseSeconds: 900,
-  };
+  const request = holdRequest;
 
   it('holds in one write: committed must be at most limit - amount, computed in the caller', async () => {
     ddb.on(UpdateCommand).resolves({ Attributes: { committed: 41_500, reserved: 1_500, used: 40_000 } });
@@ -346,14 +349,7 @@ describe('DynamoQuotaLedger.settle and release', () => {
 });
 
 describe('counter items are parsed, not cast', () => {
-  const request = {
-    ...tokens,
-    holdId: 'res_abc',
-    amount: 1_500,
-    limit: 100_000,
-    nowSeconds,
-    leaseSeconds: 900,
-  };
+  const request = holdRequest;
   const corrupt = async (write: Promise<unknown>) => {
     const error = await write.then(
       () => undefined,

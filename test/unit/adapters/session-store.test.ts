@@ -181,6 +181,16 @@ describe('DynamoSessionStore.appendMessages', () => {
 
 describe('DynamoSessionStore: stored items are parsed, not cast', () => {
   const pk = `TENANT#${tenantId}#SESSION#${sessionId}`;
+  /** A stored message item's keys and ids, with the fields a case sets (or leaves out). */
+  const messageItem = (fields: Record<string, unknown>) => ({
+    pk,
+    sk: 'MSG#1',
+    id: 'msg_1',
+    tenant_id: tenantId,
+    session_id: sessionId,
+    created_at: 1,
+    ...fields,
+  });
   const runId = newId('run', Date.UTC(2026, 0, 3));
   const session = {
     id: sessionId,
@@ -268,18 +278,7 @@ describe('DynamoSessionStore: stored items are parsed, not cast', () => {
     await corrupt(store.getRun(tenantId, runId), 'status');
 
     ddb.on(QueryCommand).resolvesOnce({
-      Items: [
-        sessionItem,
-        {
-          pk,
-          sk: 'MSG#1',
-          id: 'msg_1',
-          tenant_id: tenantId,
-          session_id: sessionId,
-          content: 'hi',
-          created_at: 1,
-        },
-      ],
+      Items: [sessionItem, messageItem({ content: 'hi' })],
     });
     await corrupt(store.readSessionWithHistory(tenantId, sessionId, 10), 'role');
   });
@@ -288,19 +287,7 @@ describe('DynamoSessionStore: stored items are parsed, not cast', () => {
     const { blobs } = recordingBlobs();
     const store = new DynamoSessionStore(client, TABLE, { ...blobs, getText: async () => '{"content": 42}' });
     ddb.on(QueryCommand).resolvesOnce({
-      Items: [
-        sessionItem,
-        {
-          pk,
-          sk: 'MSG#1',
-          id: 'msg_1',
-          tenant_id: tenantId,
-          session_id: sessionId,
-          role: 'user',
-          created_at: 1,
-          body_key: 'k',
-        },
-      ],
+      Items: [sessionItem, messageItem({ role: 'user', body_key: 'k' })],
     });
 
     await corrupt(store.readSessionWithHistory(tenantId, sessionId, 10), 'content', 'files bucket item k');
