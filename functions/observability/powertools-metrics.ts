@@ -40,6 +40,10 @@ type Dimensions = Partial<Record<DimensionName, string>>;
 type Values = Partial<Record<MetricKey, number | undefined>>;
 
 const BASE: ReadonlySet<string> = new Set(BASE_DIMENSIONS);
+/** Each metric's dimension sets as one key, once: metrics with the same sets share a record. */
+const SETS_KEY = Object.fromEntries(
+  Object.entries(METRICS).map(([key, metric]) => [key, JSON.stringify(metric.dimensionSets)]),
+) as Record<MetricKey, string>;
 
 /**
  * @example
@@ -117,7 +121,7 @@ export class PowertoolsPlatformMetrics implements PlatformMetrics {
     const groups = new Map<string, MetricKey[]>();
     for (const [key, value] of Object.entries(values) as [MetricKey, number | undefined][]) {
       if (value === undefined || !Number.isFinite(value)) continue;
-      const sets = JSON.stringify(METRICS[key].dimensionSets);
+      const sets = SETS_KEY[key];
       groups.set(sets, [...(groups.get(sets) ?? []), key]);
     }
     for (const keys of groups.values()) this.publish(keys, values, dimensions, tenantId);
